@@ -1,0 +1,56 @@
+"""The `latentscape` command line: one subcommand per module in `latentscape.commands`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from latentscape import __version__
+from latentscape.commands import COMMANDS
+from latentscape.errors import LatentscapeError
+from latentscape.registry import UnknownNameError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="latentscape",
+        description=(
+            "Train latent-variable image models (classifiers, AE/VAE/beta-VAE, GANs) and study "
+            "their latent spaces and loss landscapes. Every run writes a run directory with its "
+            "config, checkpoints, metrics, TensorBoard events, pictures and an HTML report."
+        ),
+        epilog="Run `latentscape COMMAND --help` for the options of a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"latentscape {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"latentscape.commands.{name}").add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except (LatentscapeError, UnknownNameError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; what was written so far is kept (resume with --resume)", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("LATENTSCAPE_DEBUG"):
+            raise
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        print(f"error: {exc.__class__.__name__}: {first} (set LATENTSCAPE_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,9 @@
+"""CLI subcommands. Each module defines `add_parser(subparsers)` (which sets `func=run` on its
+parser) and `run(args) -> int`. Add a module's name to COMMANDS to put it on the command line."""
+
+COMMANDS: list[str] = [
+    "train",
+    "report",
+    "eval",
+    "data",
+]

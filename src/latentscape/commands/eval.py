@@ -1,0 +1,149 @@
+"""`latentscape eval RUN [--split test] [--metrics a,b] [--iwae-k K] [--pictures]`."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from typing import Any
+
+from latentscape.errors import LatentscapeError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "eval",
+        help="evaluate a trained run (losses, ELBO, IWAE, SSIM, PSNR, FID, ...) on a split",
+        description=(
+            "Evaluate a run's weights on one split with registered metrics, print a table and "
+            "merge the numbers into RUN/eval/<split>.json together with the protocol (split, n, "
+            "seed, weights, k). Without --metrics every metric that applies to the model is "
+            "computed. --pictures also (re)writes the model's pictures into RUN/images/."
+        ),
+        epilog=(
+            "examples:\n"
+            "  latentscape eval runs/mnist_vae\n"
+            "  latentscape eval runs/mnist_vae --metrics elbo,iwae --iwae-k 1000\n"
+            "  latentscape eval runs/mnist_vae@init --split val --pictures"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("run", metavar="RUN", help="run directory (RUN@init / RUN@last for other weights)")
+    p.add_argument("--split", default="test", choices=("test", "val", "train"), help="split to evaluate")
+    p.add_argument("--metrics", help="comma-separated metric names, e.g. loss,reconstruction,elbo,"
+                   "iwae,ssim,psnr,fid,kid (default: every registered metric that applies)")
+    p.add_argument("--iwae-k", type=int, default=100, help="importance samples of the IWAE bound")
+    p.add_argument("--batch-size", type=int, default=500, help="evaluation batch size")
+    p.add_argument("--num-samples", type=int, default=10_000, help="samples drawn by sample-based metrics")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random draw")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, or auto")
+    p.add_argument("--data-dir", help="dataset root (overrides the run's data.data_dir)")
+    p.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE", help="metric option")
+    p.add_argument("--pictures", action="store_true", help="(re)write the pictures into RUN/images/")
+    p.set_defaults(func=run)
+
+
+def _parse_options(items: list[str]) -> dict[str, str]:
+    options = {}
+    for item in items:
+        if "=" not in item:
+            raise LatentscapeError(f"--opt {item!r} is not of the form key=value")
+        key, value = item.split("=", 1)
+        options[key.strip()] = value
+    return options
+
+
+def metric_names(requested: str | None) -> tuple[list[str], bool]:
+    """(names in order, explicit). Default: `loss` first, then every other registered metric, so
+    that a specific metric (e.g. the seeded `elbo`) refines what the generic `loss` reports."""
+    from latentscape.registry import METRICS
+
+    if requested:
+        names = [n.strip() for n in requested.split(",") if n.strip()]
+        for name in names:
+            METRICS.get(name)  # unknown names fail here, listing the allowed ones
+        return names, True
+    names = METRICS.names()
+    return (["loss"] if "loss" in names else []) + [n for n in names if n != "loss"], False
+
+
+def merge_results(previous: dict[str, Any] | None, protocol: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
+    """New eval JSON: keep earlier metrics only when they were measured under the same protocol."""
+    same = previous is not None and all(
+        previous.get("protocol", {}).get(k) == protocol.get(k) for k in ("split", "n", "seed", "weights")
+    )
+    merged_metrics = {**(previous.get("metrics", {}) if same else {}), **metrics}
+    merged_protocol = {**(previous.get("protocol", {}) if same else {}), **protocol}
+    return {"protocol": merged_protocol, "metrics": merged_metrics}
+
+
+def format_table(metrics: dict[str, Any]) -> str:
+    """Two aligned columns: metric and value."""
+    width = max([len("metric"), *(len(k) for k in metrics)])
+    lines = [f"{'metric':<{width}}  value", f"{'-' * width}  {'-' * 12}"]
+    for name, value in metrics.items():
+        text = f"{value:.6g}" if isinstance(value, float) else str(value)
+        lines.append(f"{name:<{width}}  {text}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from latentscape.data.registry import load_split
+    from latentscape.metrics.base import EvalContext, MetricNotApplicable
+    from latentscape.registry import METRICS
+    from latentscape.train.api import load_run, resolve_device
+
+    if args.batch_size < 1 or args.iwae_k < 1:
+        raise LatentscapeError("--batch-size and --iwae-k must be >= 1")
+    device = resolve_device(args.device)
+    names, explicit = metric_names(args.metrics)
+    loaded = load_run(args.run, device=device)
+    data_cfg = loaded.config.data
+    if args.data_dir:
+        data_cfg = dataclasses.replace(data_cfg, data_dir=args.data_dir)
+    dataset = load_split(data_cfg, args.split)
+    train = dataset if args.split == "train" else load_split(data_cfg, "train")
+    options = {"iwae_k": str(args.iwae_k), **_parse_options(args.opt)}
+    ctx = EvalContext(
+        loaded=loaded, dataset=dataset, train_dataset=train, split=args.split, device=device,
+        batch_size=args.batch_size, num_samples=args.num_samples, seed=args.seed, options=options,
+    )
+    metrics: dict[str, Any] = {}
+    used: list[str] = []
+    for name in names:
+        try:
+            values = METRICS.get(name)(ctx)
+        except MetricNotApplicable as exc:
+            if explicit:
+                raise LatentscapeError(f"metric {name!r} does not apply: {exc}") from None
+            continue
+        used.append(name)
+        metrics.update({k: (float(v) if isinstance(v, (int, float)) else v) for k, v in values.items()})
+    protocol: dict[str, Any] = {
+        "split": args.split, "n": len(dataset), "seed": args.seed, "weights": loaded.weights,
+        "metrics": used,
+    }
+    if "iwae" in used:
+        protocol["iwae_k"] = args.iwae_k
+    path = loaded.run.path / "eval" / f"{args.split}.json"
+    previous = json.loads(path.read_text()) if path.is_file() else None
+    if previous is not None and not isinstance(previous, dict):
+        previous = None
+    loaded.run.write_json(f"eval/{args.split}.json", merge_results(previous, protocol, metrics))
+    print(f"{loaded.run.path} ({loaded.weights} weights), {args.split} split, n={len(dataset)}, seed={args.seed}")
+    print(format_table(metrics))
+    print(f"written: {path}")
+    if args.pictures:
+        _pictures(loaded, dataset, device, args.seed)
+    return 0
+
+
+def _pictures(loaded, dataset, device, seed: int) -> None:
+    if not callable(getattr(loaded.model, "embed", None)) or not callable(getattr(loaded.model, "decode", None)):
+        raise LatentscapeError(f"--pictures: {type(loaded.model).__name__} has no latent space to draw")
+    from latentscape.viz.autoencoder_pictures import write_pictures
+
+    paths = write_pictures(
+        loaded.model, dataset, loaded.run.path / "images", run_dir=loaded.run.path, device=device, seed=seed
+    )
+    print(f"pictures: {len(paths)} files in {loaded.run.path / 'images'}")

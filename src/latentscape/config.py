@@ -1,0 +1,335 @@
+"""Typed, frozen, validated run configuration: YAML files plus dotted overrides.
+
+A config is a tree of frozen dataclasses. `load_config(path, overrides)` reads YAML, applies
+`key.sub=value` overrides (values parsed as YAML scalars), then converts the tree to dataclasses,
+rejecting an unknown key or a wrongly typed value with an error that names the key and what is
+allowed. The model section's class is chosen by `model.name` through the model registry, so each
+model declares its own options (pythae-style config + model pairs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+
+from latentscape.errors import ConfigError
+from latentscape.models.base import ModelConfig
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which dataset and which part of it.
+
+    Attributes:
+        name: registered dataset name (`latentscape data list`).
+        data_dir: root folder laid out like ../shared/data; None: $LATENTSCAPE_DATA, else
+            ~/.cache/latentscape/data.
+        download: fetch missing files from the canonical source (checksums verified).
+        val_fraction: part of the published training split held out as a seeded validation set.
+        fraction: use only this part of each split (seeded), e.g. 0.1 for quick runs.
+        split_seed: seed of the validation split and of `fraction` subsampling.
+        image_size: side length for datasets that are resized or generated (shapes, CelebA, CUB).
+        num_examples: number of generated examples (procedural datasets only).
+    """
+
+    name: str = "digits"
+    data_dir: str | None = None
+    download: bool = False
+    val_fraction: float = 0.0
+    fraction: float = 1.0
+    split_seed: int = 0
+    image_size: int | None = None
+    num_examples: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_range("data.val_fraction", self.val_fraction, 0.0, 0.9)
+        _check_range("data.fraction", self.fraction, 1e-9, 1.0)
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    """Optimizer of one parameter group (Adam, AdamW or SGD with momentum)."""
+
+    name: Literal["adam", "adamw", "sgd"] = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+
+    def __post_init__(self) -> None:
+        _check_range("optimizer.lr", self.lr, 0.0, 1e3)
+        _check_range("optimizer.weight_decay", self.weight_decay, 0.0, 1e3)
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """Learning-rate schedule, stepped once per optimizer step.
+
+    constant; step (multiply by `gamma` every `step_epochs` epochs); cosine and linear (decay from
+    the base LR to `final_fraction` of it over the run). `warmup_steps` ramps linearly from 0.
+    """
+
+    name: Literal["constant", "step", "cosine", "linear"] = "constant"
+    step_epochs: int = 30
+    gamma: float = 0.1
+    final_fraction: float = 0.0
+    warmup_steps: int = 0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Options of the generic trainer (it knows nothing about the model family).
+
+    Attributes:
+        epochs: passes over the training split.
+        max_steps: stop after this many optimizer steps (GAN iterations), if set.
+        batch_size: global batch size (split evenly across distributed processes).
+        optimizer: default optimizer of every group.
+        group_optimizers: per-group overrides, e.g. {"critic": {...}} for GANs.
+        schedule: learning-rate schedule.
+        grad_clip: clip the global gradient norm of each group to this value.
+        precision: "bf16" runs forward passes under bfloat16 autocast.
+        eval_every: evaluate every N epochs (0: only at the end).
+        eval_split: split used for periodic evaluation.
+        eval_batch_size: batch size of evaluation passes.
+        final_eval_splits: splits evaluated when training ends (results in eval/final.json).
+        checkpoint_every_steps: also checkpoint every N steps (0: at epoch ends only).
+        log_every: log training scalars every N steps.
+        device: "auto" (CUDA if available), "cpu", "cuda", "cuda:1", ...
+        deterministic: ask PyTorch for deterministic kernels.
+        num_threads: CPU threads (0: PyTorch's default).
+    """
+
+    epochs: int = 10
+    max_steps: int | None = None
+    batch_size: int = 128
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    group_optimizers: dict[str, OptimizerConfig] = field(default_factory=dict)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    grad_clip: float | None = None
+    precision: Literal["fp32", "bf16"] = "fp32"
+    eval_every: int = 1
+    eval_split: Literal["val", "test", "train"] = "test"
+    eval_batch_size: int = 1000
+    final_eval_splits: tuple[str, ...] = ("train", "test")
+    checkpoint_every_steps: int = 0
+    log_every: int = 50
+    device: str = "auto"
+    deterministic: bool = True
+    num_threads: int = 0
+
+    def __post_init__(self) -> None:
+        _check_range("train.epochs", self.epochs, 0, 10**9)
+        _check_range("train.batch_size", self.batch_size, 1, 10**9)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a training run; saved resolved as run_dir/config.yaml."""
+
+    model: ModelConfig
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    seed: int = 0
+    name: str = ""
+    output_dir: str = "runs"
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
+    """Read a YAML config (or start empty) and apply `key=value` overrides."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({exc.__class__.__name__}: {exc})") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of keys")
+    raw = apply_overrides(raw, overrides)
+    return config_from_dict(raw)
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """Return a copy of `raw` with each `a.b.c=value` set (value parsed as a YAML scalar)."""
+    out = _deep_copy(raw)
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not of the form key=value (e.g. train.lr=3e-4)")
+        key, text = item.split("=", 1)
+        try:
+            value = yaml.safe_load(text) if text != "" else ""
+        except yaml.YAMLError:
+            value = text
+        node = out
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"override {key!r}: {part!r} is not a section")
+            node = child
+        node[parts[-1]] = value
+    return out
+
+
+def config_from_dict(raw: dict[str, Any]) -> RunConfig:
+    """Build a validated `RunConfig` from plain data (as read from YAML)."""
+    if not isinstance(raw, dict):
+        raise ConfigError("a config must be a mapping of keys")
+    if "model" not in raw or not isinstance(raw["model"], dict) or "name" not in raw["model"]:
+        from latentscape.registry import MODELS
+
+        raise ConfigError(f"model.name is required; allowed: {', '.join(MODELS.names())}")
+    return _build(RunConfig, raw, "")
+
+
+def model_config_class(name: str) -> type[ModelConfig]:
+    """The config class registered for model `name`."""
+    from latentscape.registry import MODELS, UnknownNameError
+
+    try:
+        return MODELS.get(name).config
+    except UnknownNameError as exc:
+        raise ConfigError(f"model.name: {exc}") from None
+
+
+def config_to_dict(cfg: Any) -> Any:
+    """Plain data (for YAML) of a config tree; tuples become lists."""
+    if dataclasses.is_dataclass(cfg):
+        return {f.name: config_to_dict(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)}
+    if isinstance(cfg, (list, tuple)):
+        return [config_to_dict(v) for v in cfg]
+    if isinstance(cfg, dict):
+        return {k: config_to_dict(v) for k, v in cfg.items()}
+    return cfg
+
+
+def dump_config(cfg: Any) -> str:
+    """YAML text of a config tree."""
+    return yaml.safe_dump(config_to_dict(cfg), sort_keys=False)
+
+
+# ----------------------------------------------------------------------------- conversion
+
+
+def _build(cls: type, raw: Any, prefix: str) -> Any:
+    """Convert a mapping to dataclass `cls`, checking keys and value types."""
+    if cls is ModelConfig or (isinstance(cls, type) and issubclass(cls, ModelConfig)):
+        if not isinstance(raw, dict) or "name" not in raw:
+            raise ConfigError(f"{prefix or 'model'}: a mapping with 'name' is required")
+        cls = model_config_class(str(raw["name"]))
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"unknown key {prefix}{unknown[0]!r}; allowed keys here: {', '.join(sorted(fields))}"
+        )
+    kwargs = {name: _convert(hints[name], value, f"{prefix}{name}") for name, value in raw.items()}
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except TypeError as exc:
+        missing = [n for n, f in fields.items() if n not in raw and _is_required(f)]
+        if missing:
+            raise ConfigError(f"missing key {prefix}{missing[0]!r}") from None
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: {exc}") from None
+    except ValueError as exc:
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: {exc}") from None
+
+
+def _is_required(f: dataclasses.Field) -> bool:
+    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING  # type: ignore[misc]
+
+
+def _convert(tp: Any, value: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _convert(arg, value, key)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if len(errors) == 1 else f"{key}: {value!r} fits none of {tp}")
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{key}: {value!r} is not allowed; allowed: {', '.join(map(str, args))}")
+        return value
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, f"{key}.")
+    if origin in (tuple,):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(args[0], v, f"{key}[{i}]") for i, v in enumerate(value))
+        if len(value) != len(args):
+            raise ConfigError(f"{key}: expected {len(args)} values, got {len(value)}")
+        return tuple(_convert(a, v, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+    if origin in (list,):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        return [_convert(args[0], v, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin in (dict,):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return {str(k): _convert(args[1], v, f"{key}.{k}") for k, v in value.items()}
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ConfigError(f"{key}: expected an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads "3e-4" as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{key}: expected a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(f"{key}: expected a string, got {value!r}")
+    raise ConfigError(f"{key}: unsupported config type {tp}")  # pragma: no cover
+
+
+def _check_range(key: str, value: float, low: float, high: float) -> None:
+    if not low <= value <= high:
+        raise ConfigError(f"{key}: {value} is out of range [{low}, {high}]")
+
+
+def _deep_copy(raw: Any) -> Any:
+    if isinstance(raw, dict):
+        return {k: _deep_copy(v) for k, v in raw.items()}
+    if isinstance(raw, list):
+        return [_deep_copy(v) for v in raw]
+    return raw

@@ -1,0 +1,135 @@
+"""Files on disk: expected names and checksums, MD5 hashing, and an in-process parse cache.
+
+Every real dataset lists the files it reads as `FileSpec`s (name inside the dataset folder, MD5,
+size, download URL). `require_file` turns a missing, empty or corrupt file into one `DataError`
+line that says what to do. Parsed arrays are cached per process, keyed by (path, mtime, size), so
+loading the same split twice (train + val, or several commands in one test session) is free and a
+changed file is re-read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from latentscape.errors import DataError
+
+T = TypeVar("T")
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """One file of a dataset folder.
+
+    Attributes:
+        name: path relative to the dataset folder (e.g. "train-images-idx3-ubyte.gz").
+        md5: expected MD5 hex digest, or None when no official checksum exists.
+        size: expected size in bytes, or None when unknown.
+        url: where to download it from, or None (the file comes inside an archive, or by hand).
+        splits: which published splits need it ("train", "test"); empty means every split.
+    """
+
+    name: str
+    md5: str | None = None
+    size: int | None = None
+    url: str | None = None
+    splits: tuple[str, ...] = ()
+
+    def needed_for(self, split: str) -> bool:
+        return not self.splits or split in self.splits
+
+
+def md5_file(path: Path) -> str:
+    """MD5 hex digest of a file, read in 1 MiB chunks."""
+    digest = hashlib.md5()
+    try:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(_CHUNK), b""):
+                digest.update(chunk)
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return digest.hexdigest()
+
+
+_MD5_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def cached_md5(path: Path) -> str:
+    """`md5_file` remembered per (path, mtime, size) for the life of the process."""
+    key = _file_key(path)
+    if key not in _MD5_CACHE:
+        _MD5_CACHE[key] = md5_file(path)
+    return _MD5_CACHE[key]
+
+
+def verify_md5(path: Path, expected: str | None, hint: str = "") -> None:
+    """Raise `DataError` when `path`'s MD5 is not `expected` (no-op for None)."""
+    if expected is None:
+        return
+    actual = cached_md5(path)
+    if actual != expected:
+        raise DataError(
+            f"checksum mismatch for {path}: md5 {actual}, expected {expected}; the file is "
+            f"corrupt or a different version: delete it and download it again{hint}"
+        )
+
+
+def _file_key(path: Path) -> tuple[str, int, int]:
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return (str(path.resolve()), st.st_mtime_ns, st.st_size)
+
+
+_PARSE_CACHE: dict[tuple[Any, ...], Any] = {}
+_PARSE_LOCK = threading.Lock()
+
+
+def cached_parse(paths: list[Path] | tuple[Path, ...], tag: str, parse: Callable[[], T]) -> T:
+    """Return `parse()`, remembered per process for these files (by path + mtime + size) and `tag`.
+
+    Callers must treat the result as read-only (it is shared between loads).
+    """
+    key = (tag, *(_file_key(p) for p in paths))
+    with _PARSE_LOCK:
+        if key in _PARSE_CACHE:
+            return _PARSE_CACHE[key]
+    value = parse()
+    with _PARSE_LOCK:
+        _PARSE_CACHE[key] = value
+    return value
+
+
+def memo(key: tuple[Any, ...], build: Callable[[], T]) -> T:
+    """Process-wide cache for data without files (generated datasets)."""
+    with _PARSE_LOCK:
+        if key in _PARSE_CACHE:
+            return _PARSE_CACHE[key]
+    value = build()
+    with _PARSE_LOCK:
+        _PARSE_CACHE[key] = value
+    return value
+
+
+def clear_cache() -> None:
+    """Forget every cached parse and checksum (tests use this)."""
+    with _PARSE_LOCK:
+        _PARSE_CACHE.clear()
+    _MD5_CACHE.clear()
+
+
+def human_size(n: int) -> str:
+    """1536 -> '1.5 KiB'."""
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"  # pragma: no cover

@@ -1,0 +1,100 @@
+"""Index-permutation batching over in-memory tensors (no per-item Python work).
+
+The whole dataset is moved to the model's device once; each epoch draws one permutation from a
+generator seeded by (seed, epoch), so an epoch's batches can be rebuilt exactly on resume and
+every distributed rank sees a disjoint, equally sized shard of the same permutation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import torch
+from torch import Tensor
+
+from latentscape.data.types import Batch, ImageDataset
+
+
+class BatchLoader:
+    """Iterates over an `ImageDataset` in mini-batches of float images in [0, 1].
+
+    Args:
+        dataset: the data, uint8 images (N, C, H, W).
+        batch_size: examples per batch *per process* (global batch = batch_size * world_size).
+        shuffle: draw a new permutation each epoch (seeded); else keep dataset order.
+        seed: base seed of the permutations.
+        device: where batches live; the uint8 images are copied there once.
+        drop_last: drop a final incomplete batch.
+        rank, world_size: distributed shard of this process. Each rank takes every
+            `world_size`-th element of the (padded) permutation, as DistributedSampler does.
+    """
+
+    def __init__(
+        self,
+        dataset: ImageDataset,
+        batch_size: int,
+        *,
+        shuffle: bool = True,
+        seed: int = 0,
+        device: torch.device | str = "cpu",
+        drop_last: bool = False,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.device = torch.device(device)
+        self.drop_last = drop_last
+        self.rank = rank
+        self.world_size = world_size
+        self.epoch = 0
+        self._images = dataset.images.to(self.device)  # uint8 (N, C, H, W)
+        self._labels = dataset.labels.to(self.device)  # int64 (N,)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the permutation of `epoch` (call before iterating)."""
+        self.epoch = epoch
+
+    @property
+    def num_examples_per_rank(self) -> int:
+        return math.ceil(len(self.dataset) / self.world_size)
+
+    def __len__(self) -> int:
+        n = self.num_examples_per_rank
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def _order(self) -> Tensor:
+        n = len(self.dataset)
+        if self.shuffle:
+            gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+            order = torch.randperm(n, generator=gen)
+        else:
+            order = torch.arange(n)
+        if self.world_size > 1:
+            total = self.num_examples_per_rank * self.world_size
+            order = torch.cat([order, order[: total - n]])  # pad by wrapping, like DistributedSampler
+            order = order[self.rank :: self.world_size]
+        return order.to(self.device)
+
+    def batches(self, start_batch: int = 0) -> Iterator[Batch]:
+        """Yield the epoch's batches from `start_batch` on (used to resume mid-epoch)."""
+        order = self._order()
+        for b in range(start_batch, len(self)):
+            idx = order[b * self.batch_size : (b + 1) * self.batch_size]  # (B,)
+            x = self._images.index_select(0, idx).float().div_(255.0)  # (B, C, H, W) in [0, 1]
+            yield Batch(x=x, y=self._labels.index_select(0, idx), index=idx)
+
+    def __iter__(self) -> Iterator[Batch]:
+        return self.batches()
+
+
+def iterate_in_order(
+    dataset: ImageDataset, batch_size: int, device: torch.device | str = "cpu"
+) -> Iterator[Batch]:
+    """Deterministic, unshuffled pass over a whole dataset (evaluation)."""
+    return iter(BatchLoader(dataset, batch_size, shuffle=False, device=device))

@@ -1,0 +1,138 @@
+"""Pluggable per-example metrics evaluated at weight-space points.
+
+A path metric is registered in `PATH_METRICS` as a factory `(model) -> fn | None`: it returns
+None when it does not apply to the model (SSIM for a classifier) and otherwise a function
+`fn(model, batch) -> {name: Tensor (B,)}` of per-example values, which the evaluator averages
+over a split. The functions are called through `torch.func.functional_call` (and `vmap` when the
+model allows), so they must use only the model's public methods and pure tensor ops.
+
+Built in:
+    model: the model's own `evaluate_batch` (loss and accuracy for classifiers, the training
+        objective and its terms for autoencoders) -- works for every registered model.
+    ssim: SSIM of `reconstruct(x)` against x (Wang et al. 2004), autoencoders.
+    lpips: LPIPS distance of reconstructions (Zhang et al. 2018) via `latentscape.metrics.lpips`
+        when that module and its weights are available.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from latentscape.registry import Registry
+
+MetricFn = Callable[[nn.Module, Any], dict[str, Tensor]]
+PATH_METRICS: Registry[Callable[[nn.Module], MetricFn | None]] = Registry("path metric")
+
+#: metrics used when none are named: every one that applies.
+DEFAULT_METRICS = ("model", "ssim", "lpips")
+
+
+def _model_metrics(model: nn.Module) -> MetricFn:
+    def fn(m: nn.Module, batch: Any) -> dict[str, Tensor]:
+        return {k: v.float() for k, v in m.evaluate_batch(batch).items() if v.dim() == 1}
+
+    return fn
+
+
+def _gaussian_window(size: int = 11, sigma: float = 1.5) -> Tensor:
+    x = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
+    g = torch.exp(-(x**2) / (2 * sigma**2))
+    g = g / g.sum()
+    return g[:, None] * g[None, :]  # (size, size)
+
+
+def ssim_per_example(x: Tensor, y: Tensor, data_range: float = 1.0) -> Tensor:
+    """Mean SSIM per image (Wang et al. 2004, eq. 13; 11x11 Gaussian window, sigma 1.5).
+
+    Args:
+        x, y: images (B, C, H, W) in [0, data_range]. Windows shrink for images under 11 px.
+
+    Returns:
+        (B,) SSIM in [-1, 1] (1 = identical).
+    """
+    c = x.shape[1]
+    size = min(11, x.shape[-1], x.shape[-2])
+    win = _gaussian_window(size).to(x)
+    win = win.expand(c, 1, size, size)  # (C, 1, k, k) depthwise
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+
+    def blur(t: Tensor) -> Tensor:
+        return F.conv2d(t, win, groups=c)
+
+    mu_x, mu_y = blur(x), blur(y)
+    sxx = blur(x * x) - mu_x**2
+    syy = blur(y * y) - mu_y**2
+    sxy = blur(x * y) - mu_x * mu_y
+    s = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2))
+    return s.flatten(1).mean(1)  # (B,)
+
+
+def _ssim(model: nn.Module) -> MetricFn | None:
+    if not callable(getattr(model, "reconstruct", None)):
+        return None
+
+    def fn(m: nn.Module, batch: Any) -> dict[str, Tensor]:
+        recon = m.reconstruct(batch.x).clamp(0, 1)  # (B, C, H, W)
+        return {"ssim": ssim_per_example(recon, batch.x)}
+
+    return fn
+
+
+def _lpips(model: nn.Module) -> MetricFn | None:
+    if not callable(getattr(model, "reconstruct", None)):
+        return None
+    try:
+        lp = importlib.import_module("latentscape.metrics.lpips")
+        net = lp.LPIPS() if hasattr(lp, "LPIPS") else None
+    except Exception:  # noqa: BLE001  (missing module or missing weights: metric not available)
+        return None
+    if net is None:
+        return None
+    net.eval()
+
+    def fn(m: nn.Module, batch: Any) -> dict[str, Tensor]:
+        recon = m.reconstruct(batch.x).clamp(0, 1)
+        with torch.no_grad():
+            d = net.to(batch.x.device)(recon, batch.x)
+        return {"lpips": d.reshape(-1)}
+
+    return fn
+
+
+PATH_METRICS.register("model", _model_metrics)
+PATH_METRICS.register("ssim", _ssim)
+PATH_METRICS.register("lpips", _lpips)
+
+
+def resolve_metrics(model: nn.Module, names: Sequence[str] | None = None) -> list[MetricFn]:
+    """Metric functions for `model`: the named ones (an error if one does not apply) or, with
+    `names=None`, every built-in that applies."""
+    from latentscape.errors import LatentscapeError
+
+    fns = []
+    for name in names if names is not None else DEFAULT_METRICS:
+        fn = PATH_METRICS.get(name)(model)
+        if fn is None:
+            if names is not None:
+                raise LatentscapeError(f"path metric {name!r} does not apply to this model")
+            continue
+        fns.append(fn)
+    return fns
+
+
+def combined(fns: Sequence[MetricFn]) -> MetricFn:
+    """One function returning the union of `fns`' outputs."""
+
+    def fn(m: nn.Module, batch: Any) -> dict[str, Tensor]:
+        out: dict[str, Tensor] = {}
+        for f in fns:
+            out.update(f(m, batch))
+        return out
+
+    return fn

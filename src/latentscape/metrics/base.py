@@ -1,0 +1,48 @@
+"""The contract of evaluation metrics that `latentscape eval RUN --metrics a,b` computes.
+
+A metric is registered in `registry.METRICS` as a function `(ctx: EvalContext) -> dict[str, float]`
+that returns one or more named numbers (plus, optionally, the protocol under which they were
+measured, as string values). A metric that does not apply to the model (FID for a model that
+cannot sample) raises `MetricNotApplicable` with a one-line reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from latentscape.data.types import ImageDataset
+from latentscape.errors import LatentscapeError
+
+
+class MetricNotApplicable(LatentscapeError):
+    """The requested metric needs a capability this model lacks."""
+
+
+@dataclass
+class EvalContext:
+    """What a metric may use.
+
+    Attributes:
+        loaded: the `LoadedRun` (run, config, model in eval mode, data info).
+        dataset: the split being evaluated.
+        train_dataset: the training split (reference statistics, feature nets).
+        split: name of the evaluated split.
+        device: where to compute.
+        batch_size: evaluation batch size.
+        num_samples: samples to draw for sample-based metrics (FID, KID).
+        seed: seed of every random draw in the evaluation.
+        options: free-form metric options from the command line (`--opt key=value`).
+    """
+
+    loaded: Any
+    dataset: ImageDataset
+    train_dataset: ImageDataset | None
+    split: str
+    device: torch.device
+    batch_size: int = 500
+    num_samples: int = 10_000
+    seed: int = 0
+    options: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,96 @@
+"""Evaluation metrics of models that reconstruct images: loss, reconstruction errors, SSIM, PSNR.
+
+Registered in `registry.METRICS` for `latentscape eval`. Each is `(ctx: EvalContext) -> dict`:
+one unshuffled pass over `ctx.dataset` in `ctx.batch_size` batches, per-image values averaged
+over the split (so results do not depend on the batch size). Reconstructions are decoded codes /
+posterior means (`model.reconstruct`), deterministic for a given model.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+
+import torch
+from torch import Tensor
+from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
+
+from latentscape.data.loader import iterate_in_order
+from latentscape.data.types import Batch
+from latentscape.losses.image import bce, mae, mse
+from latentscape.metrics.base import EvalContext, MetricNotApplicable
+from latentscape.registry import METRICS
+
+
+def batches(ctx: EvalContext) -> Iterator[Batch]:
+    """The evaluated split in order, on ctx.device."""
+    return iterate_in_order(ctx.dataset, ctx.batch_size, ctx.device)
+
+
+@torch.no_grad()
+def mean_over_split(ctx: EvalContext, per_batch: Callable[[Batch], dict[str, Tensor]]) -> dict[str, float]:
+    """Average per-example values (name -> (B,)) of `per_batch` over the whole split."""
+    sums: dict[str, float] = defaultdict(float)
+    count = 0
+    for batch in batches(ctx):
+        for name, values in per_batch(batch).items():
+            sums[name] += float(values.double().sum())
+        count += batch.x.shape[0]
+    if count == 0:
+        raise MetricNotApplicable(f"the {ctx.split} split is empty")
+    return {name: total / count for name, total in sums.items()}
+
+
+def _reconstructor(ctx: EvalContext, metric: str) -> Callable[[Tensor], Tensor]:
+    model = ctx.loaded.model
+    if not callable(getattr(model, "reconstruct", None)):
+        raise MetricNotApplicable(f"{metric}: {type(model).__name__} cannot reconstruct images")
+    return model.reconstruct
+
+
+def loss_metric(ctx: EvalContext) -> dict[str, float]:
+    """Mean of the model's own per-example evaluation values (any model), seeded."""
+    model = ctx.loaded.model
+    with torch.random.fork_rng(devices=[ctx.device] if ctx.device.type == "cuda" else []):
+        torch.manual_seed(ctx.seed)
+        return mean_over_split(ctx, model.evaluate_batch)
+
+
+def reconstruction_metric(ctx: EvalContext) -> dict[str, float]:
+    """Per-pixel MAE, MSE and BCE of reconstructions, averaged per image then over the split."""
+    rec = _reconstructor(ctx, "reconstruction")
+
+    def per_batch(batch: Batch) -> dict[str, Tensor]:
+        x_hat = rec(batch.x).float()
+        return {"recon_mae": mae(x_hat, batch.x), "recon_mse": mse(x_hat, batch.x), "recon_bce": bce(x_hat, batch.x)}
+
+    return mean_over_split(ctx, per_batch)
+
+
+def ssim_metric(ctx: EvalContext) -> dict[str, float]:
+    """SSIM of reconstructions (torchmetrics: Gaussian window 11, sigma 1.5, data range 1)."""
+    rec = _reconstructor(ctx, "ssim")
+
+    def per_batch(batch: Batch) -> dict[str, Tensor]:
+        x_hat = rec(batch.x).float().clamp(0, 1)
+        return {"ssim": structural_similarity_index_measure(x_hat, batch.x, data_range=1.0, reduction="none")}
+
+    return mean_over_split(ctx, per_batch)
+
+
+def psnr_metric(ctx: EvalContext) -> dict[str, float]:
+    """PSNR of reconstructions in dB, per image (data range 1), averaged over the split."""
+    rec = _reconstructor(ctx, "psnr")
+
+    def per_batch(batch: Batch) -> dict[str, Tensor]:
+        x_hat = rec(batch.x).float().clamp(0, 1)
+        value = peak_signal_noise_ratio(x_hat, batch.x, data_range=1.0, reduction="none", dim=(1, 2, 3))
+        return {"psnr": value}
+
+    return mean_over_split(ctx, per_batch)
+
+
+METRICS.register("loss", loss_metric)
+METRICS.register("reconstruction", reconstruction_metric)
+METRICS.register("ssim", ssim_metric)
+METRICS.register("psnr", psnr_metric)

@@ -1,0 +1,1 @@
+"""latentscape.models"""

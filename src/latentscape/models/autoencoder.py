@@ -1,0 +1,313 @@
+"""The autoencoder family: AE and VAE / beta-VAE (registered as `ae` and `vae`).
+
+- AE: a deterministic code, trained on a weighted sum of image losses (MAE, MSE, BCE, SSIM,
+  Laplacian pyramid), as in the CIFAR-10 study (003) and the 64x64 mode-connectivity study (000).
+- VAE: a diagonal Gaussian posterior q(z|x) = N(mu, diag(sigma^2)) sampled by reparameterisation
+  (Kingma & Welling 2014, sec. 2.4), a standard normal prior and a named decoder likelihood.
+  Its training objective per image is -log p(x|z) + beta * KL(q(z|x) || p(z)) in nats (the
+  beta-VAE of Higgins et al. 2017, eq. 4; beta = 1 gives the negative ELBO), averaged over the
+  batch, with beta following a schedule of the global step (`models.schedules`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from latentscape.data.types import Batch
+from latentscape.errors import ConfigError
+from latentscape.losses.divergence import (
+    diagonal_normal_log_prob,
+    gaussian_kl,
+    log_mean_exp,
+    standard_normal_log_prob,
+)
+from latentscape.losses.image import check_loss_weights, weighted_image_loss
+from latentscape.models.ae_nets import AE_NETS
+from latentscape.models.base import DataInfo, LatentModel, LossOutput, ModelConfig, ModelEntry
+from latentscape.models.likelihood import build_likelihood
+from latentscape.models.schedules import beta_at
+from latentscape.nets.init import init_weights
+from latentscape.registry import MODELS
+
+
+@dataclass(frozen=True)
+class AutoencoderConfig(ModelConfig):
+    """Options shared by AE and VAE.
+
+    Attributes:
+        net: architecture: fc, fcconv, dcgan (28/32/64 px) or celeba64 (64 px).
+        latent_dim: size of the code z.
+        hidden_dims: hidden sizes of the fc / fcconv encoder, e.g. (400,) or (32,).
+        decoder_hidden_dims: hidden sizes of the fc / fcconv decoder (None: reversed hidden_dims).
+        width: channels of the first conv layer (dcgan, celeba64).
+        init: weight initialisation of conv / linear layers (default: PyTorch's).
+        ssim_window: Gaussian window size of the SSIM loss (odd).
+        laplacian_levels: band-pass levels of the Laplacian-pyramid loss.
+    """
+
+    name: str = "ae"
+    net: Literal["fc", "fcconv", "dcgan", "celeba64"] = "fc"
+    latent_dim: int = 20
+    hidden_dims: tuple[int, ...] = (400,)
+    decoder_hidden_dims: tuple[int, ...] | None = None
+    width: int = 32
+    init: Literal["default", "normal", "kaiming_normal", "kaiming_uniform"] = "default"
+    ssim_window: int = 11
+    laplacian_levels: int = 3
+
+    def __post_init__(self) -> None:
+        if self.latent_dim < 1 or self.width < 1 or self.laplacian_levels < 1:
+            raise ConfigError("model.latent_dim, model.width and model.laplacian_levels must be >= 1")
+        if self.ssim_window < 1 or self.ssim_window % 2 == 0:
+            raise ConfigError(f"model.ssim_window must be odd and positive, got {self.ssim_window}")
+
+
+def _check_losses(key: str, weights: dict[str, float], allow_empty: bool) -> None:
+    if allow_empty and not weights:
+        return
+    try:
+        check_loss_weights(weights)
+    except ValueError as exc:
+        raise ConfigError(f"{key}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class AEConfig(AutoencoderConfig):
+    """AE options. `losses`: image loss name -> weight (mae/l1, mse, bce, ssim, laplacian)."""
+
+    name: str = "ae"
+    losses: dict[str, float] = field(default_factory=lambda: {"mse": 1.0})
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_losses("model.losses", self.losses, allow_empty=False)
+
+
+@dataclass(frozen=True)
+class VAEConfig(AutoencoderConfig):
+    """VAE / beta-VAE options.
+
+    Attributes:
+        likelihood: decoder likelihood: bernoulli, gaussian_fixed (with `sigma`) or
+            gaussian_learned (one learned sigma, starting at `sigma`).
+        sigma: standard deviation of the Gaussian likelihoods, for images in [0, 1].
+        beta: KL weight (the target value of the linear / cyclical schedules).
+        beta_schedule: constant, linear (warm-up over `warmup_steps`) or cyclical.
+        warmup_steps: length of the linear warm-up.
+        cycle_steps: period of the cyclical schedule.
+        cycle_ramp: part of each cycle spent ramping up.
+        image_losses: extra image losses added to the objective (not to the ELBO), each a per-pixel
+            mean times the number of pixels so a weight of 1 is on the likelihood's scale.
+    """
+
+    name: str = "vae"
+    latent_dim: int = 20
+    likelihood: Literal["bernoulli", "gaussian_fixed", "gaussian_learned"] = "bernoulli"
+    sigma: float = 0.1
+    beta: float = 1.0
+    beta_schedule: Literal["constant", "linear", "cyclical"] = "constant"
+    warmup_steps: int = 0
+    cycle_steps: int = 0
+    cycle_ramp: float = 0.5
+    image_losses: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.sigma > 0 or self.beta < 0 or not 0 < self.cycle_ramp <= 1:
+            raise ConfigError("model.sigma must be > 0, model.beta >= 0, model.cycle_ramp in (0, 1]")
+        if self.beta_schedule == "cyclical" and self.cycle_steps <= 0:
+            raise ConfigError("model.beta_schedule=cyclical needs model.cycle_steps > 0")
+        _check_losses("model.image_losses", self.image_losses, allow_empty=True)
+
+
+class _AutoencoderBase(LatentModel):
+    """Encoder, decoder and the capabilities both families share."""
+
+    def __init__(self, cfg: AutoencoderConfig, info: DataInfo, code_size: int, variational: bool) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.image_shape = tuple(info.image_shape)
+        self.latent_dim = cfg.latent_dim
+        spec = AE_NETS.get(cfg.net)
+        self.symmetric_input = spec.symmetric_input
+        try:
+            self.encoder, self.decoder = spec.build(cfg, self.image_shape, code_size, variational)
+        except ValueError as exc:
+            raise ConfigError(f"model.net={cfg.net} does not fit {self.image_shape} images: {exc}") from None
+        init_weights(self, cfg.init)
+        self.step = 0
+
+    def set_step(self, step: int) -> None:
+        """Global training step (drives the beta schedule)."""
+        self.step = int(step)
+
+    def _encode(self, x: Tensor) -> Tensor:
+        """Encoder output (B, code_size) in float32, for images x (B, C, H, W) in [0, 1]."""
+        return self.encoder(x * 2.0 - 1.0 if self.symmetric_input else x).float()
+
+    def decode_logits(self, z: Tensor) -> Tensor:
+        """Codes (B, latent_dim) -> decoder logits (B, C, H, W) in float32."""
+        return self.decoder(z).float()
+
+    def decode(self, z: Tensor) -> Tensor:
+        """Codes (B, latent_dim) -> images (B, C, H, W) in [0, 1]."""
+        return torch.sigmoid(self.decode_logits(z))
+
+    def reconstruct(self, x: Tensor) -> Tensor:
+        """Images (B, C, H, W) in [0, 1] -> reconstructions (decoded code / posterior mean)."""
+        return self.decode(self.embed(x))
+
+    def embed(self, x: Tensor) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def num_pixels(self) -> int:
+        return math.prod(self.image_shape)
+
+
+class Autoencoder(_AutoencoderBase):
+    """Deterministic autoencoder trained on weighted image losses."""
+
+    def __init__(self, cfg: AEConfig, info: DataInfo) -> None:
+        super().__init__(cfg, info, cfg.latent_dim, variational=False)
+
+    def embed(self, x: Tensor) -> Tensor:
+        """Images (B, C, H, W) -> codes (B, latent_dim)."""
+        return self._encode(x)
+
+    def _losses(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        logits = self.decode_logits(self.embed(x))  # (B, C, H, W)
+        cfg = self.cfg
+        return weighted_image_loss(
+            cfg.losses, torch.sigmoid(logits), x, logits, cfg.ssim_window, cfg.laplacian_levels
+        )
+
+    def forward(self, batch: Batch, group: str = "main") -> LossOutput:
+        total, parts = self._losses(batch.x)  # (B,), {name: (B,)}
+        loss = total.mean()
+        logs = {"recon": loss.detach(), **{k: v.mean().detach() for k, v in parts.items()}}
+        return LossOutput(loss, logs)
+
+    def evaluate_batch(self, batch: Batch) -> dict[str, Tensor]:
+        total, parts = self._losses(batch.x)
+        return {"loss": total, "recon": total, **parts}
+
+
+class VAE(_AutoencoderBase):
+    """Gaussian-posterior VAE / beta-VAE with a named likelihood."""
+
+    def __init__(self, cfg: VAEConfig, info: DataInfo) -> None:
+        super().__init__(cfg, info, 2 * cfg.latent_dim, variational=True)
+        self.likelihood = build_likelihood(cfg.likelihood, cfg.sigma)
+
+    def current_beta(self) -> float:
+        c = self.cfg
+        return beta_at(c.beta_schedule, self.step, c.beta, c.warmup_steps, c.cycle_steps, c.cycle_ramp)
+
+    def posterior(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """q(z|x): means and log-variances, each (B, latent_dim)."""
+        mu, logvar = self._encode(x).chunk(2, dim=1)  # (B, 2D) -> 2 x (B, D)
+        return mu, logvar
+
+    def embed(self, x: Tensor) -> Tensor:
+        """Posterior means (B, latent_dim)."""
+        return self.posterior(x)[0]
+
+    def _noise(self, shape: tuple[int, ...], like: Tensor, generator: torch.Generator | None) -> Tensor:
+        if generator is None:
+            return torch.randn(shape, device=like.device, dtype=like.dtype)
+        return torch.randn(shape, generator=generator, dtype=like.dtype).to(like.device)
+
+    def terms(self, x: Tensor, generator: torch.Generator | None = None) -> dict[str, Tensor]:
+        """One-sample ELBO terms per image, (B,) each: recon (-log p(x|z)), kl, and logits."""
+        mu, logvar = self.posterior(x)
+        z = mu + torch.exp(0.5 * logvar) * self._noise(mu.shape, mu, generator)  # (B, D)
+        logits = self.decode_logits(z)  # (B, C, H, W)
+        recon = -self.likelihood.log_prob(logits, x)
+        return {"recon": recon, "kl": gaussian_kl(mu, logvar), "logits": logits}
+
+    def forward(self, batch: Batch, group: str = "main") -> LossOutput:
+        t = self.terms(batch.x)
+        beta = self.current_beta()
+        objective = t["recon"] + beta * t["kl"]  # (B,) nats
+        nelbo = (t["recon"] + t["kl"]).mean()
+        logs = {
+            "recon": t["recon"].mean().detach(),
+            "kl": t["kl"].mean().detach(),
+            "beta": torch.tensor(beta),
+            "nelbo": nelbo.detach(),
+        }
+        if self.cfg.image_losses:
+            extra, parts = weighted_image_loss(
+                self.cfg.image_losses, torch.sigmoid(t["logits"]), batch.x, t["logits"],
+                self.cfg.ssim_window, self.cfg.laplacian_levels,
+            )
+            objective = objective + extra * self.num_pixels
+            logs.update({f"image_{k}": v.mean().detach() for k, v in parts.items()})
+        return LossOutput(objective.mean(), logs)
+
+    def evaluate_batch(self, batch: Batch) -> dict[str, Tensor]:
+        t = self.terms(batch.x)
+        nelbo = t["recon"] + t["kl"]
+        return {"loss": t["recon"] + self.current_beta() * t["kl"], "recon": t["recon"], "kl": t["kl"], "nelbo": nelbo}
+
+    def iwae_log_likelihood(
+        self, x: Tensor, k: int, generator: torch.Generator | None = None, max_decode: int = 8192
+    ) -> Tensor:
+        """Importance-weighted lower bound on log p(x) per image, (B,) in nats.
+
+        Burda et al. 2016 ("Importance Weighted Autoencoders"), eq. 8:
+        L_k = E[log (1/k) sum_i p(x, z_i) / q(z_i | x)], z_i ~ q(z|x). L_1 is the ELBO and L_k
+        increases with k. Samples are decoded in chunks of at most `max_decode` images.
+        """
+        mu, logvar = self.posterior(x)  # (B, D)
+        b = x.shape[0]
+        chunk = max(1, max_decode // b)
+        log_w = []
+        for start in range(0, k, chunk):
+            m = min(chunk, k - start)
+            z = mu + torch.exp(0.5 * logvar) * self._noise((m, *mu.shape), mu, generator)  # (m, B, D)
+            logits = self.decode_logits(z.reshape(m * b, -1))  # (m*B, C, H, W)
+            xs = x.unsqueeze(0).expand(m, *x.shape).reshape(m * b, *x.shape[1:])  # (m*B, C, H, W)
+            log_px = self.likelihood.log_prob(logits, xs).view(m, b)  # (m, B)
+            log_w.append(log_px + standard_normal_log_prob(z) - diagonal_normal_log_prob(z, mu, logvar))
+        return log_mean_exp(torch.cat(log_w), dim=0)  # (k, B) -> (B,)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n images from the prior, (n, C, H, W) in [0, 1] (the likelihood's mean)."""
+        ref = next(self.parameters())
+        z = self._noise((n, self.latent_dim), ref.float(), generator)
+        return self.decode(z)
+
+
+def _picture_callbacks(run_cfg) -> list:
+    from latentscape.viz.autoencoder_pictures import AutoencoderPictures
+
+    return [AutoencoderPictures()]
+
+
+MODELS.register(
+    "ae",
+    ModelEntry(
+        config=AEConfig,
+        build=Autoencoder,
+        callbacks=_picture_callbacks,
+        description="autoencoder on weighted image losses (mae, mse, bce, ssim, laplacian)",
+        tags=("autoencoder",),
+    ),
+)
+MODELS.register(
+    "vae",
+    ModelEntry(
+        config=VAEConfig,
+        build=VAE,
+        callbacks=_picture_callbacks,
+        description="VAE / beta-VAE (constant, linear, cyclical beta) with a named likelihood",
+        tags=("autoencoder", "generative"),
+    ),
+)

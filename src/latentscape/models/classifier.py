@@ -1,0 +1,105 @@
+"""Image classifiers: the landscape lab's MLP and a small VGG-style CNN.
+
+They are also the domain feature nets of FID/KID (`embed` gives penultimate features).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from latentscape.data.types import Batch
+from latentscape.models.base import DataInfo, LatentModel, LossOutput, ModelConfig, ModelEntry
+from latentscape.nets.mlp import ACTIVATIONS, MLP
+from latentscape.nets.vgg import SmallVGG
+from latentscape.registry import MODELS
+
+
+@dataclass(frozen=True)
+class MLPClassifierConfig(ModelConfig):
+    """MLP classifier: `hidden_dims` (64,) with relu is the lab's 784-64-10 network."""
+
+    name: str = "mlp_classifier"
+    hidden_dims: tuple[int, ...] = (64,)
+    activation: str = "relu"
+
+    def __post_init__(self) -> None:
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation {self.activation!r}; allowed: {', '.join(ACTIVATIONS)}")
+        if not self.hidden_dims or min(self.hidden_dims) < 1:
+            raise ValueError("hidden_dims must list at least one positive width")
+
+
+@dataclass(frozen=True)
+class CNNClassifierConfig(ModelConfig):
+    """Small VGG-style CNN with BatchNorm and dropout."""
+
+    name: str = "cnn_classifier"
+    widths: tuple[int, ...] = (32, 64, 128)
+    convs_per_block: int = 2
+    dropout: float = 0.3
+    hidden: int = 128
+    batch_norm: bool = True
+
+
+class Classifier(LatentModel):
+    """Cross-entropy training of any logits network; `embed` exposes penultimate features."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def logits(self, x: Tensor) -> Tensor:
+        """(B, C, H, W) in [0, 1] -> (B, K)."""
+        return self.net(x)
+
+    def forward(self, batch: Batch, group: str = "main") -> LossOutput:
+        logits = self.net(batch.x)  # (B, K)
+        loss = F.cross_entropy(logits, batch.y)
+        acc = (logits.detach().argmax(dim=1) == batch.y).float().mean()
+        return LossOutput(loss, {"accuracy": acc})
+
+    @torch.no_grad()
+    def evaluate_batch(self, batch: Batch) -> dict[str, Tensor]:
+        logits = self.net(batch.x).float()  # (B, K)
+        return {
+            "loss": F.cross_entropy(logits, batch.y, reduction="none"),
+            "accuracy": (logits.argmax(dim=1) == batch.y).float(),
+        }
+
+    def embed(self, x: Tensor) -> Tensor:
+        """Penultimate features (B, D)."""
+        if isinstance(self.net, MLP):
+            return self.net.features(x)
+        return self.net.embed(x)
+
+
+def build_mlp(cfg: MLPClassifierConfig, info: DataInfo) -> Classifier:
+    c, h, w = info.image_shape
+    return Classifier(MLP(c * h * w, cfg.hidden_dims, info.num_classes, cfg.activation))
+
+
+def build_cnn(cfg: CNNClassifierConfig, info: DataInfo) -> Classifier:
+    net = SmallVGG(
+        info.image_shape[0],
+        info.num_classes,
+        widths=cfg.widths,
+        convs_per_block=cfg.convs_per_block,
+        dropout=cfg.dropout,
+        hidden=cfg.hidden,
+        batch_norm=cfg.batch_norm,
+    )
+    return Classifier(net)
+
+
+MODELS.register(
+    "mlp_classifier",
+    ModelEntry(MLPClassifierConfig, build_mlp, description="MLP classifier (lab: 784-64-10)"),
+)
+MODELS.register(
+    "cnn_classifier",
+    ModelEntry(CNNClassifierConfig, build_cnn, description="small VGG-style CNN, BatchNorm+dropout"),
+)

@@ -1,0 +1,51 @@
+"""Optimizers and learning-rate schedules built from config (one optimizer per parameter group)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+
+from latentscape.config import OptimizerConfig, ScheduleConfig
+
+
+def build_optimizer(params: Iterable[nn.Parameter], cfg: OptimizerConfig) -> torch.optim.Optimizer:
+    """Adam, AdamW or SGD (with momentum / Nesterov) with weight decay."""
+    params = [p for p in params if p.requires_grad]
+    if cfg.name == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    if cfg.name == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(
+        params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay
+    )
+
+
+def lr_factor(cfg: ScheduleConfig, step: int, total_steps: int, steps_per_epoch: int) -> float:
+    """Multiplier of the base LR at optimizer step `step` (0-based) of `total_steps`.
+
+    constant: 1. step: gamma ** (epoch // step_epochs). cosine: final + (1 - final) *
+    (1 + cos(pi * p)) / 2 with p the progress in [0, 1] (Loshchilov & Hutter 2017, eq. 5, no
+    restarts). linear: 1 - (1 - final) * p. A linear warm-up over `warmup_steps` multiplies all.
+    """
+    warm = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps > 0 else 1.0
+    progress = min(1.0, step / max(1, total_steps))
+    if cfg.name == "constant":
+        factor = 1.0
+    elif cfg.name == "step":
+        factor = cfg.gamma ** (step // max(1, cfg.step_epochs * steps_per_epoch))
+    elif cfg.name == "cosine":
+        factor = cfg.final_fraction + (1 - cfg.final_fraction) * (1 + math.cos(math.pi * progress)) / 2
+    else:  # linear
+        factor = 1.0 - (1.0 - cfg.final_fraction) * progress
+    return warm * factor
+
+
+def set_lr(optimizer: torch.optim.Optimizer, base_lr: float, factor: float) -> float:
+    """Set every param group's LR to base_lr * factor; return it."""
+    lr = base_lr * factor
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    return lr

@@ -1,0 +1,343 @@
+"""The generic trainer. Like minGPT's, it knows nothing about the models it trains.
+
+It walks the model's optimizer groups (`group_for_step`), schedules learning rates, clips
+gradients, runs bf16 autocast when asked, stops on a NaN/inf loss keeping the last good
+checkpoint, evaluates periodically, logs to metrics.jsonl/TensorBoard, checkpoints atomically
+and resumes exactly (same weights as an uninterrupted run), and averages gradients across
+`torchrun` processes (gloo on CPU, NCCL on GPU).
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from latentscape.config import RunConfig
+from latentscape.data.loader import BatchLoader, iterate_in_order
+from latentscape.data.types import ImageDataset
+from latentscape.errors import CheckpointError, TrainingDiverged
+from latentscape.models.base import LatentModel
+from latentscape.train.checkpoint import STATE_FORMAT, atomic_save, load_checkpoint, save_weights
+from latentscape.train.optim import build_optimizer, lr_factor, set_lr
+from latentscape.train.run import Run
+
+
+@dataclass
+class TrainState:
+    """What callbacks see. `run` is None on non-zero ranks."""
+
+    model: LatentModel
+    run: Run | None
+    config: RunConfig
+    data: dict[str, ImageDataset]
+    device: torch.device
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    is_main: bool = True
+    world_size: int = 1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Callback:
+    """Hooks called by the trainer; override what you need. Write files only when is_main."""
+
+    def on_train_start(self, state: TrainState) -> None: ...
+
+    def on_step_end(self, state: TrainState, logs: dict[str, float]) -> None: ...
+
+    def on_eval_end(self, state: TrainState, metrics: dict[str, float]) -> None: ...
+
+    def on_train_end(self, state: TrainState) -> None: ...
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+@torch.no_grad()
+def evaluate(model: LatentModel, dataset: ImageDataset, batch_size: int, device: torch.device) -> dict[str, float]:
+    """Mean of `model.evaluate_batch` per-example metrics over a whole dataset (eval mode)."""
+    was_training = model.training
+    model.eval()
+    sums: dict[str, float] = defaultdict(float)
+    count = 0
+    for batch in iterate_in_order(dataset, batch_size, device):
+        for k, v in model.evaluate_batch(batch).items():
+            sums[k] += float(v.double().sum())
+        count += batch.x.shape[0]
+    model.train(was_training)
+    return {k: v / max(count, 1) for k, v in sums.items()}
+
+
+class Trainer:
+    """Trains `model` on `data["train"]` as `config.train` says, writing into `run`."""
+
+    def __init__(
+        self,
+        model: LatentModel,
+        config: RunConfig,
+        data: dict[str, ImageDataset],
+        run: Run | None,
+        device: torch.device,
+        callbacks: Sequence[Callback] = (),
+    ) -> None:
+        self.cfg = config
+        self.tc = config.train
+        self.model = model.to(device)
+        self.run = run
+        self.device = device
+        self.callbacks = list(callbacks)
+        self.world_size = dist.get_world_size() if dist.is_initialized() else 1
+        self.rank = dist.get_rank() if dist.is_initialized() else 0
+        if self.tc.batch_size % self.world_size:
+            raise ValueError(
+                f"train.batch_size={self.tc.batch_size} must divide evenly over {self.world_size} processes"
+            )
+        self.loader = BatchLoader(
+            data["train"],
+            self.tc.batch_size // self.world_size,
+            shuffle=True,
+            seed=config.seed,
+            device=device,
+            rank=self.rank,
+            world_size=self.world_size,
+        )
+        self.optimizers = {g: build_optimizer(model.params_for(g), self._opt_cfg(g)) for g in model.groups}
+        steps_per_epoch = len(self.loader)
+        total = self.tc.epochs * steps_per_epoch
+        self.total_steps = min(total, self.tc.max_steps) if self.tc.max_steps else total
+        self.state = TrainState(
+            model, run if self.rank == 0 else None, config, data, device,
+            is_main=self.rank == 0, world_size=self.world_size,
+        )
+        self._window: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
+        self._start_time = time.time()
+
+    def _opt_cfg(self, group: str):
+        return self.tc.group_optimizers.get(group, self.tc.optimizer)
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        s = self.state
+        return {
+            "format": STATE_FORMAT,
+            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "optimizers": {g: o.state_dict() for g, o in self.optimizers.items()},
+            "step": s.step,
+            "epoch": s.epoch,
+            "batch_in_epoch": s.batch_in_epoch,
+            "window": {k: list(v) for k, v in self._window.items()},
+            "rng_torch": torch.get_rng_state(),
+            "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "rng_python": list(random.getstate()[1]),
+            "rng_numpy": _numpy_rng_state(),
+            "finished": False,
+        }
+
+    def save_checkpoint(self, finished: bool = False) -> None:
+        if not all(torch.isfinite(p).all() for p in self.model.parameters()):
+            raise TrainingDiverged(
+                f"weights became NaN/inf by step {self.state.step}; stopped without overwriting the "
+                f"last good checkpoint: lower the learning rate, or set train.grad_clip"
+            )
+        if not self.state.is_main or self.run is None:
+            return
+        sd = self.state_dict()
+        sd["finished"] = finished
+        atomic_save(sd, self.run.checkpoints / "last.pt")
+
+    def load_state(self, path) -> None:
+        ckpt = load_checkpoint(path, STATE_FORMAT)
+        try:
+            self.model.load_state_dict(ckpt["model"])
+            for g, o in self.optimizers.items():
+                o.load_state_dict(ckpt["optimizers"][g])
+        except (RuntimeError, KeyError) as exc:
+            raise CheckpointError(f"{path}: does not fit this model ({str(exc).splitlines()[0]})") from None
+        s = self.state
+        s.step, s.epoch, s.batch_in_epoch = ckpt["step"], ckpt["epoch"], ckpt["batch_in_epoch"]
+        self._window = defaultdict(lambda: [0.0, 0], {k: list(v) for k, v in ckpt["window"].items()})
+        torch.set_rng_state(ckpt["rng_torch"])
+        if ckpt["rng_cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(ckpt["rng_cuda"])
+        random.setstate((3, tuple(int(v) for v in ckpt["rng_python"]), None))
+        keys, pos, has_gauss, cached = ckpt["rng_numpy"]
+        np.random.set_state(("MT19937", keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+
+    # ------------------------------------------------------------------ training
+    def fit(self) -> TrainState:
+        s = self.state
+        for cb in self.callbacks:
+            cb.on_train_start(s)
+        autocast = (
+            torch.autocast(self.device.type, dtype=torch.bfloat16)
+            if self.tc.precision == "bf16"
+            else nullcontext()
+        )
+        progress = self._progress()
+        while s.step < self.total_steps and s.epoch < self.tc.epochs:
+            self.loader.set_epoch(s.epoch)
+            for batch in self.loader.batches(start_batch=s.batch_in_epoch):
+                if s.step >= self.total_steps:
+                    break
+                logs = self._train_step(batch, autocast)
+                s.step += 1
+                s.batch_in_epoch += 1
+                self._accumulate(logs)
+                if progress is not None:
+                    progress.update(1)
+                    progress.set_postfix({k: f"{v:.4g}" for k, v in list(logs.items())[:3]})
+                if s.step % self.tc.log_every == 0:
+                    self._flush_window(progress)
+                for cb in self.callbacks:
+                    cb.on_step_end(s, logs)
+                if self.tc.checkpoint_every_steps and s.step % self.tc.checkpoint_every_steps == 0:
+                    self.save_checkpoint()
+            if s.batch_in_epoch >= len(self.loader):
+                s.epoch += 1
+                s.batch_in_epoch = 0
+                if self.tc.eval_every and s.epoch % self.tc.eval_every == 0 and s.step < self.total_steps:
+                    self._periodic_eval()
+                self.save_checkpoint()
+        if progress is not None:
+            progress.close()
+        self._flush_window(None)
+        return s
+
+    def _train_step(self, batch, autocast) -> dict[str, float]:
+        s = self.state
+        group = self.model.group_for_step(s.step)
+        opt = self.optimizers[group]
+        factor = lr_factor(self.tc.schedule, s.step, self.total_steps, len(self.loader))
+        lr = set_lr(opt, self._opt_cfg(group).lr, factor)
+        if hasattr(self.model, "set_step"):
+            self.model.set_step(s.step)
+        self.model.train()
+        opt.zero_grad(set_to_none=True)
+        with autocast:
+            out = self.model(batch, group)
+        loss = out.loss
+        if not torch.isfinite(loss.detach()).all():
+            raise TrainingDiverged(
+                f"loss became {loss.item()} at step {s.step} (group {group!r}); stopped, and the last "
+                f"good checkpoint is kept: lower the learning rate, or set train.grad_clip"
+            )
+        loss.backward()
+        params = [p for p in self.model.params_for(group) if p.grad is not None]
+        if self.world_size > 1:
+            _average_gradients(params, self.world_size)
+        if self.tc.grad_clip:
+            torch.nn.utils.clip_grad_norm_(params, self.tc.grad_clip)
+        opt.step()
+        logs = {f"{group}/loss" if len(self.model.groups) > 1 else "loss": loss.detach()}
+        logs.update({k: v.detach() for k, v in out.logs.items()})
+        values = torch.stack([v.float().reshape(()) for v in logs.values()])
+        if self.world_size > 1:
+            dist.all_reduce(values)
+            values /= self.world_size
+        result = dict(zip(logs.keys(), values.tolist()))
+        result[f"lr/{group}" if len(self.model.groups) > 1 else "lr"] = lr
+        return result
+
+    def _accumulate(self, logs: dict[str, float]) -> None:
+        for k, v in logs.items():
+            acc = self._window[k]
+            acc[0] += v
+            acc[1] += 1
+
+    def _flush_window(self, progress) -> None:
+        if not self._window:
+            return
+        means = {k: v[0] / v[1] for k, v in self._window.items() if v[1]}
+        self._window.clear()
+        s = self.state
+        if s.is_main and self.run is not None:
+            self.run.log(means, step=s.step, split="train", epoch=s.epoch)
+            if progress is None:
+                shown = "  ".join(f"{k}={v:.4g}" for k, v in means.items())
+                print(f"step {s.step}/{self.total_steps} epoch {s.epoch}  {shown}", flush=True)
+
+    def _periodic_eval(self) -> dict[str, float]:
+        split = self.tc.eval_split
+        metrics: dict[str, float] = {}
+        if self.state.is_main and split in self.state.data:
+            metrics = evaluate(self.model, self.state.data[split], self.tc.eval_batch_size, self.device)
+            if self.run is not None:
+                self.run.log(metrics, step=self.state.step, split=split, epoch=self.state.epoch)
+            print(f"eval {split} epoch {self.state.epoch}: " + "  ".join(f"{k}={v:.4g}" for k, v in metrics.items()), flush=True)
+        for cb in self.callbacks:
+            cb.on_eval_end(self.state, metrics)
+        if self.world_size > 1:
+            dist.barrier()
+        return metrics
+
+    def final_evaluation(self, splits: Sequence[str]) -> dict[str, dict[str, float]]:
+        """Evaluate on each split (main process), log it, run on_eval_end and on_train_end."""
+        results: dict[str, dict[str, float]] = {}
+        if self.state.is_main:
+            for split in splits:
+                if split in self.state.data:
+                    results[split] = evaluate(self.model, self.state.data[split], self.tc.eval_batch_size, self.device)
+                    if self.run is not None:  # "train" names the running training logs
+                        name = "train_eval" if split == "train" else split
+                        self.run.log(results[split], step=self.state.step, split=name, epoch=self.state.epoch)
+        for cb in self.callbacks:
+            cb.on_eval_end(self.state, results.get(self.tc.eval_split, {}))
+            cb.on_train_end(self.state)
+        if self.world_size > 1:
+            dist.barrier()
+        return results
+
+    def _progress(self):
+        if not self.state.is_main or not sys.stderr.isatty():
+            return None
+        from tqdm import tqdm
+
+        return tqdm(total=self.total_steps, initial=self.state.step, unit="step", dynamic_ncols=True)
+
+    def save_final_weights(self) -> None:
+        if self.state.is_main and self.run is not None:
+            save_weights(self.model, self.run.checkpoints / "final.pt", step=self.state.step)
+            self.save_checkpoint(finished=True)
+
+
+def _average_gradients(params: list[torch.nn.Parameter], world_size: int) -> None:
+    """All-reduce gradients (one flat buffer) and divide by the number of processes."""
+    if not params:
+        return
+    flat = torch.cat([p.grad.reshape(-1) for p in params])  # (P,)
+    dist.all_reduce(flat)
+    flat /= world_size
+    offset = 0
+    for p in params:
+        n = p.grad.numel()
+        p.grad.copy_(flat[offset : offset + n].view_as(p.grad))
+        offset += n
+
+
+def _numpy_rng_state() -> list:
+    _, keys, pos, has_gauss, cached = np.random.get_state()
+    return [torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)]
+
+
+def is_finished(ckpt_path) -> bool:
+    """Whether a last.pt marks a finished run."""
+    try:
+        return bool(load_checkpoint(ckpt_path, STATE_FORMAT)["finished"])
+    except CheckpointError:
+        return False
+
+

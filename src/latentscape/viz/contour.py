@@ -1,0 +1,142 @@
+"""Contour plots of a metric on a 2-D slice of weight space (the plane through three points).
+
+Loss on such a plane is tiny in a narrow valley and explodes (1e3 ... inf) away from it, so
+evenly spaced levels from min to max paint the whole valley one colour. `plot_contour` therefore
+clips the colour range at a percentile of the finite values, can use logarithmically spaced levels,
+and treats NaN/inf (overflowed losses) as "above the top level" rather than as holes.
+Garipov et al. 2018, "Loss Surfaces, Mode Connectivity, and Fast Ensembling of DNNs", Fig. 1,
+draws the same picture: the plane through w1, w2 and the bend theta, with the curve on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib import colors
+
+from latentscape.viz.figure import as_array, new_figure, save_figure
+
+
+def contour_levels(
+    values: np.ndarray,
+    levels: int | Sequence[float] = 30,
+    log_scale: bool | None = None,
+    clip_percentile: float | None = 95.0,
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Choose contour levels and the clipped field they colour.
+
+    Args:
+        values: (T, S) field; NaN and +-inf allowed.
+        levels: number of levels, or explicit increasing level values.
+        log_scale: geometric levels; None decides: log when all finite values are positive and
+            span more than two decades.
+        clip_percentile: the top level is this percentile of the finite values (None: the max).
+
+    Returns:
+        (levels (L,), field (T, S) clipped into [levels[0], levels[-1]] with non-finite values
+        set to the top level, whether the levels are logarithmic).
+    """
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        raise ValueError("contour values contain no finite number")
+    if log_scale is None:
+        log_scale = bool(finite.min() > 0 and finite.max() / finite.min() > 100.0)
+    if isinstance(levels, (int, np.integer)):
+        if levels < 2:
+            raise ValueError(f"need at least 2 contour levels, got {levels}")
+        positive = finite[finite > 0]
+        if log_scale and positive.size == 0:
+            log_scale = False  # nothing to take a logarithm of (e.g. all-zero error)
+        pool = positive if log_scale else finite
+        low = float(pool.min())
+        high = float(np.percentile(pool, clip_percentile)) if clip_percentile is not None else float(pool.max())
+        if high <= low:  # constant (or nearly) field: open up a visible range
+            high = low * 10.0 if log_scale else low + max(abs(low), 1.0) * 1e-3
+        lv = np.geomspace(low, high, int(levels)) if log_scale else np.linspace(low, high, int(levels))
+    else:
+        lv = np.asarray(levels, dtype=np.float64)
+        if lv.ndim != 1 or lv.size < 2 or np.any(np.diff(lv) <= 0):
+            raise ValueError("explicit contour levels must be an increasing sequence of >= 2 values")
+        if log_scale and lv[0] <= 0:
+            raise ValueError("logarithmic contour levels must be positive")
+        log_scale = bool(log_scale)
+    field = np.where(np.isfinite(values), values, lv[-1])  # overflowed loss = "very high"
+    field = np.clip(field, lv[0], lv[-1])
+    return lv, field, log_scale
+
+
+def plot_contour(
+    grid_x: Any,
+    grid_y: Any,
+    values: Any,
+    path: str | Path,
+    points: Mapping[str, tuple[float, float]] | None = None,
+    curve_xy: Any | None = None,
+    levels: int | Sequence[float] = 30,
+    log_scale: bool | None = None,
+    clip_percentile: float | None = 95.0,
+    title: str = "",
+    cbar_label: str = "loss",
+    xlabel: str = "u",
+    ylabel: str = "v",
+    cmap: str = "viridis",
+    equal_aspect: bool = True,
+) -> Path:
+    """Filled contour plot of `values` on a grid, with named points and a curve drawn on top.
+
+    Args:
+        grid_x: (S,) coordinates along the first basis vector (u-hat).
+        grid_y: (T,) coordinates along the second basis vector (v-hat).
+        values: (T, S) metric at (grid_x[j], grid_y[i]) in row i, column j; NaN/inf allowed.
+        path: destination PNG.
+        points: name -> (x, y), e.g. {"w1": (0, 0), "w2": (|u|, 0), "bend": (a, b)}.
+        curve_xy: (M, 2) points of a curve in plane coordinates (a Bezier or polychain path).
+        levels: number of levels or explicit increasing levels.
+        log_scale: logarithmic levels; None: automatic (see `contour_levels`).
+        clip_percentile: colour range top at this percentile of the finite values; None: the max.
+        title, cbar_label, xlabel, ylabel: text of the plot.
+        cmap: matplotlib colormap name.
+        equal_aspect: same scale on both axes (the basis is orthonormal, so distances are true).
+
+    Returns:
+        The path written.
+    """
+    gx = as_array(grid_x, "grid_x", 1)
+    gy = as_array(grid_y, "grid_y", 1)
+    z = as_array(values, "values", 2)  # (T, S)
+    if z.shape != (gy.size, gx.size):
+        raise ValueError(f"values must have shape (len(grid_y), len(grid_x)) = {(gy.size, gx.size)}, got {z.shape}")
+    lv, field, is_log = contour_levels(z, levels, log_scale, clip_percentile)
+    norm = colors.LogNorm(vmin=lv[0], vmax=lv[-1]) if is_log else colors.Normalize(vmin=lv[0], vmax=lv[-1])
+
+    fig = new_figure(width=6.6, height=5.4)
+    ax = fig.add_subplot()
+    filled = ax.contourf(gx, gy, field, levels=lv, norm=norm, cmap=cmap)
+    line_levels = lv[:: max(1, len(lv) // 10)]
+    ax.contour(gx, gy, field, levels=line_levels, norm=norm, colors="k", linewidths=0.3, alpha=0.5)
+    cbar = fig.colorbar(filled, ax=ax)
+    clipped = np.isfinite(z).sum() < z.size or np.nanmax(np.where(np.isfinite(z), z, -np.inf)) > lv[-1]
+    cbar.set_label(f"{cbar_label} (clipped at {lv[-1]:.3g})" if clipped else cbar_label)
+    if is_log:
+        cbar.ax.set_yscale("log")
+
+    if curve_xy is not None:
+        curve = as_array(curve_xy, "curve_xy", 2)
+        if curve.shape[1] != 2:
+            raise ValueError(f"curve_xy: expected shape (M, 2), got {curve.shape}")
+        ax.plot(curve[:, 0], curve[:, 1], color="white", linewidth=2.4)
+        ax.plot(curve[:, 0], curve[:, 1], color="tab:red", linewidth=1.2, label="curve")
+    for name, (px, py) in (points or {}).items():
+        ax.scatter([px], [py], s=60, marker="o", color="white", edgecolors="black", zorder=5)
+        ax.annotate(
+            str(name), (px, py), xytext=(6, 6), textcoords="offset points", fontsize=10,
+            color="white", fontweight="bold",
+            bbox={"boxstyle": "round,pad=0.15", "fc": "black", "alpha": 0.5, "lw": 0},
+        )
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title, xlim=(gx.min(), gx.max()), ylim=(gy.min(), gy.max()))
+    if equal_aspect:
+        ax.set_aspect("equal")
+    return save_figure(fig, path)

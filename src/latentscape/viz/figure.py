@@ -1,0 +1,63 @@
+"""Matplotlib figures without pyplot's global state, saved as PNG atomically.
+
+`new_figure` builds a `matplotlib.figure.Figure` on the non-interactive Agg canvas, so plotting
+works on headless machines and in threads, and nothing accumulates in pyplot's figure registry;
+`save_figure` writes it through a temp file and drops the figure's artists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from latentscape.viz.atomic import atomic_write
+
+
+def new_figure(width: float = 6.4, height: float = 4.4) -> Figure:
+    """A blank figure of `width` x `height` inches on an Agg canvas."""
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save_figure(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
+    """Render `fig` to a PNG at `path` (parents created, atomic), then clear the figure."""
+    try:
+        return atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=dpi))
+    finally:
+        fig.clear()
+
+
+def as_array(values: Any, name: str, ndim: int | None = None) -> np.ndarray:
+    """Convert lists, NumPy arrays or (CPU/GPU, grad-tracking) tensors to a float64 array."""
+    if hasattr(values, "detach"):
+        values = values.detach().float().cpu().numpy()
+    array = np.asarray(values, dtype=np.float64)
+    if ndim is not None and array.ndim != ndim:
+        raise ValueError(f"{name}: expected {ndim} dimension(s), got shape {array.shape}")
+    return array
+
+
+def finite_pairs(xs: Any, ys: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Two equal-length 1-D arrays with the non-finite y values (NaN from a diverged run) dropped."""
+    x = as_array(xs, f"{name} x", 1)
+    y = as_array(ys, f"{name} y", 1)
+    if x.shape != y.shape:
+        raise ValueError(f"{name}: {x.size} x values but {y.size} y values")
+    keep = np.isfinite(y) & np.isfinite(x)
+    return x[keep], y[keep]
+
+
+def wants_log(values: Sequence[np.ndarray]) -> bool:
+    """True when all values are positive and span more than three decades (e.g. a loss curve
+    that starts at 2e3 and ends at 0.5 is unreadable on a linear axis)."""
+    flat = np.concatenate([v.ravel() for v in values]) if values else np.zeros(0)
+    flat = flat[np.isfinite(flat)]
+    if flat.size == 0 or flat.min() <= 0:
+        return False
+    return bool(flat.max() / flat.min() > 1e3)

@@ -1,0 +1,139 @@
+"""Building blocks of the HTML report: escaped tables, flattened JSON, base64 data URIs.
+
+All text that reaches the page goes through `html.escape`, so a run named `<script>` is shown,
+not executed.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from html import escape
+from pathlib import Path
+from typing import Any
+
+MIME_TYPES = {".png": "image/png", ".gif": "image/gif", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+
+
+def format_value(value: Any) -> str:
+    """Short text of a metric value: 4 significant digits for floats, compact number lists."""
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return str(value)
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return format_list(list(value))
+    return str(value)
+
+
+def format_list(values: list[Any], head: int = 6) -> str:
+    """`[1, 2, 3]`, or for long numeric lists `[a, b, c, ... z] (n values, min m, max M)`."""
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    if len(values) <= head + 2 or not numeric:
+        shown = values if len(values) <= 50 else values[:50]
+        text = ", ".join(format_value(v) for v in shown)
+        return f"[{text}{', ...' if len(values) > 50 else ''}]"
+    finite = [float(v) for v in values if math.isfinite(float(v))]
+    summary = f"{len(values)} values"
+    if finite:
+        summary += f", min {min(finite):.4g}, max {max(finite):.4g}"
+    shown = ", ".join(format_value(v) for v in values[:head])
+    return f"[{shown}, ... {format_value(values[-1])}] ({summary})"
+
+
+def flatten(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Flatten nested dicts to (dotted.key, value) rows; lists of dicts get `[i]` keys,
+    other lists stay whole (shown compactly by `format_value`)."""
+    if isinstance(obj, dict):
+        if not obj:
+            return [(prefix or "(empty)", "{}")]
+        rows: list[tuple[str, Any]] = []
+        for key, value in obj.items():
+            rows.extend(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return rows
+    if isinstance(obj, list) and obj and all(isinstance(v, (dict, list)) for v in obj):
+        rows = []
+        for i, value in enumerate(obj):
+            rows.extend(flatten(value, f"{prefix}[{i}]"))
+        return rows
+    return [(prefix or "value", obj)]
+
+
+def key_value_table(rows: list[tuple[str, Any]]) -> str:
+    """A two-column table (key, value), all text escaped."""
+    body = "".join(
+        f"<tr><th scope='row'>{escape(str(k))}</th><td>{escape(format_value(v))}</td></tr>" for k, v in rows
+    )
+    return f"<div class='scroll'><table class='kv'><tbody>{body}</tbody></table></div>"
+
+
+def matrix_table(rows: list[str], columns: list[str], cells: dict[str, dict[str, Any]], corner: str = "") -> str:
+    """A table with one row per `rows` entry and one column per `columns` entry;
+    cells[column][row] (missing cells shown as an en dash)."""
+    head = "".join(f"<th scope='col'>{escape(c)}</th>" for c in columns)
+    body = []
+    for r in rows:
+        tds = "".join(
+            f"<td>{escape(format_value(cells[c][r])) if r in cells.get(c, {}) else '&ndash;'}</td>" for c in columns
+        )
+        body.append(f"<tr><th scope='row'>{escape(r)}</th>{tds}</tr>")
+    return (
+        f"<div class='scroll'><table><thead><tr><th>{escape(corner)}</th>{head}</tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
+def data_uri(path: str | Path) -> str:
+    """`data:<mime>;base64,...` of an image file (the report must not link to anything)."""
+    path = Path(path)
+    mime = MIME_TYPES.get(path.suffix.lower(), "application/octet-stream")
+    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+
+
+def figure_html(path: Path, caption: str) -> str:
+    """An embedded image with its caption."""
+    return (
+        f"<figure><img src='{data_uri(path)}' alt='{escape(caption, quote=True)}' loading='lazy'>"
+        f"<figcaption>{escape(caption)}</figcaption></figure>"
+    )
+
+
+CSS = """
+:root { --fg: #1d1f23; --muted: #5c6370; --bg: #fff; --line: #dde1e6; --accent: #2f6fdf; --band: #f5f7fa; }
+@media (prefers-color-scheme: dark) {
+  :root { --fg: #e6e6e6; --muted: #a0a6b0; --bg: #16181c; --line: #333840; --accent: #7aa7ff; --band: #1f2227; }
+  figure img { background: #fff; }
+}
+* { box-sizing: border-box; }
+body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+       color: var(--fg); background: var(--bg); }
+main { max-width: 1100px; margin: 0 auto; padding: 1rem; }
+header h1 { font-size: 1.5rem; margin: 0.5rem 0 0.25rem; word-break: break-word; }
+.meta { color: var(--muted); margin: 0; }
+nav { margin: 0.75rem 0; display: flex; flex-wrap: wrap; gap: 0.4rem 1rem; }
+nav a, a { color: var(--accent); }
+section { margin-top: 1.75rem; }
+h2 { font-size: 1.2rem; border-bottom: 1px solid var(--line); padding-bottom: 0.2rem; }
+h3 { font-size: 1rem; margin: 1rem 0 0.4rem; word-break: break-word; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; font-variant-numeric: tabular-nums; margin: 0.25rem 0; }
+th, td { border: 1px solid var(--line); padding: 0.25rem 0.6rem; text-align: left; vertical-align: top; }
+thead th, tbody th { background: var(--band); font-weight: 600; }
+table.kv td { word-break: break-word; }
+pre { background: var(--band); padding: 0.75rem; overflow-x: auto; font-size: 0.85rem; }
+details summary { cursor: pointer; font-weight: 600; }
+.gallery { display: grid; grid-template-columns: repeat(auto-fill, minmax(280px, 1fr)); gap: 1rem; }
+figure { margin: 0; }
+figure img { max-width: 100%; height: auto; display: block; border: 1px solid var(--line);
+             image-rendering: pixelated; }
+.curves figure img { image-rendering: auto; }
+figcaption { color: var(--muted); font-size: 0.85rem; word-break: break-word; }
+.note { color: var(--muted); font-style: italic; }
+footer { margin-top: 2.5rem; padding-top: 0.5rem; border-top: 1px solid var(--line); color: var(--muted);
+         font-size: 0.85rem; }
+@media (max-width: 600px) { body { font-size: 14px; } .gallery { grid-template-columns: 1fr; } }
+"""

@@ -1,0 +1,65 @@
+import torch
+
+from latentscape.data.loader import iterate_in_order
+from latentscape.data.types import ImageDataset
+from latentscape.landscape.params import named_params
+from latentscape.models.base import DataInfo
+from latentscape.models.classifier import MLPClassifierConfig, build_mlp
+from latentscape.models.curve import CurveModel
+
+
+def _data(n=32):
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(n, 1, 6, 6, generator=g) * 255).to(torch.uint8)
+    y = (x.float().mean((1, 2, 3)) > 127).long()
+    return ImageDataset(images=x, labels=y)
+
+
+def _mlp(seed):
+    torch.manual_seed(seed)
+    return build_mlp(MLPClassifierConfig(hidden_dims=(8,)), DataInfo((1, 6, 6), 2, 32))
+
+
+def test_gradient_reaches_only_the_bends_when_ends_are_fixed():
+    a, b = _mlp(0), _mlp(1)
+    curve = CurveModel(a, named_params(a), named_params(b), bends=2, l2=1e-3)
+    free = [n for n, p in curve.named_parameters() if p.requires_grad]
+    assert sorted(free) == ["point_1", "point_2"]
+    assert [n for n, _ in curve.named_buffers() if n.startswith("point_")] == ["point_0", "point_3"]
+    batch = next(iterate_in_order(_data(), 16))
+    out = curve(batch)
+    out.loss.backward()
+    assert curve.point_1.grad is not None and curve.point_1.grad.abs().sum() > 0
+    assert all(p.grad is None for p in curve.base.parameters())
+    assert list(curve.params_for("main")) == [curve.point_1, curve.point_2]
+    assert 0.0 <= float(out.logs["t"]) <= 1.0 and "l2" in out.logs
+
+
+def test_free_endpoints_are_trainable_and_theta_is_exact_at_ends():
+    a, b = _mlp(0), _mlp(1)
+    curve = CurveModel(a, named_params(a), named_params(b), bends=1, fix_start=False, fix_end=True)
+    assert sorted(n for n, p in curve.named_parameters() if p.requires_grad) == ["point_0", "point_1"]
+    pa, pb = named_params(a), named_params(b)
+    th0, th1 = curve.theta(0.0), curve.theta(1.0)
+    assert all(torch.equal(th0[k], pa[k]) for k in pa)
+    assert all(torch.equal(th1[k], pb[k]) for k in pb)
+    c = curve.to_curve()
+    mid = c(0.5)
+    for k in pa:  # bend initialised on the segment
+        torch.testing.assert_close(mid[k], 0.5 * (pa[k] + pb[k]))
+
+
+def test_training_step_moves_bends_and_does_not_touch_caller_models():
+    a, b = _mlp(0), _mlp(1)
+    before = named_params(a)
+    curve = CurveModel(a, named_params(a), named_params(b), bends=1)
+    opt = torch.optim.SGD(curve.params_for("main"), lr=0.1)
+    bend0 = curve.point_1.detach().clone()
+    for batch in iterate_in_order(_data(), 8):
+        opt.zero_grad()
+        curve(batch).loss.backward()
+        opt.step()
+    assert not torch.equal(curve.point_1, bend0)
+    assert all(torch.equal(p, before[n]) for n, p in a.named_parameters())
+    metrics = curve.evaluate_batch(next(iterate_in_order(_data(), 8)))
+    assert metrics["loss"].shape == (8,)

@@ -1,0 +1,107 @@
+"""HTML report: content, embedding, escaping, partial runs, and the `report` command."""
+
+import base64
+import json
+import re
+
+import pytest
+import torch
+
+from latentscape.cli import main
+from latentscape.errors import LatentscapeError
+from latentscape.viz.gif import save_gif
+from latentscape.viz.grid import save_image_grid
+from latentscape.viz.report import write_report
+
+CONFIG = """name: <script>alert('x')</script>
+model:
+  name: vae
+  latent_dim: 2
+data:
+  name: mnist
+train:
+  epochs: 2
+"""
+
+
+def _full_run(tmp_path):
+    run = tmp_path / "run"
+    (run / "eval").mkdir(parents=True)
+    (run / "config.yaml").write_text(CONFIG)
+    lines = [
+        {"step": 0, "epoch": 0, "split": "train", "loss": 3.0},
+        {"step": 5, "epoch": 0, "split": "train", "loss": 1.23456},
+        {"step": 5, "epoch": 0, "split": "test", "loss": 2.5, "elbo": -98.7654},
+    ]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    save_image_grid(torch.rand(4, 1, 8, 8), run / "images" / "samples_step5.png", nrow=2)
+    save_gif(torch.rand(3, 3, 8, 8), run / "images" / "interp_z.gif")
+    result = {"fid": 12.345, "kid": {"mean": 0.0125, "std": 0.001}, "accuracy": [0.1, 0.2, 0.3]}
+    (run / "eval" / "fid.json").write_text(json.dumps(result))
+    return run
+
+
+def _data_uris(html: str) -> list[tuple[str, bytes]]:
+    return [(m, base64.b64decode(d)) for m, d in re.findall(r"src='data:(image/\w+);base64,([A-Za-z0-9+/=]+)'", html)]
+
+
+def test_report_contents(tmp_path):
+    run = _full_run(tmp_path)
+    path = write_report(run)
+    assert path == run / "report.html"
+    html = path.read_text()
+    # title and config
+    assert "vae" in html and "mnist" in html and "<details>" in html
+    # final metrics: last value per split, and eval JSON flattened
+    assert "1.235" in html and "2.5" in html and "-98.77" in html
+    assert "kid.mean" in html and "0.0125" in html and "12.35" in html and "[0.1, 0.2, 0.3]" in html
+    # images embedded: a curve PNG, the grid PNG and the GIF; nothing fetched from outside
+    uris = _data_uris(html)
+    mimes = [m for m, _ in uris]
+    assert mimes.count("image/gif") == 1 and mimes.count("image/png") >= 3  # curves_loss, curves_elbo, samples
+    assert all(data[:4] in (b"\x89PNG", b"GIF8") for _, data in uris)
+    assert (run / "images" / "curves_loss.png").is_file()
+    assert "samples step5" in html and "interp z" in html  # captions from file names
+    assert not re.search(r"(src|href)\s*=\s*['\"]?https?:", html, re.I)
+    assert "http" not in html.replace(str(run.resolve()), "")
+
+
+def test_report_escapes_text(tmp_path):
+    html = write_report(_full_run(tmp_path)).read_text()
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in html
+
+
+def test_report_on_run_with_only_config(tmp_path):
+    (tmp_path / "config.yaml").write_text("model: {name: classifier}\n")
+    html = write_report(tmp_path).read_text()
+    assert "No metrics logged yet" in html and "No images yet" in html and "No evaluation results" in html
+    assert "classifier" in html and tmp_path.name in html  # title falls back to the folder name
+    assert "base64" not in html
+
+
+def test_report_survives_broken_files(tmp_path):
+    (tmp_path / "config.yaml").write_text("model: [unclosed\n")
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "bad.json").write_text("{nope")
+    (tmp_path / "metrics.jsonl").write_text('{"step": 1, "split": "train", "loss": 1.0}\n{"step": 2, "lo')
+    html = write_report(tmp_path).read_text()
+    assert "could not be parsed" in html and "unreadable JSON" in html and "bad.json" in html
+
+
+def test_report_rejects_non_run_dirs(tmp_path):
+    with pytest.raises(LatentscapeError, match="not found"):
+        write_report(tmp_path / "missing")
+    with pytest.raises(LatentscapeError, match="no config.yaml"):
+        write_report(tmp_path)
+
+
+def test_report_command(tmp_path, capsys):
+    run = _full_run(tmp_path)
+    assert main(["report", str(run)]) == 0
+    assert capsys.readouterr().out.strip() == str(run / "report.html")
+    assert main(["report", str(run), "--open-path"]) == 0
+    assert capsys.readouterr().out.strip() == (run / "report.html").resolve().as_uri()
+    assert main(["report", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
