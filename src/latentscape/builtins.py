@@ -10,3 +10,7 @@ import latentscape.models.autoencoder
 import latentscape.metrics.reconstruction
 import latentscape.metrics.likelihood
 import latentscape.models.curve
+import latentscape.models.gan
+import latentscape.metrics.features
+import latentscape.metrics.fid
+import latentscape.metrics.kid

@@ -239,7 +239,7 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
     unknown = sorted(set(raw) - set(fields))
     if unknown:
         raise ConfigError(
-            f"unknown key {prefix}{unknown[0]!r}; allowed keys here: {', '.join(sorted(fields))}"
+            f"unknown key '{prefix}{unknown[0]}'; allowed keys here: {', '.join(sorted(fields))}"
         )
     kwargs = {name: _convert(hints[name], value, f"{prefix}{name}") for name, value in raw.items()}
     try:
@@ -249,7 +249,7 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
     except TypeError as exc:
         missing = [n for n, f in fields.items() if n not in raw and _is_required(f)]
         if missing:
-            raise ConfigError(f"missing key {prefix}{missing[0]!r}") from None
+            raise ConfigError(f"missing key '{prefix}{missing[0]}'") from None
         raise ConfigError(f"{prefix.rstrip('.') or 'config'}: {exc}") from None
     except ValueError as exc:
         raise ConfigError(f"{prefix.rstrip('.') or 'config'}: {exc}") from None

@@ -105,3 +105,21 @@ def test_report_command(tmp_path, capsys):
     assert main(["report", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
+
+
+def test_images_grouped_by_prefix_and_sorted(tmp_path):
+    from pathlib import Path
+
+    from latentscape.viz.report import caption_for, group_for
+
+    assert group_for(Path("samples_step100.png")) == "samples"
+    assert group_for(Path("interpolations30000.png")) == "interpolations"
+    assert group_for(Path("sub/recon-test.gif")) == "sub/recon"
+    assert caption_for(Path("interp_step_1000.gif")) == "interp step 1000 (gif)"
+    (tmp_path / "config.yaml").write_text("model: {name: ae}\n")
+    for name in ["samples_2.png", "recon_a.png", "samples_1.png"]:
+        save_image_grid(torch.rand(1, 1, 4, 4), tmp_path / "images" / name)
+    html = write_report(tmp_path).read_text()
+    order = [html.index(s) for s in ("<h3>recon</h3>", "recon a (png)", "<h3>samples</h3>", "samples 1", "samples 2")]
+    assert order == sorted(order)
+    assert "class='pixel'" in html  # tiny grids are enlarged with crisp pixels

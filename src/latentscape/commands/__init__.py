@@ -6,4 +6,8 @@ COMMANDS: list[str] = [
     "report",
     "eval",
     "data",
+    "path",
+    "connect",
+    "plane",
+    "fge",
 ]

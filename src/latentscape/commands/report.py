@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from latentscape.viz.report import write_report
-
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register the `report` subcommand."""
@@ -33,6 +31,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     """Write the report and print where it is."""
+    from latentscape.viz.report import write_report  # matplotlib loads only when needed
+
     path = write_report(args.run_dir, plot_curves=not args.no_curves)
     print(path.resolve().as_uri() if args.open_path else path)
     return 0

@@ -148,15 +148,13 @@ def ensure_files(entry: DatasetEntry, cfg: DataConfig, root: Path, split: str) -
 
 
 def load_published(cfg: DataConfig, split: str) -> ImageDataset:
-    """The published "train" or "test" split, whole (no validation carve-out, no fraction)."""
+    """The published "train" or "test" split, whole (no validation carve-out, fraction or resize)."""
     entry = get_entry(cfg.name)
     if split == "test" and not entry.has_test:
         raise DataError(f"dataset {cfg.name!r} has no test split; use data.val_fraction instead")
     root = resolve_data_dir(cfg)
     folder = ensure_files(entry, cfg, root, split)
     data = entry.load(split, cfg, folder)
-    if not entry.sized_by_loader and cfg.image_size and data.images.shape[-1] != cfg.image_size:
-        data = replace(data, images=resize_images(data.images, cfg.image_size))
     return replace(data, name=entry.name, split=split)
 
 
@@ -178,6 +176,9 @@ def load_split(cfg: DataConfig, split: str) -> ImageDataset:
     if cfg.fraction < 1.0:
         keep = fraction_indices(len(data), cfg.fraction, cfg.split_seed * 1000 + _SPLIT_OFFSETS[split])
         data = data.subset(keep)
+    entry = get_entry(cfg.name)
+    if not entry.sized_by_loader and cfg.image_size and data.images.shape[-1] != cfg.image_size:
+        data = replace(data, images=resize_images(data.images, cfg.image_size))
     return data
 
 

@@ -12,6 +12,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 MIME_TYPES = {".png": "image/png", ".gif": "image/gif", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 
 
@@ -94,10 +96,21 @@ def data_uri(path: str | Path) -> str:
     return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
 
 
+def _is_small(path: Path, limit: int = 600) -> bool:
+    """Whether a picture is small (an image grid, not a plot), so browsers should enlarge it
+    with crisp pixels rather than blur it."""
+    try:
+        with Image.open(path) as img:
+            return max(img.size) < limit
+    except (OSError, ValueError):
+        return False
+
+
 def figure_html(path: Path, caption: str) -> str:
     """An embedded image with its caption."""
+    cls = " class='pixel'" if _is_small(path) else ""
     return (
-        f"<figure><img src='{data_uri(path)}' alt='{escape(caption, quote=True)}' loading='lazy'>"
+        f"<figure><img{cls} src='{data_uri(path)}' alt='{escape(caption, quote=True)}' loading='lazy'>"
         f"<figcaption>{escape(caption)}</figcaption></figure>"
     )
 
@@ -128,9 +141,8 @@ pre { background: var(--band); padding: 0.75rem; overflow-x: auto; font-size: 0.
 details summary { cursor: pointer; font-weight: 600; }
 .gallery { display: grid; grid-template-columns: repeat(auto-fill, minmax(280px, 1fr)); gap: 1rem; }
 figure { margin: 0; }
-figure img { max-width: 100%; height: auto; display: block; border: 1px solid var(--line);
-             image-rendering: pixelated; }
-.curves figure img { image-rendering: auto; }
+figure img { max-width: 100%; height: auto; display: block; border: 1px solid var(--line); }
+figure img.pixel { width: 100%; image-rendering: pixelated; }
 figcaption { color: var(--muted); font-size: 0.85rem; word-break: break-word; }
 .note { color: var(--muted); font-style: italic; }
 footer { margin-top: 2.5rem; padding-top: 0.5rem; border-top: 1px solid var(--line); color: var(--muted);

@@ -67,6 +67,10 @@ def metric_series(records: list[dict[str, Any]]) -> dict[str, dict[str, tuple[li
             xs, ys = out[name].setdefault(split, ([], []))
             xs.append(float(x))
             ys.append(float(value))
+    for by_split in out.values():  # a resumed run may log steps out of order: sort by x
+        for split, (xs, ys) in list(by_split.items()):
+            order = sorted(range(len(xs)), key=xs.__getitem__)
+            by_split[split] = ([xs[i] for i in order], [ys[i] for i in order])
     return dict(out)
 
 

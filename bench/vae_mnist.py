@@ -1,0 +1,166 @@
+"""Benchmark: VAE quality and training speed on MNIST (reads ../shared/data).
+
+Measures, in one process:
+- fc_test_nelbo: test negative ELBO (nats per image, one posterior sample, Bernoulli likelihood on
+  [0, 1] grey levels) of the FC VAE 784-400-20 after --fc-epochs (10) epochs with Adam 1e-3 and
+  batch 128, as the PyTorch examples VAE (which reports about 105 nats). Target: <= 106.
+- conv_test_nelbo: the same for the default conv VAE (configs/mnist_conv_vae.yaml: DCGAN-style
+  28 px, width 32, latent 32) after --conv-epochs (20) epochs. Target: <= 95.
+- fc_images_per_s: training throughput of the FC VAE in latentscape's trainer.
+- dataloader_ratio: that throughput over the throughput of a plain per-item
+  torch.utils.data.Dataset + DataLoader loop training the same FC VAE (same threads, batch, model),
+  timed in this process. Target: >= 2.
+
+Usage:
+    nice -n 10 python bench/vae_mnist.py [--data-dir ../shared/data] [--out bench/results/vae_mnist.json]
+        [--fc-epochs 10] [--conv-epochs 20] [--baseline-epochs 1] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from latentscape.train.trainer import Callback
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data"
+
+
+class StepClock(Callback):
+    """Times the optimisation steps only (no evaluation, no pictures)."""
+
+    def __init__(self) -> None:
+        self.start = self.end = 0.0
+
+    def on_train_start(self, state) -> None:
+        self.start = time.perf_counter()
+
+    def on_step_end(self, state, logs) -> None:
+        self.end = time.perf_counter()
+
+
+def run_config(cfg_path: Path, data_dir: Path, epochs: int, threads: int, workdir: Path, name: str):
+    """Train a config with the real trainer; return (test nelbo, train seconds, steps, epochs)."""
+    from latentscape.config import load_config
+    from latentscape.train.api import train_and_evaluate
+
+    overrides = [
+        f"data.data_dir={data_dir}",
+        f"train.epochs={epochs}",
+        "train.eval_every=0",
+        "train.final_eval_splits=[test]",
+        f"train.num_threads={threads}",
+        "train.device=cpu",
+        "train.log_every=100",
+    ]
+    cfg = load_config(cfg_path, overrides)
+    clock = StepClock()
+    run = train_and_evaluate(cfg, workdir / name, callbacks=[clock], quiet=True)
+    final = json.loads((run.path / "eval" / "final.json").read_text())
+    seconds = clock.end - clock.start
+    return float(final["test"]["nelbo"]), seconds, int(final["epochs"]), cfg
+
+
+def dataloader_baseline(cfg, data_dir: Path, epochs: int, threads: int) -> tuple[float, int]:
+    """Train the same model with a plain per-item Dataset + DataLoader; (seconds, images)."""
+    from torch.utils.data import DataLoader, Dataset
+
+    from latentscape.data.registry import load_split
+    from latentscape.data.types import Batch
+    from latentscape.models.base import DataInfo
+    from latentscape.registry import MODELS
+
+    torch.set_num_threads(threads)
+    train = load_split(cfg.data, "train")
+
+    class PerItem(Dataset):
+        def __len__(self) -> int:
+            return len(train)
+
+        def __getitem__(self, i: int):
+            return train.images[i].float() / 255.0, train.labels[i]
+
+    torch.manual_seed(cfg.seed)
+    model = MODELS.get(cfg.model.name).build(cfg.model, DataInfo(train.image_shape, 10, len(train)))
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.train.optimizer.lr)
+    loader = DataLoader(PerItem(), batch_size=cfg.train.batch_size, shuffle=True, num_workers=0)
+    model.train()
+    images = 0
+    start = time.perf_counter()
+    for _ in range(epochs):
+        for x, y in loader:
+            opt.zero_grad(set_to_none=True)
+            loss = model(Batch(x, y, torch.arange(len(y)))).loss
+            loss.backward()
+            opt.step()
+            images += len(y)
+    return time.perf_counter() - start, images
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default=str(REPO / "bench" / "results" / "vae_mnist.json"))
+    p.add_argument("--data-dir", default=os.environ.get("LATENTSCAPE_DATA", str(DEFAULT_DATA)))
+    p.add_argument("--fc-epochs", type=int, default=10)
+    p.add_argument("--conv-epochs", type=int, default=20)
+    p.add_argument("--baseline-epochs", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--skip-conv", action="store_true", help="only the FC model and the speed ratio")
+    args = p.parse_args(argv)
+    data_dir = Path(args.data_dir)
+    if not (data_dir / "mnist").is_dir():
+        print(f"error: no MNIST under {data_dir} (use --data-dir)", file=sys.stderr)
+        return 2
+    torch.set_num_threads(args.threads)
+    results: dict[str, object] = {"threads": args.threads, "device": "cpu", "torch": torch.__version__}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        nelbo, secs, epochs, cfg = run_config(
+            REPO / "configs" / "mnist_fc_vae.yaml", data_dir, args.fc_epochs, args.threads, work, "fc"
+        )
+        n_train = 60_000
+        fc_ips = epochs * n_train / secs
+        base_secs, base_images = dataloader_baseline(cfg, data_dir, args.baseline_epochs, args.threads)
+        base_ips = base_images / base_secs
+        results.update(
+            fc_test_nelbo=nelbo, fc_epochs=epochs, fc_train_seconds=secs, fc_images_per_s=fc_ips,
+            dataloader_images_per_s=base_ips, dataloader_epochs=args.baseline_epochs,
+            dataloader_ratio=fc_ips / base_ips,
+        )
+        if not args.skip_conv:
+            nelbo, secs, epochs, _ = run_config(
+                REPO / "configs" / "mnist_conv_vae.yaml", data_dir, args.conv_epochs, args.threads, work, "conv"
+            )
+            results.update(conv_test_nelbo=nelbo, conv_epochs=epochs, conv_train_seconds=secs,
+                           conv_images_per_s=epochs * n_train / secs)
+    results["targets"] = {"fc_test_nelbo": "<= 106", "conv_test_nelbo": "<= 95", "dataloader_ratio": ">= 2"}
+    rows = [
+        ("FC VAE 784-400-20 test -ELBO (nats)", results["fc_test_nelbo"], f"{results['fc_epochs']} epochs, target <= 106"),
+        ("conv VAE test -ELBO (nats)", results.get("conv_test_nelbo", float("nan")),
+         f"{results.get('conv_epochs', 0)} epochs, target <= 95"),
+        ("FC VAE training images/s (latentscape)", results["fc_images_per_s"], f"{args.threads} thread(s)"),
+        ("FC VAE training images/s (per-item DataLoader)", results["dataloader_images_per_s"], "same model"),
+        ("speed ratio latentscape / DataLoader", results["dataloader_ratio"], "target >= 2"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    for name, value, note in rows:
+        print(f"{name:<{width}}  {value:>10.2f}  {note}")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp_out = out.with_suffix(".json.tmp")
+    tmp_out.write_text(json.dumps(results, indent=2))
+    os.replace(tmp_out, out)
+    print(f"written: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

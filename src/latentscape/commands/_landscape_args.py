@@ -1,0 +1,40 @@
+"""Options shared by the weight-space commands (path, plane): data, metrics and evaluation."""
+
+from __future__ import annotations
+
+import argparse
+
+from latentscape.landscape.analysis import EvalOptions
+
+
+def add_eval_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("evaluation")
+    g.add_argument("--splits", default="train,test", help="comma-separated splits to evaluate (default train,test)")
+    g.add_argument("--metrics", default=None, help="comma-separated path metrics (model, ssim, lpips); default: all that apply")
+    g.add_argument("--batch-size", type=int, default=1000, help="evaluation batch size")
+    g.add_argument("--max-examples", type=int, default=None, help="use only the first N examples of each split (quick looks)")
+    g.add_argument("--bn-batches", type=int, default=None, help="training batches for BatchNorm statistics per point (default: all)")
+    g.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    g.add_argument("--data-dir", help="dataset root (default: the run's data.data_dir or $LATENTSCAPE_DATA)")
+    g.add_argument("--no-vmap", action="store_true", help="evaluate points one by one (slower; for debugging)")
+    g.add_argument("--threads", type=int, default=0, help="CPU threads (0: PyTorch's default)")
+
+
+def eval_options(args: argparse.Namespace) -> EvalOptions:
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from latentscape.train.api import init_distributed
+
+    init_distributed()  # shard points across ranks under torchrun
+    return EvalOptions(
+        splits=[s for s in args.splits.split(",") if s],
+        metrics=[m for m in args.metrics.split(",") if m] if args.metrics else None,
+        batch_size=args.batch_size,
+        max_examples=args.max_examples,
+        bn_batches=args.bn_batches,
+        device=args.device,
+        data_dir=args.data_dir,
+        use_vmap=not args.no_vmap,
+    )

@@ -1,0 +1,204 @@
+"""End-to-end analyses behind `latentscape path` and `latentscape plane` (importable, testable).
+
+Each takes weight references of runs, evaluates, and writes a run-like output folder:
+path.json / plane.json, images/*.png (+ the image-dynamics strip and GIF for autoencoders) and
+report.html.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from latentscape.errors import LatentscapeError
+from latentscape.landscape import paths as P
+from latentscape.landscape.curves import Curve
+from latentscape.landscape.evaluate import linspace, shard
+from latentscape.landscape.outputs import adopt_config, new_output_dir, write_json, write_report
+from latentscape.landscape.plane import curve_in_plane, grid_axes, plane_for_curve, plane_through
+
+
+@dataclass
+class EvalOptions:
+    """How points are evaluated (shared by path and plane)."""
+
+    splits: Sequence[str] = ("train", "test")
+    metrics: Sequence[str] | None = None
+    batch_size: int = 1000
+    max_examples: int | None = None
+    bn_batches: int | None = None
+    device: str = "cpu"
+    data_dir: str | None = None
+    use_vmap: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Source:
+    """What the weights come from: a model (architecture + buffers), its run and data config."""
+
+    model: Any
+    buffers: dict
+    run_dir: Path
+    data_cfg: Any
+    curve: Curve | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def from_refs(refs: Sequence[str], data_dir: str | None) -> tuple[Source, list[dict]]:
+    """Load runs by weight reference; all must share the architecture of the first."""
+    loaded = [P.load_weights_ref(r) for r in refs]
+    params = [P.params_of(ld) for ld in loaded]
+    for r, p in zip(refs[1:], params[1:]):
+        P.check_compatible(params[0], p, what=f"{refs[0]} and {r}")
+    first = loaded[0]
+    src = Source(first.model, dict(first.model.named_buffers()), first.run.path, P.endpoint_data_config(first, data_dir))
+    return src, params
+
+
+def from_curve(ref: str, data_dir: str | None) -> Source:
+    loaded, curve = P.load_curve_run(ref)
+    cm = loaded.model
+    return Source(cm.base_model(), cm.base_buffers(), loaded.run.path, P.endpoint_data_config(loaded, data_dir), curve)
+
+
+def _data(src: Source, opts: EvalOptions) -> tuple[dict, Any]:
+    data = P.load_eval_data(src.data_cfg, opts.splits, opts.max_examples)
+    train = data.get("train")
+    if train is None:
+        train = P.load_eval_data(src.data_cfg, ["train"], opts.max_examples)["train"]
+    return data, train
+
+
+def _is_main() -> bool:
+    return shard([0])[1] == 0
+
+
+def analyse_path(
+    refs: Sequence[str] = (),
+    curve_ref: str | None = None,
+    *,
+    points: int = 61,
+    t_range: tuple[float, float] = (0.0, 1.0),
+    out: str | None = None,
+    opts: EvalOptions | None = None,
+    dynamics_images: int = 4,
+    quiet: bool = False,
+) -> tuple[Path, dict]:
+    """Metrics along the segment between `refs[0]` and `refs[1]` or along the curve `curve_ref`."""
+    opts = opts or EvalOptions()
+    if curve_ref:
+        if refs:
+            raise LatentscapeError("give either two weight references or --curve, not both")
+        src = from_curve(curve_ref, opts.data_dir)
+        curve, kind = src.curve, f"{src.curve.kind} curve ({src.curve.num_bends} bends)"
+        ts = linspace(0.0, 1.0, points)
+        names = {"start": "start", "end": "end"}
+    else:
+        if len(refs) != 2:
+            raise LatentscapeError("path needs two weight references A B (or --curve CURVE_RUN)")
+        src, (pa, pb) = from_refs(refs, opts.data_dir)
+        curve, kind = P.segment(pa, pb), "line"
+        ts = linspace(t_range[0], t_range[1], points)
+        names = {"start": refs[0], "end": refs[1]}
+    if points < 2:
+        raise LatentscapeError("--points must be at least 2")
+    data, train = _data(src, opts)
+    ev = P.make_evaluator(src.model, train, metrics=opts.metrics, batch_size=opts.batch_size, device=opts.device, bn_batches=opts.bn_batches, buffers=src.buffers, use_vmap=opts.use_vmap)
+    result = P.evaluate_path(ev, curve, ts, data, "curve" if curve_ref else "line")
+    doc = result.to_json(description=kind, start=names["start"], end=names["end"], source=str(src.run_dir))
+    if not _is_main():
+        return Path(out or "."), doc
+    out_dir = new_output_dir("path", out)
+    adopt_config(out_dir, src.run_dir)
+    P.plot_path(result, out_dir / "images", kind)
+    if callable(getattr(src.model, "reconstruct", None)) and dynamics_images > 0:
+        from latentscape.landscape.dynamics import fixed_images, reconstructions_along, save_dynamics
+
+        shown = data.get("test", next(iter(data.values())))
+        x = fixed_images(shown, dynamics_images)
+        dyn_ts = [t for t in ts if 0.0 <= t <= 1.0] or ts
+        recons = reconstructions_along(ev, curve, dyn_ts, x)
+        saved = save_dynamics(x, recons, dyn_ts, out_dir / "images")
+        doc["dynamics"] = {"strip": "images/dynamics.png", "gif": "images/dynamics.gif", "strip_ts": saved["strip_ts"]}
+    write_json(out_dir / "path.json", doc)
+    write_report(out_dir)
+    if not quiet:
+        print(format_summary(doc))
+        print(f"path results: {out_dir}")
+    return out_dir, doc
+
+
+def format_summary(doc: dict) -> str:
+    """A readable table of path.json's summary."""
+    lines = [f"{doc.get('description', doc['kind'])}: {len(doc['ts'])} points, length {doc['length']:.4g}"]
+    lines.append(f"{'split':<7}{'metric':<16}{'start':>10}{'end':>10}{'min':>10}{'max':>10}{'mean':>10}{'barrier':>10}")
+    for split, ms in doc["summary"].items():
+        for m, s in ms.items():
+            lines.append(f"{split:<7}{m:<16}" + "".join(f"{s[k]:>10.4g}" for k in ("start", "end", "min", "max", "mean", "barrier")))
+    return "\n".join(lines)
+
+
+def analyse_plane(
+    refs: Sequence[str] = (),
+    curve_ref: str | None = None,
+    *,
+    grid: int = 21,
+    margin: float | Sequence[float] = 0.2,
+    out: str | None = None,
+    opts: EvalOptions | None = None,
+    quiet: bool = False,
+) -> tuple[Path, dict]:
+    """Metric grid on the plane through three weight sets (or a curve's ends and middle bend)."""
+    opts = opts or EvalOptions()
+    curve = None
+    if curve_ref:
+        if refs:
+            raise LatentscapeError("give either three weight references or --curve, not both")
+        src = from_curve(curve_ref, opts.data_dir)
+        curve = src.curve
+        plane, _ = plane_for_curve(curve)
+    else:
+        if len(refs) != 3:
+            raise LatentscapeError("plane needs three weight references A B C (or --curve CURVE_RUN)")
+        src, (pa, pb, pc) = from_refs(refs, opts.data_dir)
+        plane = plane_through(pa, pb, pc, names=[str(r) for r in refs])
+    curve_xy = curve_in_plane(plane, curve, linspace(0.0, 1.0, 61)) if curve is not None else None
+    cover = list(plane.points.values()) + ([tuple(p) for p in curve_xy] if curve_xy is not None else [])
+    xs, ys = grid_axes(cover, grid, margin)
+    data, train = _data(src, opts)
+    ev = P.make_evaluator(src.model, train, metrics=opts.metrics, batch_size=opts.batch_size, device=opts.device, bn_batches=opts.bn_batches, buffers=src.buffers, use_vmap=opts.use_vmap)
+    values = ev.evaluate(plane.grid(xs.tolist(), ys.tolist()), data)
+    grids = {s: {m: v.reshape(len(ys), len(xs)) for m, v in ms.items()} for s, ms in values.items()}  # (ny, nx)
+    doc = {
+        "points": {k: list(v) for k, v in plane.points.items()},
+        "basis": {"origin": list(plane.points)[0], "u_hat": "unit vector along B - A", "v_hat": "Gram-Schmidt of C - A against u_hat"},
+        "grid_x": xs.tolist(),
+        "grid_y": ys.tolist(),
+        "values": {s: {m: g.tolist() for m, g in ms.items()} for s, ms in grids.items()},
+        "curve_xy": curve_xy.tolist() if curve_xy is not None else None,
+        "strategy": ev.last_strategy,
+        "source": str(src.run_dir),
+    }
+    if not _is_main():
+        return Path(out or "."), doc
+    out_dir = new_output_dir("plane", out)
+    adopt_config(out_dir, src.run_dir)
+    from latentscape.viz.contour import plot_contour
+
+    for s, ms in grids.items():
+        for m, g in ms.items():
+            hib = P.higher_is_better(m)
+            plot_contour(xs, ys, np.asarray(g), out_dir / "images" / f"plane_{m.replace('/', '_')}_{s}.png", points=plane.points, curve_xy=curve_xy, title=f"{s} {m}", cbar_label=m, log_scale=False if hib else None, clip_percentile=None if hib else 95.0)
+    write_json(out_dir / "plane.json", doc)
+    write_report(out_dir)
+    if not quiet:
+        for s, ms in grids.items():
+            for m, g in ms.items():
+                print(f"{s} {m}: min {np.nanmin(g):.4g}  max {np.nanmax(g):.4g}")
+        print(f"plane results: {out_dir}")
+    return out_dir, doc

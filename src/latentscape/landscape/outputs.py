@@ -1,0 +1,58 @@
+"""Output folders of the analysis commands (path, plane, fge, demo): run-like and atomic."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from latentscape.train.checkpoint import atomic_write_text
+
+
+def new_output_dir(kind: str, out: str | None, root: str = "runs") -> Path:
+    """`out` (created) or a fresh runs/<kind>-<time> folder; images/ is created inside."""
+    if out:
+        path = Path(out)
+    else:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path, i = Path(root) / f"{kind}-{stamp}", 1
+        while path.exists():
+            i += 1
+            path = Path(root) / f"{kind}-{stamp}-{i}"
+    (path / "images").mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def write_json(path: Path, obj: Any) -> Path:
+    """Write `obj` as indented JSON atomically (NaN/inf become null)."""
+
+    def clean(o: Any) -> Any:
+        if isinstance(o, float) and (o != o or o in (float("inf"), float("-inf"))):
+            return None
+        if isinstance(o, dict):
+            return {str(k): clean(v) for k, v in o.items()}
+        if isinstance(o, (list, tuple)):
+            return [clean(v) for v in o]
+        return o
+
+    return atomic_write_text(path, json.dumps(clean(obj), indent=2) + "\n")
+
+
+def adopt_config(out_dir: Path, run_dir: Path) -> None:
+    """Copy the source run's config.yaml so the folder is run-like (the HTML report needs it)."""
+    src = Path(run_dir) / "config.yaml"
+    if src.is_file() and not (out_dir / "config.yaml").exists():
+        atomic_write_text(out_dir / "config.yaml", src.read_text())
+
+
+def write_report(out_dir: Path) -> Path | None:
+    """`latentscape.viz.report.write_report(out_dir)` when available; None otherwise."""
+    try:
+        from latentscape.viz.report import write_report as report
+    except ImportError:  # pragma: no cover
+        return None
+    if not (out_dir / "config.yaml").is_file():
+        return None
+    return report(out_dir, plot_curves=False)
+
