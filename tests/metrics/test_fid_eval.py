@@ -27,6 +27,8 @@ def runs(tmp_path_factory, monkeypatch_module):
     root = tmp_path_factory.mktemp("runs")
     monkeypatch_module.setenv("LATENTSCAPE_CACHE", str(root / "cache"))
     monkeypatch_module.setenv("LATENTSCAPE_NO_TENSORBOARD", "1")
+    # The HTML report (tested with the viz package) takes longer than these runs themselves.
+    monkeypatch_module.setattr("latentscape.train.api._write_report", lambda run: None)
     data = {"train": _data(64, 0, "train"), "test": _data(48, 1, "test")}
     train = {"batch_size": 16, "device": "cpu", "eval_batch_size": 32, "log_every": 4, "deterministic": False}
     clf_cfg = config_from_dict(

@@ -10,4 +10,5 @@ COMMANDS: list[str] = [
     "connect",
     "plane",
     "fge",
+    "demo",
 ]

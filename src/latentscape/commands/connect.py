@@ -19,7 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         epilog=(
             "examples:\n"
             "  latentscape connect runs/a runs/b --curve bezier --bends 1 --epochs 20\n"
-            "  latentscape connect runs/a runs/b --curve polychain --bends 3 --no-fix-end train.schedule.name=cosine"
+            "  latentscape connect runs/a runs/b train.schedule.name=cosine --curve polychain --bends 3 --no-fix-end\n"
+            "  (KEY=VALUE overrides go right after A B, before the options)"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -40,7 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ip.add_argument("name", help="dataset name (see `latentscape data list`)")
     _add_common(ip)
     ip.add_argument("--verify", action="store_true",
-                    help="compare file MD5s with the expected ones; exit 1 on a mismatch or missing file")
+                    help="compare file MD5s with the expected ones; exit non-zero on a mismatch or missing file")
     ip.add_argument("--download", action="store_true", help="download missing files first")
     ip.add_argument("--val-fraction", type=float, default=0.0, help="also show a seeded validation split")
     ip.add_argument("--image-size", type=int, help="side length (shapes, celeba, cub; resizes others)")
@@ -114,12 +114,14 @@ def run_info(args: argparse.Namespace) -> int:
     if rows:
         print()
         _table(("split", "examples", "shape (CxHxW)", "dtype", "range", "mean/255"), rows)
-    if problem:
+    if problem and splits:
         print(f"\nunavailable: {problem}")
     bad = _print_files(entry, root, args.verify) if not entry.embedded else 0
+    if not splits:
+        raise DataError(problem or f"no split of {entry.name} could be loaded")
     if args.verify and bad:
         raise DataError(f"{bad} file(s) of {entry.name} are missing or fail their checksum (see above)")
-    return 0 if splits else 1
+    return 0
 
 
 def _load_available(cfg) -> dict:

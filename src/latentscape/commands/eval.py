@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 from typing import Any
 
 from latentscape.errors import LatentscapeError
@@ -116,6 +117,11 @@ def run(args: argparse.Namespace) -> int:
         except MetricNotApplicable as exc:
             if explicit:
                 raise LatentscapeError(f"metric {name!r} does not apply: {exc}") from None
+            continue
+        except LatentscapeError as exc:  # e.g. a feature net that is not installed
+            if explicit:
+                raise
+            print(f"skipped {name}: {exc}", file=sys.stderr)
             continue
         used.append(name)
         metrics.update({k: (float(v) if isinstance(v, (int, float)) else v) for k, v in values.items()})

@@ -242,7 +242,8 @@ def _missing_message(entry: DatasetEntry, root: Path, missing: list[FileSpec]) -
     )
     downloadable = entry.archive is not None or all(f.url for f in missing)
     if downloadable:
-        how = "download with data.download=true (CLI: --download)"
+        how = (f"download them with data.download=true (or `latentscape data info {entry.name} "
+               "--download`)")
     else:
         how = entry.manual or "copy the files there by hand"
     return (

@@ -134,7 +134,7 @@ class PointEvaluator:
         bn_batches: int | None = None,
         bn_forward: Callable[[nn.Module, Any], Any] | None = None,
         buffers: Params | None = None,
-        chunk_size: int = 64,
+        chunk_size: int = 32,
         use_vmap: bool = True,
     ) -> None:
         self.device = torch.device(device)
@@ -182,10 +182,9 @@ class PointEvaluator:
         for i in loop_idx:
             state = self.state(points.point(i))
             local[i] = {s: self._mean_one(state, ds) for s, ds in data.items()}
-        for start in range(0, len(fast_idx), self.chunk_size):
-            idx = fast_idx[start : start + self.chunk_size]
-            per_split = {s: self._mean_many(points, idx, ds) for s, ds in data.items()}
-            for j, i in enumerate(idx):
+        if fast_idx:
+            per_split = {s: self._mean_many(points, fast_idx, ds) for s, ds in data.items()}
+            for j, i in enumerate(fast_idx):
                 local[i] = {s: {m: float(v[j]) for m, v in r.items()} for s, r in per_split.items()}
         merged = _gather(local, world)
         out: Results = {}
@@ -243,43 +242,55 @@ class PointEvaluator:
         return None
 
     def _mean_vmap(self, points: PointSet, idx: list[int], ds: ImageDataset) -> dict[str, Tensor]:
-        coeffs = points.coeffs[idx]  # (p, K)
+        """Strategies 2 and 3 for the points `idx`: per-point means (p,) of every metric."""
         basis = [{k: v.to(self.device) for k, v in b.items()} for b in points.basis]
         if not self._probed:
             first = next(self._batches(ds))
             self._input_layer = self._find_input_layer({**basis[0], **self.buffers}, first)
             self._probed = True
-        model, names = self.model, list(basis[0])
+        model, names, mixed = self.model, list(basis[0]), None
         layer_name = self._input_layer
-        mixed = None
         if layer_name is not None:
             model = copy.deepcopy(self.model)
             parent_name, _, attr = layer_name.rpartition(".")
             parent = model.get_submodule(parent_name) if parent_name else model
-            layer = getattr(parent, attr)
             pre = f"{layer_name}."
             wb = [(b[pre + "weight"], b.get(pre + "bias")) for b in basis]
-            mixed = _MixedInputLayer(layer, wb)
+            mixed = _MixedInputLayer(getattr(parent, attr), wb)
             setattr(parent, attr, mixed)
             names = [n for n in names if not n.startswith(pre)]
         bound = Bound(model, self.metric)
-        c = coeffs.to(self.device, torch.float32)  # (p, K)
-        stacked = {n: torch.einsum("pk,k...->p...", c, torch.stack([b[n] for b in basis])) for n in names}
-        if mixed is not None:
-            stacked[f"{layer_name}.coeff"] = c  # (p, K)
         buffers = prefixed(self.buffers)
+        stacked_basis = {n: torch.stack([b[n] for b in basis]) for n in names}  # name -> (K, *shape)
 
         def one(p: dict[str, Tensor], batch: Batch) -> dict[str, Tensor]:
             return functional_call(bound, {**prefixed(p), **buffers}, (batch,), strict=False)
 
-        sums: dict[str, Tensor] = {}
-        for batch in self._batches(ds):
+        def chunk_params(rows: list[int]) -> dict[str, Tensor]:
+            c = points.coeffs[rows].to(self.device, torch.float32)  # (p, K)
+            out = {n: torch.einsum("pk,k...->p...", c, v) for n, v in stacked_basis.items()}
             if mixed is not None:
+                out[f"{layer_name}.coeff"] = c
+            return out
+
+        chunks = [idx[i : i + self.chunk_size] for i in range(0, len(idx), self.chunk_size)]
+        sums: list[dict[str, Tensor]] = [{} for _ in chunks]
+        run = vmap(one, in_dims=(0, None))
+        if mixed is not None:
+            # the input layer's K outputs are shared by all points: data outer, chunks inner
+            params = [chunk_params(ch) for ch in chunks]  # small: the input layer is not stacked
+            for batch in self._batches(ds):
                 mixed.cache = None
-            out = vmap(one, in_dims=(0, None))(stacked, batch)  # name -> (p, B)
-            for k, v in out.items():
-                sums[k] = sums.get(k, 0) + v.double().sum(1)
-        return {k: v.cpu() / len(ds) for k, v in sums.items()}
+                for k, p in enumerate(params):
+                    for name, v in run(p, batch).items():  # name -> (p, B)
+                        sums[k][name] = sums[k].get(name, 0) + v.double().sum(1)
+        else:
+            for k, ch in enumerate(chunks):  # one chunk of stacked weights in memory at a time
+                p = chunk_params(ch)
+                for batch in self._batches(ds):
+                    for name, v in run(p, batch).items():
+                        sums[k][name] = sums[k].get(name, 0) + v.double().sum(1)
+        return {name: torch.cat([s[name] for s in sums]).cpu() / len(ds) for name in sums[0]}
 
 
 def evaluate_points(

@@ -10,8 +10,8 @@ Built in:
     model: the model's own `evaluate_batch` (loss and accuracy for classifiers, the training
         objective and its terms for autoencoders) -- works for every registered model.
     ssim: SSIM of `reconstruct(x)` against x (Wang et al. 2004), autoencoders.
-    lpips: LPIPS distance of reconstructions (Zhang et al. 2018) via `latentscape.metrics.lpips`
-        when that module and its weights are available.
+    lpips: LPIPS (alex) distance of reconstructions (Zhang et al. 2018) via
+        `latentscape.metrics.lpips`, included by default only when its weights are present.
 """
 
 from __future__ import annotations
@@ -85,22 +85,27 @@ def _ssim(model: nn.Module) -> MetricFn | None:
 
 
 def _lpips(model: nn.Module) -> MetricFn | None:
+    """LPIPS (alex) of reconstructions; None without a reconstruct method or the module.
+
+    Raises:
+        LatentscapeError (WeightsError): the LPIPS weights are missing (offline, no local copy);
+            `resolve_metrics` skips the metric then unless it was asked for by name.
+    """
     if not callable(getattr(model, "reconstruct", None)):
         return None
     try:
         lp = importlib.import_module("latentscape.metrics.lpips")
-        net = lp.LPIPS() if hasattr(lp, "LPIPS") else None
-    except Exception:  # noqa: BLE001  (missing module or missing weights: metric not available)
+    except ImportError:
         return None
-    if net is None:
-        return None
-    net.eval()
+    net = lp.LPIPS("alex").eval()
 
     def fn(m: nn.Module, batch: Any) -> dict[str, Tensor]:
-        recon = m.reconstruct(batch.x).clamp(0, 1)
-        with torch.no_grad():
-            d = net.to(batch.x.device)(recon, batch.x)
-        return {"lpips": d.reshape(-1)}
+        x = batch.x
+        recon = m.reconstruct(x).clamp(0, 1)
+        if x.shape[-1] < 32:  # the backbone needs >= 32 px: compare bilinear 64 px upsamplings
+            recon = F.interpolate(recon, size=64, mode="bilinear", align_corners=False)
+            x = F.interpolate(x, size=64, mode="bilinear", align_corners=False)
+        return {"lpips": net.to(x.device)(recon, x).reshape(-1)}
 
     return fn
 
@@ -117,7 +122,12 @@ def resolve_metrics(model: nn.Module, names: Sequence[str] | None = None) -> lis
 
     fns = []
     for name in names if names is not None else DEFAULT_METRICS:
-        fn = PATH_METRICS.get(name)(model)
+        try:
+            fn = PATH_METRICS.get(name)(model)
+        except LatentscapeError:
+            if names is not None:
+                raise  # asked for by name: say why it is unavailable (e.g. missing weights)
+            continue
         if fn is None:
             if names is not None:
                 raise LatentscapeError(f"path metric {name!r} does not apply to this model")

@@ -83,7 +83,10 @@ class PathResult:
     strategy: str
 
     def summary(self) -> dict[str, dict[str, dict[str, float]]]:
-        return {s: {m: summarize(v, m) for m, v in ms.items()} for s, ms in self.values.items()}
+        # the ends are the weight sets at t = 0 and t = 1 when evaluated (e.g. --range 0,1.5)
+        i0 = self.ts.index(0.0) if 0.0 in self.ts else 0
+        i1 = self.ts.index(1.0) if 1.0 in self.ts else len(self.ts) - 1
+        return {s: {m: summarize(v, m, (i0, i1)) for m, v in ms.items()} for s, ms in self.values.items()}
 
     def to_json(self, **extra: Any) -> dict[str, Any]:
         return {
@@ -97,18 +100,19 @@ class PathResult:
         }
 
 
-def summarize(values: np.ndarray, metric: str) -> dict[str, float]:
+def summarize(values: np.ndarray, metric: str, ends: tuple[int, int] = (0, -1)) -> dict[str, float]:
     """start, end, min, max, mean and barrier height of one metric along a path.
 
-    The barrier is max(path) - max(ends) for losses and min(ends) - min(path) for metrics where
+    `ends` are the indices of the two endpoints (t = 0 and t = 1). The barrier is
+    max(path) - max(ends) for losses and min(ends) - min(path) for metrics where
     higher is better (so a positive barrier always means "worse somewhere inside").
     """
     v = np.asarray(values, dtype=np.float64)
-    ends = (v[0], v[-1])
-    barrier = min(ends) - v.min() if higher_is_better(metric) else v.max() - max(ends)
+    a, b = v[ends[0]], v[ends[1]]
+    barrier = min(a, b) - v.min() if higher_is_better(metric) else v.max() - max(a, b)
     return {
-        "start": float(v[0]),
-        "end": float(v[-1]),
+        "start": float(a),
+        "end": float(b),
         "min": float(v.min()),
         "max": float(v.max()),
         "mean": float(v.mean()),

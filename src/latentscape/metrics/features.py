@@ -177,3 +177,41 @@ def sample_features(
             rest = images[batch_size:]
             pending, pending_n = ([rest] if len(rest) else []), len(rest)
     return torch.cat(feats) if feats else torch.zeros(0, extractor.dim, dtype=torch.float64)
+
+
+def domain_net_config(
+    dataset: str,
+    data_dir: str | None = None,
+    epochs: int = 1,
+    widths: tuple[int, ...] = (32, 64),
+    hidden: int = 128,
+    batch_size: int = 128,
+    device: str = "auto",
+    seed: int = 0,
+):
+    """Run config of a small domain CNN (`cnn_classifier`, one conv per block) for FID/KID."""
+    from latentscape.config import config_from_dict
+
+    return config_from_dict({
+        "model": {"name": "cnn_classifier", "widths": list(widths), "convs_per_block": 1, "hidden": hidden, "dropout": 0.1},
+        "data": {"name": dataset, "data_dir": data_dir},
+        "train": {"epochs": epochs, "batch_size": batch_size, "device": device, "eval_every": 0,
+                  "optimizer": {"name": "adam", "lr": 1e-3}},
+        "seed": seed,
+        "name": f"fid_net_{dataset}",
+    })
+
+
+def train_domain_feature_net(cfg, out_dir: str | Path, quiet: bool = True) -> Path:
+    """Train the classifier of `cfg` (see `domain_net_config`) into `out_dir`; reuse a finished one.
+
+    Returns:
+        The run directory, usable as `feature_run`.
+    """
+    from latentscape.train.api import train_and_evaluate
+
+    out_dir = Path(out_dir)
+    if (out_dir / "checkpoints" / "final.pt").is_file():
+        return out_dir
+    train_and_evaluate(cfg, out_dir, callbacks=[], quiet=quiet)
+    return out_dir

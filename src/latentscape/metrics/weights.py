@@ -37,16 +37,18 @@ class WeightsSpec:
         url: canonical download URL.
         sha256_prefix: leading hex digits of the file's SHA-256 (torch.hub convention).
         md5: full MD5 hex digest, for files published with one.
+        cache_name: file name in the cache (default: the URL's last part).
     """
 
     name: str
     url: str
     sha256_prefix: str | None = None
     md5: str | None = None
+    cache_name: str | None = None
 
     @property
     def filename(self) -> str:
-        return self.url.rsplit("/", 1)[-1]
+        return self.cache_name or self.url.rsplit("/", 1)[-1]
 
 
 def cache_root() -> Path:

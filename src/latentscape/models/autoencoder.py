@@ -12,8 +12,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Literal
 
 import torch
 from torch import Tensor
@@ -26,103 +24,21 @@ from latentscape.losses.divergence import (
     log_mean_exp,
     standard_normal_log_prob,
 )
-from latentscape.losses.image import check_loss_weights, weighted_image_loss
+from latentscape.losses.image import weighted_image_loss
 from latentscape.models.ae_nets import AE_NETS
-from latentscape.models.base import DataInfo, LatentModel, LossOutput, ModelConfig, ModelEntry
+from latentscape.models.autoencoder_config import AEConfig, AutoencoderConfig, VAEConfig
+from latentscape.models.base import DataInfo, LatentModel, LossOutput, ModelEntry
 from latentscape.models.likelihood import build_likelihood
 from latentscape.models.schedules import beta_at
 from latentscape.nets.init import init_weights
 from latentscape.registry import MODELS
 
-
-@dataclass(frozen=True)
-class AutoencoderConfig(ModelConfig):
-    """Options shared by AE and VAE.
-
-    Attributes:
-        net: architecture: fc, fcconv, dcgan (28/32/64 px) or celeba64 (64 px).
-        latent_dim: size of the code z.
-        hidden_dims: hidden sizes of the fc / fcconv encoder, e.g. (400,) or (32,).
-        decoder_hidden_dims: hidden sizes of the fc / fcconv decoder (None: reversed hidden_dims).
-        width: channels of the first conv layer (dcgan, celeba64).
-        init: weight initialisation of conv / linear layers (default: PyTorch's).
-        ssim_window: Gaussian window size of the SSIM loss (odd).
-        laplacian_levels: band-pass levels of the Laplacian-pyramid loss.
-    """
-
-    name: str = "ae"
-    net: Literal["fc", "fcconv", "dcgan", "celeba64"] = "fc"
-    latent_dim: int = 20
-    hidden_dims: tuple[int, ...] = (400,)
-    decoder_hidden_dims: tuple[int, ...] | None = None
-    width: int = 32
-    init: Literal["default", "normal", "kaiming_normal", "kaiming_uniform"] = "default"
-    ssim_window: int = 11
-    laplacian_levels: int = 3
-
-    def __post_init__(self) -> None:
-        if self.latent_dim < 1 or self.width < 1 or self.laplacian_levels < 1:
-            raise ConfigError("model.latent_dim, model.width and model.laplacian_levels must be >= 1")
-        if self.ssim_window < 1 or self.ssim_window % 2 == 0:
-            raise ConfigError(f"model.ssim_window must be odd and positive, got {self.ssim_window}")
+__all__ = ["AEConfig", "AutoencoderConfig", "Autoencoder", "VAE", "VAEConfig"]
 
 
-def _check_losses(key: str, weights: dict[str, float], allow_empty: bool) -> None:
-    if allow_empty and not weights:
-        return
-    try:
-        check_loss_weights(weights)
-    except ValueError as exc:
-        raise ConfigError(f"{key}: {exc}") from None
-
-
-@dataclass(frozen=True)
-class AEConfig(AutoencoderConfig):
-    """AE options. `losses`: image loss name -> weight (mae/l1, mse, bce, ssim, laplacian)."""
-
-    name: str = "ae"
-    losses: dict[str, float] = field(default_factory=lambda: {"mse": 1.0})
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        _check_losses("model.losses", self.losses, allow_empty=False)
-
-
-@dataclass(frozen=True)
-class VAEConfig(AutoencoderConfig):
-    """VAE / beta-VAE options.
-
-    Attributes:
-        likelihood: decoder likelihood: bernoulli, gaussian_fixed (with `sigma`) or
-            gaussian_learned (one learned sigma, starting at `sigma`).
-        sigma: standard deviation of the Gaussian likelihoods, for images in [0, 1].
-        beta: KL weight (the target value of the linear / cyclical schedules).
-        beta_schedule: constant, linear (warm-up over `warmup_steps`) or cyclical.
-        warmup_steps: length of the linear warm-up.
-        cycle_steps: period of the cyclical schedule.
-        cycle_ramp: part of each cycle spent ramping up.
-        image_losses: extra image losses added to the objective (not to the ELBO), each a per-pixel
-            mean times the number of pixels so a weight of 1 is on the likelihood's scale.
-    """
-
-    name: str = "vae"
-    latent_dim: int = 20
-    likelihood: Literal["bernoulli", "gaussian_fixed", "gaussian_learned"] = "bernoulli"
-    sigma: float = 0.1
-    beta: float = 1.0
-    beta_schedule: Literal["constant", "linear", "cyclical"] = "constant"
-    warmup_steps: int = 0
-    cycle_steps: int = 0
-    cycle_ramp: float = 0.5
-    image_losses: dict[str, float] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not self.sigma > 0 or self.beta < 0 or not 0 < self.cycle_ramp <= 1:
-            raise ConfigError("model.sigma must be > 0, model.beta >= 0, model.cycle_ramp in (0, 1]")
-        if self.beta_schedule == "cyclical" and self.cycle_steps <= 0:
-            raise ConfigError("model.beta_schedule=cyclical needs model.cycle_steps > 0")
-        _check_losses("model.image_losses", self.image_losses, allow_empty=True)
+def _full_precision(x: Tensor):
+    """Leave bf16 autocast for the loss maths (convolutions inside SSIM / Laplacian losses)."""
+    return torch.autocast(device_type=x.device.type, enabled=False)
 
 
 class _AutoencoderBase(LatentModel):
@@ -141,6 +57,16 @@ class _AutoencoderBase(LatentModel):
             raise ConfigError(f"model.net={cfg.net} does not fit {self.image_shape} images: {exc}") from None
         init_weights(self, cfg.init)
         self.step = 0
+
+    def _check_losses_fit(self, key: str, weights: dict[str, float]) -> None:
+        """Fail at build time (not at step 1) when a loss cannot handle this image size."""
+        if not weights:
+            return
+        probe = torch.zeros(1, *self.image_shape)
+        try:
+            weighted_image_loss(weights, probe, probe, None, self.cfg.ssim_window, self.cfg.laplacian_levels)
+        except ValueError as exc:
+            raise ConfigError(f"{key}: {exc}") from None
 
     def set_step(self, step: int) -> None:
         """Global training step (drives the beta schedule)."""
@@ -175,6 +101,7 @@ class Autoencoder(_AutoencoderBase):
 
     def __init__(self, cfg: AEConfig, info: DataInfo) -> None:
         super().__init__(cfg, info, cfg.latent_dim, variational=False)
+        self._check_losses_fit("model.losses", cfg.losses)
 
     def embed(self, x: Tensor) -> Tensor:
         """Images (B, C, H, W) -> codes (B, latent_dim)."""
@@ -183,9 +110,10 @@ class Autoencoder(_AutoencoderBase):
     def _losses(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         logits = self.decode_logits(self.embed(x))  # (B, C, H, W)
         cfg = self.cfg
-        return weighted_image_loss(
-            cfg.losses, torch.sigmoid(logits), x, logits, cfg.ssim_window, cfg.laplacian_levels
-        )
+        with _full_precision(x):
+            return weighted_image_loss(
+                cfg.losses, torch.sigmoid(logits), x.float(), logits, cfg.ssim_window, cfg.laplacian_levels
+            )
 
     def forward(self, batch: Batch, group: str = "main") -> LossOutput:
         total, parts = self._losses(batch.x)  # (B,), {name: (B,)}
@@ -204,6 +132,7 @@ class VAE(_AutoencoderBase):
     def __init__(self, cfg: VAEConfig, info: DataInfo) -> None:
         super().__init__(cfg, info, 2 * cfg.latent_dim, variational=True)
         self.likelihood = build_likelihood(cfg.likelihood, cfg.sigma)
+        self._check_losses_fit("model.image_losses", cfg.image_losses)
 
     def current_beta(self) -> float:
         c = self.cfg
@@ -239,14 +168,15 @@ class VAE(_AutoencoderBase):
         logs = {
             "recon": t["recon"].mean().detach(),
             "kl": t["kl"].mean().detach(),
-            "beta": torch.tensor(beta),
+            "beta": torch.tensor(beta, device=objective.device),
             "nelbo": nelbo.detach(),
         }
         if self.cfg.image_losses:
-            extra, parts = weighted_image_loss(
-                self.cfg.image_losses, torch.sigmoid(t["logits"]), batch.x, t["logits"],
-                self.cfg.ssim_window, self.cfg.laplacian_levels,
-            )
+            with _full_precision(batch.x):
+                extra, parts = weighted_image_loss(
+                    self.cfg.image_losses, torch.sigmoid(t["logits"]), batch.x.float(), t["logits"],
+                    self.cfg.ssim_window, self.cfg.laplacian_levels,
+                )
             objective = objective + extra * self.num_pixels
             logs.update({f"image_{k}": v.mean().detach() for k, v in parts.items()})
         return LossOutput(objective.mean(), logs)

@@ -1,7 +1,8 @@
 """Image-folder datasets: CelebA (aligned, 64x64) and CUB-200-2011 (32x32).
 
-Both are decoded with Pillow once per process (cached) into uint8 (N, 3, S, S) tensors; S is
-`data.image_size` (CelebA 64, CUB 32 by default).
+Both are decoded with Pillow into uint8 (N, 3, S, S) tensors; S is `data.image_size` (CelebA 64,
+CUB 32 by default). The decoded arrays are kept in memory for the process and as .npy files
+under $LATENTSCAPE_CACHE (default ~/.cache/latentscape/processed), so the JPEGs are decoded once.
 
 - CelebA (Liu et al., "Deep Learning Face Attributes in the Wild", ICCV 2015): folder `celeba/`
   with `img_align_celeba/` (178x218 JPEGs) and `list_eval_partition.txt`. Images are centre
@@ -16,6 +17,7 @@ Both are decoded with Pillow once per process (cached) into uint8 (N, 3, S, S) t
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,7 +27,7 @@ from PIL import Image, UnidentifiedImageError
 
 from latentscape.config import DataConfig
 from latentscape.data.download import Archive
-from latentscape.data.files import FileSpec, cached_parse, verify_md5
+from latentscape.data.files import FileSpec, cached_parse, disk_cached_array, verify_md5
 from latentscape.data.registry import DatasetEntry, fraction_indices, register_dataset
 from latentscape.data.types import ImageDataset
 from latentscape.errors import DataError
@@ -58,8 +60,12 @@ def load_images(paths: list[Path], size: int, crop: Callable[[int, int, int], Bo
         size: output side length.
         crop: (i, width, height) -> crop box of image i.
     """
+    from tqdm import tqdm
+
     out = np.empty((len(paths), size, size, 3), dtype=np.uint8)  # (N, H, W, C)
-    for i, path in enumerate(paths):
+    progress = tqdm(paths, desc=f"decoding {len(paths)} images (cached afterwards)", unit="img",
+                    disable=len(paths) < 2000, leave=False)
+    for i, path in enumerate(progress):
         try:
             with Image.open(path) as img:
                 rgb = img.convert("RGB")
@@ -68,6 +74,11 @@ def load_images(paths: list[Path], size: int, crop: Callable[[int, int, int], Bo
         box = crop(i, *rgb.size)
         out[i] = np.asarray(rgb.resize((size, size), Image.Resampling.BICUBIC, box=box))
     return np.ascontiguousarray(out.transpose(0, 3, 1, 2))  # (N, C, H, W)
+
+
+def _digest(paths: list[Path]) -> str:
+    """Short digest of a file list (names and order), for cache keys."""
+    return hashlib.sha1("\n".join(str(p) for p in paths).encode()).hexdigest()[:16]
 
 
 def _read_table(path: Path, columns: int) -> list[list[str]]:
@@ -113,9 +124,12 @@ def _load_celeba(split: str, cfg: DataConfig, folder: Path) -> ImageDataset:
     missing = next((p for p in paths if not p.is_file()), None)
     if missing is not None:
         raise DataError(f"CelebA image {missing} is missing; {_CELEBA_MANUAL}")
+    key = {"name": f"celeba-{split}-{size}", "folder": folder.resolve(), "size": size,
+           "files": _digest(paths), "mtime": (folder / "img_align_celeba").stat().st_mtime_ns}
     images = cached_parse(
-        [folder / "img_align_celeba"], f"celeba:{split}:{size}:{cfg.split_seed}:{len(paths)}",
-        lambda: torch.from_numpy(load_images(paths, size, lambda i, w, h: centre_square(w, h))),
+        [folder / "img_align_celeba"], f"celeba:{key['files']}:{size}",
+        lambda: torch.from_numpy(disk_cached_array(
+            key, lambda: load_images(paths, size, lambda i, w, h: centre_square(w, h)))),
     )
     labels = torch.full((images.shape[0],), -1, dtype=torch.long)
     return ImageDataset(images, labels, name="celeba", split=split,
@@ -158,8 +172,11 @@ def _load_cub(split: str, cfg: DataConfig, folder: Path, bbox: bool) -> ImageDat
         return box_square(boxes[chosen[k]], w, h) if bbox else centre_square(w, h)
 
     tables = [folder / f for f in _CUB_FILES] + ([folder / "bounding_boxes.txt"] if bbox else [])
-    images = cached_parse(tables, f"cub:{split}:{size}:{bbox}",
-                          lambda: torch.from_numpy(load_images(paths, size, crop)))
+    key = {"name": f"cub-{split}-{size}{'-bbox' if bbox else ''}", "folder": folder.resolve(),
+           "size": size, "files": _digest(paths), "bbox": bbox,
+           "tables": [(t.name, t.stat().st_mtime_ns) for t in tables]}
+    images = cached_parse(tables, f"cub:{split}:{size}:{bbox}", lambda: torch.from_numpy(
+        disk_cached_array(key, lambda: load_images(paths, size, crop))))
     labels = torch.tensor([label_of[i] for i in chosen], dtype=torch.long)
     return ImageDataset(images, labels, split=split, classes=classes,
                         metadata={"source": str(folder), "crop": "bbox" if bbox else "centre"})
