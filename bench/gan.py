@@ -14,7 +14,7 @@ images/s counts real images drawn by all trainer steps per second of training wa
 Keys in the JSON: <dataset>_<loss>_fid, <dataset>_<loss>_images_per_s, <dataset>_<loss>_wall_s,
 plus `protocol` and `ordering_holds` (WGAN-GP <= LSGAN <= BCE per dataset).
 
-    nice -n 10 python bench/gan.py            # K=100: about 25 minutes on 2 busy CPU cores
+    nice -n 10 python bench/gan.py            # K=150: about 40 minutes on 2 busy CPU cores
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def gan_config(dataset: str, data_dir: str, loss: str, args) -> object:
             "max_steps": args.iterations * (n_critic + 1),
             "batch_size": args.batch_size,
             "group_optimizers": {"critic": opt, "generator": opt},
-            "device": "cpu",
+            "device": args.device,
             "eval_every": 0,
             "log_every": 10**9,
             "deterministic": False,
@@ -67,7 +67,7 @@ def run_one(dataset: str, loss: str, data, extractor, ref, args) -> dict[str, fl
     cfg = gan_config(dataset, args.data_dir, loss, args)
     seed_everything(cfg.seed)
     model = build_model(cfg, data_info_of(data))
-    trainer = Trainer(model, cfg, {"train": data["train"]}, None, torch.device("cpu"), callbacks=[])
+    trainer = Trainer(model, cfg, {"train": data["train"]}, None, torch.device(args.device), callbacks=[])
     start = time.perf_counter()
     state = trainer.fit()
     wall = time.perf_counter() - start
@@ -89,14 +89,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", default=os.environ.get("LATENTSCAPE_DATA") or str(ROOT.parent / "shared" / "data"))
     p.add_argument("--datasets", default="mnist,fashion-mnist")
     p.add_argument("--losses", default="bce,lsgan,wgan_gp", help="any of bce, bce_nonsaturating, lsgan, wgan_gp")
-    p.add_argument("--iterations", type=int, default=100, help="K generator iterations per loss (small: 2 shared CPU cores)")
+    p.add_argument("--iterations", type=int, default=150, help="K generator iterations per loss (small: 2 shared CPU cores)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--latent-dim", type=int, default=64)
     p.add_argument("--width", type=int, default=32)
     p.add_argument("--fid-samples", type=int, default=2000)
     p.add_argument("--fid-net-epochs", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default="cpu", help="cpu, cuda, ... (timings are only comparable on one device)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     os.environ.setdefault("LATENTSCAPE_NO_TENSORBOARD", "1")
@@ -109,9 +110,9 @@ def main(argv: list[str] | None = None) -> int:
         net_dir = ROOT / "bench" / "results" / f"fid_net_{key}"
         t0 = time.perf_counter()
         train_domain_feature_net(
-            domain_net_config(dataset, args.data_dir, epochs=args.fid_net_epochs, device="cpu"), net_dir
+            domain_net_config(dataset, args.data_dir, epochs=args.fid_net_epochs, device=args.device), net_dir
         )
-        extractor = domain_feature_net(net_dir)
+        extractor = domain_feature_net(net_dir, args.device)
         ref = reference_stats(data["test"], extractor, 500)
         print(f"[{dataset}] domain feature net {extractor.id} ready ({time.perf_counter() - t0:.0f} s)", flush=True)
         for loss in losses:
@@ -127,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     results["protocol"] = (
         f"K={args.iterations} generator iterations, batch {args.batch_size}, latent {args.latent_dim}, "
         f"width {args.width}, seed {args.seed}; FID: {args.fid_samples} samples vs the full test split, "
-        f"domain CNN trained {args.fid_net_epochs} epoch(s) on train; {args.threads} CPU threads"
+        f"domain CNN trained {args.fid_net_epochs} epoch(s) on train; device {args.device}, {args.threads} CPU threads"
     )
     print()
     print(f"{'dataset':15s} {'loss':18s} {'FID':>8s} {'img/s':>8s} {'wall s':>8s}")

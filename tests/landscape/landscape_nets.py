@@ -68,3 +68,35 @@ def norm_convnet(seed: int, classes: int = 3) -> Classifier:
 def perturbed(model: nn.Module, seed: int, scale: float = 0.3) -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     return {k: v.detach() + scale * torch.randn(v.shape, generator=g) for k, v in model.named_parameters()}
+
+
+def sharding_setup():
+    """A model, five points and a dataset for the two-rank sharding test."""
+    from latentscape.landscape.evaluate import PointSet
+    from latentscape.landscape.params import named_params
+
+    a = mlp(0)
+    basis = [named_params(a), named_params(mlp(1)), perturbed(a, 2)]
+    coeffs = torch.tensor([[1.0, 0, 0], [0.5, 0.5, 0], [0.2, 0.3, 0.5], [0, 1.0, 0], [0.1, 0.1, 0.8]], dtype=torch.float64)
+    return a, PointSet(basis, coeffs), {"test": images(24, seed=3)}
+
+
+def sharding_worker(rank: int, port: int, queue) -> None:
+    """One gloo rank: evaluate the shared points, report (rank, own indices, world, results)."""
+    import os
+
+    import torch.distributed as dist
+
+    from latentscape.landscape.evaluate import PointEvaluator, shard
+    from latentscape.landscape.path_metrics import combined, resolve_metrics
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=2)
+    try:
+        model, pts, data = sharding_setup()
+        mine, _, world = shard(range(len(pts)))
+        res = PointEvaluator(model, combined(resolve_metrics(model)), batch_size=8).evaluate(pts, data)
+        queue.put((rank, mine, world, {m: v.tolist() for m, v in res["test"].items()}))
+    finally:
+        dist.destroy_process_group()

@@ -96,9 +96,9 @@ def test_training_reduces_critic_loss_on_fixed_generator():
     torch.manual_seed(0)
     gan = _gan(loss="lsgan")
     opt = torch.optim.Adam(gan.params_for("critic"), lr=1e-3)
-    batch = _batch(16)
+    batch = _batch(8)
     first = None
-    for _ in range(30):
+    for _ in range(20):
         opt.zero_grad()
         loss = gan(batch, "critic").loss
         first = first if first is not None else loss.item()

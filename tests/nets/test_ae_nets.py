@@ -68,3 +68,14 @@ def test_registered_nets_for_each_size(net, shapes):
             enc.eval(), dec.eval()
             assert enc(torch.rand(2, *shape)).shape == (2, code)
             assert dec(torch.randn(2, 4)).shape == (2, *shape)
+
+
+def test_dcgan_with_dense_layers_around_the_code():
+    cfg = AEConfig(net="dcgan", latent_dim=4, width=4, conv_hidden_dims=(24, 12))
+    enc, dec = AE_NETS.get("dcgan").build(cfg, (1, 28, 28), 8, True)
+    enc.eval(), dec.eval()
+    assert enc(torch.rand(2, 1, 28, 28)).shape == (2, 8)
+    assert dec(torch.randn(2, 4)).shape == (2, 1, 28, 28)
+    widths = [m.out_features for m in enc.modules() if isinstance(m, torch.nn.Linear)]
+    assert widths == [24, 12, 8]
+    assert [m.out_features for m in dec.modules() if isinstance(m, torch.nn.Linear)][:2] == [12, 24]

@@ -11,4 +11,5 @@ COMMANDS: list[str] = [
     "plane",
     "fge",
     "demo",
+    "fid_net",
 ]

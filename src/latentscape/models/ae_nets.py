@@ -16,7 +16,7 @@ from torch import nn
 
 from latentscape.nets.celeba64 import Celeba64Decoder, Celeba64Encoder
 from latentscape.nets.dcgan import DCGANDecoder, DCGANEncoder
-from latentscape.nets.fc import FCDecoder, FCEncoder
+from latentscape.nets.fc import FCDecoder, FCEncoder, mlp
 from latentscape.nets.fcconv import FCConvDecoder, FCConvEncoder
 from latentscape.registry import Registry
 
@@ -51,8 +51,15 @@ def _fcconv(cfg, shape, code, variational):
 
 
 def _dcgan(cfg, shape, code, variational):
-    enc = DCGANEncoder(shape, code, width=cfg.width)
-    return enc, DCGANDecoder(cfg.latent_dim, shape, width=cfg.width, out_activation=None)
+    hidden = tuple(cfg.conv_hidden_dims)
+    if not hidden:
+        enc = DCGANEncoder(shape, code, width=cfg.width)
+        return enc, DCGANDecoder(cfg.latent_dim, shape, width=cfg.width, out_activation=None)
+    # Dense layers around the code: conv features -> hidden -> code -> hidden -> projection.
+    enc = nn.Sequential(DCGANEncoder(shape, hidden[0], width=cfg.width), nn.ReLU(), mlp([*hidden, code]))
+    dec_mlp = mlp([cfg.latent_dim, *reversed(hidden)], final_activation=True)
+    dec = nn.Sequential(dec_mlp, DCGANDecoder(hidden[0], shape, width=cfg.width, out_activation=None))
+    return enc, dec
 
 
 def _celeba64(cfg, shape, code, variational):

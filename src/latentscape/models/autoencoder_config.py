@@ -20,6 +20,8 @@ class AutoencoderConfig(ModelConfig):
         hidden_dims: hidden sizes of the fc / fcconv encoder, e.g. (400,) or (32,).
         decoder_hidden_dims: hidden sizes of the fc / fcconv decoder (None: reversed hidden_dims).
         width: channels of the first conv layer (dcgan, celeba64).
+        conv_hidden_dims: dense ReLU layers between the conv features and the code (dcgan), e.g.
+            (512,): encoder features -> 512 -> code, code -> 512 -> decoder projection.
         init: weight initialisation of conv / linear layers (default: PyTorch's).
         ssim_window: Gaussian window size of the SSIM loss (odd).
         laplacian_levels: band-pass levels of the Laplacian-pyramid loss.
@@ -31,6 +33,7 @@ class AutoencoderConfig(ModelConfig):
     hidden_dims: tuple[int, ...] = (400,)
     decoder_hidden_dims: tuple[int, ...] | None = None
     width: int = 32
+    conv_hidden_dims: tuple[int, ...] = ()
     init: Literal["default", "normal", "kaiming_normal", "kaiming_uniform"] = "default"
     ssim_window: int = 11
     laplacian_levels: int = 3
