@@ -5,11 +5,18 @@ Measures, in one process:
   [0, 1] grey levels) of the FC VAE 784-400-20 after --fc-epochs (10) epochs with Adam 1e-3 and
   batch 128, as the PyTorch examples VAE (which reports about 105 nats). Target: <= 106.
 - conv_test_nelbo: the same for the default conv VAE (configs/mnist_conv_vae.yaml: DCGAN-style
-  28 px, width 32, latent 32) after --conv-epochs (20) epochs. Target: <= 95.
+  28 px, width 32, a dense 512 layer each side of a 32-d code, Adam 1e-3 with cosine decay)
+  after --conv-epochs (20) epochs. Target: <= 95.
 - fc_images_per_s: training throughput of the FC VAE in latentscape's trainer.
 - dataloader_ratio: that throughput over the throughput of a plain per-item
   torch.utils.data.Dataset + DataLoader loop training the same FC VAE (same threads, batch, model),
-  timed in this process. Target: >= 2.
+  timed in this process. The baseline's items are made as torchvision's MNIST + ToTensor make
+  them (uint8 array -> PIL image -> float tensor). Target: >= 2. On a CPU the FC VAE's own compute
+  is most of an epoch, so the ratio is bounded by (compute + per-item loading) / compute; the
+  data pipelines alone are also timed (loader_only_ratio).
+
+Run with one thread per process on a shared machine: oversubscribed OpenMP threads make every
+step many times slower.
 
 Usage:
     nice -n 10 python bench/vae_mnist.py [--data-dir ../shared/data] [--out bench/results/vae_mnist.json]

@@ -14,3 +14,4 @@ import latentscape.models.gan
 import latentscape.metrics.features
 import latentscape.metrics.fid
 import latentscape.metrics.kid
+import latentscape.metrics.lpips

@@ -78,7 +78,9 @@ def test_every_command_has_help(capsys):
     from latentscape.commands import COMMANDS
 
     parser = build_parser()
-    for name in COMMANDS:
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert len(sub.choices) == len(COMMANDS)
+    for name in sub.choices:
         with pytest.raises(SystemExit) as exit_info:
             parser.parse_args([name, "--help"])
         assert exit_info.value.code == 0

@@ -15,6 +15,15 @@ from latentscape.registry import METRICS
 from latentscape.train.api import load_run, train_and_evaluate
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # Two OpenMP threads on a busy 2-core machine make these tiny ops up to 100x slower.
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _data(n, seed, split):
     g = torch.Generator().manual_seed(seed)
     labels = torch.randint(0, 3, (n,), generator=g)
@@ -44,6 +53,11 @@ def runs(tmp_path_factory, monkeypatch_module):
         "train": {**train, "epochs": 100, "max_steps": 8},
     })
     train_and_evaluate(gan_cfg, root / "gan", data=data, quiet=True)
+    vae_cfg = config_from_dict({
+        "model": {"name": "vae", "net": "dcgan", "width": 4, "latent_dim": 3},
+        "train": {**train, "epochs": 1},
+    })
+    train_and_evaluate(vae_cfg, root / "vae", data=data, quiet=True, callbacks=[])
     return root, data
 
 
@@ -67,8 +81,8 @@ def test_training_pictures_and_fid_log(runs):
     assert list((root / "cache" / "fid_stats").glob("toy-test-n48-*-domain-*.pt"))
 
 
-def _ctx(root, data, **kw):
-    loaded = load_run(root / "gan")
+def _ctx(root, data, run="gan", **kw):
+    loaded = load_run(root / run)
     options = {"feature_run": str(root / "clf"), **kw.pop("options", {})}
     return EvalContext(loaded, data["test"], data["train"], "test", torch.device("cpu"),
                        num_samples=60, options=options, **kw)
@@ -87,6 +101,13 @@ def test_fid_kid_eval_metrics(runs):
     train_ref = METRICS.get("fid")(_ctx(root, data, options={"reference_split": "train"}))
     assert train_ref["fid_reference"] == "toy/train (64 images)"
     assert train_ref["fid"] != pytest.approx(out["fid"])
+
+
+def test_fid_works_for_a_vae(runs):
+    root, data = runs
+    out = METRICS.get("fid")(_ctx(root, data, run="vae"))
+    again = METRICS.get("fid")(_ctx(root, data, run="vae", batch_size=13))
+    assert out["fid"] > 0 and out["fid"] == pytest.approx(again["fid"], rel=1e-6)
 
 
 def test_domain_net_identity_and_errors(runs):

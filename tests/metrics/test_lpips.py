@@ -1,9 +1,6 @@
 """LPIPS with a random backbone and the real v0.1 heads: identity, symmetry, positivity, head and
 backbone loading checks (names, shapes, hashes), and a clear error when weights are missing."""
 
-import os
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -11,9 +8,23 @@ from latentscape.metrics.lpips import LPIPS, unit_normalize
 from latentscape.metrics.weights import WeightsError
 from latentscape.nets.lpips_backbones import BACKBONES, LPIPSBackbone
 
-DATA = Path(os.environ.get("LATENTSCAPE_DATA") or Path(__file__).resolve().parents[2].parent / "shared" / "data")
-HEADS = DATA / "weights" / "lpips-v0.1"
-needs_heads = pytest.mark.skipif(not (HEADS / "alex.pth").is_file(), reason="no ../shared/data LPIPS heads")
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # Two OpenMP threads on a busy 2-core machine make these tiny ops up to 100x slower.
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+
+@pytest.fixture
+def heads(shared_data_dir):
+    path = shared_data_dir / "weights" / "lpips-v0.1"
+    if not (path / "alex.pth").is_file():
+        pytest.skip("no LPIPS v0.1 heads in ../shared/data")
+    return path
 
 
 @pytest.mark.parametrize("net", ["alex", "vgg", "squeeze"])
@@ -31,11 +42,10 @@ def test_unit_normalize():
 
 
 @pytest.mark.shared_data
-@needs_heads
 @pytest.mark.parametrize("net", ["alex", "squeeze"])
-def test_lpips_properties(net):
+def test_lpips_properties(net, heads):
     torch.manual_seed(0)
-    lp = LPIPS(net, heads_path=HEADS / f"{net}.pth", pretrained_backbone=False)
+    lp = LPIPS(net, heads_path=heads / f"{net}.pth", pretrained_backbone=False)
     x, y = torch.rand(3, 3, 32, 32), torch.rand(3, 3, 32, 32)
     d = lp(x, y)
     assert d.shape == (3,)
@@ -49,14 +59,13 @@ def test_lpips_properties(net):
 
 
 @pytest.mark.shared_data
-@needs_heads
-def test_heads_loading_checks_shapes(tmp_path):
-    lp = LPIPS("alex", heads_path=HEADS / "alex.pth", pretrained_backbone=False)
-    heads = torch.load(HEADS / "alex.pth", map_location="cpu", weights_only=True)
-    assert torch.equal(lp.heads["lin0"].model[1].weight, heads["lin0.model.1.weight"])
+def test_heads_loading_checks_shapes(tmp_path, heads):
+    lp = LPIPS("alex", heads_path=heads / "alex.pth", pretrained_backbone=False)
+    official = torch.load(heads / "alex.pth", map_location="cpu", weights_only=True)
+    assert torch.equal(lp.heads["lin0"].model[1].weight, official["lin0.model.1.weight"])
     assert all((h.model[1].weight >= 0).all() for h in lp.heads.values())
     with pytest.raises(WeightsError, match="lin1.model.1.weight"):
-        lp.load_heads(HEADS / "vgg.pth")  # same names; lin0 fits, lin1 has 128 channels, not 192
+        lp.load_heads(heads / "vgg.pth")  # same names; lin0 fits, lin1 has 128 channels, not 192
     bad = tmp_path / "bad.pth"
     torch.save({"lin0.model.1.weight": torch.zeros(1, 64, 1, 1)}, bad)
     with pytest.raises(WeightsError, match="not LPIPS heads"):
@@ -80,3 +89,23 @@ def test_backbone_loads_torchvision_style_file(tmp_path):
         assert torch.equal(dst.state_dict()[k], v)
     with pytest.raises(WeightsError):
         LPIPSBackbone("alex").load_torchvision_state_dict(state, "file")
+
+
+@pytest.mark.shared_data
+def test_mean_lpips_of_reconstructions(heads):
+    from types import SimpleNamespace
+
+    from latentscape.data.types import ImageDataset
+    from latentscape.metrics.base import EvalContext, MetricNotApplicable
+    from latentscape.metrics.lpips import lpips_metric, mean_lpips_of_reconstructions
+
+    torch.manual_seed(0)
+    lp = LPIPS("squeeze", heads_path=heads / "squeeze.pth", pretrained_backbone=False)
+    data = ImageDataset(torch.randint(0, 256, (5, 3, 32, 32), dtype=torch.uint8), torch.zeros(5, dtype=torch.long))
+    perfect = SimpleNamespace(reconstruct=lambda x: x)
+    blurry = SimpleNamespace(reconstruct=lambda x: torch.nn.functional.avg_pool2d(x, 3, 1, 1))
+    assert mean_lpips_of_reconstructions(perfect, data, lp, 2, torch.device("cpu")) == pytest.approx(0.0, abs=1e-7)
+    assert mean_lpips_of_reconstructions(blurry, data, lp, 2, torch.device("cpu")) > 0
+    loaded = SimpleNamespace(model=torch.nn.Linear(1, 1), config=SimpleNamespace(model=SimpleNamespace(name="gan")))
+    with pytest.raises(MetricNotApplicable):
+        lpips_metric(EvalContext(loaded, data, None, "test", torch.device("cpu")))

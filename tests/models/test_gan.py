@@ -10,6 +10,15 @@ from latentscape.models.base import DataInfo
 from latentscape.models.gan import GAN, GANConfig
 from latentscape.registry import MODELS
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # Two OpenMP threads on a busy 2-core machine make these tiny ops up to 100x slower.
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
 INFO = DataInfo(image_shape=(1, 28, 28), num_classes=10, num_train=64)
 
 
@@ -114,3 +123,22 @@ def test_config_from_yaml_dict():
         config_from_dict({"model": {"name": "gan", "loss": "hinge"}})
     with pytest.raises(ConfigError, match="n_critic"):
         config_from_dict({"model": {"name": "gan", "n_critic": 0}})
+
+
+def test_ema_callback_updates_after_generator_steps_only():
+    from types import SimpleNamespace
+
+    from latentscape.models.gan import EMAUpdate, gan_callbacks
+
+    gan = _gan(loss="wgan_gp", ema_decay=0.5)  # steps 0-4 critic, step 5 generator
+    cb = EMAUpdate()
+    with torch.no_grad():
+        gan.generator.project.weight.add_(1.0)
+    before = gan.generator_ema.project.weight.clone()
+    for step in range(1, 6):  # on_step_end sees the number of finished steps
+        cb.on_step_end(SimpleNamespace(model=gan, step=step), {})
+    torch.testing.assert_close(gan.generator_ema.project.weight, before)
+    cb.on_step_end(SimpleNamespace(model=gan, step=6), {})
+    assert not torch.allclose(gan.generator_ema.project.weight, before)
+    run_cfg = config_from_dict({"model": {"name": "gan", "ema_decay": 0.9}})
+    assert any(isinstance(c, EMAUpdate) for c in gan_callbacks(run_cfg))

@@ -193,7 +193,9 @@ def domain_net_config(
     from latentscape.config import config_from_dict
 
     return config_from_dict({
-        "model": {"name": "cnn_classifier", "widths": list(widths), "convs_per_block": 1, "hidden": hidden, "dropout": 0.1},
+        "model": {
+            "name": "cnn_classifier", "widths": list(widths), "convs_per_block": 1, "hidden": hidden, "dropout": 0.1,
+        },
         "data": {"name": dataset, "data_dir": data_dir},
         "train": {"epochs": epochs, "batch_size": batch_size, "device": device, "eval_every": 0,
                   "optimizer": {"name": "adam", "lr": 1e-3}},

@@ -7,6 +7,8 @@ where y^l are backbone activations unit-normalised over channels and w_l are the
 non-negative per-channel weights (the "linear heads", 1x1 convs). Inputs go through the LPIPS
 scaling layer (ImageNet-like shift and scale of [-1, 1] images) first.
 
+The `lpips` eval metric averages LPIPS between images and their reconstructions.
+
 Weights: the v0.1 heads from a folder (default: $LATENTSCAPE_DATA/weights/lpips-v0.1, the
 official files with their MD5s, or a hashed download into the cache); the backbone from a local
 torchvision file or its hashed download. `pretrained_backbone=False` keeps a random backbone,
@@ -21,14 +23,22 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from latentscape.data.loader import iterate_in_order
+from latentscape.data.types import ImageDataset
+from latentscape.metrics.base import EvalContext, MetricNotApplicable
 from latentscape.metrics.weights import WeightsError, WeightsSpec, load_state_dict, resolve_weights
 from latentscape.nets.lpips_backbones import BACKBONES, LPIPSBackbone
+from latentscape.registry import METRICS
 
 _HEADS_URL = "https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/{}.pth"
+_HEAD_MD5 = {  # ../shared/data/weights/lpips-v0.1/README.md (files of the lpips 0.1.4 wheel)
+    "alex": "9642209e2b57a85d20f86d812320f9e6",
+    "squeeze": "6361044f0470b81956528320db0ba955",
+    "vgg": "d507d7349b931f0638a25a48a722f98a",
+}
 HEAD_WEIGHTS = {
-    "alex": WeightsSpec("LPIPS v0.1 alex heads", _HEADS_URL.format("alex"), md5="9642209e2b57a85d20f86d812320f9e6", cache_name="lpips-v0.1-alex.pth"),
-    "squeeze": WeightsSpec("LPIPS v0.1 squeeze heads", _HEADS_URL.format("squeeze"), md5="6361044f0470b81956528320db0ba955", cache_name="lpips-v0.1-squeeze.pth"),
-    "vgg": WeightsSpec("LPIPS v0.1 vgg heads", _HEADS_URL.format("vgg"), md5="d507d7349b931f0638a25a48a722f98a", cache_name="lpips-v0.1-vgg.pth"),
+    net: WeightsSpec(f"LPIPS v0.1 {net} heads", _HEADS_URL.format(net), md5=md5, cache_name=f"lpips-v0.1-{net}.pth")
+    for net, md5 in _HEAD_MD5.items()
 }
 
 
@@ -129,3 +139,33 @@ class LPIPS(nn.Module):
             diff = (unit_normalize(a) - unit_normalize(b)).pow(2)  # (B, C_l, H_l, W_l)
             total = total + head(diff).mean(dim=(1, 2, 3))  # spatial average of (B, 1, H_l, W_l)
         return total
+
+
+@torch.no_grad()
+def mean_lpips_of_reconstructions(
+    model: nn.Module, dataset: ImageDataset, lpips: LPIPS, batch_size: int, device: torch.device
+) -> float:
+    """Mean LPIPS between every image of `dataset` and `model.reconstruct` of it."""
+    lpips = lpips.to(device)
+    total, count = 0.0, 0
+    for batch in iterate_in_order(dataset, batch_size, device):
+        total += float(lpips(batch.x, model.reconstruct(batch.x).clamp(0, 1)).double().sum())
+        count += batch.x.shape[0]
+    return total / max(count, 1)
+
+
+@METRICS.register("lpips")
+def lpips_metric(ctx: EvalContext) -> dict[str, float | str]:
+    """Mean LPIPS of reconstructions (models with `reconstruct`).
+
+    Options: lpips_net (alex | vgg | squeeze), lpips_backbone_weights (torchvision file),
+    lpips_heads (v0.1 heads file).
+    """
+    model = ctx.loaded.model
+    if not callable(getattr(model, "reconstruct", None)):
+        name = ctx.loaded.config.model.name
+        raise MetricNotApplicable(f"model {name!r} cannot reconstruct; LPIPS compares reconstructions")
+    net = ctx.options.get("lpips_net", "alex")
+    lp = LPIPS(net, ctx.options.get("lpips_heads"), ctx.options.get("lpips_backbone_weights"))
+    value = mean_lpips_of_reconstructions(model, ctx.dataset, lp, ctx.batch_size, ctx.device)
+    return {"lpips": value, "lpips_net": f"{net} (LPIPS v0.1)"}

@@ -80,7 +80,10 @@ def reference_stats(
     if use_cache:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_save(
-            {"format": STATS_FORMAT, "mu": stats.mu, "sigma": stats.sigma, "features": stats.features, "num_examples": stats.num_examples},
+            {
+                "format": STATS_FORMAT, "mu": stats.mu, "sigma": stats.sigma,
+                "features": stats.features, "num_examples": stats.num_examples,
+            },
             path,
         )
     return stats

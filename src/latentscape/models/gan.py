@@ -150,7 +150,8 @@ class GAN(LatentModel):
         self.generator = DCGANDecoder(
             cfg.latent_dim, info.image_shape, cfg.width, norm=cfg.generator_norm, out_activation="tanh"
         )
-        self.critic = DCGANEncoder(info.image_shape, 1, cfg.width, norm=cfg.resolved_critic_norm)  # type: ignore[arg-type]
+        critic_norm = cfg.resolved_critic_norm
+        self.critic = DCGANEncoder(info.image_shape, 1, cfg.width, norm=critic_norm)  # type: ignore[arg-type]
         if cfg.init == "dcgan":
             dcgan_init_(self.generator)
             dcgan_init_(self.critic)

@@ -88,8 +88,8 @@ class InceptionC(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         b7 = self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x)))
         d = x
-        for layer in (self.branch7x7dbl_1, self.branch7x7dbl_2, self.branch7x7dbl_3, self.branch7x7dbl_4, self.branch7x7dbl_5):
-            d = layer(d)
+        for k in range(1, 6):
+            d = getattr(self, f"branch7x7dbl_{k}")(d)
         return torch.cat([self.branch1x1(x), b7, d, self.branch_pool(_avg_pool(x))], 1)
 
 

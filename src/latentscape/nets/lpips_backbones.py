@@ -31,7 +31,9 @@ class Fire(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         s = self.squeeze_activation(self.squeeze(x))
-        return torch.cat([self.expand1x1_activation(self.expand1x1(s)), self.expand3x3_activation(self.expand3x3(s))], 1)
+        e1 = self.expand1x1_activation(self.expand1x1(s))
+        e3 = self.expand3x3_activation(self.expand3x3(s))
+        return torch.cat([e1, e3], 1)  # (B, e1 + e3, H, W)
 
 
 def alexnet_features() -> nn.Sequential:
@@ -86,7 +88,9 @@ BACKBONES: dict[str, BackboneSpec] = {
     ),
     "squeeze": BackboneSpec(
         squeezenet1_1_features, (1, 4, 7, 9, 10, 11, 12), (64, 128, 256, 384, 384, 512, 512),
-        WeightsSpec("SqueezeNet 1.1 (torchvision)", "https://download.pytorch.org/models/squeezenet1_1-b8a52dc0.pth", "b8a52dc0"),
+        WeightsSpec(
+            "SqueezeNet 1.1 (torchvision)", "https://download.pytorch.org/models/squeezenet1_1-b8a52dc0.pth", "b8a52dc0"
+        ),
     ),
 }
 

@@ -23,7 +23,7 @@ from torch import Tensor
 from latentscape.data.types import ImageDataset
 from latentscape.train.trainer import Callback, TrainState
 from latentscape.viz.gif import save_gif
-from latentscape.viz.grid import make_grid, save_image_grid
+from latentscape.viz.grid import save_image_grid
 from latentscape.viz.metrics_log import plot_metrics_jsonl
 from latentscape.viz.plots import plot_scatter_2d
 

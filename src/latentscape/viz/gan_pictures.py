@@ -114,7 +114,10 @@ class GANPictures(Callback):
         it = model.iteration_at(state.step)
         self.write_samples(state, it)
         steps = self.cfg.interpolation_steps
-        write_interpolation(model, self.z_pairs[0], self.z_pairs[1], steps, run.image_path("interpolation.png"), run.image_path("interpolation.gif"))
+        write_interpolation(
+            model, self.z_pairs[0], self.z_pairs[1], steps,
+            run.image_path("interpolation.png"), run.image_path("interpolation.gif"),
+        )
         for r in (1, 3):
             write_sweep(model, self.z_sweep, float(r), self.cfg.sweep_steps, run.image_path(f"sweep_range{r}.png"))
         if self.cfg.fid_every and (not self.fid_history or self.fid_history[-1][0] != it):
@@ -132,7 +135,9 @@ class GANPictures(Callback):
         cfg = self.cfg
         split = cfg.fid_reference_split
         if split not in state.data:
-            raise LatentscapeError(f"model.pictures.fid_reference_split={split!r}: this run has splits {sorted(state.data)}")
+            raise LatentscapeError(
+                f"model.pictures.fid_reference_split={split!r}: this run has splits {sorted(state.data)}"
+            )
         options = {"feature_net": cfg.feature_net}
         if cfg.feature_run:
             options["feature_run"] = cfg.feature_run
@@ -149,7 +154,8 @@ class GANPictures(Callback):
         if self._fid is None:
             self._build_fid(state)
         extractor, ref = self._fid
-        feats = sample_features(state.model.sample, self.cfg.fid_samples, extractor, state.config.train.eval_batch_size, self.cfg.seed)
+        batch = state.config.train.eval_batch_size
+        feats = sample_features(state.model.sample, self.cfg.fid_samples, extractor, batch, self.cfg.seed)
         value = fid_from_stats(ref.mu.numpy(), ref.sigma.numpy(), feats)
         self.fid_history.append((iteration, value))
         state.run.log({"fid": value, "iteration": iteration}, step=state.step, split="fid", epoch=state.epoch)
