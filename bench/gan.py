@@ -16,7 +16,7 @@ Keys in the JSON: <dataset>_<loss>_fid, <dataset>_<loss>_images_per_s, <dataset>
 <dataset>_<loss>_cpu_s, <dataset>_<loss>_images_per_cpu_s, <dataset>_ordering_holds
 (WGAN-GP <= LSGAN <= BCE) and `protocol`.
 
-    nice -n 10 python bench/gan.py            # K=400: about 20-40 minutes on 2 busy CPU cores
+    nice -n 10 python bench/gan.py            # K=400: about 16 minutes on 2 busy CPU cores
 """
 
 from __future__ import annotations

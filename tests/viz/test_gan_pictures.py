@@ -55,3 +55,15 @@ def test_pictures_have_the_right_size(tmp_path):
         assert im.n_frames == 5 + 3  # forth and back, endpoints once
     with Image.open(tmp_path / "s.png") as im:
         assert im.size == (2 * (4 * (16 + pad) + pad),) * 2
+
+
+def test_write_generator_pictures(tmp_path):
+    from latentscape.viz.gan_pictures import write_generator_pictures
+
+    gan = GAN(GANConfig(latent_dim=4, width=4), DataInfo((3, 16, 16), 10, 10))
+    paths = write_generator_pictures(gan, tmp_path / "images", grid_size=6, interpolation_steps=3, sweep_steps=3)
+    names = sorted(p.name for p in paths)
+    assert names == ["interpolation.gif", "interpolation.png", "samples.png", "sweep_range1.png", "sweep_range3.png"]
+    assert all(p.is_file() for p in paths)
+    with Image.open(tmp_path / "images" / "samples.png") as im:
+        assert im.mode == "RGB"

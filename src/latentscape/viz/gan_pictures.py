@@ -65,6 +65,30 @@ def write_sweep(model, z: Tensor, value_range: float, steps: int, path: Path) ->
     save_image_grid(model.decode(sweep_codes(z, value_range, steps)), path, nrow=steps, upscale=2)
 
 
+@torch.no_grad()
+def write_generator_pictures(
+    model, images_dir: str | Path, seed: int = 1234, grid_size: int = 64, interpolation_steps: int = 10,
+    sweep_steps: int = 8, name: str = "samples.png",
+) -> list[Path]:
+    """Samples, interpolations and both sweeps of any model with `decode` and `latent_dim`
+    (e.g. for `latentscape eval RUN --pictures` on a GAN). Returns the paths written."""
+    images_dir = Path(images_dir)
+    gen = torch.Generator().manual_seed(seed)
+    device = next(model.parameters()).device
+    d = model.latent_dim
+    z_grid = torch.randn(grid_size, d, generator=gen).to(device)
+    z_pairs = torch.randn(2, 8, d, generator=gen).to(device)
+    z_sweep = torch.randn(d, generator=gen).to(device)
+    paths = [save_image_grid(model.decode(z_grid), images_dir / name, upscale=2)]
+    write_interpolation(model, z_pairs[0], z_pairs[1], interpolation_steps,
+                        images_dir / "interpolation.png", images_dir / "interpolation.gif")
+    paths += [images_dir / "interpolation.png", images_dir / "interpolation.gif"]
+    for r in (1, 3):
+        write_sweep(model, z_sweep, float(r), sweep_steps, images_dir / f"sweep_range{r}.png")
+        paths.append(images_dir / f"sweep_range{r}.png")
+    return paths
+
+
 class GANPictures(Callback):
     """Sample grids, interpolations, sweeps and FID against iterations for a sampling model.
 
@@ -83,11 +107,8 @@ class GANPictures(Callback):
             return
         model = state.model
         device = next(model.parameters()).device
-        gen = torch.Generator().manual_seed(self.cfg.seed)
-        d = model.latent_dim
-        self.z_grid = torch.randn(self.cfg.grid_size, d, generator=gen).to(device)
-        self.z_pairs = torch.randn(2, 8, d, generator=gen).to(device)
-        self.z_sweep = torch.randn(d, generator=gen).to(device)
+        gen = torch.Generator().manual_seed(self.cfg.seed)  # as write_generator_pictures draws them
+        self.z_grid = torch.randn(self.cfg.grid_size, model.latent_dim, generator=gen).to(device)
         if self.cfg.fid_every > 0:
             self._build_fid(state)
             if state.run is not None:  # a resumed run keeps its earlier points
@@ -110,23 +131,21 @@ class GANPictures(Callback):
     def on_train_end(self, state: TrainState) -> None:
         if not state.is_main or state.run is None:
             return
-        model, run = state.model, state.run
+        model, cfg = state.model, self.cfg
         it = model.iteration_at(state.step)
-        self.write_samples(state, it)
-        steps = self.cfg.interpolation_steps
-        write_interpolation(
-            model, self.z_pairs[0], self.z_pairs[1], steps,
-            run.image_path("interpolation.png"), run.image_path("interpolation.gif"),
+        # the same seed as on_train_start, so the final grid continues the samples_step<N> series
+        write_generator_pictures(
+            model, state.run.path / "images", cfg.seed, cfg.grid_size, cfg.interpolation_steps,
+            cfg.sweep_steps, name=f"samples_step{it}.png",
         )
-        for r in (1, 3):
-            write_sweep(model, self.z_sweep, float(r), self.cfg.sweep_steps, run.image_path(f"sweep_range{r}.png"))
         if self.cfg.fid_every and (not self.fid_history or self.fid_history[-1][0] != it):
             self.log_fid(state, it)
 
     # ------------------------------------------------------------------ pieces
     def write_samples(self, state: TrainState, iteration: int) -> Path:
-        images = state.model.decode(self.z_grid)  # (N, C, H, W) in [0, 1]
-        return save_image_grid(images.detach(), state.run.image_path(f"samples_step{iteration}.png"), upscale=2)
+        with torch.no_grad():
+            images = state.model.decode(self.z_grid)  # (N, C, H, W) in [0, 1]
+        return save_image_grid(images, state.run.image_path(f"samples_step{iteration}.png"), upscale=2)
 
     def _build_fid(self, state: TrainState) -> None:
         from latentscape.metrics.features import build_feature_net
