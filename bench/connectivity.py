@@ -12,7 +12,7 @@
 The MLPs use configs/mnist_mlp.yaml unchanged (60 epochs, 100% train accuracy); the curve uses
 configs/mnist_mlp_curve.yaml with 40 epochs instead of 20. To finish on a
 shared 2-core CPU the autoencoder part uses 20% of the training set
-(--ae-fraction), 12 epochs per autoencoder and 6 for the curve (--ae-epochs, --ae-curve-epochs), 2,000 test images for the path
+(--ae-fraction), 12 epochs per autoencoder and 15 for the curve (--ae-epochs, --ae-curve-epochs), 2,000 test images for the path
 metrics and 10 training batches of 500 for each point's BatchNorm statistics. Runs are kept in
 --work-dir and reused when finished (delete it to start over). Plots and GIFs are in the path
 folders there.
@@ -116,7 +116,7 @@ def main() -> None:
     ap.add_argument("--mlp-epochs", type=int, default=None, help="epochs of each MLP (default: configs/mnist_mlp.yaml's 60)")
     ap.add_argument("--mlp-curve-epochs", type=int, default=40, help="epochs of the curve (configs/mnist_mlp_curve.yaml says 20; 20 left train accuracy at 99.40%% mid-curve)")
     ap.add_argument("--ae-epochs", type=int, default=12)
-    ap.add_argument("--ae-curve-epochs", type=int, default=6)
+    ap.add_argument("--ae-curve-epochs", type=int, default=15)
     ap.add_argument("--ae-fraction", type=float, default=0.2)
     ap.add_argument("--ae-test-examples", type=int, default=2000)
     ap.add_argument("--ae-bn-batches", type=int, default=10)

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 
 import torch
 from torch import Tensor
-from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
 from latentscape.data.loader import iterate_in_order
 from latentscape.data.types import Batch
@@ -73,6 +72,9 @@ def ssim_metric(ctx: EvalContext) -> dict[str, float]:
     `--opt ssim_window=5` uses a smaller Gaussian window (sigma 1.5), as the Fashion-MNIST study
     did; window 11 equals torchmetrics.
     """
+    # torchmetrics is imported here, not at module level: it adds seconds to every CLI start.
+    from torchmetrics.functional.image import structural_similarity_index_measure
+
     rec = _reconstructor(ctx, "ssim")
     window = int(ctx.options.get("ssim_window", 11))
 
@@ -87,6 +89,8 @@ def ssim_metric(ctx: EvalContext) -> dict[str, float]:
 
 def psnr_metric(ctx: EvalContext) -> dict[str, float]:
     """PSNR of reconstructions in dB, per image (data range 1), averaged over the split."""
+    from torchmetrics.functional.image import peak_signal_noise_ratio
+
     rec = _reconstructor(ctx, "psnr")
 
     def per_batch(batch: Batch) -> dict[str, Tensor]:
