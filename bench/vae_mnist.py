@@ -5,8 +5,8 @@ Measures, in one process:
   [0, 1] grey levels) of the FC VAE 784-400-20 after --fc-epochs (10) epochs with Adam 1e-3 and
   batch 128, as the PyTorch examples VAE (which reports about 105 nats). Target: <= 106.
 - conv_test_nelbo: the same for the default conv VAE (configs/mnist_conv_vae.yaml: DCGAN-style
-  28 px, width 32, a dense 512 layer each side of a 32-d code, Adam 1e-3 with cosine decay)
-  after --conv-epochs (20) epochs. Target: <= 95.
+  28 px, width 32, a dense 512 layer each side of a 32-d code, Adam 1e-3 with cosine decay,
+  batch 64) after --conv-epochs (20) epochs. Target: <= 95.
 - fc_images_per_s: training throughput of the FC VAE in latentscape's trainer.
 - dataloader_ratio: that throughput over the throughput of a plain per-item
   torch.utils.data.Dataset + DataLoader loop training the same FC VAE (same threads, batch, model),
