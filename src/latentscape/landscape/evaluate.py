@@ -87,24 +87,49 @@ def _gather(local: dict[int, dict[str, dict[str, float]]], world: int) -> dict[i
     return merged
 
 
+class _Captured(Exception):  # noqa: N818  (control flow, not an error)
+    """Raised by `_MixedInputLayer` in capture mode to hand back its input and stop the forward."""
+
+    def __init__(self, inp: Tensor) -> None:
+        super().__init__()
+        self.inp = inp
+
+
 class _MixedInputLayer(nn.Module):
-    """Stands in for the input layer: output = sum_k c_k layer_{w_k}(x), cached per batch."""
+    """Stands in for the input layer: returns the mixed output `out` of the current point.
+
+    The mixed outputs of a whole chunk of points are computed outside vmap (`mix`) and passed to
+    `functional_call` as the batched buffer `out` (P, B, ...), so under vmap each point sees its
+    own (B, ...) slice and the layer costs nothing per point.
+    """
 
     def __init__(self, layer: nn.Module, basis: list[tuple[Tensor, Tensor | None]]) -> None:
         super().__init__()
         self.layer = layer
         self.basis = basis  # K (weight, bias) pairs
-        self.cache: Tensor | None = None
-        self.coeff = nn.Parameter(torch.zeros(len(basis)), requires_grad=False)
+        self.register_buffer("out", torch.empty(0), persistent=False)
+        self.capture = False  # True: `forward` raises _Captured(inp) instead (see `input_of`)
+
+    def basis_outputs(self, inp: Tensor) -> Tensor:
+        """layer_{w_k}(inp) for the K basis weight sets: (K, B, ...)."""
+        if isinstance(self.layer, nn.Linear):
+            outs = [F.linear(inp, w, b) for w, b in self.basis]
+        else:
+            outs = [self.layer._conv_forward(inp, w, b) for w, b in self.basis]  # type: ignore[operator]
+        return torch.stack(outs)
+
+    @staticmethod
+    def mix(coeffs: Tensor, basis_out: Tensor) -> Tensor:
+        """sum_k coeffs[p, k] basis_out[k] as one matmul: (p, K) @ (K, B*...) -> (p, B, ...)."""
+        k = basis_out.shape[0]
+        return (coeffs.to(basis_out.dtype) @ basis_out.reshape(k, -1)).reshape(-1, *basis_out.shape[1:])
 
     def forward(self, inp: Tensor) -> Tensor:
-        if self.cache is None:  # computed on the un-vmapped input, once per batch
-            if isinstance(self.layer, nn.Linear):
-                outs = [F.linear(inp, w, b) for w, b in self.basis]
-            else:
-                outs = [self.layer._conv_forward(inp, w, b) for w, b in self.basis]  # type: ignore[operator]
-            self.cache = torch.stack(outs)  # (K, B, ...)
-        return torch.tensordot(self.coeff.to(self.cache.dtype), self.cache, dims=1)  # (B, ...)
+        if self.capture:
+            raise _Captured(inp)
+        if self.out.numel() == 0 or self.out.shape[0] != inp.shape[0]:
+            raise RuntimeError("mixed input layer called without its precomputed output")
+        return self.out  # (B, ...) under vmap
 
 
 class PointEvaluator:
@@ -269,29 +294,69 @@ class PointEvaluator:
         def chunk_params(rows: list[int]) -> dict[str, Tensor]:
             c = points.coeffs[rows].to(self.device, torch.float32)  # (p, K)
             out = {n: torch.einsum("pk,k...->p...", c, v) for n, v in stacked_basis.items()}
-            if mixed is not None:
-                out[f"{layer_name}.coeff"] = c
             return out
 
-        chunks = [idx[i : i + self.chunk_size] for i in range(0, len(idx), self.chunk_size)]
-        sums: list[dict[str, Tensor]] = [{} for _ in chunks]
-        run = vmap(one, in_dims=(0, None))
         if mixed is not None:
-            # the input layer's K outputs are shared by all points: data outer, chunks inner
-            params = [chunk_params(ch) for ch in chunks]  # small: the input layer is not stacked
-            for batch in self._batches(ds):
-                mixed.cache = None
-                for k, p in enumerate(params):
-                    for name, v in run(p, batch).items():  # name -> (p, B)
-                        sums[k][name] = sums[k].get(name, 0) + v.double().sum(1)
+            # The input layer's K basis outputs are shared by all points (data outer, chunks
+            # inner); a chunk's mixed outputs (p, B, ...) are one matmul, so bound the chunk by
+            # their size as well as by chunk_size.
+            sums = self._sum_factorised(points, idx, ds, bound, mixed, layer_name, chunk_params, one)
         else:
+            chunks = [idx[i : i + self.chunk_size] for i in range(0, len(idx), self.chunk_size)]
+            sums = [{} for _ in chunks]
+            run = vmap(one, in_dims=(0, None))
             for k, ch in enumerate(chunks):  # one chunk of stacked weights in memory at a time
                 p = chunk_params(ch)
                 for batch in self._batches(ds):
-                    for name, v in run(p, batch).items():
+                    for name, v in run(p, batch).items():  # name -> (p, B)
                         sums[k][name] = sums[k].get(name, 0) + v.double().sum(1)
         return {name: torch.cat([s[name] for s in sums]).cpu() / len(ds) for name in sums[0]}
 
+
+    #: bound on the elements of one chunk's mixed input-layer outputs (p * B * features).
+    mixed_elements: int = 1 << 21
+
+    def _sum_factorised(
+        self,
+        points: PointSet,
+        idx: list[int],
+        ds: ImageDataset,
+        bound: Bound,
+        mixed: _MixedInputLayer,
+        layer_name: str,
+        chunk_params: Callable[[list[int]], dict[str, Tensor]],
+        one: Callable[[dict[str, Tensor], Batch], dict[str, Tensor]],
+    ) -> list[dict[str, Tensor]]:
+        """Strategy 3: per-chunk sums over `ds` of every metric, each (p,) float64."""
+        basis0 = {k: v for k, v in prefixed(chunk_params(idx[:1])).items()}  # any point will do
+        out_name = f"{layer_name}.out"
+        run = vmap(one, in_dims=(0, None))
+        chunks: list[list[int]] | None = None
+        params: list[dict[str, Tensor]] = []
+        coeffs: list[Tensor] = []
+        sums: list[dict[str, Tensor]] = []
+        for batch in self._batches(ds):
+            mixed.capture = True  # run the model up to the input layer to get its input
+            try:
+                functional_call(bound, {**{k: v[0] for k, v in basis0.items()}, **prefixed(self.buffers)},
+                                (batch,), strict=False)
+                raise RuntimeError("the input layer was not called")
+            except _Captured as c:
+                inp = c.inp
+            finally:
+                mixed.capture = False
+            basis_out = mixed.basis_outputs(inp)  # (K, B, ...)
+            if chunks is None:  # points per chunk: chunk_size, and p * B * features <= mixed_elements
+                size = max(1, min(self.chunk_size, self.mixed_elements // max(1, basis_out[0].numel())))
+                chunks = [idx[i : i + size] for i in range(0, len(idx), size)]
+                params = [chunk_params(ch) for ch in chunks]  # small: the input layer is not stacked
+                coeffs = [points.coeffs[ch].to(self.device, torch.float32) for ch in chunks]  # (p, K)
+                sums = [{} for _ in chunks]
+            for k, (p, c) in enumerate(zip(params, coeffs)):
+                p = {**p, out_name: mixed.mix(c, basis_out)}  # + (p, B, ...) mixed outputs
+                for name, v in run(p, batch).items():  # name -> (p, B)
+                    sums[k][name] = sums[k].get(name, 0) + v.double().sum(1)
+        return sums
 
 def evaluate_points(
     model: nn.Module, points: PointSet, data: dict[str, ImageDataset], metrics: Sequence[MetricFn], **kw: Any
