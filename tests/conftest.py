@@ -37,3 +37,15 @@ def shared_data_dir() -> Path:
     if path is None:
         pytest.skip("../shared/data (or $LATENTSCAPE_DATA) is not available")
     return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """Tests use tiny tensors: one thread avoids OpenMP oversubscription (several-fold slower
+    tiny ops on a busy 2-core machine) and makes timings steadier."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

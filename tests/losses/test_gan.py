@@ -18,14 +18,6 @@ from latentscape.losses.gan import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Two OpenMP threads on a busy 2-core machine make these tiny ops up to 100x slower.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def test_bce_matches_log_formulas():
     real = torch.tensor([0.3, -1.2, 2.0])

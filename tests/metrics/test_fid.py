@@ -13,14 +13,6 @@ from latentscape.metrics.fid import feature_statistics, fid_from_features, frech
 from latentscape.metrics.reference_stats import reference_stats, stats_path
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Two OpenMP threads on a busy 2-core machine make these tiny ops up to 100x slower.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _features(n=400, d=12, seed=0, shift=0.0, scale=1.0):
     rng = np.random.default_rng(seed)

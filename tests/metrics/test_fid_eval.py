@@ -15,14 +15,6 @@ from latentscape.registry import METRICS
 from latentscape.train.api import load_run, train_and_evaluate
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Two OpenMP threads on a busy 2-core machine make these tiny ops up to 100x slower.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _data(n, seed, split):
     g = torch.Generator().manual_seed(seed)

@@ -8,14 +8,6 @@ from latentscape.errors import LatentscapeError
 from latentscape.metrics.kid import kernel_inception_distance, mmd2_unbiased, polynomial_kernel
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Two OpenMP threads on a busy 2-core machine make these tiny ops up to 100x slower.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _numpy_mmd2(x, y):
     """Binkowski et al. 2018 unbiased MMD^2 with k(a, b) = (a.b / d + 1)^3, written as plain loops."""

@@ -11,14 +11,6 @@ from latentscape.models.gan import GAN, GANConfig
 from latentscape.registry import MODELS
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Two OpenMP threads on a busy 2-core machine make these tiny ops up to 100x slower.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 INFO = DataInfo(image_shape=(1, 28, 28), num_classes=10, num_train=64)
 
 

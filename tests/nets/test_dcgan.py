@@ -6,14 +6,6 @@ import torch
 from latentscape.nets.dcgan import DCGANDecoder, DCGANEncoder, dcgan_init_, resampling_plan
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Two OpenMP threads on a busy 2-core machine make these tiny ops up to 100x slower.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 @pytest.mark.parametrize(("size", "plan"), [(28, (7, 2)), (32, (4, 3)), (64, (4, 4)), (16, (4, 2))])
 def test_resampling_plan(size, plan):

@@ -8,14 +8,6 @@ from latentscape.metrics.weights import WeightsError
 from latentscape.nets.inception import FID_WEIGHTS, FIDInceptionV3
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Two OpenMP threads on a busy 2-core machine make these tiny ops up to 100x slower.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 @pytest.fixture(scope="module")
 def net():

@@ -10,14 +10,6 @@ from latentscape.models.gan import GAN, GANConfig
 from latentscape.viz.gan_pictures import interpolation_codes, sweep_codes, write_interpolation, write_sweep
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Two OpenMP threads on a busy 2-core machine make these tiny ops up to 100x slower.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def test_interpolation_codes_endpoints_and_linearity():
     z0, z1 = torch.randn(3, 5), torch.randn(3, 5)

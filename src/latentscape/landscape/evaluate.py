@@ -10,7 +10,9 @@ in `landscape`, so three strategies are used, all giving the same numbers:
 2. vmap: `torch.func.vmap(functional_call)` over chunks of stacked points;
 3. input-layer factorisation: the first Linear/Conv layer sees the raw images, and its output is
    linear in its weights, so for points sum_k c_k w_k it equals sum_k c_k layer_{w_k}(x): K
-   convolutions/GEMMs per batch instead of P (exact up to float rounding).
+   convolutions/GEMMs per batch instead of P (exact up to float rounding). The mixed outputs of
+   a chunk of points are one (p, K) @ (K, B*features) matmul into a reused buffer, and only the
+   rest of the network runs under vmap.
 
 When `torch.distributed` is initialised, points are sharded across ranks (point i on rank
 i mod world_size) and the results are gathered on every rank.
@@ -87,7 +89,7 @@ def _gather(local: dict[int, dict[str, dict[str, float]]], world: int) -> dict[i
     return merged
 
 
-class _Captured(Exception):  # noqa: N818  (control flow, not an error)
+class _Captured(Exception):
     """Raised by `_MixedInputLayer` in capture mode to hand back its input and stop the forward."""
 
     def __init__(self, inp: Tensor) -> None:
@@ -108,7 +110,8 @@ class _MixedInputLayer(nn.Module):
         self.layer = layer
         self.basis = basis  # K (weight, bias) pairs
         self.register_buffer("out", torch.empty(0), persistent=False)
-        self.capture = False  # True: `forward` raises _Captured(inp) instead (see `input_of`)
+        self.capture = False  # True: `forward` raises _Captured(inp) instead of returning `out`
+        self._mix_buf: Tensor | None = None  # storage reused by `mix`
 
     def basis_outputs(self, inp: Tensor) -> Tensor:
         """layer_{w_k}(inp) for the K basis weight sets: (K, B, ...)."""
@@ -118,11 +121,19 @@ class _MixedInputLayer(nn.Module):
             outs = [self.layer._conv_forward(inp, w, b) for w, b in self.basis]  # type: ignore[operator]
         return torch.stack(outs)
 
-    @staticmethod
-    def mix(coeffs: Tensor, basis_out: Tensor) -> Tensor:
-        """sum_k coeffs[p, k] basis_out[k] as one matmul: (p, K) @ (K, B*...) -> (p, B, ...)."""
-        k = basis_out.shape[0]
-        return (coeffs.to(basis_out.dtype) @ basis_out.reshape(k, -1)).reshape(-1, *basis_out.shape[1:])
+    def mix(self, coeffs: Tensor, basis_out: Tensor) -> Tensor:
+        """sum_k coeffs[p, k] basis_out[k] as one matmul: (p, K) @ (K, B*...) -> (p, B, ...).
+
+        The result is written into a buffer kept across calls (grown when needed): the chunks'
+        outputs are large and short-lived, and re-allocating them every call costs page faults.
+        """
+        k, n = basis_out.shape[0], basis_out[0].numel()
+        need = coeffs.shape[0] * n
+        if self._mix_buf is None or self._mix_buf.numel() < need or self._mix_buf.dtype != basis_out.dtype:
+            self._mix_buf = torch.empty(need, dtype=basis_out.dtype, device=basis_out.device)
+        out = self._mix_buf[:need].view(coeffs.shape[0], n)
+        torch.mm(coeffs.to(basis_out.dtype), basis_out.reshape(k, n), out=out)
+        return out.view(-1, *basis_out.shape[1:])
 
     def forward(self, inp: Tensor) -> Tensor:
         if self.capture:
@@ -144,7 +155,8 @@ class PointEvaluator:
         bn_batches: use only this many batches of `bn_data` (None: all of it).
         bn_forward: how to run the model for BatchNorm statistics (default `model(batch)`).
         buffers: non-BatchNorm buffers of the points (default: the model's own).
-        chunk_size: points per vmap call (memory bound).
+        chunk_size: points per vmap call (memory bound; the factorised strategy also keeps a
+            chunk's mixed input-layer outputs under `mixed_elements` elements).
         use_vmap: allow strategies 2 and 3 (set False to force the plain loop).
     """
 
@@ -293,13 +305,10 @@ class PointEvaluator:
 
         def chunk_params(rows: list[int]) -> dict[str, Tensor]:
             c = points.coeffs[rows].to(self.device, torch.float32)  # (p, K)
-            out = {n: torch.einsum("pk,k...->p...", c, v) for n, v in stacked_basis.items()}
-            return out
+            return {n: torch.einsum("pk,k...->p...", c, v) for n, v in stacked_basis.items()}
 
-        if mixed is not None:
-            # The input layer's K basis outputs are shared by all points (data outer, chunks
-            # inner); a chunk's mixed outputs (p, B, ...) are one matmul, so bound the chunk by
-            # their size as well as by chunk_size.
+        sums: list[dict[str, Tensor]]
+        if mixed is not None and layer_name is not None:
             sums = self._sum_factorised(points, idx, ds, bound, mixed, layer_name, chunk_params, one)
         else:
             chunks = [idx[i : i + self.chunk_size] for i in range(0, len(idx), self.chunk_size)]
@@ -309,11 +318,10 @@ class PointEvaluator:
                 p = chunk_params(ch)
                 for batch in self._batches(ds):
                     for name, v in run(p, batch).items():  # name -> (p, B)
-                        sums[k][name] = sums[k].get(name, 0) + v.double().sum(1)
+                        sums[k][name] = sums[k].get(name, 0) + v.sum(1, dtype=torch.float64)
         return {name: torch.cat([s[name] for s in sums]).cpu() / len(ds) for name in sums[0]}
 
-
-    #: bound on the elements of one chunk's mixed input-layer outputs (p * B * features).
+    #: bound on the elements of one chunk's mixed input-layer outputs (points * B * features).
     mixed_elements: int = 1 << 21
 
     def _sum_factorised(
@@ -327,36 +335,43 @@ class PointEvaluator:
         chunk_params: Callable[[list[int]], dict[str, Tensor]],
         one: Callable[[dict[str, Tensor], Batch], dict[str, Tensor]],
     ) -> list[dict[str, Tensor]]:
-        """Strategy 3: per-chunk sums over `ds` of every metric, each (p,) float64."""
-        basis0 = {k: v for k, v in prefixed(chunk_params(idx[:1])).items()}  # any point will do
+        """Strategy 3: per-chunk sums over `ds` of every metric: [chunk] name -> (p,) float64.
+
+        Data outer, chunks inner: per batch, the input layer's input is captured (the forward is
+        stopped there), its K basis outputs are computed once, and each chunk of points gets its
+        mixed outputs from one matmul before the rest of the network runs under vmap.
+        """
+        # the layers before the input layer have no parameters: any point's will do to reach it
+        first = {k: v[0] for k, v in prefixed(chunk_params(idx[:1])).items()}
+        buffers = prefixed(self.buffers)
         out_name = f"{layer_name}.out"
         run = vmap(one, in_dims=(0, None))
-        chunks: list[list[int]] | None = None
+        chunks: list[list[int]] = []
         params: list[dict[str, Tensor]] = []
         coeffs: list[Tensor] = []
         sums: list[dict[str, Tensor]] = []
         for batch in self._batches(ds):
-            mixed.capture = True  # run the model up to the input layer to get its input
+            mixed.capture = True
             try:
-                functional_call(bound, {**{k: v[0] for k, v in basis0.items()}, **prefixed(self.buffers)},
-                                (batch,), strict=False)
+                functional_call(bound, {**first, **buffers}, (batch,), strict=False)
                 raise RuntimeError("the input layer was not called")
             except _Captured as c:
                 inp = c.inp
             finally:
                 mixed.capture = False
             basis_out = mixed.basis_outputs(inp)  # (K, B, ...)
-            if chunks is None:  # points per chunk: chunk_size, and p * B * features <= mixed_elements
+            if not chunks:  # chunk_size points, at most mixed_elements mixed outputs per chunk
                 size = max(1, min(self.chunk_size, self.mixed_elements // max(1, basis_out[0].numel())))
                 chunks = [idx[i : i + size] for i in range(0, len(idx), size)]
                 params = [chunk_params(ch) for ch in chunks]  # small: the input layer is not stacked
                 coeffs = [points.coeffs[ch].to(self.device, torch.float32) for ch in chunks]  # (p, K)
                 sums = [{} for _ in chunks]
             for k, (p, c) in enumerate(zip(params, coeffs)):
-                p = {**p, out_name: mixed.mix(c, basis_out)}  # + (p, B, ...) mixed outputs
-                for name, v in run(p, batch).items():  # name -> (p, B)
-                    sums[k][name] = sums[k].get(name, 0) + v.double().sum(1)
+                out = mixed.mix(c, basis_out)  # (p, B, ...)
+                for name, v in run({**p, out_name: out}, batch).items():  # name -> (p, B)
+                    sums[k][name] = sums[k].get(name, 0) + v.sum(1, dtype=torch.float64)
         return sums
+
 
 def evaluate_points(
     model: nn.Module, points: PointSet, data: dict[str, ImageDataset], metrics: Sequence[MetricFn], **kw: Any
