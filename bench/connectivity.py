@@ -23,23 +23,18 @@ folders there.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from _common import default_data_dir, write_results
 
 from latentscape.config import load_config
 from latentscape.landscape.analysis import EvalOptions, analyse_path
 from latentscape.train.api import train_and_evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def default_data_dir() -> str:
-    return os.environ.get("LATENTSCAPE_DATA") or str(ROOT.parent / "shared" / "data")
 
 
 def train_once(config: Path, overrides: list[str], run_dir: Path) -> Path:
@@ -150,9 +145,8 @@ def main() -> None:
     for k in ("mlp_end_train_acc", "mlp_end_test_acc", "ae_end_test_loss"):
         if k in res:
             print(f"{k:<30}{', '.join(f'{v:.4g}' for v in res[k]):>20}")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(res, indent=2) + "\n")
-    print(f"wrote {args.out}; runs and plots in {work}")
+    write_results(args.out, res)
+    print(f"runs and plots in {work}")
 
 
 if __name__ == "__main__":

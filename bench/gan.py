@@ -22,17 +22,22 @@ Keys in the JSON: <dataset>_<loss>_fid, <dataset>_<loss>_images_per_s, <dataset>
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 from pathlib import Path
 
 import torch
+from _common import default_data_dir, write_results
 
 from latentscape.config import DataConfig, config_from_dict
 from latentscape.data.registry import load_splits
-from latentscape.metrics.features import domain_feature_net, domain_net_config, sample_features, train_domain_feature_net
+from latentscape.metrics.features import (
+    domain_feature_net,
+    domain_net_config,
+    sample_features,
+    train_domain_feature_net,
+)
 from latentscape.metrics.fid import fid_from_stats
 from latentscape.metrics.reference_stats import reference_stats
 from latentscape.train.api import build_model, data_info_of
@@ -90,7 +95,7 @@ def run_one(dataset: str, loss: str, data, extractor, ref, args) -> dict[str, fl
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", default=str(ROOT / "bench" / "results" / "gan.json"))
-    p.add_argument("--data-dir", default=os.environ.get("LATENTSCAPE_DATA") or str(ROOT.parent / "shared" / "data"))
+    p.add_argument("--data-dir", default=default_data_dir())
     p.add_argument("--datasets", default="mnist,fashion-mnist")
     p.add_argument("--losses", default="bce,lsgan,wgan_gp", help="any of bce, bce_nonsaturating, lsgan, wgan_gp")
     p.add_argument("--iterations", type=int, default=400, help="K generator iterations per loss (small: 2 shared CPU cores)")
@@ -143,12 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     for k, v in results.items():
         if k.endswith("ordering_holds"):
             print(f"{k}: WGAN-GP <= LSGAN <= BCE {'holds' if v else 'does NOT hold'}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(results, indent=2))
-    os.replace(tmp, out)
-    print(f"wrote {out}")
+    write_results(args.out, results)
     return 0
 
 

@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
-import os
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from _common import default_data_dir, write_results
 from torch import nn
 
 from latentscape.config import DataConfig
@@ -114,14 +112,6 @@ def run(data: ImageDataset, batch_size: int, repeats: int, device: torch.device,
     }
 
 
-def write_json(path: Path, obj: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(obj, fh, indent=2)
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "loader.json")
@@ -135,8 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
-    data_dir = args.data_dir or os.environ.get("LATENTSCAPE_DATA") or str(
-        Path(__file__).resolve().parents[2] / "shared" / "data")
+    data_dir = args.data_dir or default_data_dir()
     data = load_split(DataConfig(name=args.dataset, data_dir=data_dir), "train")
     result = run(data, args.batch_size, args.repeats, torch.device(args.device), args.seed)
     d = result["details"]
@@ -149,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ratio (in-memory / DataLoader): {result['ratio']:.1f}x")
     print(f"data only, no model: {d['data_only_inmemory_images_per_s']:.0f} vs "
           f"{d['data_only_dataloader_images_per_s']:.0f} images/s")
-    write_json(args.out, result)
+    write_results(args.out, result)
     print(f"wrote {args.out}")
     return 0
 

@@ -13,13 +13,11 @@ Writes JSON with keys latentscape_s, baseline_s, ratio (+ details).
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
+from _common import default_data_dir, write_results
 
 from latentscape.config import DataConfig
 from latentscape.data.loader import BatchLoader, iterate_in_order
@@ -30,10 +28,6 @@ from latentscape.landscape.path_metrics import combined, resolve_metrics
 from latentscape.landscape.plane import grid_axes, plane_through
 from latentscape.models.base import DataInfo
 from latentscape.models.classifier import MLPClassifierConfig, build_mlp
-
-
-def default_data_dir() -> str:
-    return os.environ.get("LATENTSCAPE_DATA") or str(Path(__file__).resolve().parents[2] / "shared" / "data")
 
 
 def quick_mlp(train, seed: int):
@@ -113,9 +107,7 @@ def main() -> None:
     print(f"{'baseline (load_state_dict loop)':<34}{base_s:>10.2f}")
     print(f"ratio baseline/latentscape: {out['ratio']:.1f}x   (target 5x)")
     print(f"max relative loss difference {rel:.2e}, max accuracy difference {acc_diff:.2e}")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_results(args.out, out)
 
 
 if __name__ == "__main__":

@@ -33,17 +33,27 @@ def test_foreign_file_is_a_clear_error(tmp_path):
 
 
 class _Evil:
+    """Unpickling this runs `touch marker`."""
+
+    def __init__(self, marker) -> None:
+        self.marker = str(marker)
+
     def __reduce__(self):
-        return (os.system, ("echo pwned > /dev/null",))
+        return (os.system, (f"touch {self.marker}",))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_code_in_a_checkpoint_is_never_executed(tmp_path):
+    marker = tmp_path / "pwned"
     with open(tmp_path / "evil.pt", "wb") as f:
-        pickle.dump({"format": "latentscape.weights/1", "x": _Evil()}, f)
-    torch.save({"format": "latentscape.weights/1", "x": _Evil()}, tmp_path / "evil2.pt")
+        pickle.dump({"format": "latentscape.weights/1", "x": _Evil(marker)}, f)
+    torch.save({"format": "latentscape.weights/1", "x": _Evil(marker)}, tmp_path / "evil2.pt")
     for name in ("evil.pt", "evil2.pt"):
-        with pytest.raises(CheckpointError):
+        with pytest.raises(CheckpointError, match="refused|not a readable"):
             load_checkpoint(tmp_path / name)
+    assert not marker.exists()
+    pickle.loads(pickle.dumps(_Evil(marker)))  # the payload is real: plain unpickling runs it
+    assert marker.exists()
 
 
 def test_atomic_save_leaves_old_file_when_writing_fails(tmp_path):
