@@ -17,7 +17,6 @@ def _free_port():
         return s.getsockname()[1]
 
 
-@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_two_ranks_share_points_and_agree_with_one_process():
     model, pts, data = sharding_setup()
