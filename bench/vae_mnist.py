@@ -6,7 +6,7 @@ Measures, in one process:
   batch 128, as the PyTorch examples VAE (which reports about 105 nats). Target: <= 106.
 - conv_test_nelbo: the same for the default conv VAE (configs/mnist_conv_vae.yaml: DCGAN-style
   28 px, width 32, a dense 512 layer each side of a 32-d code, Adam 1e-3 with cosine decay,
-  batch 64) after --conv-epochs (20) epochs. Target: <= 95.
+  batch 32) after --conv-epochs (20) epochs. Target: <= 95.
 - fc_images_per_s: training throughput of the FC VAE in latentscape's trainer (the 10-epoch run).
 - dataloader_ratio: latentscape's throughput over that of a plain per-item
   torch.utils.data.Dataset + DataLoader loop training the same FC VAE (same threads, batch, model),
