@@ -26,7 +26,13 @@ from torch import Tensor, nn
 from latentscape.data.loader import iterate_in_order
 from latentscape.data.types import ImageDataset
 from latentscape.metrics.base import EvalContext, MetricNotApplicable
-from latentscape.metrics.weights import WeightsError, WeightsSpec, load_state_dict, resolve_weights
+from latentscape.metrics.weights import (
+    WeightsError,
+    WeightsSpec,
+    load_matching_state,
+    load_state_dict,
+    resolve_weights,
+)
 from latentscape.nets.lpips_backbones import BACKBONES, LPIPSBackbone
 from latentscape.registry import METRICS
 
@@ -117,14 +123,7 @@ class LPIPS(nn.Module):
     def load_heads(self, path: str | Path) -> None:
         """Load v0.1 heads (`lin<k>.model.1.weight`, (1, C_k, 1, 1)), checking names and shapes."""
         state = load_state_dict(path, "LPIPS heads")
-        own = self.heads.state_dict()
-        if set(state) != set(own):
-            diff = sorted(set(own) ^ set(state))
-            raise WeightsError(f"{path}: not LPIPS heads for {self.backbone.net!r} (first mismatch: {diff[0]!r})")
-        for k, v in state.items():
-            if v.shape != own[k].shape:
-                raise WeightsError(f"{path}: {k} has shape {tuple(v.shape)}, {self.backbone.net!r} needs {tuple(own[k].shape)}")
-        self.heads.load_state_dict(state)
+        load_matching_state(self.heads, state, path, f"LPIPS heads for {self.backbone.net!r}")
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         """Distances (B,) between images x and y (B, C, H, W) in [0, 1], C in {1, 3}."""

@@ -141,3 +141,16 @@ def load_state_dict(path: str | Path, what: str = "weights") -> dict[str, Tensor
     if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
         raise WeightsError(f"{path}: expected a state dict of tensors")
     return state
+
+
+def load_matching_state(module: torch.nn.Module, state: dict, source: object, what: str) -> None:
+    """`module.load_state_dict(state)` after checking names and shapes; a mismatch is one
+    WeightsError line naming `source`, `what` was expected, and the first offending tensor."""
+    own = module.state_dict()
+    if set(state) != set(own):
+        diff = sorted(set(own) ^ set(state))
+        raise WeightsError(f"{source}: not {what} (first mismatch: {diff[0]!r})")
+    for k, v in state.items():
+        if v.shape != own[k].shape:
+            raise WeightsError(f"{source}: {k} has shape {tuple(v.shape)}, expected {tuple(own[k].shape)}")
+    module.load_state_dict(state)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from latentscape.metrics.weights import WeightsError, WeightsSpec
+from latentscape.metrics.weights import WeightsSpec, load_matching_state
 
 
 class Fire(nn.Module):
@@ -126,11 +126,4 @@ class LPIPSBackbone(nn.Module):
     def load_torchvision_state_dict(self, state: dict[str, Tensor], source: str) -> None:
         """Load the `features.*` tensors of a torchvision weights file (others are ignored)."""
         feats = {k: v for k, v in state.items() if k.startswith("features.")}
-        own = self.state_dict()
-        if set(feats) != set(own):
-            diff = sorted(set(own) ^ set(feats))
-            raise WeightsError(f"{source}: not {self.net} backbone weights (first mismatch: {diff[0]!r})")
-        for k, v in feats.items():
-            if v.shape != own[k].shape:
-                raise WeightsError(f"{source}: {k} has shape {tuple(v.shape)}, expected {tuple(own[k].shape)}")
-        self.load_state_dict(feats)
+        load_matching_state(self, feats, source, f"{self.net} backbone weights")
