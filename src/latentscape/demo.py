@@ -98,6 +98,10 @@ def run_demo(out: str | Path, settings: DemoSettings | None = None, quiet: bool 
         kind: {sp: {k: doc["summary"][sp]["loss"][k] for k in ("start", "end", "max", "mean", "barrier")} for sp in doc["summary"]}
         for kind, doc in (("line", line_doc), ("curve", curve_doc))
     }
+    summary["dynamics"] = {  # the report labels the strips' columns with these t values
+        kind: {"strip": f"images/{kind}_dynamics.png", "gif": f"images/{kind}_dynamics.gif", "strip_ts": doc["dynamics"]["strip_ts"]}
+        for kind, doc in (("line", line_doc), ("curve", curve_doc)) if "dynamics" in doc
+    }
     summary["seconds"] = time.time() - t0
     summary["folders"] = {"autoencoders": [str(r) for r in runs], "curve_run": str(curve_run), "line": str(out / "line"), "curve_path": str(out / "curve_path")}
     write_json(out / "eval" / "demo.json", summary)

@@ -178,6 +178,9 @@ def parse_range(text: str) -> tuple[float, float]:
     return lo, hi
 
 
+T_LABEL = "t (position on the path: 0 = start weights, 1 = end weights)"
+
+
 def plot_path(result: PathResult, images_dir: Path, label: str = "") -> list[Path]:
     """images/path_<metric>.png: one plot per metric, one series per split."""
     from latentscape.viz.plots import plot_curves
@@ -188,7 +191,7 @@ def plot_path(result: PathResult, images_dir: Path, label: str = "") -> list[Pat
         series = {s: (result.ts, ms[m]) for s, ms in result.values.items() if m in ms}
         name = m.replace("/", "_")
         out.append(
-            plot_curves(series, images_dir / f"path_{name}.png", xlabel="t", ylabel=m, title=f"{m} along the {label or result.kind}", markers=len(result.ts) <= 31)
+            plot_curves(series, images_dir / f"path_{name}.png", xlabel=T_LABEL, ylabel=m, title=f"{m} along the {label or result.kind}", markers=len(result.ts) <= 31)
         )
     return out
 
@@ -198,4 +201,4 @@ def plot_compare(results: dict[str, PathResult], split: str, metric: str, path: 
     from latentscape.viz.plots import plot_curves
 
     series = {name: (r.ts, r.values[split][metric]) for name, r in results.items() if metric in r.values.get(split, {})}
-    return plot_curves(series, path, xlabel="t", ylabel=f"{split} {metric}", title=f"{split} {metric}: " + " vs ".join(series))
+    return plot_curves(series, path, xlabel=T_LABEL, ylabel=f"{split} {metric}", title=f"{split} {metric}: " + " vs ".join(series))

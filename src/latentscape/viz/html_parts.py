@@ -106,12 +106,31 @@ def _is_small(path: Path, limit: int = 600) -> bool:
         return False
 
 
-def figure_html(path: Path, caption: str) -> str:
-    """An embedded image with its caption."""
+def figure_html(path: Path, caption: str, wide: bool = False) -> str:
+    """An embedded image with its caption (`wide`: spans the whole gallery row)."""
     cls = " class='pixel'" if _is_small(path) else ""
+    fig_cls = " class='wide'" if wide else ""
     return (
-        f"<figure><img{cls} src='{data_uri(path)}' alt='{escape(caption, quote=True)}' loading='lazy'>"
+        f"<figure{fig_cls}><img{cls} src='{data_uri(path)}' alt='{escape(caption, quote=True)}'>"
         f"<figcaption>{escape(caption)}</figcaption></figure>"
+    )
+
+
+def page(title: str, body: str, head: str = "", script: str = "") -> str:
+    """A complete self-contained HTML page: inline CSS, optional inline script, no links out.
+
+    Args:
+        title: plain text of <title> (escaped here).
+        body: HTML inside <main> (already escaped by the caller).
+        head: extra trusted <head> markup (e.g. a meta refresh).
+        script: trusted inline JavaScript run at the end of the body.
+    """
+    js = f"<script>{script}</script>" if script else ""
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<meta name='generator' content='latentscape report'>{head}"
+        f"<title>{escape(title)}</title><style>{CSS}</style></head><body><main>{body}</main>{js}</body></html>\n"
     )
 
 
@@ -147,5 +166,22 @@ figcaption { color: var(--muted); font-size: 0.85rem; word-break: break-word; }
 .note { color: var(--muted); font-style: italic; }
 footer { margin-top: 2.5rem; padding-top: 0.5rem; border-top: 1px solid var(--line); color: var(--muted);
          font-size: 0.85rem; }
+figure.wide { grid-column: 1 / -1; }
+.gallery.plots, .gallery.curves { grid-template-columns: repeat(auto-fill, minmax(min(100%, 460px), 1fr)); }
+.finding { font-size: 1.08rem; background: var(--band); border-left: 4px solid var(--accent); padding: 0.6rem 0.9rem; }
+.strip { max-width: 100%; margin: 0.5rem 0 1rem; }
+.strip-labels { display: grid; text-align: center; font-size: 0.8rem; color: var(--muted); }
+.strip-labels span:first-child { font-weight: 700; color: var(--fg); }
+.strip img { width: 100%; image-rendering: pixelated; display: block; border: 1px solid var(--line); }
+.gif img { width: min(100%, 420px); image-rendering: pixelated; }
+td.num, th.num { text-align: right; }
+th.sortable { cursor: pointer; user-select: none; white-space: nowrap; }
+th.sortable::after { content: " \\2195"; color: var(--muted); font-size: 0.8em; }
+th[aria-sort=ascending]::after { content: " \\25B2"; color: var(--accent); }
+th[aria-sort=descending]::after { content: " \\25BC"; color: var(--accent); }
+.filters { display: flex; flex-wrap: wrap; gap: 0.5rem 1rem; align-items: center; margin: 0.75rem 0; }
+.filters select, .filters input { font: inherit; padding: 0.15rem 0.3rem; }
+.side { display: grid; grid-template-columns: repeat(auto-fit, minmax(220px, 1fr)); gap: 0.75rem; }
+.kind { font-size: 0.8rem; padding: 0.05rem 0.4rem; border-radius: 0.6rem; background: var(--band); border: 1px solid var(--line); }
 @media (max-width: 600px) { body { font-size: 14px; } .gallery { grid-template-columns: 1fr; } }
 """

@@ -1,9 +1,12 @@
 """`write_report(run_dir)`: one self-contained HTML page per run.
 
 The page has no external references (images and GIFs are base64 data URIs, CSS is inline), so it
-can be mailed or opened offline on a phone. It shows: title (run, model, dataset), the resolved
-config, a final-metrics table, every JSON result under eval/, the training curves, and every
-picture under images/ grouped by file-name prefix. It works on partial runs (only config.yaml).
+can be mailed or opened offline on a phone. It shows: a title saying what the folder holds, the
+finding of an analysis (demo, path, plane, fge: viz/analysis_page.py) with its table and labelled
+pictures, a final-metrics table, every JSON result under eval/ with its protocol, the training
+curves, every other picture under images/ grouped by file-name prefix, links to the runs inside
+the folder, and the resolved config. Sections with nothing to show are left out, so a partial
+run (only config.yaml) gets a short page.
 """
 
 from __future__ import annotations
@@ -19,21 +22,25 @@ import yaml
 
 from latentscape.errors import LatentscapeError
 from latentscape.viz.atomic import atomic_write_text
-from latentscape.viz.html_parts import CSS, figure_html, flatten, key_value_table, matrix_table
+from latentscape.viz.analysis_page import analysis_sections, subfolder_links
+from latentscape.viz.discover import SUMMARY_NAMES, describe, discover, model_and_dataset, read_json
+from latentscape.viz.html_parts import figure_html, flatten, key_value_table, matrix_table, page
 from latentscape.viz.metrics_log import CURVE_PREFIX, final_metrics, plot_metrics_jsonl, read_metrics
 
 IMAGE_SUFFIXES = (".png", ".gif", ".jpg", ".jpeg")
 DEFAULT_MAX_IMAGE_BYTES = 64 * 1024 * 1024  # keep the page openable on a phone
+HANDLED_EVAL = {"demo": "demo.json", "fge": "fge.json"}  # eval files shown by their analysis sections
 
 
 def check_run_dir(run_dir: str | Path) -> Path:
-    """Return `run_dir` as a Path, or raise LatentscapeError if it is not a run folder."""
+    """Return `run_dir` as a Path, or raise LatentscapeError if it is not a run or analysis folder
+    (one with config.yaml, or with a summary JSON such as a tune study's summary.json)."""
     run_dir = Path(run_dir)
     if not run_dir.exists():
         raise LatentscapeError(f"run directory not found: {run_dir}")
     if not run_dir.is_dir():
         raise LatentscapeError(f"not a directory: {run_dir}")
-    if not (run_dir / "config.yaml").is_file():
+    if not (run_dir / "config.yaml").is_file() and not any((run_dir / n).is_file() for n in SUMMARY_NAMES):
         raise LatentscapeError(f"not a run directory (no config.yaml): {run_dir}")
     return run_dir
 
@@ -45,40 +52,51 @@ def write_report(
 ) -> Path:
     """Write `run_dir/report.html` (atomically) and return its path.
 
+    An analysis folder (demo, path, plane, fge) leads with its finding in one sentence and its
+    table, then its labelled pictures; sections with nothing to show are left out.
+
     Args:
-        run_dir: a run folder (must hold config.yaml).
+        run_dir: a run folder (config.yaml) or an analysis folder (summary.json, ...).
         plot_curves: (re)draw images/curves_<metric>.png from metrics.jsonl first.
         max_image_bytes: stop embedding pictures beyond this total size (the rest are listed).
 
     Raises:
-        LatentscapeError: `run_dir` is missing or has no config.yaml.
+        LatentscapeError: `run_dir` is missing or holds neither config.yaml nor a summary JSON.
     """
     run_dir = check_run_dir(run_dir)
-    config_text = (run_dir / "config.yaml").read_text(encoding="utf-8", errors="replace")
-    config = _parse_config(config_text)
+    has_config = (run_dir / "config.yaml").is_file()
+    config_text = (run_dir / "config.yaml").read_text(encoding="utf-8", errors="replace") if has_config else ""
+    config = _parse_config(config_text) if has_config else None
     records = read_metrics(run_dir)
     if plot_curves:
         plot_metrics_jsonl(run_dir)
+    entries = describe(run_dir)
+    lead = entries[0] if entries else None
+    kinds = [e.kind for e in entries]
+    sections, shown = analysis_sections(run_dir, kinds)
     budget = [max_image_bytes]
-    sections = [
-        ("config", "Config", _config_section(config_text, config)),
+    sections += [
         ("metrics", "Final metrics", _metrics_section(records)),
-        ("eval", "Evaluation", _eval_section(run_dir)),
+        ("eval", "Evaluation", _eval_section(run_dir, {HANDLED_EVAL[k] for k in HANDLED_EVAL if k in kinds})),
         ("curves", "Training curves", _curves_section(run_dir, budget)),
-        ("images", "Images", _images_section(run_dir, budget)),
+        ("images", "Images", _images_section(run_dir, budget, shown)),
+        ("summary", "Summary", _summary_section(run_dir) if not has_config else ""),
+        ("inside", "Runs and analyses in this folder", subfolder_links(run_dir, discover(run_dir, max_depth=2))),
+        ("config", "Config", _config_section(config_text, config) if has_config else ""),
     ]
+    sections = [s for s in sections if s[2]]  # leave out what has nothing to show
     title = _title(run_dir, config)
+    heading = lead.title if lead else f"{title['run']}: {title['model']} on {title['dataset']}"
+    finding = f"<p class='finding'>{escape(lead.finding)}</p>" if lead and lead.finding else ""
+    kind = f"<span class='kind'>{escape(lead.kind)}</span> " if lead else ""
     nav = "".join(f"<a href='#{sid}'>{escape(name)}</a>" for sid, name, _ in sections)
     body = "".join(f"<section id='{sid}'><h2>{escape(name)}</h2>{html}</section>" for sid, name, html in sections)
-    page = (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{escape(title['run'])} - latentscape report</title><style>{CSS}</style></head><body><main>"
-        f"<header><h1>{escape(title['run'])}</h1><p class='meta'>model <b>{escape(title['model'])}</b>"
+    main = (
+        f"<header><h1>{escape(heading)}</h1><p class='meta'>{kind}model <b>{escape(title['model'])}</b>"
         f" &middot; dataset <b>{escape(title['dataset'])}</b> &middot; {escape(str(run_dir.resolve()))}</p></header>"
-        f"<nav>{nav}</nav>{body}{_footer()}</main></body></html>\n"
+        f"{finding}<nav>{nav}</nav>{body}{_footer()}"
     )
-    return atomic_write_text(run_dir / "report.html", page)
+    return atomic_write_text(run_dir / "report.html", page(f"{heading} - latentscape report", main))
 
 
 def _parse_config(text: str) -> dict[str, Any] | None:
@@ -90,13 +108,11 @@ def _parse_config(text: str) -> dict[str, Any] | None:
 
 
 def _title(run_dir: Path, config: dict[str, Any] | None) -> dict[str, str]:
-    config = config or {}
-    model = config.get("model") if isinstance(config.get("model"), dict) else {}
-    data = config.get("data") if isinstance(config.get("data"), dict) else {}
+    model, dataset = model_and_dataset(run_dir, config)
     return {
-        "run": str(config.get("name") or run_dir.resolve().name),
-        "model": str(model.get("name", "unknown")),
-        "dataset": str(data.get("name", "unknown")),
+        "run": str((config or {}).get("name") or run_dir.resolve().name),
+        "model": model or "unknown",
+        "dataset": dataset or "unknown",
     }
 
 
@@ -108,7 +124,7 @@ def _config_section(text: str, config: dict[str, Any] | None) -> str:
 def _metrics_section(records: list[dict[str, Any]]) -> str:
     finals = final_metrics(records)
     if not finals:
-        return "<p class='note'>No metrics logged yet.</p>"
+        return ""
     names: list[str] = []
     for by_name in finals.values():
         names.extend(n for n in by_name if n not in names)
@@ -120,20 +136,20 @@ def _metrics_section(records: list[dict[str, Any]]) -> str:
     return note + matrix_table(["(step)", *names], list(finals), finals, corner="metric")
 
 
-def _eval_section(run_dir: Path) -> str:
+def _eval_section(run_dir: Path, skip: set[str] = frozenset()) -> str:
     eval_dir = run_dir / "eval"
     files = sorted(eval_dir.rglob("*.json")) if eval_dir.is_dir() else []
-    if not files:
-        return "<p class='note'>No evaluation results (eval/*.json) yet.</p>"
     parts = []
     for path in files:
+        if path.parent == eval_dir and path.name in skip:
+            continue
         name = str(path.relative_to(eval_dir))
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             parts.append(f"<h3>{escape(name)}</h3><p class='note'>unreadable JSON: {escape(str(exc))}</p>")
             continue
-        parts.append(f"<h3>{escape(name)}</h3>{key_value_table(flatten(data))}")
+        parts.append(f"<h3>{escape(name)}</h3>{_eval_html(data)}")
     return "".join(parts)
 
 
@@ -160,19 +176,19 @@ def _curves_section(run_dir: Path, budget: list[int]) -> str:
     images = run_dir / "images"
     paths = sorted(images.glob(f"{CURVE_PREFIX}*.png")) if images.is_dir() else []
     if not paths:
-        return "<p class='note'>No curves yet (metrics.jsonl is empty or missing).</p>"
+        return ""
     html, skipped = _embed(paths, images, budget)
     return f"<div class='gallery curves'>{html}</div>{_skipped_note(skipped)}"
 
 
-def _images_section(run_dir: Path, budget: list[int]) -> str:
+def _images_section(run_dir: Path, budget: list[int], shown: set[Path] = frozenset()) -> str:
     images = run_dir / "images"
     paths = [
         p for p in sorted(images.rglob("*")) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-        and not (p.parent == images and p.name.startswith(CURVE_PREFIX))
+        and not (p.parent == images and p.name.startswith(CURVE_PREFIX)) and p not in shown
     ] if images.is_dir() else []
     if not paths:
-        return "<p class='note'>No images yet.</p>"
+        return ""
     groups: dict[str, list[Path]] = {}
     for path in paths:
         groups.setdefault(group_for(path.relative_to(images)), []).append(path)
@@ -181,6 +197,23 @@ def _images_section(run_dir: Path, budget: list[int]) -> str:
         html, skipped = _embed(members, images, budget)
         parts.append(f"<h3>{escape(group)}</h3><div class='gallery'>{html}</div>{_skipped_note(skipped)}")
     return "".join(parts)
+
+
+def _eval_html(data: object) -> str:
+    """An eval JSON: the protocol behind the numbers on one line, then the metrics."""
+    if isinstance(data, dict) and isinstance(data.get("protocol"), dict) and isinstance(data.get("metrics"), dict):
+        protocol = " &middot; ".join(f"{escape(str(k))} <b>{escape(str(v))}</b>" for k, v in data["protocol"].items())
+        return f"<p class='meta'>protocol: {protocol}</p>{key_value_table(flatten(data['metrics']))}"
+    return key_value_table(flatten(data))
+
+
+def _summary_section(run_dir: Path) -> str:
+    """The summary JSON of a generic analysis folder (tune study, probe, ...), flattened."""
+    for name in SUMMARY_NAMES:
+        data = read_json(run_dir / name)
+        if isinstance(data, dict):
+            return f"<h3>{escape(name)}</h3>{key_value_table(flatten(data))}"
+    return ""
 
 
 def group_for(relpath: Path) -> str:
