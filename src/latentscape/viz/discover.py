@@ -213,7 +213,13 @@ def run_metrics(folder: Path) -> tuple[dict[str, float], int | None]:
 
 
 def _mtime(folder: Path) -> float:
-    times = [(folder / n).stat().st_mtime for n in WATCHED if (folder / n).is_file()]
+    files = [folder / n for n in WATCHED] + (sorted((folder / "eval").glob("*.json")) if (folder / "eval").is_dir() else [])
+    times = []
+    for path in files:
+        try:
+            times.append(path.stat().st_mtime)
+        except OSError:  # absent, or removed while we look
+            continue
     return max(times, default=0.0)
 
 

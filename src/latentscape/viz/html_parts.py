@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import math
+from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -116,7 +117,15 @@ def figure_html(path: Path, caption: str, wide: bool = False) -> str:
     )
 
 
-def page(title: str, body: str, head: str = "", script: str = "") -> str:
+def footer() -> str:
+    """Version and creation time of a page."""
+    from latentscape import __version__
+
+    created = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f"<footer>latentscape {escape(__version__)} &middot; created {escape(created)}</footer>"
+
+
+def page(title: str, body: str, head: str = "", script: str = "", wide: bool = False) -> str:
     """A complete self-contained HTML page: inline CSS, optional inline script, no links out.
 
     Args:
@@ -124,13 +133,15 @@ def page(title: str, body: str, head: str = "", script: str = "") -> str:
         body: HTML inside <main> (already escaped by the caller).
         head: extra trusted <head> markup (e.g. a meta refresh).
         script: trusted inline JavaScript run at the end of the body.
+        wide: a wider page (tables with many columns).
     """
     js = f"<script>{script}</script>" if script else ""
+    main = "<main class='wide'>" if wide else "<main>"
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<meta name='generator' content='latentscape report'>{head}"
-        f"<title>{escape(title)}</title><style>{CSS}</style></head><body><main>{body}</main>{js}</body></html>\n"
+        f"<title>{escape(title)}</title><style>{CSS}</style></head><body>{main}{body}</main>{js}</body></html>\n"
     )
 
 
@@ -182,6 +193,8 @@ th[aria-sort=descending]::after { content: " \\25BC"; color: var(--accent); }
 .filters { display: flex; flex-wrap: wrap; gap: 0.5rem 1rem; align-items: center; margin: 0.75rem 0; }
 .filters select, .filters input { font: inherit; padding: 0.15rem 0.3rem; }
 .side { display: grid; grid-template-columns: repeat(auto-fit, minmax(220px, 1fr)); gap: 0.75rem; }
+main.wide { max-width: 1500px; }
+td.finding { min-width: 18em; max-width: 32em; }
 .kind { font-size: 0.8rem; padding: 0.05rem 0.4rem; border-radius: 0.6rem; background: var(--band); border: 1px solid var(--line); }
 @media (max-width: 600px) { body { font-size: 14px; } .gallery { grid-template-columns: 1fr; } }
 """

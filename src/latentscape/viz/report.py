@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from latentscape.errors import LatentscapeError
 from latentscape.viz.atomic import atomic_write_text
 from latentscape.viz.analysis_page import analysis_sections, subfolder_links
 from latentscape.viz.discover import SUMMARY_NAMES, describe, discover, model_and_dataset, read_json
-from latentscape.viz.html_parts import figure_html, flatten, key_value_table, matrix_table, page
+from latentscape.viz.html_parts import figure_html, flatten, footer, key_value_table, matrix_table, page
 from latentscape.viz.metrics_log import CURVE_PREFIX, final_metrics, plot_metrics_jsonl, read_metrics
 
 IMAGE_SUFFIXES = (".png", ".gif", ".jpg", ".jpeg")
@@ -230,8 +229,4 @@ def caption_for(path: Path) -> str:
     return f"{words} ({path.suffix.lstrip('.').lower()})"
 
 
-def _footer() -> str:
-    from latentscape import __version__
-
-    created = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    return f"<footer>latentscape {escape(__version__)} &middot; created {escape(created)}</footer>"
+_footer = footer
