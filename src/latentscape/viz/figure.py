@@ -54,10 +54,10 @@ def finite_pairs(xs: Any, ys: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def wants_log(values: Sequence[np.ndarray]) -> bool:
-    """True when all values are positive and span more than three decades (e.g. a loss curve
-    that starts at 2e3 and ends at 0.5 is unreadable on a linear axis)."""
+    """True when all values are positive and span more than two decades (e.g. a loss curve
+    that starts at 200 and ends at 0.5 is unreadable on a linear axis)."""
     flat = np.concatenate([v.ravel() for v in values]) if values else np.zeros(0)
     flat = flat[np.isfinite(flat)]
     if flat.size == 0 or flat.min() <= 0:
         return False
-    return bool(flat.max() / flat.min() > 1e3)
+    return bool(flat.max() / flat.min() > 1e2)

@@ -98,7 +98,7 @@ def plot_metrics_jsonl(run_dir: str | Path) -> list[Path]:
     """Write `run_dir/images/curves_<metric>.png` for each metric in metrics.jsonl.
 
     Each picture has one series per split (train, val, test) against the step; the y axis is
-    logarithmic when the values are positive and span more than three decades.
+    logarithmic when the values are positive and span more than two decades.
 
     Args:
         run_dir: a run folder.
@@ -117,7 +117,7 @@ def plot_metrics_jsonl(run_dir: str | Path) -> list[Path]:
             ax.plot(xs, ys, label=split, marker="o" if len(xs) <= 30 else None, markersize=3)
         if wants_log(arrays):
             ax.set_yscale("log")
-        ax.set(xlabel="step", ylabel=metric, title=metric)
+        ax.set(xlabel="training step", ylabel=metric, title=f"{metric} per split")
         ax.grid(True, alpha=0.3)
         ax.legend()
         written.append(save_figure(fig, run_dir / "images" / curve_file_name(metric)))
