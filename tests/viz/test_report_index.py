@@ -1,0 +1,143 @@
+"""Index, compare and serve pages: discovery of every kind of folder, escaping, links that exist,
+stale pages rewritten, protocols shown, and the live server following a folder being written."""
+
+import json
+import re
+import threading
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from latentscape.cli import main
+from latentscape.errors import LatentscapeError
+from latentscape.viz.compare import write_compare
+from latentscape.viz.discover import discover
+from latentscape.viz.index import write_index
+from latentscape.viz.report import write_report
+from latentscape.viz.serve import IndexServer
+from report_workspace import EVIL, make_workspace
+
+
+def _links(html: str) -> list[str]:
+    return re.findall(r"href='([^'#]+)", html)
+
+
+def test_discover_finds_every_kind(tmp_path):
+    ws = make_workspace(tmp_path)
+    entries = {e.folder: e for e in discover(tmp_path)}
+    kinds = {role: entries[path].kind for role, path in ws.items()}
+    assert kinds == {"a": "run", "b": "run", "demo": "demo", "path": "path", "plane": "plane", "study": "tune", "probe": "probe"}
+    demo = entries[ws["demo"]]
+    assert demo.model == "vae"  # a curve reports the model of its start run
+    assert "barrier of 0.18" in demo.finding and "lowers it to 0.001" in demo.finding
+    assert entries[ws["path"]].metrics == {"test loss barrier": pytest.approx(0.18)}
+    assert entries[ws["plane"]].metrics == {"test loss min": 0.1, "test loss max": 0.9}
+    assert entries[ws["study"]].metrics == {"best val loss": 0.25, "trials": 8.0}
+    assert entries[ws["probe"]].metrics == {"accuracy": 0.91}
+    assert entries[ws["a"]].metrics["test loss"] == 0.9 and "test fid (eval)" in entries[ws["a"]].metrics
+
+
+def test_index_lists_links_and_escapes(tmp_path):
+    ws = make_workspace(tmp_path)
+    html = write_index(tmp_path).read_text()
+    assert EVIL not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert html.count("<script>") == 1  # only the page's own sort/filter script
+    links = _links(html)
+    assert len(links) == 7
+    for link in links:
+        assert (tmp_path / link).is_file(), link  # every page the index links to exists
+    assert not re.search(r"(src|href)\s*=\s*['\"]?https?:", html, re.I)
+    for attr in ("data-model='vae'", "data-dataset='digits'", "data-kind='tune'"):
+        assert attr in html
+    assert (ws["study"] / "report.html").is_file()  # a generic analysis gets a page too
+    assert "LR grid search" in (ws["study"] / "report.html").read_text()
+
+
+def test_index_rewrites_stale_pages_only(tmp_path):
+    ws = make_workspace(tmp_path)
+    write_index(tmp_path)
+    page = ws["b"] / "report.html"
+    before = page.stat().st_mtime_ns
+    write_index(tmp_path)
+    assert page.stat().st_mtime_ns == before  # nothing changed: not rewritten
+    with open(ws["b"] / "metrics.jsonl", "a") as fh:
+        fh.write(json.dumps({"step": 99, "split": "test", "loss": 0.123456}) + "\n")
+    write_index(tmp_path)
+    assert "0.1235" in page.read_text()
+    foreign = ws["a"] / "report.html"
+    foreign.write_text("<html>made by hand</html>")
+    (ws["a"] / "metrics.jsonl").touch()
+    write_index(tmp_path)
+    assert foreign.read_text() == "<html>made by hand</html>"  # not ours: left alone
+
+
+def test_analysis_pages_lead_with_their_finding(tmp_path):
+    ws = make_workspace(tmp_path)
+    html = write_report(ws["demo"]).read_text()
+    assert html.index("class='finding'") < html.index("<section")
+    assert "straight line" in html and "trained curve" in html and "barrier" in html
+    assert "<span>input</span>" in html and "<span>t = 0.5</span>" in html  # labelled strip columns
+    assert html.count("image/gif") == 2
+    assert "No metrics" not in html and "No curves" not in html
+    path_html = write_report(ws["path"]).read_text()
+    assert "Loss along the straight line from a to b" in path_html and "rises to 0.3 at t = 0.50" in path_html
+    plane_html = write_report(ws["plane"]).read_text()
+    assert "ranges from 0.1 to 0.9" in plane_html and "image/png" in plane_html
+
+
+def test_compare_page(tmp_path):
+    ws = make_workspace(tmp_path)
+    out = write_compare([ws["a"], ws["b"]], tmp_path / "cmp.html")
+    html = out.read_text()
+    assert EVIL not in html and "&lt;script&gt;" in html
+    assert "protocol: n" in html and "The protocols differ" in html  # n 1000 vs 500
+    assert "12.5" in html and "30" in html
+    assert html.count("<h3>samples</h3>") == 1 and html.count("image/gif") == 2
+    assert "model.name" in html  # config difference vae vs ae
+    with pytest.raises(LatentscapeError, match="at least two"):
+        write_compare([ws["a"]], tmp_path / "x.html")
+
+
+def test_report_command_modes(tmp_path, capsys):
+    ws = make_workspace(tmp_path)
+    assert main(["report", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "index.html")
+    assert main(["report", str(ws["b"])]) == 0
+    assert capsys.readouterr().out.strip() == str(ws["b"] / "report.html")
+    cmp = tmp_path / "c.html"
+    assert main(["report", "--compare", str(ws["a"]), str(ws["b"]), "--out", str(cmp)]) == 0 and cmp.is_file()
+    capsys.readouterr()
+    assert main(["report", "--compare", str(ws["a"]), str(tmp_path / "nope")]) == 2
+    assert main(["report"]) == 2
+    assert main(["report", str(tmp_path), "--serve", "--port", "70000"]) == 2
+    err = capsys.readouterr().err
+    assert all(line.startswith("error: ") for line in err.strip().splitlines())
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=30) as resp:
+        return resp.read().decode("utf-8")
+
+
+def test_serve_follows_the_folder(tmp_path):
+    ws = make_workspace(tmp_path)
+    server = IndexServer(tmp_path, port=0, refresh_seconds=5)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        assert server.server_address[0] == "127.0.0.1"
+        html = _get(server.url)
+        assert "http-equiv='refresh'" in html and "late-run" not in html
+        late = tmp_path / "runs" / "late"
+        late.mkdir()
+        (late / "config.yaml").write_text("name: late-run\nmodel: {name: ae}\ndata: {name: digits}\n")
+        assert "late-run" in _get(server.url)  # a run that appeared is listed on the next request
+        assert "&lt;script&gt;" in _get(server.url.replace("index.html", "runs/a/report.html"))
+        with pytest.raises(urllib.error.HTTPError):
+            _get(server.url.replace("index.html", "../../etc/passwd"))
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    assert not ws["a"].joinpath("index.html").exists()
