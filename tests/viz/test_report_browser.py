@@ -1,0 +1,132 @@
+"""The pages in a real headless Chromium (Debian's /usr/bin/chromium) driven by Playwright.
+
+Each page loads with no console error, every <img> (GIFs included) decodes (naturalWidth > 0),
+the index table sorts on a header click and filters by model; a screenshot of each is written
+to tmp_path. Without a browser these tests skip locally and fail when CI=true.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from latentscape.viz.compare import write_compare
+from latentscape.viz.index import write_index
+from latentscape.viz.report import write_report
+from report_workspace import make_workspace
+
+pytestmark = pytest.mark.browser
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def _chromium() -> str | None:
+    for candidate in (os.environ.get("LATENTSCAPE_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: browser tests must run; .ci/run installs Debian's chromium)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the playwright package is not installed")
+    executable = _chromium()
+    if executable is None:
+        _unavailable("no Chromium found (/usr/bin/chromium, chromium on PATH or $LATENTSCAPE_CHROMIUM)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=executable, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ws")
+    ws = make_workspace(root)
+    ws["index"] = write_index(root)
+    ws["compare"] = write_compare([ws["a"], ws["b"]], root / "compare.html")
+    return ws
+
+
+def _open(browser, path: Path, shot: Path):
+    """Load `path`; assert no console errors, no failed requests, every image decoded; screenshot."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("requestfailed", lambda r: errors.append(f"failed: {r.url}"))
+    page.goto(path.resolve().as_uri())
+    page.wait_for_load_state("load")
+    images = page.evaluate("Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth, i.src.slice(0, 14)])")
+    assert errors == []
+    assert images, f"{path.name}: no images"
+    assert all(done and width > 0 for _, done, width, _ in images), images
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280  # no sideways scrolling on a laptop
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+    return page, images
+
+
+@pytest.mark.parametrize("role", ["a", "demo", "path", "plane"])
+def test_report_pages_load(browser, workspace, tmp_path, role):
+    report = write_report(workspace[role])
+    page, images = _open(browser, report, tmp_path / f"{role}.png")
+    assert page.evaluate("document.querySelectorAll('script').length") == 0  # the evil run name stays text
+    if role in ("demo", "a"):
+        assert any(src.startswith("data:image/gif") for *_, src in images)
+    if role == "demo":
+        labels = page.locator(".strip-labels").first.inner_text()
+        assert "input" in labels and "t = 0.5" in labels
+    page.close()
+
+
+def test_index_sorts_and_filters(browser, workspace, tmp_path):
+    page, _ = _open_index(browser, workspace["index"], tmp_path / "index.png")
+    header = page.locator("th", has_text="test loss").first
+    column = page.evaluate("Array.from(document.querySelectorAll('#entries thead th')).findIndex(t => t.textContent === 'test loss')")
+    read = f"Array.from(document.querySelectorAll('#entries tbody tr')).map(r => r.cells[{column}].getAttribute('data-v')).filter(v => v !== '').map(Number)"
+    header.click()
+    values = page.evaluate(read)
+    assert len(values) >= 2 and values == sorted(values)
+    header.click()
+    assert page.evaluate(read) == sorted(values, reverse=True)
+    assert header.get_attribute("aria-sort") == "descending"
+    total = page.locator("#entries tbody tr").count()
+    page.select_option("#f-model", "ae")
+    visible = page.locator("#entries tbody tr:not([hidden])")
+    assert 0 < visible.count() < total
+    assert set(visible.evaluate_all("rs => rs.map(r => r.getAttribute('data-model'))")) == {"ae"}
+    page.select_option("#f-model", "")
+    page.fill("#f-text", "LR grid")
+    assert page.locator("#entries tbody tr:not([hidden])").count() == 1
+    page.close()
+
+
+def _open_index(browser, path: Path, shot: Path):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(path.resolve().as_uri())
+    page.wait_for_load_state("load")
+    assert errors == []
+    assert "of" in page.locator("#shown").inner_text()  # the script ran
+    page.screenshot(path=str(shot), full_page=True)
+    return page, errors
+
+
+def test_compare_page_loads(browser, workspace, tmp_path):
+    page, images = _open(browser, workspace["compare"], tmp_path / "compare.png")
+    assert len(images) >= 5  # overlaid curves + both runs' pictures
+    page.close()
