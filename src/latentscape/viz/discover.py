@@ -243,7 +243,7 @@ def describe(folder: Path) -> list[Entry]:
             for sp in ("test", "train"):
                 if _num((d.get(sp) or {}).get("barrier")) is not None:
                     metrics[f"{k} {sp} barrier"] = float(d[sp]["barrier"])
-        title = f"Mode connectivity demo: straight line vs trained curve between two {model or 'model'} models on {dataset or 'data'}"
+        title = f"Mode connectivity demo: straight line vs trained {curve_label(curve)} between two autoencoders ({model or '?'}) on {dataset or '?'}"
         entries.append(Entry(kind="demo", name=folder.name, title=title, finding=demo_finding(demo, curve_label(curve)), metrics=metrics, **base))
     elif isinstance(path_doc, dict) and isinstance(path_doc.get("summary"), dict):
         kind = "straight line" if path_doc.get("kind") == "line" else str(path_doc.get("description") or "curve")

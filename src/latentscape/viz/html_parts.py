@@ -194,7 +194,7 @@ th[aria-sort=descending]::after { content: " \\25BC"; color: var(--accent); }
 .filters select, .filters input { font: inherit; padding: 0.15rem 0.3rem; }
 .side { display: grid; grid-template-columns: repeat(auto-fit, minmax(220px, 1fr)); gap: 0.75rem; }
 main.wide { max-width: 1500px; }
-td.finding { min-width: 18em; max-width: 32em; }
+td.find { min-width: 16em; max-width: 30em; }
 .kind { font-size: 0.8rem; padding: 0.05rem 0.4rem; border-radius: 0.6rem; background: var(--band); border: 1px solid var(--line); }
 @media (max-width: 600px) { body { font-size: 14px; } .gallery { grid-template-columns: 1fr; } }
 """

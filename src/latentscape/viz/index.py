@@ -122,7 +122,7 @@ def _row(root: Path, e: Entry, columns: list[str], error: str | None) -> str:
         f"<td>{name}<br><span class='meta'>{escape(rel)}</span></td>",
         f"<td>{escape(e.model)}</td>",
         f"<td>{escape(e.dataset)}</td>",
-        f"<td class='finding'>{'' if e.kind == 'run' else f'<b>{escape(e.title)}</b><br>'}{escape(e.finding)}{note}</td>",
+        f"<td class='find'>{'' if e.kind == 'run' else f'<b>{escape(e.title)}</b><br>'}{escape(e.finding)}{note}</td>",
     ]
     for col in columns:
         v = e.metrics.get(col)
