@@ -130,3 +130,17 @@ def test_compare_page_loads(browser, workspace, tmp_path):
     page, images = _open(browser, workspace["compare"], tmp_path / "compare.png")
     assert len(images) >= 5  # overlaid curves + both runs' pictures
     page.close()
+
+
+@pytest.mark.slow
+def test_real_demo_report_in_browser(browser, tmp_path):
+    """The front door: a (tiny) real demo's page leads with its finding and every picture loads."""
+    from latentscape.demo import DemoSettings, run_demo
+
+    settings = DemoSettings(epochs=1, curve_epochs=1, points=3, hidden=16, latent_dim=4, threads=1, max_examples=100)
+    run_demo(tmp_path / "demo", settings, quiet=True)
+    page, images = _open(browser, tmp_path / "demo" / "report.html", tmp_path / "demo.png")
+    assert "barrier" in page.locator(".finding").inner_text()
+    assert sum(src.startswith("data:image/gif") for *_, src in images) == 2
+    assert "input" in page.locator(".strip-labels").first.inner_text()
+    page.close()
