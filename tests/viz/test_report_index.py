@@ -167,3 +167,18 @@ def test_serve_command_prints_url_and_stops_on_ctrl_c(tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0 and "stopped" in out and "Traceback" not in err
+
+
+def test_hostile_result_files_do_not_break_pages(tmp_path):
+    ws = make_workspace(tmp_path)
+    (ws["path"] / "path.json").write_text(json.dumps({"kind": "line", "summary": {"test": [1, 2]}}))
+    (ws["plane"] / "plane.json").write_text(json.dumps({"values": {"test": {"loss": "x"}}, "points": 3}))
+    (ws["demo"] / "eval" / "demo.json").write_text(json.dumps({"line": {"test": "bad"}, "curve": 1}))
+    (ws["study"] / "summary.json").write_text(json.dumps({"report": "/etc/passwd", "kind": "<b>k</b>", "metrics": {"a": "nan", "b": 1e400}}))
+    (ws["b"] / "eval" / "fge.json").write_text(json.dumps({"ensemble": {}, "original": None}))
+    html = write_index(tmp_path).read_text()
+    assert "/etc/passwd" not in html and "<b>k</b>" not in html and "&lt;b&gt;k&lt;/b&gt;" in html
+    for link in _links(html):
+        assert (tmp_path / link).is_file(), link
+    for role in ("path", "plane", "demo", "b"):
+        assert (ws[role] / "report.html").is_file()

@@ -69,7 +69,10 @@ def run(args: argparse.Namespace) -> int:
             from latentscape.viz.serve import serve
 
             return serve(root, args.port, announce=lambda line: print(line, flush=True))
-        if (root / "config.yaml").is_file() and not args.index:
+        from latentscape.viz.discover import SUMMARY_NAMES
+
+        is_page = (root / "config.yaml").is_file() or any((root / n).is_file() for n in SUMMARY_NAMES)
+        if is_page and not args.index:
             from latentscape.viz.report import write_report  # matplotlib loads only when needed
 
             path = write_report(root, plot_curves=not args.no_curves)

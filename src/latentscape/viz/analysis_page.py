@@ -156,7 +156,10 @@ def analysis_sections(folder: Path, kinds: list[str]) -> tuple[list[Section], se
     sections: list[Section] = []
     for kind in kinds:
         if kind in SECTIONS:
-            sections.extend(SECTIONS[kind](Path(folder), shown))
+            try:
+                sections.extend(SECTIONS[kind](Path(folder), shown))
+            except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a result JSON of an unexpected shape
+                sections.append((kind, f"{kind} results", f"<p class='note'>could not read the {escape(kind)} results: {escape(str(exc))}</p>"))
     return sections, shown
 
 

@@ -20,7 +20,6 @@ Nothing here raises on a hostile file: an unreadable JSON or YAML is treated as 
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from latentscape.viz.findings import as_number, demo_finding, fge_finding, path_finding, pick, plane_finding, plane_range, short
 from latentscape.viz.metrics_log import final_metrics, read_metrics
 
 SUMMARY_NAMES = ("summary.json", "result.json", "results.json", "study.json")
@@ -85,108 +85,6 @@ def model_and_dataset(folder: Path, config: dict | None) -> tuple[str, str]:
     return name, str(_section(config, "data").get("name", ""))
 
 
-def _num(value: Any) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    return None
-
-
-def short(spec: Any) -> str:
-    """Last component of a run path or weight reference (`runs/a@init` -> `a@init`)."""
-    text = str(spec or "?").rstrip("/")
-    return text.rsplit("/", 1)[-1] or text
-
-
-def pick(summary: dict, prefer: tuple[str, ...]) -> str | None:
-    """The first key of `prefer` present in `summary`, else its first key."""
-    for key in prefer:
-        if key in summary:
-            return key
-    return next(iter(summary), None)
-
-
-def pct_above(barrier: float, start: float, end: float) -> str:
-    top = max(start, end)
-    if top <= 0:
-        return ""
-    pct = 100.0 * barrier / top
-    return f" ({pct:.0f}% above the higher endpoint)" if abs(pct) >= 1 else f" ({pct:.2g}%)"
-
-
-def demo_finding(summary: dict, curve_label: str = "trained Bezier curve") -> str:
-    """One sentence: the line's barrier and what the curve makes of it."""
-    line, curve = summary.get("line", {}), summary.get("curve", {})
-    split = pick(line, ("test", "val", "train"))
-    if split is None or split not in curve:
-        return ""
-    lv, cv = line[split], curve[split]
-    text = (
-        f"The straight line between the two autoencoders has a {split} loss barrier of "
-        f"{lv['barrier']:.3g}{pct_above(lv['barrier'], lv['start'], lv['end'])}; "
-    )
-    if cv["barrier"] < lv["barrier"]:
-        return text + f"the {curve_label} lowers it to {cv['barrier']:.2g}{pct_above(cv['barrier'], cv['start'], cv['end'])}."
-    return text + f"the {curve_label} does not lower it ({cv['barrier']:.3g})."
-
-
-def path_finding(doc: dict) -> str:
-    """One sentence on the worst point of a path (prefers test loss)."""
-    summary = doc.get("summary") or {}
-    split = pick(summary, ("test", "val", "train"))
-    if split is None:
-        return ""
-    metric = pick(summary[split], ("loss",))
-    s = summary[split].get(metric) if metric else None
-    if not isinstance(s, dict) or _num(s.get("barrier")) is None:
-        return ""
-    what = "straight line" if doc.get("kind") == "line" else str(doc.get("description") or "curve")
-    where = f"Along the {what} from {short(doc.get('start'))} to {short(doc.get('end'))}"
-    if s["barrier"] <= 0:
-        return f"{where}, the {split} {metric} never rises above its endpoints (barrier {s['barrier']:.3g})."
-    ts, values = doc.get("ts") or [], (doc.get("metrics") or {}).get(split, {}).get(metric) or []
-    at = ""
-    if len(ts) == len(values) and values:
-        finite = [(v, t) for v, t in zip(values, ts) if _num(v) is not None]
-        at = f" at t = {max(finite)[1]:.2f}" if finite else ""
-    return (
-        f"{where}, the {split} {metric} rises to {s['max']:.3g}{at}: a barrier of "
-        f"{s['barrier']:.3g}{pct_above(s['barrier'], s['start'], s['end'])}."
-    )
-
-
-def plane_range(doc: dict) -> tuple[str, str, float, float] | None:
-    """(split, metric, min, max) of the plane grid, preferring test loss."""
-    values = doc.get("values") or {}
-    split = pick(values, ("test", "val", "train"))
-    metric = pick(values.get(split) or {}, ("loss",)) if split else None
-    if not metric:
-        return None
-    flat = [v for row in values[split][metric] for v in (row or []) if _num(v) is not None]
-    return (split, metric, min(flat), max(flat)) if flat else None
-
-
-def plane_finding(doc: dict) -> str:
-    found = plane_range(doc)
-    if not found:
-        return ""
-    split, metric, lo, hi = found
-    names = ", ".join(short(n) for n in (doc.get("points") or {}))
-    grid = f"{len(doc.get('grid_x') or [])} x {len(doc.get('grid_y') or [])} grid"
-    return f"On the plane through {names} ({grid}), the {split} {metric} ranges from {lo:.3g} to {hi:.3g}."
-
-
-def fge_finding(doc: dict) -> str:
-    try:
-        ens, orig = doc["ensemble"], doc["original"]
-        n = len(doc.get("snapshots") or [])
-        return (
-            f"An ensemble of {n} FGE snapshots reaches {ens['accuracy']:.2f}% test accuracy (NLL "
-            f"{ens['nll']:.3g}), against {orig['accuracy']:.2f}% (NLL {orig['nll']:.3g}) for the original model."
-        )
-    except (KeyError, TypeError, ValueError):
-        return ""
-
-
 def run_metrics(folder: Path) -> tuple[dict[str, float], int | None]:
     """Key metrics of a training run (last logged loss per split first, then eval/*.json) and its last step."""
     records = read_metrics(folder)
@@ -207,7 +105,7 @@ def run_metrics(folder: Path) -> tuple[dict[str, float], int | None]:
         if isinstance(doc, dict) and isinstance(doc.get("metrics"), dict):
             split = str(_section(doc, "protocol").get("split", path.stem))
             for name, value in doc["metrics"].items():
-                if _num(value) is not None and len(out) < MAX_METRICS + 2:
+                if as_number(value) is not None and len(out) < MAX_METRICS + 2:
                     out[f"{split} {name} (eval)"] = float(value)
     return out, (max(steps) if steps else None)
 
@@ -241,7 +139,7 @@ def describe(folder: Path) -> list[Entry]:
         metrics = {}
         for k, d in (("line", line), ("curve", crv)):
             for sp in ("test", "train"):
-                if _num((d.get(sp) or {}).get("barrier")) is not None:
+                if as_number((d.get(sp) or {}).get("barrier")) is not None:
                     metrics[f"{k} {sp} barrier"] = float(d[sp]["barrier"])
         title = f"Mode connectivity demo: straight line vs trained {curve_label(curve)} between two autoencoders ({model or '?'}) on {dataset or '?'}"
         entries.append(Entry(kind="demo", name=folder.name, title=title, finding=demo_finding(demo, curve_label(curve)), metrics=metrics, **base))
@@ -251,7 +149,7 @@ def describe(folder: Path) -> list[Entry]:
         metrics = {}
         for sp, ms in path_doc["summary"].items():
             m = pick(ms, ("loss",)) if isinstance(ms, dict) else None
-            if m and isinstance(ms[m], dict) and _num(ms[m].get("barrier")) is not None:
+            if m and isinstance(ms[m], dict) and as_number(ms[m].get("barrier")) is not None:
                 metrics[f"{sp} {m} barrier"] = float(ms[m]["barrier"])
         entries.append(Entry(kind="path", name=folder.name, title=title, finding=path_finding(path_doc), metrics=metrics, **base))
     elif isinstance(plane_doc, dict) and isinstance(plane_doc.get("values"), dict):
@@ -273,7 +171,7 @@ def describe(folder: Path) -> list[Entry]:
             entries.append(Entry(kind="run", name=name, title=title, finding=finding, metrics=metrics, **base))
         fge = read_json(folder / "eval" / "fge.json")
         if isinstance(fge, dict) and isinstance(fge.get("ensemble"), dict):
-            metrics = {f"fge {k} accuracy": float(fge[k]["accuracy"]) for k in ("original", "ensemble") if _num((fge.get(k) or {}).get("accuracy")) is not None}
+            metrics = {f"fge {k} accuracy": float(fge[k]["accuracy"]) for k in ("original", "ensemble") if as_number((fge.get(k) or {}).get("accuracy")) is not None}
             entries.append(Entry(kind="fge", name=f"{name} (fge)", title=f"Fast geometric ensembling from {name}", finding=fge_finding(fge), metrics=metrics, anchor="fge", **base))
     for summary_name in SUMMARY_NAMES:
         doc = read_json(folder / summary_name)
@@ -295,11 +193,12 @@ def curve_label(model_section: dict) -> str:
 def summary_entry(folder: Path, doc: dict, file_name: str) -> Entry:
     """An Entry from a generic analysis summary JSON (see the module docstring)."""
     metrics_doc = doc.get("metrics") if isinstance(doc.get("metrics"), dict) else doc
-    metrics = {str(k): float(v) for k, v in metrics_doc.items() if _num(v) is not None}
+    metrics = {str(k): float(v) for k, v in metrics_doc.items() if as_number(v) is not None}
     metrics = dict(list(metrics.items())[: MAX_METRICS + 2])
     kind = str(doc.get("kind") or folder.name.split("-")[0] or "analysis")
     report = doc.get("report")
-    page = report if isinstance(report, str) and (folder / report).is_file() and ".." not in report else "report.html"
+    inside = isinstance(report, str) and not Path(report).is_absolute() and ".." not in Path(report).parts
+    page = report if inside and (folder / report).is_file() else "report.html"  # never a link out of the folder
     return Entry(
         folder=folder, kind=kind, name=folder.name, title=str(doc.get("title") or f"{kind}: {folder.name}"),
         model=str(doc.get("model") or ""), dataset=str(doc.get("dataset") or ""), finding=str(doc.get("finding") or ""),
@@ -319,7 +218,11 @@ def discover(root: str | Path, max_depth: int = 6) -> list[Entry]:
         here = Path(current)
         depth = len(here.relative_to(root).parts)
         dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith(".")) if depth < max_depth else []
-        found.extend(describe(here))
+        try:
+            found.extend(describe(here))
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a JSON of an unexpected shape
+            page = "report.html" if (here / "config.yaml").is_file() else ""
+            found.append(Entry(folder=here, kind="unreadable", name=here.name, title=here.name, page=page, finding=f"could not read this folder's results: {exc}"))
     return found
 
 

@@ -88,7 +88,7 @@ def refresh_pages(entries: list[Entry]) -> dict[Path, str]:
                     if GENERATOR_MARK not in fh.read(2048):
                         continue
             write_report(folder)
-        except (LatentscapeError, OSError, ValueError) as exc:  # one bad folder must not hide the others
+        except (LatentscapeError, OSError, ValueError, TypeError, KeyError, AttributeError) as exc:  # one bad folder must not hide the others
             errors[folder] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return errors
 

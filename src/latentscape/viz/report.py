@@ -69,7 +69,10 @@ def write_report(
     records = read_metrics(run_dir)
     if plot_curves:
         plot_metrics_jsonl(run_dir)
-    entries = describe(run_dir)
+    try:
+        entries = describe(run_dir)
+    except (AttributeError, KeyError, TypeError, ValueError):  # a result JSON of an unexpected shape
+        entries = []
     lead = entries[0] if entries else None
     kinds = [e.kind for e in entries]
     sections, shown = analysis_sections(run_dir, kinds)
