@@ -80,8 +80,8 @@ def plot_contour(
     clip_percentile: float | None = 95.0,
     title: str = "",
     cbar_label: str = "loss",
-    xlabel: str = "u",
-    ylabel: str = "v",
+    xlabel: str = "u (weight-space distance along B - A)",
+    ylabel: str = "v (weight-space distance, orthogonal to u)",
     cmap: str = "viridis",
     equal_aspect: bool = True,
 ) -> Path:
