@@ -37,7 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=500, help="evaluation batch size")
     p.add_argument("--num-samples", type=int, default=10_000, help="samples drawn by sample-based metrics")
     p.add_argument("--seed", type=int, default=0, help="seed of every random draw")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, or auto")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
     p.add_argument("--data-dir", help="dataset root (overrides the run's data.data_dir)")
     p.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE", help="metric option")
     p.add_argument("--pictures", action="store_true", help="(re)write the pictures into RUN/images/")

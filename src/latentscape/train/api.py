@@ -74,11 +74,17 @@ def load_data(cfg: RunConfig) -> dict[str, ImageDataset]:
     return load_splits(cfg.data)
 
 
-def init_distributed() -> bool:
-    """Join the torchrun process group if launched by torchrun; True when distributed."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
+def init_distributed(device: torch.device | None = None) -> bool:
+    """Join the torchrun process group if launched by torchrun; True when distributed.
+
+    The backend follows the training device: NCCL for CUDA, gloo otherwise, so a CPU run
+    (train.device=cpu) on a GPU machine still uses gloo. LATENTSCAPE_DIST_BACKEND overrides it.
+    """
+    launched_by_torchrun = "RANK" in os.environ and "WORLD_SIZE" in os.environ and "MASTER_ADDR" in os.environ
+    if not launched_by_torchrun or dist.is_initialized():
         return dist.is_initialized()
-    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    on_cuda = device.type == "cuda" if device is not None else torch.cuda.is_available()
+    backend = os.environ.get("LATENTSCAPE_DIST_BACKEND") or ("nccl" if on_cuda else "gloo")
     dist.init_process_group(backend)
     return True
 
@@ -96,13 +102,13 @@ def train_and_evaluate(
 
     Returns the Run. Under torchrun every process calls this; rank 0 owns the files.
     """
-    distributed = init_distributed()
+    device = resolve_device(cfg.train.device)
+    distributed = init_distributed(device)
     rank = dist.get_rank() if distributed else 0
     if cfg.train.num_threads:
         torch.set_num_threads(cfg.train.num_threads)
     if cfg.train.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
-    device = resolve_device(cfg.train.device)
     if run_dir is None:
         run_dir = default_run_dir(cfg)
     if distributed:  # every rank must agree on the folder rank 0 chose

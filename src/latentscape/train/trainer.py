@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch import Tensor
 
 from latentscape.config import RunConfig
 from latentscape.data.loader import BatchLoader, iterate_in_order
@@ -54,7 +55,9 @@ class Callback:
 
     def on_train_start(self, state: TrainState) -> None: ...
 
-    def on_step_end(self, state: TrainState, logs: dict[str, float]) -> None: ...
+    def on_step_end(self, state: TrainState, logs: dict[str, Any]) -> None:
+        """`logs` holds 0-d tensors on the training device (and the float lr): reading one
+        with float() waits for the device, so do it only when needed."""
 
     def on_eval_end(self, state: TrainState, metrics: dict[str, float]) -> None: ...
 
@@ -97,6 +100,8 @@ class Trainer:
         self.cfg = config
         self.tc = config.train
         self.model = model.to(device)
+        if config.train.channels_last:  # NHWC kernels: faster convolutions on tensor cores
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.run = run
         self.device = device
         self.callbacks = list(callbacks)
@@ -123,7 +128,15 @@ class Trainer:
             model, run if self.rank == 0 else None, config, data, device,
             is_main=self.rank == 0, world_size=self.world_size,
         )
-        self._window: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
+        # Running sums of the logged scalars since the last flush: 0-d float64 tensors on the
+        # training device, so a step never waits for the GPU (the flush every `log_every`
+        # steps is the one host sync of the loop).
+        self._window: dict[str, list[Any]] = defaultdict(lambda: [0.0, 0])
+        # On accelerators the NaN/inf check of the loss is also deferred to the flush: an
+        # `if` on a device tensor each step would stall the launch queue. On the CPU it is free.
+        self._check_every_step = device.type == "cpu"
+        self._nonfinite: Tensor | None = None
+        self._step_fn = self._compiled_forward()
         self._start_time = time.time()
 
     def _opt_cfg(self, group: str):
@@ -139,7 +152,7 @@ class Trainer:
             "step": s.step,
             "epoch": s.epoch,
             "batch_in_epoch": s.batch_in_epoch,
-            "window": {k: list(v) for k, v in self._window.items()},
+            "window": {k: [float(v[0]), int(v[1])] for k, v in self._window.items()},
             "rng_torch": torch.get_rng_state(),
             "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "rng_python": list(random.getstate()[1]),
@@ -148,6 +161,7 @@ class Trainer:
         }
 
     def save_checkpoint(self, finished: bool = False) -> None:
+        self._raise_if_diverged()
         if not all(torch.isfinite(p).all() for p in self.model.parameters()):
             raise TrainingDiverged(
                 f"weights became NaN/inf by step {self.state.step}; stopped without overwriting the "
@@ -199,7 +213,6 @@ class Trainer:
                 self._accumulate(logs)
                 if progress is not None:
                     progress.update(1)
-                    progress.set_postfix({k: f"{v:.4g}" for k, v in list(logs.items())[:3]})
                 if s.step % self.tc.log_every == 0:
                     self._flush_window(progress)
                 for cb in self.callbacks:
@@ -217,7 +230,8 @@ class Trainer:
         self._flush_window(None)
         return s
 
-    def _train_step(self, batch, autocast) -> dict[str, float]:
+    def _train_step(self, batch, autocast) -> dict[str, Tensor | float]:
+        """One optimizer step of the group whose turn it is; returns 0-d device tensors (+ lr)."""
         s = self.state
         group = self.model.group_for_step(s.step)
         opt = self.optimizers[group]
@@ -227,14 +241,12 @@ class Trainer:
             self.model.set_step(s.step)
         self.model.train()
         opt.zero_grad(set_to_none=True)
+        if self.tc.channels_last and batch.x.dim() == 4:
+            batch = batch._replace(x=batch.x.contiguous(memory_format=torch.channels_last))
         with autocast:
-            out = self.model(batch, group)
+            out = self._step_fn(batch, group)
         loss = out.loss
-        if not torch.isfinite(loss.detach()).all():
-            raise TrainingDiverged(
-                f"loss became {loss.item()} at step {s.step} (group {group!r}); stopped, and the last "
-                f"good checkpoint is kept: lower the learning rate, or set train.grad_clip"
-            )
+        self._guard_finite(loss.detach(), group)
         loss.backward()
         params = [p for p in self.model.params_for(group) if p.grad is not None]
         if self.world_size > 1:
@@ -244,29 +256,64 @@ class Trainer:
         opt.step()
         logs = {f"{group}/loss" if len(self.model.groups) > 1 else "loss": loss.detach()}
         logs.update({k: v.detach() for k, v in out.logs.items()})
-        values = torch.stack([v.float().reshape(()) for v in logs.values()])
+        # A model may log CPU scalars (e.g. the curve's t) while training on CUDA: bring every
+        # value to the loss's device before stacking (stacking mixed devices fails on CUDA).
+        values = torch.stack([torch.as_tensor(v).to(loss.device, torch.float32).reshape(()) for v in logs.values()])
         if self.world_size > 1:
             dist.all_reduce(values)
             values /= self.world_size
-        result = dict(zip(logs.keys(), values.tolist()))
+        result: dict[str, Tensor | float] = dict(zip(logs.keys(), values.unbind()))
         result[f"lr/{group}" if len(self.model.groups) > 1 else "lr"] = lr
         return result
 
-    def _accumulate(self, logs: dict[str, float]) -> None:
+    def _guard_finite(self, loss: Tensor, group: str) -> None:
+        """Stop on a NaN/inf loss: at once on the CPU, at the next flush on accelerators."""
+        if self._check_every_step:
+            if not torch.isfinite(loss).all():
+                raise TrainingDiverged(
+                    f"loss became {loss.item()} at step {self.state.step} (group {group!r}); stopped, and the "
+                    f"last good checkpoint is kept: lower the learning rate, or set train.grad_clip"
+                )
+            return
+        bad = ~torch.isfinite(loss).all()
+        self._nonfinite = bad if self._nonfinite is None else self._nonfinite | bad
+
+    def _raise_if_diverged(self) -> None:
+        if self._nonfinite is not None and bool(self._nonfinite):
+            raise TrainingDiverged(
+                f"the loss became NaN/inf at or before step {self.state.step}; stopped, and the last good "
+                f"checkpoint is kept: lower the learning rate, or set train.grad_clip"
+            )
+
+    def _compiled_forward(self):
+        """The model's objective, optionally through `torch.compile` (train.compile).
+
+        "reduce-overhead" captures CUDA graphs, which removes the per-kernel launch cost that
+        dominates small batches on a GPU. The module itself stays uncompiled, so state dicts and
+        checkpoints keep their names.
+        """
+        if self.tc.compile == "none":
+            return self.model
+        return torch.compile(self.model, mode=None if self.tc.compile == "default" else self.tc.compile)
+
+    def _accumulate(self, logs: dict[str, Tensor | float]) -> None:
         for k, v in logs.items():
             acc = self._window[k]
-            acc[0] += v
+            acc[0] = acc[0] + (v.double() if isinstance(v, Tensor) else v)  # stays on the device
             acc[1] += 1
 
     def _flush_window(self, progress) -> None:
+        self._raise_if_diverged()
         if not self._window:
             return
-        means = {k: v[0] / v[1] for k, v in self._window.items() if v[1]}
+        means = {k: float(v[0]) / v[1] for k, v in self._window.items() if v[1]}
         self._window.clear()
         s = self.state
         if s.is_main and self.run is not None:
             self.run.log(means, step=s.step, split="train", epoch=s.epoch)
-            if progress is None:
+            if progress is not None:
+                progress.set_postfix({k: f"{v:.4g}" for k, v in list(means.items())[:3]})
+            else:
                 shown = "  ".join(f"{k}={v:.4g}" for k, v in means.items())
                 print(f"step {s.step}/{self.total_steps} epoch {s.epoch}  {shown}", flush=True)
 
