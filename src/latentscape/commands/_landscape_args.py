@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from latentscape.landscape.analysis import EvalOptions
+if TYPE_CHECKING:  # the analysis stack imports torch and matplotlib: not needed for --help
+    from latentscape.landscape.analysis import EvalOptions
 
 
 def add_eval_options(p: argparse.ArgumentParser) -> None:
@@ -22,6 +24,8 @@ def add_eval_options(p: argparse.ArgumentParser) -> None:
 
 def eval_options(args: argparse.Namespace) -> EvalOptions:
     import torch
+
+    from latentscape.landscape.analysis import EvalOptions
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -20,6 +20,7 @@ from latentscape.data.types import ImageDataset
 from latentscape.errors import CheckpointError, LatentscapeError
 from latentscape.models.base import DataInfo, LatentModel
 from latentscape.registry import MODELS
+from latentscape.train.determinism import use_deterministic_kernels
 from latentscape.train.checkpoint import load_state_into, load_weights, save_weights
 from latentscape.train.run import Run, default_run_dir
 from latentscape.train.trainer import Callback, Trainer, is_finished, seed_everything
@@ -108,7 +109,7 @@ def train_and_evaluate(
     if cfg.train.num_threads:
         torch.set_num_threads(cfg.train.num_threads)
     if cfg.train.deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=True)
+        use_deterministic_kernels(compiling=cfg.train.compile != "none")
     if run_dir is None:
         run_dir = default_run_dir(cfg)
     if distributed:  # every rank must agree on the folder rank 0 chose
