@@ -255,7 +255,7 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(params, self.tc.grad_clip)
         opt.step()
         logs = {f"{group}/loss" if len(self.model.groups) > 1 else "loss": loss.detach()}
-        logs.update({k: v.detach() for k, v in out.logs.items()})
+        logs.update({k: v.detach() if isinstance(v, Tensor) else v for k, v in out.logs.items()})
         # A model may log CPU scalars (e.g. the curve's t) while training on CUDA: bring every
         # value to the loss's device before stacking (stacking mixed devices fails on CUDA).
         values = torch.stack([torch.as_tensor(v).to(loss.device, torch.float32).reshape(()) for v in logs.values()])
