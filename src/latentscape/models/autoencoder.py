@@ -68,10 +68,6 @@ class _AutoencoderBase(LatentModel):
         except ValueError as exc:
             raise ConfigError(f"{key}: {exc}") from None
 
-    def set_step(self, step: int) -> None:
-        """Global training step (drives the beta schedule)."""
-        self.step = int(step)
-
     def _encode(self, x: Tensor) -> Tensor:
         """Encoder output (B, code_size) in float32, for images x (B, C, H, W) in [0, 1]."""
         return self.encoder(x * 2.0 - 1.0 if self.symmetric_input else x).float()

@@ -48,9 +48,21 @@ class LatentModel(nn.Module):
 
     #: optimizer groups, in the order they are created.
     groups: tuple[str, ...] = ("main",)
+    #: the global training step the weights are at (see `set_step`); 0 for fresh weights.
+    step: int = 0
 
     def forward(self, batch: Batch, group: str = "main") -> LossOutput:  # pragma: no cover
         raise NotImplementedError
+
+    def set_step(self, step: int) -> None:
+        """Tell the model the global training step its weights are at.
+
+        Part of the contract: the trainer calls it before every training step and before every
+        evaluation, `load_run` calls it with the step the loaded weights were trained to, and
+        wrappers (the `curve` model) pass it on to the models they wrap. Models whose objective
+        depends on the step (the beta-VAE's KL schedule) read `self.step`; others ignore it.
+        """
+        self.step = int(step)
 
     def params_for(self, group: str) -> Iterator[nn.Parameter]:
         """Parameters updated by `group`'s optimizer (all of them for single-group models)."""

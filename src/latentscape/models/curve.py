@@ -141,6 +141,11 @@ class CurveModel(LatentModel):
     def group_for_step(self, step: int) -> str:
         return self.base.group_for_step(step)
 
+    def set_step(self, step: int) -> None:
+        """The curve's training step is the step of the base model evaluated along it."""
+        super().set_step(step)
+        self.base.set_step(step)
+
     def _at(self, t: float, batch: Batch, group: str) -> tuple[LossOutput, Params]:
         theta = self.theta(t)
         state = {**theta, **self.base_buffers()}

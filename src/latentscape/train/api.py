@@ -20,7 +20,7 @@ from latentscape.data.types import ImageDataset
 from latentscape.errors import CheckpointError, LatentscapeError
 from latentscape.models.base import DataInfo, LatentModel
 from latentscape.registry import MODELS
-from latentscape.train.checkpoint import load_state_into, load_weights, save_weights
+from latentscape.train.checkpoint import STATE_FORMAT, load_checkpoint, load_state_into, read_weights, save_weights
 from latentscape.train.run import Run, default_run_dir
 from latentscape.train.trainer import Callback, Trainer, is_finished, seed_everything
 
@@ -188,20 +188,41 @@ def load_run(spec: str | Path, device: str | torch.device = "cpu") -> LoadedRun:
     info = DataInfo(tuple(raw["image_shape"]), int(raw["num_classes"]), int(raw["num_train"]))
     model = build_model(cfg, info)
     if which == "last":
-        from latentscape.train.checkpoint import load_checkpoint
-        from latentscape.train.checkpoint import STATE_FORMAT
-
-        state = load_checkpoint(run.checkpoints / "last.pt", STATE_FORMAT)["model"]
+        ckpt = load_checkpoint(run.checkpoints / "last.pt", STATE_FORMAT)
+        state, step = ckpt["model"], int(ckpt.get("step", 0))
         source = str(run.checkpoints / "last.pt")
     else:
         path = run.checkpoints / f"{which}.pt" if which in ("final", "init") else Path(which)
         if which == "final" and not path.exists():
             raise CheckpointError(f"{run.path} has no final weights yet (unfinished run? use {run.path}@last)")
-        state = load_weights(path)
+        state, meta = read_weights(path)
+        step = _trained_step(run, which, meta)
         source = str(path)
     load_state_into(model, state, source)
+    model.set_step(step)
     model.to(device).eval()
     return LoadedRun(run=run, config=cfg, model=model, info=info, weights=which)
+
+
+def _trained_step(run: Run, which: str, meta: dict) -> int:
+    """The global step a weights file was trained to.
+
+    Newer weights files store it (`meta["step"]`); for older runs, init weights are at step 0 and
+    final weights at the step recorded in eval/final.json (or the last metrics.jsonl line).
+    """
+    if "step" in meta:
+        return int(meta["step"])
+    if which == "init":
+        return 0
+    final = run.path / "eval" / "final.json"
+    try:
+        return int(json.loads(final.read_text())["steps"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    try:
+        return max((int(r["step"]) for r in run.read_metrics() if isinstance(r.get("step"), int)), default=0)
+    except LatentscapeError:
+        return 0
 
 
 def _write_report(run: Run) -> None:

@@ -80,8 +80,14 @@ def save_weights(module_or_state: nn.Module | dict[str, Tensor], path: str | Pat
 
 def load_weights(path: str | Path) -> dict[str, Tensor]:
     """The state dict stored by `save_weights`."""
+    return read_weights(path)[0]
+
+
+def read_weights(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """The state dict and the metadata (e.g. `step`) stored by `save_weights`."""
     obj = load_checkpoint(path, WEIGHTS_FORMAT)
-    return obj["state_dict"]
+    meta = obj.get("meta")
+    return obj["state_dict"], dict(meta) if isinstance(meta, dict) else {}
 
 
 def load_state_into(module: nn.Module, state: dict[str, Tensor], source: str) -> None:

@@ -169,6 +169,7 @@ class Trainer:
             raise CheckpointError(f"{path}: does not fit this model ({str(exc).splitlines()[0]})") from None
         s = self.state
         s.step, s.epoch, s.batch_in_epoch = ckpt["step"], ckpt["epoch"], ckpt["batch_in_epoch"]
+        self.model.set_step(s.step)
         self._window = defaultdict(lambda: [0.0, 0], {k: list(v) for k, v in ckpt["window"].items()})
         torch.set_rng_state(ckpt["rng_torch"])
         if ckpt["rng_cuda"] and torch.cuda.is_available():
@@ -223,8 +224,7 @@ class Trainer:
         opt = self.optimizers[group]
         factor = lr_factor(self.tc.schedule, s.step, self.total_steps, len(self.loader))
         lr = set_lr(opt, self._opt_cfg(group).lr, factor)
-        if hasattr(self.model, "set_step"):
-            self.model.set_step(s.step)
+        self.model.set_step(s.step)
         self.model.train()
         opt.zero_grad(set_to_none=True)
         with autocast:
@@ -273,6 +273,7 @@ class Trainer:
     def _periodic_eval(self) -> dict[str, float]:
         split = self.tc.eval_split
         metrics: dict[str, float] = {}
+        self.model.set_step(self.state.step)  # evaluate at the step the weights are at
         if self.state.is_main and split in self.state.data:
             metrics = evaluate(self.model, self.state.data[split], self.tc.eval_batch_size, self.device)
             if self.run is not None:
@@ -287,6 +288,7 @@ class Trainer:
     def final_evaluation(self, splits: Sequence[str]) -> dict[str, dict[str, float]]:
         """Evaluate on each split (main process), log it, run on_eval_end and on_train_end."""
         results: dict[str, dict[str, float]] = {}
+        self.model.set_step(self.state.step)  # the step `load_run` rebuilds final weights at
         if self.state.is_main:
             for split in splits:
                 if split in self.state.data:
