@@ -19,6 +19,11 @@ from typing import Any, Literal, Union
 import yaml
 
 from latentscape.errors import ConfigError
+from latentscape.registry import LR_SCHEDULES, OPTIMIZERS
+
+# Name lists come from the registry declarations (a name is written once).
+OptimizerName = OPTIMIZERS.literal()
+LRScheduleName = LR_SCHEDULES.literal()
 from latentscape.models.base import ModelConfig
 
 
@@ -56,7 +61,7 @@ class DataConfig:
 class OptimizerConfig:
     """Optimizer of one parameter group (Adam, AdamW or SGD with momentum)."""
 
-    name: Literal["adam", "adamw", "sgd"] = "adam"
+    name: OptimizerName = "adam"
     lr: float = 1e-3
     momentum: float = 0.9
     nesterov: bool = False
@@ -76,7 +81,7 @@ class ScheduleConfig:
     the base LR to `final_fraction` of it over the run). `warmup_steps` ramps linearly from 0.
     """
 
-    name: Literal["constant", "step", "cosine", "linear"] = "constant"
+    name: LRScheduleName = "constant"
     step_epochs: int = 30
     gamma: float = 0.1
     final_fraction: float = 0.0

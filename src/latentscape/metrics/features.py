@@ -99,8 +99,7 @@ def domain_feature_net(run_dir: str | Path, device: torch.device | str = "cpu") 
     return FeatureExtractor("domain", f"domain-{weights_hash(model)}", dim, fn, torch.device(device), str(run_dir))
 
 
-@FEATURE_NETS.register("domain")
-def _build_domain(options: dict[str, str], dataset: str, device: torch.device) -> FeatureExtractor:
+def build_domain(options: dict[str, str], dataset: str, device: torch.device) -> FeatureExtractor:
     run_dir = options.get("feature_run") or default_feature_run(dataset)
     if not (Path(run_dir) / "config.yaml").is_file():
         raise LatentscapeError(
@@ -110,8 +109,7 @@ def _build_domain(options: dict[str, str], dataset: str, device: torch.device) -
     return domain_feature_net(run_dir, device)
 
 
-@FEATURE_NETS.register("inception")
-def _build_inception(options: dict[str, str], dataset: str, device: torch.device) -> FeatureExtractor:
+def build_inception(options: dict[str, str], dataset: str, device: torch.device) -> FeatureExtractor:
     from latentscape.nets.inception import FID_WEIGHTS, FIDInceptionV3
     from latentscape.metrics.weights import load_state_dict, resolve_weights
 

@@ -18,7 +18,6 @@ from latentscape.data.loader import iterate_in_order
 from latentscape.data.types import Batch
 from latentscape.losses.image import bce, fitting_window, mae, mse, ssim
 from latentscape.metrics.base import EvalContext, MetricNotApplicable
-from latentscape.registry import METRICS
 
 
 def batches(ctx: EvalContext) -> Iterator[Batch]:
@@ -96,9 +95,3 @@ def psnr_metric(ctx: EvalContext) -> dict[str, float]:
         return {"psnr": value}
 
     return mean_over_split(ctx, per_batch)
-
-
-METRICS.register("loss", loss_metric)
-METRICS.register("reconstruction", reconstruction_metric)
-METRICS.register("ssim", ssim_metric)
-METRICS.register("psnr", psnr_metric)

@@ -31,7 +31,6 @@ from latentscape.models.base import DataInfo, LatentModel, LossOutput, ModelEntr
 from latentscape.models.likelihood import build_likelihood
 from latentscape.models.schedules import beta_at
 from latentscape.nets.init import init_weights
-from latentscape.registry import MODELS
 
 __all__ = ["AEConfig", "AutoencoderConfig", "Autoencoder", "VAE", "VAEConfig"]
 
@@ -217,23 +216,18 @@ def _picture_callbacks(run_cfg) -> list:
     return [AutoencoderPictures()]
 
 
-MODELS.register(
-    "ae",
-    ModelEntry(
-        config=AEConfig,
-        build=Autoencoder,
-        callbacks=_picture_callbacks,
-        description="autoencoder on weighted image losses (mae, mse, bce, ssim, laplacian)",
-        tags=("autoencoder",),
-    ),
+# Declared in latentscape.registry.MODELS as "ae" and "vae".
+AE_ENTRY = ModelEntry(
+    config=AEConfig,
+    build=Autoencoder,
+    callbacks=_picture_callbacks,
+    description="autoencoder on weighted image losses (mae, mse, bce, ssim, laplacian)",
+    tags=("autoencoder",),
 )
-MODELS.register(
-    "vae",
-    ModelEntry(
-        config=VAEConfig,
-        build=VAE,
-        callbacks=_picture_callbacks,
-        description="VAE / beta-VAE (constant, linear, cyclical beta) with a named likelihood",
-        tags=("autoencoder", "generative"),
-    ),
+VAE_ENTRY = ModelEntry(
+    config=VAEConfig,
+    build=VAE,
+    callbacks=_picture_callbacks,
+    description="VAE / beta-VAE (constant, linear, cyclical beta) with a named likelihood",
+    tags=("autoencoder", "generative"),
 )

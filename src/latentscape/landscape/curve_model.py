@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -24,7 +23,9 @@ from latentscape.landscape.functional import Bound
 from latentscape.landscape.curves import Curve, coefficients
 from latentscape.landscape.params import Params, check_compatible, flatten, unflatten
 from latentscape.models.base import DataInfo, LatentModel, LossOutput, ModelConfig, ModelEntry
-from latentscape.registry import MODELS
+from latentscape.registry import CURVE_KINDS
+
+CurveKindName = CURVE_KINDS.literal()
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class CurveConfig(ModelConfig):
     name: str = "curve"
     start: str = ""
     end: str = ""
-    kind: Literal["bezier", "polychain"] = "bezier"
+    kind: CurveKindName = "bezier"
     bends: int = 1
     fix_start: bool = True
     fix_end: bool = True
@@ -194,7 +195,5 @@ def absolute_spec(spec: str) -> str:
     return str(Path(path).resolve()) + (at + which if at else "")
 
 
-MODELS.register(
-    "curve",
-    ModelEntry(CurveConfig, build_curve, description="Bezier/PolyChain curve between two runs (Garipov et al. 2018)"),
-)
+# Declared in latentscape.registry.MODELS as "curve".
+CURVE_ENTRY = ModelEntry(CurveConfig, build_curve, description="Bezier/PolyChain curve between two runs (Garipov et al. 2018)")
