@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from latentscape.train.checkpoint import atomic_write_text
+from latentscape.runs.checkpoint import atomic_write_text
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -24,7 +24,13 @@ from latentscape.registry import LR_SCHEDULES, OPTIMIZERS
 # Name lists come from the registry declarations (a name is written once).
 OptimizerName = OPTIMIZERS.literal()
 LRScheduleName = LR_SCHEDULES.literal()
-from latentscape.models.base import ModelConfig
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Base of every model config; `name` selects the registry entry (and so the config class)."""
+
+    name: str
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from latentscape.data.types import Batch
 from latentscape.landscape.functional import Bound
 from latentscape.landscape.curves import Curve, coefficients
 from latentscape.landscape.params import Params, check_compatible, flatten, unflatten
-from latentscape.models.base import DataInfo, LatentModel, LossOutput, ModelConfig, ModelEntry
+from latentscape.runs.model import DataInfo, LatentModel, LossOutput, ModelConfig, ModelEntry
 from latentscape.registry import CURVE_KINDS
 
 CurveKindName = CURVE_KINDS.literal()

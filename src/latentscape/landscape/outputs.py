@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from latentscape.train.checkpoint import atomic_write_text
+from latentscape.runs.checkpoint import atomic_write_text
 
 
 def new_output_dir(kind: str, out: str | None, root: str = "runs") -> Path:

@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from latentscape.data.loader import iterate_in_order
 from latentscape.data.types import ImageDataset
 from latentscape.metrics.base import EvalContext, MetricNotApplicable
-from latentscape.metrics.weights import (
+from latentscape.nets.weights import (
     WeightsError,
     WeightsSpec,
     load_matching_state,

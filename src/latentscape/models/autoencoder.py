@@ -27,7 +27,7 @@ from latentscape.losses.divergence import (
 from latentscape.losses.image import weighted_image_loss
 from latentscape.models.ae_nets import AE_NETS
 from latentscape.models.autoencoder_config import AEConfig, AutoencoderConfig, VAEConfig
-from latentscape.models.base import DataInfo, LatentModel, LossOutput, ModelEntry
+from latentscape.runs.model import DataInfo, LatentModel, LossOutput, ModelEntry
 from latentscape.models.likelihood import build_likelihood
 from latentscape.models.schedules import beta_at
 from latentscape.nets.init import init_weights
@@ -211,7 +211,7 @@ class VAE(_AutoencoderBase):
 
 
 def _picture_callbacks(run_cfg) -> list:
-    from latentscape.viz.autoencoder_pictures import AutoencoderPictures
+    from latentscape.models.autoencoder_pictures import AutoencoderPictures
 
     return [AutoencoderPictures()]
 

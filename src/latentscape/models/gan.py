@@ -22,10 +22,10 @@ from torch import Tensor, nn
 
 from latentscape.data.types import Batch
 from latentscape.losses.gan import GAN_LOSSES, gradient_penalty
-from latentscape.models.base import DataInfo, LatentModel, LossOutput, ModelConfig, ModelEntry
+from latentscape.runs.model import DataInfo, LatentModel, LossOutput, ModelConfig, ModelEntry
 from latentscape.models.ema import make_ema_copy, update_ema_
 from latentscape.nets.dcgan import NORMS, DCGANDecoder, DCGANEncoder, dcgan_init_
-from latentscape.train.trainer import Callback, TrainState
+from latentscape.runs.callbacks import Callback, TrainState
 
 GANLossName = GAN_LOSSES.literal()
 NormName = NORMS.literal()
@@ -260,7 +260,7 @@ def build_gan(cfg: GANConfig, info: DataInfo) -> GAN:
 
 def gan_callbacks(run_cfg) -> list[Callback]:
     """EMA updates (when enabled) and the pictures / FID callback."""
-    from latentscape.viz.gan_pictures import GANPictures
+    from latentscape.models.gan_pictures import GANPictures
 
     callbacks: list[Callback] = []
     if run_cfg.model.ema_decay > 0:

@@ -9,7 +9,6 @@ import json
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -17,25 +16,20 @@ import torch.distributed as dist
 
 from latentscape.config import RunConfig
 from latentscape.data.types import ImageDataset
-from latentscape.errors import CheckpointError, LatentscapeError
-from latentscape.models.base import DataInfo, LatentModel
+from latentscape.errors import LatentscapeError
 from latentscape.registry import MODELS
-from latentscape.train.checkpoint import STATE_FORMAT, load_checkpoint, load_state_into, read_weights, save_weights
-from latentscape.train.run import Run, default_run_dir
+from latentscape.runs.checkpoint import save_weights
+from latentscape.runs.load import INFO_FILE, LoadedRun, build_model, data_info_of, load_run, parse_weight_spec
+from latentscape.runs.run import Run, default_run_dir
 from latentscape.train.trainer import Callback, Trainer, is_finished, seed_everything
 
-INFO_FILE = "data_info.json"
+# load_run and friends live in latentscape.runs.load (below models and metrics, which use them);
+# they stay importable from here.
+__all__ = [
+    "INFO_FILE", "LoadedRun", "build_model", "data_info_of", "default_callbacks", "load_data", "load_run",
+    "parse_weight_spec", "resolve_device", "resume", "train_and_evaluate",
+]
 
-
-@dataclass
-class LoadedRun:
-    """A model rebuilt from a run directory with one of its weight sets."""
-
-    run: Run
-    config: RunConfig
-    model: LatentModel
-    info: DataInfo
-    weights: str  # "final", "init", "last" or a file path
 
 
 def resolve_device(name: str) -> torch.device:
@@ -48,19 +42,6 @@ def resolve_device(name: str) -> torch.device:
         return torch.device(name)
     except RuntimeError:
         raise LatentscapeError(f"train.device: unknown device {name!r} (auto, cpu, cuda, cuda:N)") from None
-
-
-def data_info_of(data: dict[str, ImageDataset]) -> DataInfo:
-    train = data["train"]
-    num_classes = max(len(train.classes), int(train.labels.max().item()) + 1 if len(train) else 0)
-    return DataInfo(image_shape=train.image_shape, num_classes=num_classes, num_train=len(train))
-
-
-def build_model(cfg: RunConfig, info: DataInfo) -> LatentModel:
-    """Build the model named by cfg.model.name (seeded by cfg.seed)."""
-    entry = MODELS.get(cfg.model.name)
-    torch.manual_seed(cfg.seed)
-    return entry.build(cfg.model, info)
 
 
 def default_callbacks(cfg: RunConfig) -> list[Callback]:
@@ -158,71 +139,6 @@ def resume(run_dir: str | Path, **kwargs) -> Run:
     if last.exists() and is_finished(last):
         raise LatentscapeError(f"{run_dir} has already finished (checkpoints/final.pt exists)")
     return train_and_evaluate(run.config(), run_dir, resume=True, **kwargs)
-
-
-def parse_weight_spec(spec: str | Path) -> tuple[Path, str]:
-    """'RUN_DIR' -> (RUN_DIR, 'final'); 'RUN_DIR@init' -> (RUN_DIR, 'init'); a .pt file inside
-    RUN_DIR/checkpoints -> (RUN_DIR, path)."""
-    text = str(spec)
-    if "@" in text:
-        path, which = text.rsplit("@", 1)
-        if which not in ("final", "init", "last"):
-            raise LatentscapeError(f"{spec}: unknown weight set {which!r}; allowed: final, init, last")
-        return Path(path), which
-    p = Path(text)
-    if p.is_file() and p.suffix == ".pt":
-        run_dir = p.parent.parent if p.parent.name == "checkpoints" else p.parent
-        return run_dir, str(p)
-    return p, "final"
-
-
-def load_run(spec: str | Path, device: str | torch.device = "cpu") -> LoadedRun:
-    """Rebuild a run's model from its config and load the requested weights (eval mode)."""
-    run_dir, which = parse_weight_spec(spec)
-    run = Run.open(run_dir)
-    cfg = run.config()
-    info_path = run.path / INFO_FILE
-    if not info_path.is_file():
-        raise LatentscapeError(f"{run.path}: missing {INFO_FILE}; was this run made by latentscape?")
-    raw = json.loads(info_path.read_text())
-    info = DataInfo(tuple(raw["image_shape"]), int(raw["num_classes"]), int(raw["num_train"]))
-    model = build_model(cfg, info)
-    if which == "last":
-        ckpt = load_checkpoint(run.checkpoints / "last.pt", STATE_FORMAT)
-        state, step = ckpt["model"], int(ckpt.get("step", 0))
-        source = str(run.checkpoints / "last.pt")
-    else:
-        path = run.checkpoints / f"{which}.pt" if which in ("final", "init") else Path(which)
-        if which == "final" and not path.exists():
-            raise CheckpointError(f"{run.path} has no final weights yet (unfinished run? use {run.path}@last)")
-        state, meta = read_weights(path)
-        step = _trained_step(run, which, meta)
-        source = str(path)
-    load_state_into(model, state, source)
-    model.set_step(step)
-    model.to(device).eval()
-    return LoadedRun(run=run, config=cfg, model=model, info=info, weights=which)
-
-
-def _trained_step(run: Run, which: str, meta: dict) -> int:
-    """The global step a weights file was trained to.
-
-    Newer weights files store it (`meta["step"]`); for older runs, init weights are at step 0 and
-    final weights at the step recorded in eval/final.json (or the last metrics.jsonl line).
-    """
-    if "step" in meta:
-        return int(meta["step"])
-    if which == "init":
-        return 0
-    final = run.path / "eval" / "final.json"
-    try:
-        return int(json.loads(final.read_text())["steps"])
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    try:
-        return max((int(r["step"]) for r in run.read_metrics() if isinstance(r.get("step"), int)), default=0)
-    except LatentscapeError:
-        return 0
 
 
 def _write_report(run: Run) -> None:

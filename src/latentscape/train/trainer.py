@@ -15,7 +15,7 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+
 from typing import Any
 
 import numpy as np
@@ -26,39 +26,13 @@ from latentscape.config import RunConfig
 from latentscape.data.loader import BatchLoader, iterate_in_order
 from latentscape.data.types import ImageDataset
 from latentscape.errors import CheckpointError, TrainingDiverged
-from latentscape.models.base import LatentModel
-from latentscape.train.checkpoint import STATE_FORMAT, atomic_save, load_checkpoint, save_weights
+from latentscape.runs.callbacks import Callback, TrainState
+from latentscape.runs.checkpoint import STATE_FORMAT, atomic_save, load_checkpoint, save_weights
+from latentscape.runs.model import LatentModel
+from latentscape.runs.run import Run
 from latentscape.train.optim import build_optimizer, lr_factor, set_lr
-from latentscape.train.run import Run
 
-
-@dataclass
-class TrainState:
-    """What callbacks see. `run` is None on non-zero ranks."""
-
-    model: LatentModel
-    run: Run | None
-    config: RunConfig
-    data: dict[str, ImageDataset]
-    device: torch.device
-    step: int = 0
-    epoch: int = 0
-    batch_in_epoch: int = 0
-    is_main: bool = True
-    world_size: int = 1
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-class Callback:
-    """Hooks called by the trainer; override what you need. Write files only when is_main."""
-
-    def on_train_start(self, state: TrainState) -> None: ...
-
-    def on_step_end(self, state: TrainState, logs: dict[str, float]) -> None: ...
-
-    def on_eval_end(self, state: TrainState, metrics: dict[str, float]) -> None: ...
-
-    def on_train_end(self, state: TrainState) -> None: ...
+__all__ = ["Callback", "TrainState", "Trainer", "evaluate", "is_finished", "seed_everything"]
 
 
 def seed_everything(seed: int) -> None:

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from latentscape.data.types import ImageDataset
-from latentscape.train.trainer import Callback, TrainState
+from latentscape.runs.callbacks import Callback, TrainState
 from latentscape.viz.gif import save_gif
 from latentscape.viz.grid import save_image_grid
 from latentscape.viz.metrics_log import plot_metrics_jsonl

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from latentscape.errors import LatentscapeError
-from latentscape.train.trainer import Callback, TrainState
+from latentscape.runs.callbacks import Callback, TrainState
 from latentscape.viz.gif import save_gif
 from latentscape.viz.grid import make_grid, save_image_grid
 from latentscape.viz.plots import plot_curves
