@@ -35,7 +35,7 @@ def test_every_writer_gives_normal_permissions(tmp_path):
     """Checkpoints, JSON, text-mode writes and run files all come from the one writer."""
     import torch
 
-    from latentscape.runs.checkpoint import atomic_save, save_weights
+    from latentscape.rundir.checkpoint import atomic_save, save_weights
     from latentscape.io import write_json
 
     paths = [

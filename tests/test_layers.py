@@ -2,7 +2,7 @@
 
 Layers, bottom first; a module may import its own layer and the layers below it:
 
-    errors, registry, io, config  <  data, nets, viz  <  runs  <  losses, metrics  <  models
+    errors, registry, io, config  <  data, nets, viz  <  rundir  <  losses, metrics  <  models
     <  train  <  landscape, probe, tune  <  commands, cli, demo
 """
 
@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "latentscape"
 LAYERS: list[set[str]] = [
     {"errors", "registry", "io", "config", "__init__"},
     {"data", "nets", "viz"},
-    {"runs"},
+    {"rundir"},
     {"losses", "metrics"},
     {"models"},
     {"train"},

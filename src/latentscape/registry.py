@@ -90,7 +90,7 @@ class Registry(Generic[T]):
         return iter(self.names())
 
 
-# Models: name -> ModelEntry (config class + builder), see latentscape.runs.model.
+# Models: name -> ModelEntry (config class + builder), see latentscape.rundir.model.
 MODELS: Registry[Any] = Registry(
     "model",
     {

@@ -21,8 +21,8 @@ from torch.func import functional_call
 from latentscape.data.types import Batch
 from latentscape.landscape.functional import Bound
 from latentscape.landscape.curves import Curve, coefficients
-from latentscape.landscape.params import Params, check_compatible, flatten, unflatten
-from latentscape.runs.model import DataInfo, LatentModel, LossOutput, ModelConfig, ModelEntry
+from latentscape.landscape.params import Params, check_compatible, combine, flatten, unflatten
+from latentscape.rundir.model import DataInfo, LatentModel, LossOutput, ModelConfig, ModelEntry
 from latentscape.registry import CURVE_KINDS
 
 CurveKindName = CURVE_KINDS.literal()
@@ -122,9 +122,8 @@ class CurveModel(LatentModel):
     def theta(self, t: float | Tensor) -> Params:
         """theta(t) as views of one (N,) vector, differentiable w.r.t. the free control points."""
         c = coefficients(self.kind, float(t), self.num_points)[0]  # (K,) float64
-        vecs = self.control_vectors()
-        vec = sum(float(ck) * v for ck, v in zip(c, vecs) if float(ck) != 0.0)  # (N,)
-        return unflatten(vec, self._like)  # type: ignore[arg-type]
+        vec = combine(c, [{"theta": v} for v in self.control_vectors()])["theta"]  # (N,)
+        return unflatten(vec, self._like)
 
     def base_buffers(self) -> Params:
         return dict(self.base.named_buffers())

@@ -36,7 +36,7 @@ from latentscape.data.types import Batch, ImageDataset
 from latentscape.landscape.batchnorm import BatchNormRecomputer, has_batchnorm
 from latentscape.landscape.functional import Bound, prefixed
 from latentscape.landscape.params import Params, check_compatible, combine
-from latentscape.landscape.path_metrics import MetricFn, combined
+from latentscape.landscape.path_metrics import MetricFn
 
 Results = dict[str, dict[str, np.ndarray]]  # split -> metric -> (P,)
 
@@ -371,13 +371,6 @@ class PointEvaluator:
                 for name, v in run({**p, out_name: out}, batch).items():  # name -> (p, B)
                     sums[k][name] = sums[k].get(name, 0) + v.sum(1, dtype=torch.float64)
         return sums
-
-
-def evaluate_points(
-    model: nn.Module, points: PointSet, data: dict[str, ImageDataset], metrics: Sequence[MetricFn], **kw: Any
-) -> Results:
-    """Convenience wrapper: `PointEvaluator(model, combined(metrics), **kw).evaluate(...)`."""
-    return PointEvaluator(model, combined(metrics), **kw).evaluate(points, data)
 
 
 def linspace(start: float, stop: float, num: int) -> list[float]:

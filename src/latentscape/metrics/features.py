@@ -31,7 +31,7 @@ from latentscape.data.types import ImageDataset
 from latentscape.errors import LatentscapeError
 from latentscape.nets.weights import cache_root
 from latentscape.registry import FEATURE_NETS
-from latentscape.runs.load import load_run
+from latentscape.rundir.load import load_run
 
 SAMPLE_CHUNK = 250
 

@@ -65,7 +65,7 @@ def reference_stats(
     use_cache: bool = True,
 ) -> ReferenceStats:
     """Statistics of all of `dataset` under `extractor`, from the cache when present."""
-    from latentscape.runs.checkpoint import atomic_save, load_checkpoint
+    from latentscape.rundir.checkpoint import atomic_save, load_checkpoint
 
     path = stats_path(dataset, extractor, cache_dir)
     if use_cache and path.is_file():

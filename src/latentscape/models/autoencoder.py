@@ -27,7 +27,7 @@ from latentscape.losses.divergence import (
 from latentscape.losses.image import weighted_image_loss
 from latentscape.models.ae_nets import AE_NETS
 from latentscape.models.autoencoder_config import AEConfig, AutoencoderConfig, VAEConfig
-from latentscape.runs.model import DataInfo, LatentModel, LossOutput, ModelEntry
+from latentscape.rundir.model import DataInfo, LatentModel, LossOutput, ModelEntry
 from latentscape.models.likelihood import build_likelihood
 from latentscape.models.schedules import beta_at
 from latentscape.nets.init import init_weights

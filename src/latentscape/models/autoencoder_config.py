@@ -8,7 +8,7 @@ from typing import Literal
 from latentscape.errors import ConfigError
 from latentscape.losses.image import check_loss_weights
 from latentscape.models.ae_nets import AE_NETS
-from latentscape.runs.model import ModelConfig
+from latentscape.rundir.model import ModelConfig
 from latentscape.nets.init import InitName
 from latentscape.registry import BETA_SCHEDULES
 

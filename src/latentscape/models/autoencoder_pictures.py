@@ -20,8 +20,9 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from latentscape.models.codes import interpolation_codes
 from latentscape.data.types import ImageDataset
-from latentscape.runs.callbacks import Callback, TrainState
+from latentscape.rundir.callbacks import Callback, TrainState
 from latentscape.viz.gif import save_gif
 from latentscape.viz.grid import save_image_grid
 from latentscape.viz.metrics_log import plot_metrics_jsonl
@@ -41,12 +42,6 @@ def reconstruction_rows(originals: Tensor, recons: Tensor, ncol: int = 8) -> Ten
     for start in range(0, originals.shape[0], ncol):
         rows += [originals[start : start + ncol], recons[start : start + ncol]]
     return torch.cat(rows)  # (2N, C, H, W)
-
-
-def interpolation_codes(z0: Tensor, z1: Tensor, steps: int) -> Tensor:
-    """(steps, D) codes on the segment from z0 to z1 (both (D,)), endpoints included."""
-    t = torch.linspace(0.0, 1.0, steps, device=z0.device)[:, None]  # (steps, 1)
-    return (1.0 - t) * z0 + t * z1
 
 
 def traversal_codes(center: Tensor, radius: float, steps: int, dims: tuple[int, int] = (0, 1)) -> Tensor:

@@ -1,5 +1,5 @@
-"""The model contract, re-exported from its home `latentscape.runs.model` (old import path)."""
+"""The model contract, re-exported from its home `latentscape.rundir.model` (old import path)."""
 
-from latentscape.runs.model import DataInfo, LatentModel, LossOutput, ModelConfig, ModelEntry
+from latentscape.rundir.model import DataInfo, LatentModel, LossOutput, ModelConfig, ModelEntry
 
 __all__ = ["DataInfo", "LatentModel", "LossOutput", "ModelConfig", "ModelEntry"]

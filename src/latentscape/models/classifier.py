@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from latentscape.data.types import Batch
-from latentscape.runs.model import DataInfo, LatentModel, LossOutput, ModelConfig, ModelEntry
+from latentscape.rundir.model import DataInfo, LatentModel, LossOutput, ModelConfig, ModelEntry
 from latentscape.nets.mlp import ACTIVATIONS, MLP
 from latentscape.nets.vgg import SmallVGG
 

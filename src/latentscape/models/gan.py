@@ -22,10 +22,10 @@ from torch import Tensor, nn
 
 from latentscape.data.types import Batch
 from latentscape.losses.gan import GAN_LOSSES, gradient_penalty
-from latentscape.runs.model import DataInfo, LatentModel, LossOutput, ModelConfig, ModelEntry
+from latentscape.rundir.model import DataInfo, LatentModel, LossOutput, ModelConfig, ModelEntry
 from latentscape.models.ema import make_ema_copy, update_ema_
 from latentscape.nets.dcgan import NORMS, DCGANDecoder, DCGANEncoder, dcgan_init_
-from latentscape.runs.callbacks import Callback, TrainState
+from latentscape.rundir.callbacks import Callback, TrainState
 
 GANLossName = GAN_LOSSES.literal()
 NormName = NORMS.literal()

@@ -18,12 +18,12 @@ from latentscape.config import RunConfig
 from latentscape.data.types import ImageDataset
 from latentscape.errors import LatentscapeError
 from latentscape.registry import MODELS
-from latentscape.runs.checkpoint import save_weights
-from latentscape.runs.load import INFO_FILE, LoadedRun, build_model, data_info_of, load_run, parse_weight_spec
-from latentscape.runs.run import Run, default_run_dir
+from latentscape.rundir.checkpoint import save_weights
+from latentscape.rundir.load import INFO_FILE, LoadedRun, build_model, data_info_of, load_run, parse_weight_spec
+from latentscape.rundir.run import Run, default_run_dir
 from latentscape.train.trainer import Callback, Trainer, is_finished, seed_everything
 
-# load_run and friends live in latentscape.runs.load (below models and metrics, which use them);
+# load_run and friends live in latentscape.rundir.load (below models and metrics, which use them);
 # they stay importable from here.
 __all__ = [
     "INFO_FILE", "LoadedRun", "build_model", "data_info_of", "default_callbacks", "load_data", "load_run",

@@ -1,6 +1,6 @@
-"""Checkpoint I/O, re-exported from its home `latentscape.runs.checkpoint` (old import path)."""
+"""Checkpoint I/O, re-exported from its home `latentscape.rundir.checkpoint` (old import path)."""
 
-from latentscape.runs.checkpoint import (
+from latentscape.rundir.checkpoint import (
     STATE_FORMAT,
     WEIGHTS_FORMAT,
     atomic_save,

@@ -26,10 +26,10 @@ from latentscape.config import RunConfig
 from latentscape.data.loader import BatchLoader, iterate_in_order
 from latentscape.data.types import ImageDataset
 from latentscape.errors import CheckpointError, TrainingDiverged
-from latentscape.runs.callbacks import Callback, TrainState
-from latentscape.runs.checkpoint import STATE_FORMAT, atomic_save, load_checkpoint, save_weights
-from latentscape.runs.model import LatentModel
-from latentscape.runs.run import Run
+from latentscape.rundir.callbacks import Callback, TrainState
+from latentscape.rundir.checkpoint import STATE_FORMAT, atomic_save, load_checkpoint, save_weights
+from latentscape.rundir.model import LatentModel
+from latentscape.rundir.run import Run
 from latentscape.train.optim import build_optimizer, lr_factor, set_lr
 
 __all__ = ["Callback", "TrainState", "Trainer", "evaluate", "is_finished", "seed_everything"]
