@@ -19,6 +19,7 @@ from latentscape.data.types import ImageDataset
 from latentscape.errors import LatentscapeError
 from latentscape.registry import MODELS
 from latentscape.rundir.checkpoint import save_weights
+from latentscape.rundir.model import DataInfo
 from latentscape.rundir.load import INFO_FILE, LoadedRun, build_model, data_info_of, load_run, parse_weight_spec
 from latentscape.rundir.run import Run, default_run_dir
 from latentscape.train.trainer import Callback, Trainer, is_finished, seed_everything
@@ -79,35 +80,14 @@ def train_and_evaluate(
     """
     distributed = init_distributed()
     rank = dist.get_rank() if distributed else 0
-    if cfg.train.num_threads:
-        torch.set_num_threads(cfg.train.num_threads)
-    if cfg.train.deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=True)
+    _apply_torch_settings(cfg)
     device = resolve_device(cfg.train.device)
-    if run_dir is None:
-        run_dir = default_run_dir(cfg)
-    if distributed:  # every rank must agree on the folder rank 0 chose
-        holder = [str(run_dir)]
-        dist.broadcast_object_list(holder, src=0)
-        run_dir = holder[0]
-    run_dir = Path(run_dir)
+    run_dir = _agreed_run_dir(cfg, run_dir, distributed)
     data = data if data is not None else load_data(cfg)
     info = data_info_of(data)
     seed_everything(cfg.seed)
     model = build_model(cfg, info)
-
-    run = None
-    if rank == 0:
-        if resume:
-            run = Run.open(run_dir)
-        else:
-            if (run_dir / "config.yaml").exists():
-                raise LatentscapeError(
-                    f"{run_dir} already holds a run; use `latentscape train --resume {run_dir}` or another --run-dir"
-                )
-            run = Run.create(cfg, run_dir)
-            run.write_json(INFO_FILE, {"image_shape": list(info.image_shape), "num_classes": info.num_classes, "num_train": info.num_train})
-            save_weights(model, run.checkpoints / "init.pt", step=0)
+    run = _open_run(cfg, run_dir, resume, model, info) if rank == 0 else None
     cbs = default_callbacks(cfg) if callbacks is None else list(callbacks)
     trainer = Trainer(model, cfg, data, run, device, cbs)
     last = run_dir / "checkpoints" / "last.pt"
@@ -122,14 +102,51 @@ def train_and_evaluate(
     results = trainer.final_evaluation(cfg.train.final_eval_splits)
     trainer.save_final_weights()
     if run is not None:
-        summary = {"steps": trainer.state.step, "epochs": trainer.state.epoch, "train_seconds": time.time() - start, **{f"{s}": m for s, m in results.items()}}
-        run.write_json("eval/final.json", summary)
-        _write_report(run)
-        run.close()
-        if not quiet:
-            for split, m in results.items():
-                print(f"final {split}: " + "  ".join(f"{k}={v:.4g}" for k, v in m.items()), flush=True)
+        _finish_run(run, trainer, results, time.time() - start, quiet)
     return Run(run_dir)
+
+
+def _apply_torch_settings(cfg: RunConfig) -> None:
+    if cfg.train.num_threads:
+        torch.set_num_threads(cfg.train.num_threads)
+    if cfg.train.deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def _agreed_run_dir(cfg: RunConfig, run_dir: str | Path | None, distributed: bool) -> Path:
+    """`run_dir` or a fresh default; under torchrun every rank takes the folder rank 0 chose."""
+    if run_dir is None:
+        run_dir = default_run_dir(cfg)
+    if distributed:
+        holder = [str(run_dir)]
+        dist.broadcast_object_list(holder, src=0)
+        run_dir = holder[0]
+    return Path(run_dir)
+
+
+def _open_run(cfg: RunConfig, run_dir: Path, resume: bool, model: torch.nn.Module, info: DataInfo) -> Run:
+    """Reopen a run to resume it, or create one (config, data_info.json, init weights at step 0)."""
+    if resume:
+        return Run.open(run_dir)
+    if (run_dir / "config.yaml").exists():
+        raise LatentscapeError(
+            f"{run_dir} already holds a run; use `latentscape train --resume {run_dir}` or another --run-dir"
+        )
+    run = Run.create(cfg, run_dir)
+    run.write_json(INFO_FILE, {"image_shape": list(info.image_shape), "num_classes": info.num_classes, "num_train": info.num_train})
+    save_weights(model, run.checkpoints / "init.pt", step=0)
+    return run
+
+
+def _finish_run(run: Run, trainer: Trainer, results: dict[str, dict[str, float]], seconds: float, quiet: bool) -> None:
+    """eval/final.json (steps, epochs, time, per-split metrics), the HTML report, final prints."""
+    summary = {"steps": trainer.state.step, "epochs": trainer.state.epoch, "train_seconds": seconds, **results}
+    run.write_json("eval/final.json", summary)
+    _write_report(run)
+    run.close()
+    if not quiet:
+        for split, m in results.items():
+            print(f"final {split}: " + "  ".join(f"{k}={v:.4g}" for k, v in m.items()), flush=True)
 
 
 def resume(run_dir: str | Path, **kwargs) -> Run:
