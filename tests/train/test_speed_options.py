@@ -13,7 +13,7 @@ import torch
 from latentscape.config import OptimizerConfig, config_from_dict
 from latentscape.data.types import Batch
 from latentscape.errors import TrainingDiverged
-from latentscape.models.base import LossOutput
+from latentscape.rundir.model import LatentModel, LossOutput
 from latentscape.train.api import train_and_evaluate
 from latentscape.train.checkpoint import load_checkpoint, load_weights
 from latentscape.train.optim import build_optimizer
@@ -70,10 +70,8 @@ def test_a_nan_found_at_the_flush_still_keeps_the_last_good_checkpoint(tmp_path,
     assert not (tmp_path / "nan" / "checkpoints" / "final.pt").exists()
 
 
-class _LogsOddTypes(torch.nn.Module):
+class _LogsOddTypes(LatentModel):
     """A model whose logs mix a Python float, an int tensor and a float64 CPU scalar."""
-
-    groups = ("main",)
 
     def __init__(self) -> None:
         super().__init__()
@@ -82,12 +80,6 @@ class _LogsOddTypes(torch.nn.Module):
     def forward(self, batch: Batch, group: str = "main") -> LossOutput:
         loss = ((batch.x.mean() - self.w) ** 2).sum()
         return LossOutput(loss, {"t": 0.25, "count": torch.tensor(3), "wide": torch.tensor(0.5, dtype=torch.float64)})
-
-    def params_for(self, group):
-        return iter([self.w])
-
-    def group_for_step(self, step):
-        return "main"
 
 
 def test_logs_of_any_scalar_type_are_stacked_on_the_loss_device():

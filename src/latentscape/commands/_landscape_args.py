@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from latentscape.errors import LatentscapeError
+
 if TYPE_CHECKING:  # the analysis stack imports torch and matplotlib: not needed for --help
     from latentscape.landscape.analysis import EvalOptions
 
@@ -43,3 +45,14 @@ def eval_options(args: argparse.Namespace) -> EvalOptions:
         data_dir=args.data_dir,
         use_vmap=not args.no_vmap,
     )
+
+
+def parse_range(text: str) -> tuple[float, float]:
+    """'0,1.5' -> (0.0, 1.5)."""
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise LatentscapeError(f"--range {text!r}: expected two numbers like 0,1.5") from None
+    if not hi > lo:
+        raise LatentscapeError(f"--range {text!r}: the end must be larger than the start")
+    return lo, hi

@@ -9,23 +9,41 @@ import torch
 from torch import nn
 
 from latentscape.config import OptimizerConfig, ScheduleConfig
+from latentscape.registry import LR_SCHEDULES, OPTIMIZERS
 
 
 def build_optimizer(params: Iterable[nn.Parameter], cfg: OptimizerConfig) -> torch.optim.Optimizer:
-    """Adam, AdamW or SGD (with momentum / Nesterov) with weight decay.
+    """The optimizer named by `cfg.name` (registry.OPTIMIZERS: Adam, AdamW, SGD) with weight decay.
 
     On CUDA the fused implementations run the whole update as one kernel instead of a few per
     parameter tensor: at small batches the step is launch-bound, and this is most of its cost.
     """
     params = [p for p in params if p.requires_grad]
     fused = {"fused": True} if params and all(p.is_cuda and p.is_floating_point() for p in params) else {}
-    if cfg.name == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay, **fused)
-    if cfg.name == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay, **fused)
-    return torch.optim.SGD(
-        params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay, **fused
-    )
+    cls = OPTIMIZERS.get(cfg.name)
+    if cls is torch.optim.SGD:  # momentum / Nesterov instead of Adam's betas
+        return cls(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay, **fused)
+    return cls(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay, **fused)
+
+
+def constant_factor(cfg: ScheduleConfig, step: int, progress: float, steps_per_epoch: int) -> float:
+    """1."""
+    return 1.0
+
+
+def step_factor(cfg: ScheduleConfig, step: int, progress: float, steps_per_epoch: int) -> float:
+    """gamma ** (epoch // step_epochs)."""
+    return cfg.gamma ** (step // max(1, cfg.step_epochs * steps_per_epoch))
+
+
+def cosine_factor(cfg: ScheduleConfig, step: int, progress: float, steps_per_epoch: int) -> float:
+    """final + (1 - final) * (1 + cos(pi * p)) / 2 (Loshchilov & Hutter 2017, eq. 5, no restarts)."""
+    return cfg.final_fraction + (1 - cfg.final_fraction) * (1 + math.cos(math.pi * progress)) / 2
+
+
+def linear_factor(cfg: ScheduleConfig, step: int, progress: float, steps_per_epoch: int) -> float:
+    """1 - (1 - final) * p."""
+    return 1.0 - (1.0 - cfg.final_fraction) * progress
 
 
 def lr_factor(cfg: ScheduleConfig, step: int, total_steps: int, steps_per_epoch: int) -> float:
@@ -37,15 +55,7 @@ def lr_factor(cfg: ScheduleConfig, step: int, total_steps: int, steps_per_epoch:
     """
     warm = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps > 0 else 1.0
     progress = min(1.0, step / max(1, total_steps))
-    if cfg.name == "constant":
-        factor = 1.0
-    elif cfg.name == "step":
-        factor = cfg.gamma ** (step // max(1, cfg.step_epochs * steps_per_epoch))
-    elif cfg.name == "cosine":
-        factor = cfg.final_fraction + (1 - cfg.final_fraction) * (1 + math.cos(math.pi * progress)) / 2
-    else:  # linear
-        factor = 1.0 - (1.0 - cfg.final_fraction) * progress
-    return warm * factor
+    return warm * LR_SCHEDULES.get(cfg.name)(cfg, step, progress, steps_per_epoch)
 
 
 def set_lr(optimizer: torch.optim.Optimizer, base_lr: float, factor: float) -> float:
