@@ -1,4 +1,9 @@
-"""Optimizers and learning-rate schedules built from config (one optimizer per parameter group)."""
+"""Optimizers and learning-rate schedules built from config (one optimizer per parameter group).
+
+A model's optimizer group may hold several torch param groups (`LatentModel.param_groups_for`):
+dicts with "params" and optionally "lr" (a base LR of their own, scheduled like the group's),
+"weight_decay" and "sparse" (sparse gradients, stepped by SparseAdam in the same step).
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,33 @@ from torch import nn
 from latentscape.config import OptimizerConfig, ScheduleConfig
 
 
-def build_optimizer(params: Iterable[nn.Parameter], cfg: OptimizerConfig) -> torch.optim.Optimizer:
-    """Adam, AdamW or SGD (with momentum / Nesterov) with weight decay."""
-    params = [p for p in params if p.requires_grad]
+def build_optimizer(params: Iterable[nn.Parameter] | Iterable[dict], cfg: OptimizerConfig):
+    """Adam, AdamW or SGD (with momentum / Nesterov) with weight decay.
+
+    `params` is parameters, or param-group dicts; a dict's own "lr" becomes its "base_lr" (what
+    `set_lr` scales). Dicts marked "sparse" get SparseAdam, joined with the dense optimizer so
+    that both step together (`JointOptimizer`).
+    """
+    items = list(params)
+    if items and isinstance(items[0], dict):
+        groups = [dict(g, params=[p for p in g["params"] if p.requires_grad]) for g in items]
+        for g in groups:
+            g["base_lr"] = g.get("lr", cfg.lr)
+            g["lr"] = g["base_lr"]
+        dense = [g for g in groups if not g.get("sparse")]
+        sparse = [g for g in groups if g.get("sparse")]
+        if sparse:
+            from latentscape.train.joint_optim import JointOptimizer
+
+            sparse_opt = torch.optim.SparseAdam(
+                [{k: v for k, v in g.items() if k != "weight_decay"} for g in sparse], lr=cfg.lr, betas=cfg.betas
+            )
+            return JointOptimizer([_build(dense, cfg), sparse_opt])
+        return _build(dense, cfg)
+    return _build([p for p in items if p.requires_grad], cfg)
+
+
+def _build(params: list, cfg: OptimizerConfig) -> torch.optim.Optimizer:
     if cfg.name == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
     if cfg.name == "adamw":
@@ -44,8 +73,8 @@ def lr_factor(cfg: ScheduleConfig, step: int, total_steps: int, steps_per_epoch:
 
 
 def set_lr(optimizer: torch.optim.Optimizer, base_lr: float, factor: float) -> float:
-    """Set every param group's LR to base_lr * factor; return it."""
+    """Set every param group's LR to (its own base LR, else base_lr) * factor; return base_lr * factor."""
     lr = base_lr * factor
     for group in optimizer.param_groups:
-        group["lr"] = lr
+        group["lr"] = group.get("base_lr", base_lr) * factor
     return lr

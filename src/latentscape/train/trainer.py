@@ -115,7 +115,7 @@ class Trainer:
             rank=self.rank,
             world_size=self.world_size,
         )
-        self.optimizers = {g: build_optimizer(model.params_for(g), self._opt_cfg(g)) for g in model.groups}
+        self.optimizers = {g: build_optimizer(model.param_groups_for(g), self._opt_cfg(g)) for g in model.groups}
         steps_per_epoch = len(self.loader)
         total = self.tc.epochs * steps_per_epoch
         self.total_steps = min(total, self.tc.max_steps) if self.tc.max_steps else total
