@@ -47,9 +47,10 @@ def _batch(data, idx):
     return Batch(x=data.images[idx].float() / 255, y=data.labels[idx], index=idx)
 
 
-def test_training_step_lowers_loss_and_moves_only_batch_latents():
+@pytest.mark.parametrize("sparse", [False, True])
+def test_training_step_lowers_loss_and_moves_only_batch_latents(sparse):
     data = tiny_dataset(96, 0)
-    model = _model(latent_lr=0.05)
+    model = _model(latent_lr=0.05, sparse=sparse)
     opt = build_optimizer(model.param_groups_for("main"), OptimizerConfig(lr=1e-2))
     # the table is its own param group with its own LR and no weight decay
     assert [g["lr"] for g in opt.param_groups] == [1e-2, 0.05]
@@ -68,18 +69,21 @@ def test_training_step_lowers_loss_and_moves_only_batch_latents():
     assert torch.equal(after[16:], before[16:])  # zeros init + zero moments: the rest stay put
 
 
-def test_sparse_table_moves_only_batch_rows():
+@pytest.mark.parametrize("sparse", [False, True])
+def test_sparse_updates_only_batch_rows_dense_momentum_moves_earlier_rows(sparse):
     data = tiny_dataset(96, 0)
-    model = _model(latent_init="normal", sparse=True)
+    model = _model(latent_init="normal", sparse=sparse)
     opt = build_optimizer(model.param_groups_for("main"), OptimizerConfig(lr=1e-2))
-    before = model.latents.weight.detach().clone()
-    for start in (0, 16):  # SparseAdam: rows outside a batch never move, even with momentum
+    rows = []
+    for start in (0, 16):
         opt.zero_grad()
         model(_batch(data, range(start, start + 16))).loss.backward()
         opt.step()
-    after = model.latents.weight.detach()
-    assert not torch.equal(after[:32], before[:32])
-    assert torch.equal(after[32:], before[32:])
+        rows.append(model.latents.weight.detach().clone())
+    assert not torch.equal(rows[1][16:32], rows[0][16:32])  # the second batch moved
+    # the first batch's rows: SparseAdam leaves them; dense Adam's momentum keeps moving them
+    assert torch.equal(rows[1][:16], rows[0][:16]) == sparse
+    assert torch.equal(rows[1][32:], rows[0][32:])  # never seen: zero moments in both
 
 
 def test_fitting_freezes_decoder_and_is_batch_size_independent():
@@ -139,14 +143,14 @@ sys.path.insert(0, {here!r})
 from test_autodecoder import _cfg, _data
 from tinydata import CrashAt
 from latentscape.train.api import train_and_evaluate
-train_and_evaluate(_cfg(checkpoint_every_steps=4, epochs=3), sys.argv[1], data=_data(), quiet=True,
+train_and_evaluate(_cfg({{"sparse": False}}, checkpoint_every_steps=4, epochs=3), sys.argv[1], data=_data(), quiet=True,
                    callbacks=[CrashAt(10, kill=True)])
 """
 
 
 @pytest.mark.slow
 def test_sigkill_then_resume_restores_weights_and_table(tmp_path):
-    cfg = _cfg(checkpoint_every_steps=4, epochs=3)
+    cfg = _cfg({"sparse": False}, checkpoint_every_steps=4, epochs=3)  # dense; the fast test is sparse
     full = train_and_evaluate(cfg, tmp_path / "full", data=_data(), quiet=True, callbacks=[])
     here = Path(__file__).resolve().parent
     script = _KILL_SCRIPT.format(tests=str(here.parent), here=str(here))
@@ -158,7 +162,21 @@ def test_sigkill_then_resume_restores_weights_and_table(tmp_path):
     assert all(torch.equal(wf[k], wr[k]) for k in wf)
 
 
-def test_pca_init_fills_table_and_starts_fitting_from_projection(tmp_path):
+def test_pca_init_whitens_and_fitting_starts_from_projection():
+    data = tiny_dataset(96, 0)
+    model = AutoDecoder(AutoDecoderConfig(arch="8", latent_init="pca", val_steps=0), INFO)
+    model.initialize_from_data(data)
+    table = model.latents.weight.detach()
+    assert torch.allclose(table.mean(0), torch.zeros(2), atol=1e-4)
+    assert torch.allclose(table.std(0), torch.ones(2), atol=1e-3)
+    # with no fitting steps, a training image's latent is its table row (its PCA coordinates)
+    assert torch.allclose(model.embed(data.images[:5].float() / 255), table[:5], atol=1e-4)
+    with pytest.raises(DataError, match="rows"):
+        model.initialize_from_data(tiny_dataset(10, 0))
+
+
+@pytest.mark.slow
+def test_pca_init_run_writes_latent_pictures(tmp_path):
     cfg = _cfg({"latent_init": "pca", "arch": "8"}, epochs=1)
     run = train_and_evaluate(cfg, tmp_path / "pca", data=_data(), quiet=True)
     table = load_weights(run.path / "checkpoints" / "final.pt")["latents.weight"]
@@ -196,3 +214,9 @@ def test_conv_decoder_and_options_build():
     z = fc.embed(torch.rand(3, 1, 28, 28))
     assert (z.norm(dim=1) <= 1 + 1e-6).all()
     assert fc.sample(5, generator=torch.Generator().manual_seed(0)).shape == (5, 1, 28, 28)
+
+
+def test_sparse_table_with_grad_clip_is_a_config_error(tmp_path):
+    cfg = _cfg({"sparse": True}, grad_clip=1.0)
+    with pytest.raises(ConfigError, match="model.sparse"):
+        train_and_evaluate(cfg, tmp_path / "s", data=_data(), quiet=True, callbacks=[])

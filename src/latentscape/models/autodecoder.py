@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
-import torch.distributed as dist
 from torch import Tensor, nn
 
 from latentscape.data.types import Batch, ImageDataset
@@ -98,8 +97,6 @@ class AutoDecoder(LatentModel):
     # ------------------------------------------------------------------ optimisation
     def param_groups_for(self, group: str) -> list[dict[str, Any]]:
         """Decoder weights with the optimizer's settings; the table with its own LR, no decay."""
-        if self.cfg.sparse and dist.is_initialized() and dist.get_world_size() > 1:
-            raise ConfigError("model.sparse=true is not supported under torchrun; use the dense default")
         table: dict[str, Any] = {"params": [self.latents.weight], "weight_decay": 0.0, "sparse": self.cfg.sparse}
         if self.cfg.latent_lr is not None:
             table["lr"] = self.cfg.latent_lr

@@ -37,8 +37,11 @@ class AutoDecoderConfig(ModelConfig):
         latent_penalty: weight of the mean squared norm of the batch's latents added to the loss.
         project_unit_ball: keep every latent inside the unit ball (GLO's projection, sec. 3.1),
             applied to a row before each use and after each fitting step.
-        sparse: sparse gradients + SparseAdam for the table (only rows in the batch move) instead
-            of dense Adam over the whole table (see bench/autodecoder_sparse.py).
+        sparse: sparse gradients + SparseAdam for the table (only the batch's rows and moments
+            move: "lazy" Adam) instead of dense Adam over the whole table (the study's Keras
+            behaviour, whose momentum keeps moving rows outside the batch). Default on: faster
+            on MNIST's 60,000-row table (bench/autodecoder.py: 48 vs 68 ms/step at d=2, 65 vs
+            113 at d=32). Not with train.grad_clip or torchrun (both need dense gradients).
         losses: reconstruction loss name -> weight (mse, mae/l1, bce, ssim, laplacian).
         laplacian_levels: band-pass levels of the Laplacian-pyramid loss.
         ssim_window: Gaussian window of the SSIM loss (odd).
@@ -62,7 +65,7 @@ class AutoDecoderConfig(ModelConfig):
     latent_lr: float | None = None
     latent_penalty: float = 0.0
     project_unit_ball: bool = False
-    sparse: bool = False
+    sparse: bool = True
     losses: dict[str, float] = field(default_factory=lambda: {"mse": 1.0})
     laplacian_levels: int = 3
     ssim_window: int = 11
