@@ -39,9 +39,11 @@ class AutoDecoderConfig(ModelConfig):
             applied to a row before each use and after each fitting step.
         sparse: sparse gradients + SparseAdam for the table (only the batch's rows and moments
             move: "lazy" Adam) instead of dense Adam over the whole table (the study's Keras
-            behaviour, whose momentum keeps moving rows outside the batch). Default on: faster
-            on MNIST's 60,000-row table (bench/autodecoder.py: 48 vs 68 ms/step at d=2, 65 vs
-            113 at d=32). Not with train.grad_clip or torchrun (both need dense gradients).
+            behaviour, whose momentum keeps moving rows outside the batch). Default on: faster per
+            step on MNIST's 60,000-row table (interleaved runs, median ms/step on a loaded CPU:
+            188 vs 206 at d=2, 111 vs 231 at d=32), though dense Adam reconstructs better after
+            few epochs (bench/autodecoder.py --dense). Not with train.grad_clip or torchrun (both need
+            dense gradients).
         losses: reconstruction loss name -> weight (mse, mae/l1, bce, ssim, laplacian).
         laplacian_levels: band-pass levels of the Laplacian-pyramid loss.
         ssim_window: Gaussian window of the SSIM loss (odd).
