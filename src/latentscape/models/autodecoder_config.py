@@ -42,7 +42,7 @@ class AutoDecoderConfig(ModelConfig):
             behaviour, whose momentum keeps moving rows outside the batch). Default on: faster per
             step on MNIST's 60,000-row table (interleaved runs, median ms/step on a loaded CPU:
             188 vs 206 at d=2, 111 vs 231 at d=32), though dense Adam reconstructs better after
-            few epochs (bench/autodecoder.py --dense). Not with train.grad_clip or torchrun (both need
+            few epochs (bench/autodecoder.py vs --sparse). Not with train.grad_clip or torchrun (both need
             dense gradients).
         losses: reconstruction loss name -> weight (mse, mae/l1, bce, ssim, laplacian).
         laplacian_levels: band-pass levels of the Laplacian-pyramid loss.
