@@ -40,8 +40,8 @@ class AutoDecoderConfig(ModelConfig):
         sparse: sparse gradients + SparseAdam for the table (only the batch's rows and moments
             move: "lazy" Adam) instead of dense Adam over the whole table (the study's Keras
             behaviour, whose momentum keeps moving rows outside the batch). Default on: faster per
-            step on MNIST's 60,000-row table (interleaved runs, median ms/step on a loaded CPU:
-            188 vs 206 at d=2, 111 vs 231 at d=32), though dense Adam reconstructs better after
+            step on MNIST's 60,000-row table (bench/autodecoder.py, best of 3 alternated runs:
+            24.1 vs 26.4 ms at d=2, 16.8 vs 51.3 ms at d=32), though dense Adam reconstructs better after
             few epochs (bench/autodecoder.py vs --sparse). Not with train.grad_clip or torchrun (both need
             dense gradients).
         losses: reconstruction loss name -> weight (mse, mae/l1, bce, ssim, laplacian).
