@@ -38,7 +38,7 @@ from pathlib import Path
 import torch
 from _common import default_data_dir, write_results
 
-from latentscape.train.trainer import Callback
+from latentscape.rundir.callbacks import Callback
 
 
 class StepClock(Callback):

@@ -15,9 +15,9 @@ from latentscape.data.types import Batch
 from latentscape.errors import ConfigError, DataError
 from latentscape.models.autodecoder import AutoDecoder
 from latentscape.models.autodecoder_config import AutoDecoderConfig
-from latentscape.models.base import DataInfo
+from latentscape.rundir.model import DataInfo
 from latentscape.train.api import load_run, train_and_evaluate
-from latentscape.train.checkpoint import load_checkpoint, load_weights
+from latentscape.rundir.checkpoint import load_checkpoint, load_weights
 from latentscape.train.optim import build_optimizer
 from latentscape.config import OptimizerConfig
 from tinydata import CrashAt, tiny_dataset

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from latentscape.errors import LatentscapeError
 from latentscape.landscape.analysis import EvalOptions
 
 
@@ -38,3 +39,14 @@ def eval_options(args: argparse.Namespace) -> EvalOptions:
         data_dir=args.data_dir,
         use_vmap=not args.no_vmap,
     )
+
+
+def parse_range(text: str) -> tuple[float, float]:
+    """'0,1.5' -> (0.0, 1.5)."""
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise LatentscapeError(f"--range {text!r}: expected two numbers like 0,1.5") from None
+    if not hi > lo:
+        raise LatentscapeError(f"--range {text!r}: the end must be larger than the start")
+    return lo, hi

@@ -147,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
 def _pictures(loaded, dataset, device, seed: int) -> None:
     if not callable(getattr(loaded.model, "embed", None)) or not callable(getattr(loaded.model, "decode", None)):
         raise LatentscapeError(f"--pictures: {type(loaded.model).__name__} has no latent space to draw")
-    from latentscape.viz.autoencoder_pictures import write_pictures
+    from latentscape.models.autoencoder_pictures import write_pictures
 
     paths = write_pictures(
         loaded.model, dataset, loaded.run.path / "images", run_dir=loaded.run.path, device=device, seed=seed

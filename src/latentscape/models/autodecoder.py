@@ -24,14 +24,13 @@ from latentscape.data.types import Batch, ImageDataset
 from latentscape.errors import ConfigError, DataError
 from latentscape.losses.image import weighted_image_loss
 from latentscape.models.autodecoder_config import AutoDecoderConfig
-from latentscape.models.base import DataInfo, LatentModel, LossOutput, ModelEntry
+from latentscape.rundir.model import DataInfo, LatentModel, LossOutput, ModelEntry
 from latentscape.models.latent_fit import fit_latents, project_to_unit_ball
 from latentscape.models.latent_init import pca_fit, pca_project
 from latentscape.nets.celeba64 import Celeba64Decoder
 from latentscape.nets.dcgan import DCGANDecoder
 from latentscape.nets.fc_decoder import ConfigurableFCDecoder
 from latentscape.nets.fcconv import FCConvDecoder
-from latentscape.registry import MODELS
 
 __all__ = ["AutoDecoder", "AutoDecoderConfig", "AUTODECODER_ENTRY"]
 
@@ -223,8 +222,8 @@ class AutoDecoder(LatentModel):
 
 
 def _callbacks(run_cfg) -> list:
-    from latentscape.train.data_init import DataInit
-    from latentscape.viz.autodecoder_pictures import AutoDecoderPictures
+    from latentscape.models.autodecoder_pictures import AutoDecoderPictures
+    from latentscape.models.data_init import DataInit
 
     return [DataInit(), AutoDecoderPictures()]
 
@@ -236,4 +235,3 @@ AUTODECODER_ENTRY = ModelEntry(
     description="auto-decoder / GLO: decoder + learned per-image latents; new images by latent fitting",
     tags=("autoencoder", "generative"),
 )
-MODELS.register("autodecoder", AUTODECODER_ENTRY)

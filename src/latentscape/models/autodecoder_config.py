@@ -11,7 +11,7 @@ from typing import Literal
 
 from latentscape.errors import ConfigError
 from latentscape.losses.image import check_loss_weights
-from latentscape.models.base import ModelConfig
+from latentscape.config import ModelConfig
 from latentscape.nets.fc_decoder import parse_arch
 
 

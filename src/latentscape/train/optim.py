@@ -14,10 +14,11 @@ import torch
 from torch import nn
 
 from latentscape.config import OptimizerConfig, ScheduleConfig
+from latentscape.registry import LR_SCHEDULES, OPTIMIZERS
 
 
 def build_optimizer(params: Iterable[nn.Parameter] | Iterable[dict], cfg: OptimizerConfig):
-    """Adam, AdamW or SGD (with momentum / Nesterov) with weight decay.
+    """The optimizer named by `cfg.name` (registry.OPTIMIZERS: Adam, AdamW, SGD) with weight decay.
 
     `params` is parameters, or param-group dicts; a dict's own "lr" becomes its "base_lr" (what
     `set_lr` scales). Dicts marked "sparse" get SparseAdam, joined with the dense optimizer so
@@ -43,13 +44,30 @@ def build_optimizer(params: Iterable[nn.Parameter] | Iterable[dict], cfg: Optimi
 
 
 def _build(params: list, cfg: OptimizerConfig) -> torch.optim.Optimizer:
-    if cfg.name == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
-    if cfg.name == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
-    return torch.optim.SGD(
-        params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay
-    )
+    cls = OPTIMIZERS.get(cfg.name)
+    if cls is torch.optim.SGD:  # momentum / Nesterov instead of Adam's betas
+        return cls(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay)
+    return cls(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+
+
+def constant_factor(cfg: ScheduleConfig, step: int, progress: float, steps_per_epoch: int) -> float:
+    """1."""
+    return 1.0
+
+
+def step_factor(cfg: ScheduleConfig, step: int, progress: float, steps_per_epoch: int) -> float:
+    """gamma ** (epoch // step_epochs)."""
+    return cfg.gamma ** (step // max(1, cfg.step_epochs * steps_per_epoch))
+
+
+def cosine_factor(cfg: ScheduleConfig, step: int, progress: float, steps_per_epoch: int) -> float:
+    """final + (1 - final) * (1 + cos(pi * p)) / 2 (Loshchilov & Hutter 2017, eq. 5, no restarts)."""
+    return cfg.final_fraction + (1 - cfg.final_fraction) * (1 + math.cos(math.pi * progress)) / 2
+
+
+def linear_factor(cfg: ScheduleConfig, step: int, progress: float, steps_per_epoch: int) -> float:
+    """1 - (1 - final) * p."""
+    return 1.0 - (1.0 - cfg.final_fraction) * progress
 
 
 def lr_factor(cfg: ScheduleConfig, step: int, total_steps: int, steps_per_epoch: int) -> float:
@@ -61,15 +79,7 @@ def lr_factor(cfg: ScheduleConfig, step: int, total_steps: int, steps_per_epoch:
     """
     warm = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps > 0 else 1.0
     progress = min(1.0, step / max(1, total_steps))
-    if cfg.name == "constant":
-        factor = 1.0
-    elif cfg.name == "step":
-        factor = cfg.gamma ** (step // max(1, cfg.step_epochs * steps_per_epoch))
-    elif cfg.name == "cosine":
-        factor = cfg.final_fraction + (1 - cfg.final_fraction) * (1 + math.cos(math.pi * progress)) / 2
-    else:  # linear
-        factor = 1.0 - (1.0 - cfg.final_fraction) * progress
-    return warm * factor
+    return warm * LR_SCHEDULES.get(cfg.name)(cfg, step, progress, steps_per_epoch)
 
 
 def set_lr(optimizer: torch.optim.Optimizer, base_lr: float, factor: float) -> float:

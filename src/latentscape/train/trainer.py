@@ -15,7 +15,7 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+
 from typing import Any
 
 import numpy as np
@@ -26,39 +26,13 @@ from latentscape.config import RunConfig
 from latentscape.data.loader import BatchLoader, iterate_in_order
 from latentscape.data.types import ImageDataset
 from latentscape.errors import CheckpointError, ConfigError, TrainingDiverged
-from latentscape.models.base import LatentModel
-from latentscape.train.checkpoint import STATE_FORMAT, atomic_save, load_checkpoint, save_weights
+from latentscape.rundir.callbacks import Callback, TrainState
+from latentscape.rundir.checkpoint import STATE_FORMAT, atomic_save, load_checkpoint, save_weights
+from latentscape.rundir.model import LatentModel
+from latentscape.rundir.run import Run
 from latentscape.train.optim import build_optimizer, lr_factor, set_lr
-from latentscape.train.run import Run
 
-
-@dataclass
-class TrainState:
-    """What callbacks see. `run` is None on non-zero ranks."""
-
-    model: LatentModel
-    run: Run | None
-    config: RunConfig
-    data: dict[str, ImageDataset]
-    device: torch.device
-    step: int = 0
-    epoch: int = 0
-    batch_in_epoch: int = 0
-    is_main: bool = True
-    world_size: int = 1
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-class Callback:
-    """Hooks called by the trainer; override what you need. Write files only when is_main."""
-
-    def on_train_start(self, state: TrainState) -> None: ...
-
-    def on_step_end(self, state: TrainState, logs: dict[str, float]) -> None: ...
-
-    def on_eval_end(self, state: TrainState, metrics: dict[str, float]) -> None: ...
-
-    def on_train_end(self, state: TrainState) -> None: ...
+__all__ = ["Callback", "TrainState", "Trainer", "evaluate", "is_finished", "seed_everything"]
 
 
 def seed_everything(seed: int) -> None:
@@ -173,6 +147,7 @@ class Trainer:
             raise CheckpointError(f"{path}: does not fit this model ({str(exc).splitlines()[0]})") from None
         s = self.state
         s.step, s.epoch, s.batch_in_epoch = ckpt["step"], ckpt["epoch"], ckpt["batch_in_epoch"]
+        self.model.set_step(s.step)
         self._window = defaultdict(lambda: [0.0, 0], {k: list(v) for k, v in ckpt["window"].items()})
         torch.set_rng_state(ckpt["rng_torch"])
         if ckpt["rng_cuda"] and torch.cuda.is_available():
@@ -227,8 +202,7 @@ class Trainer:
         opt = self.optimizers[group]
         factor = lr_factor(self.tc.schedule, s.step, self.total_steps, len(self.loader))
         lr = set_lr(opt, self._opt_cfg(group).lr, factor)
-        if hasattr(self.model, "set_step"):
-            self.model.set_step(s.step)
+        self.model.set_step(s.step)
         self.model.train()
         opt.zero_grad(set_to_none=True)
         with autocast:
@@ -277,6 +251,7 @@ class Trainer:
     def _periodic_eval(self) -> dict[str, float]:
         split = self.tc.eval_split
         metrics: dict[str, float] = {}
+        self.model.set_step(self.state.step)  # evaluate at the step the weights are at
         if self.state.is_main and split in self.state.data:
             metrics = evaluate(self.model, self.state.data[split], self.tc.eval_batch_size, self.device)
             if self.run is not None:
@@ -291,6 +266,7 @@ class Trainer:
     def final_evaluation(self, splits: Sequence[str]) -> dict[str, dict[str, float]]:
         """Evaluate on each split (main process), log it, run on_eval_end and on_train_end."""
         results: dict[str, dict[str, float]] = {}
+        self.model.set_step(self.state.step)  # the step `load_run` rebuilds final weights at
         if self.state.is_main:
             for split in splits:
                 if split in self.state.data:

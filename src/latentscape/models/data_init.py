@@ -7,7 +7,7 @@ restored from its checkpoint.
 
 from __future__ import annotations
 
-from latentscape.train.trainer import Callback, TrainState
+from latentscape.rundir.callbacks import Callback, TrainState
 
 
 class DataInit(Callback):

@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 
 from latentscape.data.types import ImageDataset
-from latentscape.train.trainer import Callback, TrainState
-from latentscape.viz.autoencoder_pictures import pictures_split, write_pictures
+from latentscape.models.autoencoder_pictures import pictures_split, write_pictures
+from latentscape.rundir.callbacks import Callback, TrainState
 from latentscape.viz.latent_cloud import plot_latents_over_cloud
 
 #: pictures shared with the autoencoders (the 2-D scatter is replaced by the two latent plots).
