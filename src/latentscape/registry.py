@@ -99,6 +99,7 @@ MODELS: Registry[Any] = Registry(
         "ae": "latentscape.models.autoencoder:AE_ENTRY",
         "vae": "latentscape.models.autoencoder:VAE_ENTRY",
         "gan": "latentscape.models.gan:GAN_ENTRY",
+        "autodecoder": "latentscape.models.autodecoder:AUTODECODER_ENTRY",
         "curve": "latentscape.landscape.curve_model:CURVE_ENTRY",
     },
 )

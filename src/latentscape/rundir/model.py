@@ -66,6 +66,12 @@ class LatentModel(nn.Module):
             raise KeyError(f"unknown group {group!r}; this model has {self.groups}")
         return self.parameters()
 
+    def param_groups_for(self, group: str) -> list[dict[str, Any]]:
+        """Torch param groups of `group`'s optimizer: one by default. Override to give some
+        parameters their own "lr" / "weight_decay" (scheduled alike) or "sparse" gradients
+        (stepped by SparseAdam in the same step); the auto-decoder's latent table does."""
+        return [{"params": list(self.params_for(group))}]
+
     def group_for_step(self, step: int) -> str:
         """The optimizer group that the trainer updates at global step `step`."""
         return self.groups[0]

@@ -26,7 +26,7 @@ from torch import Tensor
 from latentscape.config import RunConfig
 from latentscape.data.loader import BatchLoader, iterate_in_order
 from latentscape.data.types import ImageDataset
-from latentscape.errors import CheckpointError, TrainingDiverged
+from latentscape.errors import CheckpointError, ConfigError, TrainingDiverged
 from latentscape.rundir.callbacks import Callback, TrainState
 from latentscape.rundir.checkpoint import STATE_FORMAT, atomic_save, load_checkpoint, save_weights
 from latentscape.rundir.model import LatentModel
@@ -92,7 +92,11 @@ class Trainer:
             rank=self.rank,
             world_size=self.world_size,
         )
-        self.optimizers = {g: build_optimizer(model.params_for(g), self._opt_cfg(g)) for g in model.groups}
+        self.optimizers = {g: build_optimizer(model.param_groups_for(g), self._opt_cfg(g)) for g in model.groups}
+        if (self.tc.grad_clip or self.world_size > 1) and any(
+            g.get("sparse") for o in self.optimizers.values() for g in o.param_groups
+        ):  # clip_grad_norm_ and the gradient all-reduce need dense gradients
+            raise ConfigError("sparse gradients (model.sparse=true) do not combine with train.grad_clip or torchrun")
         steps_per_epoch = len(self.loader)
         total = self.tc.epochs * steps_per_epoch
         self.total_steps = min(total, self.tc.max_steps) if self.tc.max_steps else total
