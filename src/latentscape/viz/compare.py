@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from latentscape.errors import LatentscapeError
-from latentscape.viz.atomic import atomic_write_text
+from latentscape.io import atomic_write_text
 from latentscape.viz.discover import read_config, read_json
 from latentscape.viz.figure import new_figure, save_figure, wants_log
 from latentscape.viz.html_parts import figure_html, flatten, footer, format_value, page

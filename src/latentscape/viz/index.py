@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from latentscape.errors import LatentscapeError
-from latentscape.viz.atomic import atomic_write_text
+from latentscape.io import atomic_write_text
 from latentscape.viz.discover import Entry, discover
 from latentscape.viz.html_parts import footer, format_value, page
 

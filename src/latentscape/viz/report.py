@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from latentscape.errors import LatentscapeError
-from latentscape.viz.atomic import atomic_write_text
+from latentscape.io import atomic_write_text
 from latentscape.viz.analysis_page import analysis_sections, subfolder_links
 from latentscape.viz.discover import SUMMARY_NAMES, describe, discover, model_and_dataset, read_json
 from latentscape.viz.html_parts import figure_html, flatten, footer, key_value_table, matrix_table, page
