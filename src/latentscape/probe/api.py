@@ -181,6 +181,8 @@ def probe_runs(specs: list[str], options: ProbeOptions, out_dir: str | Path | No
     seed = options.protocol.seed
     train = subsample(load_split(data_cfg, "train"), options.max_train, seed)
     test = subsample(load_split(data_cfg, "test"), options.max_test, seed + 1)
+    if bool((train.labels < 0).any()) or bool((test.labels < 0).any()):
+        raise LatentscapeError(f"dataset {data_cfg.name!r} has no class labels: a probe needs them")
     embeddings = []
     for name, lr in zip(_run_names(list(specs)), loaded):
         say(f"embedding {name} ({type(lr.model).__name__})")
