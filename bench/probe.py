@@ -14,6 +14,7 @@ Usage (defaults: the full study settings; a shared 2-core machine needs the smal
     nice -n 10 python bench/probe.py [--data-dir ../shared/data] [--out bench/results/probe.json]
         [--epochs 30] [--fraction 1.0] [--max-train N] [--shapes-epochs 10]
         [--shapes-examples 20000] [--shapes-image-size 64] [--betas 1,4,8] [--threads 1]
+        [--fmnist-run RUN] [--skip-fmnist] [--skip-shapes] [--workdir DIR]
 """
 
 from __future__ import annotations
@@ -43,14 +44,17 @@ def train(cfg_path: Path, overrides: list[str], workdir: Path, name: str) -> tup
 def fmnist(args, workdir: Path) -> dict:
     from latentscape.probe.api import ProbeOptions, probe_runs
 
-    run, seconds = train(REPO / "configs" / "fmnist_fcconv_vae.yaml", [
-        f"train.epochs={args.epochs}", f"data.fraction={args.fraction}", f"data.data_dir={args.data_dir}",
-        f"train.num_threads={args.threads}", "train.eval_every=0", "train.device=cpu",
-    ], workdir, "fmnist_vae")
+    if args.fmnist_run:  # probe a VAE trained earlier (e.g. by this script with --workdir)
+        run, seconds = Path(args.fmnist_run), float("nan")
+    else:
+        run, seconds = train(REPO / "configs" / "fmnist_fcconv_vae.yaml", [
+            f"train.epochs={args.epochs}", f"data.fraction={args.fraction}", f"data.data_dir={args.data_dir}",
+            f"train.num_threads={args.threads}", "train.eval_every=0", "train.device=cpu",
+        ], workdir, "fmnist_vae")
     options = ProbeOptions(dim=10, max_train=args.max_train, map_points=args.map_points, data_dir=args.data_dir)
     out_dir = Path(args.out).with_suffix("") if args.out else workdir / "probe"
     result = probe_runs([str(run)], options, out_dir=out_dir, log=None)
-    names = {"fmnist_vae": "vae", "pca10": "pca", "umap10": "umap", "pixels": "pixels"}
+    names = {run.name: "vae", "pca10": "pca", "umap10": "umap", "pixels": "pixels"}
     res: dict = {"fmnist_vae_train_s": seconds, "fmnist_epochs": args.epochs, "fmnist_fraction": args.fraction,
                  "probe_train_size": result["protocol"]["train_size"],
                  "probe_test_size": result["protocol"]["test_size"], "probe_out": str(out_dir)}
@@ -109,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--shapes-image-size", type=int, default=64)
     p.add_argument("--betas", default="1,4,8", help="comma-separated beta values")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--fmnist-run", help="probe this trained FMNIST VAE run instead of training one")
     p.add_argument("--skip-fmnist", action="store_true")
     p.add_argument("--skip-shapes", action="store_true")
     p.add_argument("--workdir", help="keep the trained runs here (default: a temporary folder)")

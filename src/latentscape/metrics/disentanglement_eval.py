@@ -70,7 +70,11 @@ def mig_metric(ctx: EvalContext) -> dict[str, float]:
     bins = _int_option(ctx, "mig_bins", 20)
     out = _guarded("mig", lambda: dis.mig(codes, factors, num_bins=bins))
     names = ctx.dataset.factor_names
-    return {("mig_" + names[int(k[4:])] if k != "mig" and int(k[4:]) < len(names) else k): v for k, v in out.items()}
+    named = {"mig": out.pop("mig")}
+    for key, gap in out.items():  # "mig_<k>" -> "mig_<factor name>"
+        k = int(key.removeprefix("mig_"))
+        named[f"mig_{names[k]}" if k < len(names) else key] = gap
+    return named
 
 
 def factorvae_metric(ctx: EvalContext) -> dict[str, float]:
