@@ -88,6 +88,13 @@ def test_probe_missing_run_is_an_error(tmp_path, capsys):
     assert main(["probe", str(tmp_path / "nothing")]) == 2
 
 
+def test_probe_never_replaces_a_foreign_folder(runs, capsys):
+    # --out pointing at the run itself must not wipe it
+    assert main(["probe", str(runs["ae"]), "--out", str(runs["ae"]), "--baselines", "none"]) == 2
+    assert "without probe.json" in capsys.readouterr().err
+    assert (runs["ae"] / "config.yaml").is_file()
+
+
 @pytest.mark.slow
 def test_probe_all_baselines_with_umap_and_maps(runs, tmp_path):
     out = tmp_path / "full"

@@ -149,6 +149,15 @@ def _replace_folder(tmp: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def check_out_dir(out: Path) -> None:
+    """Refuse a destination that is a file or a non-empty folder of something else: the probe
+    replaces its folder as a whole, and must never wipe a run directory by mistake."""
+    if out.exists() and not out.is_dir():
+        raise LatentscapeError(f"--out {out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / "probe.json").is_file():
+        raise LatentscapeError(f"--out {out}: a non-empty folder without probe.json; choose a new folder")
+
+
 def default_out_dir(specs: list[str]) -> Path:
     """RUN/analysis/probe for one run; ./analysis/probe for several."""
     if len(specs) == 1:
@@ -173,6 +182,7 @@ def probe_runs(specs: list[str], options: ProbeOptions, out_dir: str | Path | No
     from latentscape.train.api import resolve_device
 
     say = log or (lambda *_: None)
+    check_out_dir(Path(out_dir) if out_dir is not None else default_out_dir(list(specs)))
     device = resolve_device(options.device)
     loaded = load_probe_runs(list(specs), device)
     data_cfg = loaded[0].config.data
@@ -200,6 +210,7 @@ def probe_runs(specs: list[str], options: ProbeOptions, out_dir: str | Path | No
         **options.protocol.as_dict(), "umap": "umap-learn, n_neighbors=15, min_dist=0.1, random_state=seed",
     }
     out = Path(out_dir) if out_dir is not None else default_out_dir(list(specs))
+    check_out_dir(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
