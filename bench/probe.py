@@ -72,7 +72,7 @@ def shapes(args, workdir: Path) -> dict:
     from latentscape.data.registry import load_split
     from latentscape.metrics.disentanglement import dci, factorvae_score, mig
     from latentscape.probe.embeddings import embed_dataset
-    from latentscape.train.api import load_run
+    from latentscape.rundir.load import load_run
 
     res: dict = {}
     for beta in args.betas:
@@ -120,8 +120,6 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     args.betas = [float(b) for b in args.betas.split(",") if b.strip()]
     import torch
-
-    import latentscape.builtins  # noqa: F401
 
     torch.set_num_threads(args.threads)
     results: dict = {"command": " ".join(["python bench/probe.py", *(argv if argv is not None else sys.argv[1:])])}

@@ -5,9 +5,9 @@ from PIL import Image
 
 from latentscape.config import config_from_dict
 from latentscape.data.types import ImageDataset
-from latentscape.models.base import DataInfo
+from latentscape.rundir.model import DataInfo
 from latentscape.registry import MODELS
-from latentscape.viz.autoencoder_pictures import dimension_traversal_codes, write_pictures
+from latentscape.models.autoencoder_pictures import dimension_traversal_codes, write_pictures
 
 
 def test_dimension_traversal_codes_sweep_one_dimension_per_row():

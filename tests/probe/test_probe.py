@@ -54,7 +54,7 @@ def test_pixel_baseline_is_deterministic(runs):
     from latentscape.data.registry import load_split
     from latentscape.probe.api import ProbeOptions, probe_embeddings, subsample
     from latentscape.probe.embeddings import baseline_embedding
-    from latentscape.train.api import load_run
+    from latentscape.rundir.load import load_run
 
     cfg = load_run(runs["ae"]).config.data
     train = subsample(load_split(cfg, "train"), 150, 0)

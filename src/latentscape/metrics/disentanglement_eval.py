@@ -18,7 +18,6 @@ import torch
 
 from latentscape.metrics import disentanglement as dis
 from latentscape.metrics.base import EvalContext, MetricNotApplicable
-from latentscape.registry import METRICS
 
 
 def _int_option(ctx: EvalContext, key: str, default: int) -> int:
@@ -96,8 +95,3 @@ def dci_metric(ctx: EvalContext) -> dict[str, float]:
     codes, factors = codes_and_factors(ctx, "dci")
     regressor = ctx.options.get("dci_regressor", "random_forest")
     return _guarded("dci", lambda: dis.dci(codes, factors, regressor=regressor, seed=ctx.seed))
-
-
-METRICS.register("mig", mig_metric)
-METRICS.register("factorvae", factorvae_metric)
-METRICS.register("dci", dci_metric)

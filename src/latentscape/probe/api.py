@@ -8,7 +8,6 @@ results intact): `probe.json` (rows + protocol), `probe.md`, `maps.png`.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import shutil
 import tempfile
@@ -22,6 +21,7 @@ import torch
 
 from latentscape.data.types import ImageDataset
 from latentscape.errors import LatentscapeError
+from latentscape.io import atomic_write_text, write_json
 from latentscape.probe.classifiers import ProbeProtocol, check_classifiers, score
 from latentscape.probe.embeddings import BASELINES, Embedding, baseline_embedding, has_embed, model_embedding
 from latentscape.probe.table import markdown_table, terminal_table
@@ -82,7 +82,7 @@ def _data_key(cfg) -> dict[str, Any]:
 
 def load_probe_runs(specs: list[str], device: torch.device):
     """Load every run; fail before any work if one lacks `embed` or the datasets differ."""
-    from latentscape.train.api import load_run
+    from latentscape.rundir.load import load_run
 
     if not specs:
         raise LatentscapeError("name at least one run to probe")
@@ -215,8 +215,8 @@ def probe_runs(specs: list[str], options: ProbeOptions, out_dir: str | Path | No
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         result = {"rows": rows, "protocol": protocol}
-        (tmp / "probe.json").write_text(json.dumps(result, indent=2) + "\n")
-        (tmp / "probe.md").write_text(markdown_table(rows, protocol))
+        write_json(tmp / "probe.json", result)
+        atomic_write_text(tmp / "probe.md", markdown_table(rows, protocol))
         if options.map_points:
             say("drawing 2-D maps")
             from latentscape.viz.embedding_maps import draw_embedding_maps
