@@ -15,3 +15,4 @@ import latentscape.metrics.features
 import latentscape.metrics.fid
 import latentscape.metrics.kid
 import latentscape.metrics.lpips
+import latentscape.landscape.sharpness

@@ -12,4 +12,7 @@ COMMANDS: list[str] = [
     "fge",
     "demo",
     "fid_net",
+    "surface",
+    "trajectory",
+    "hessian",
 ]
