@@ -69,9 +69,15 @@ class HessianOperator:
         params: the point theta (name -> tensor); the Hessian is over exactly these tensors.
         batches: evaluation batches (a fixed subset of the data).
         mode: "backward" (double backward) or "jvp" (torch.func forward-over-reverse).
+        cache_graph: keep each batch's gradient graph between products (backward mode) so that
+            H v costs one backward pass instead of forward + two backward passes (PyHessian's
+            full-batch mode); memory grows with the number of batches. None: cache when there is
+            a single batch.
     """
 
-    def __init__(self, objective: Objective, params: Params, batches: Sequence[Any], mode: str = "backward") -> None:
+    def __init__(
+        self, objective: Objective, params: Params, batches: Sequence[Any], mode: str = "backward", cache_graph: bool | None = None
+    ) -> None:
         if not batches:
             raise ValueError("no batches to compute the Hessian on")
         if mode not in ("backward", "jvp"):
@@ -84,21 +90,33 @@ class HessianOperator:
         self.dim = sum(v.numel() for v in self.params.values())
         self.dtype, self.device = first.dtype, first.device
         self.calls = 0
+        self.cache_graph = (len(self.batches) == 1) if cache_graph is None else cache_graph
+        self._graphs: dict[int, tuple[list[Tensor], list[Tensor | None]]] = {}
 
     def _hvp_batch(self, v: Params, batch: Any) -> list[Tensor]:
         names = list(self.params)
         if self.mode == "jvp":
             _, hv = jvp(grad(lambda p: self.objective(p, batch)), (self.params,), (v,))
             return [hv[n] for n in names]
-        p = {n: t.clone().requires_grad_(True) for n, t in self.params.items()}
+        key = id(batch)
+        if key in self._graphs:
+            leaves, g = self._graphs[key]
+        else:
+            p = {n: t.clone().requires_grad_(True) for n, t in self.params.items()}
+            with torch.enable_grad():
+                loss = self.objective(p, batch)
+                g = list(torch.autograd.grad(loss, [p[n] for n in names], create_graph=True, allow_unused=True))
+            leaves = [p[n] for n in names]
+            if self.cache_graph:
+                self._graphs[key] = (leaves, g)
+        used = [(gi, v[n]) for gi, n in zip(g, names) if gi is not None and gi.requires_grad]
+        if not used:  # the objective is at most linear in these parameters
+            return [torch.zeros_like(t) for t in leaves]
         with torch.enable_grad():
-            loss = self.objective(p, batch)
-            g = torch.autograd.grad(loss, [p[n] for n in names], create_graph=True, allow_unused=True)
-            dot = sum((gi * v[n]).sum() for gi, n in zip(g, names) if gi is not None)
-            if not torch.is_tensor(dot) or not dot.requires_grad:
-                return [torch.zeros_like(p[n]) for n in names]
-            hv = torch.autograd.grad(dot, [p[n] for n in names], allow_unused=True)
-        return [h if h is not None else torch.zeros_like(p[n]) for h, n in zip(hv, names)]
+            hv = torch.autograd.grad(
+                [gi for gi, _ in used], leaves, grad_outputs=[vi for _, vi in used], retain_graph=self.cache_graph, allow_unused=True
+            )
+        return [h if h is not None else torch.zeros_like(t) for h, t in zip(hv, leaves)]
 
     def matvec(self, v: Tensor) -> Tensor:
         """H v for a flat (N,) vector; returns (N,)."""
