@@ -157,7 +157,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--grid", type=int, default=51)
     ap.add_argument("--examples", type=int, default=1000, help="evaluation set: the first N MNIST test images (MLP)")
-    ap.add_argument("--cnn-examples", type=int, default=200, help="evaluation set of the BatchNorm CNN")
+    ap.add_argument("--cnn-examples", type=int, default=100, help="evaluation set of the BatchNorm CNN")
     ap.add_argument("--train-examples", type=int, default=10000)
     ap.add_argument("--batch-size", type=int, default=1000)
     ap.add_argument("--max-iter", type=int, default=100)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from latentscape.errors import LatentscapeError
 from latentscape.landscape import paths as P
@@ -44,14 +45,22 @@ def restrict(direction: Params, names: set[str] | None) -> Params:
     return {k: (v if k in names else v * 0) for k, v in direction.items()}
 
 
-def _evaluator(src: Any, train: Any, opts: EvalOptions, recompute_bn: bool) -> Any:
+def bn_forward(module: Any, batch: Any) -> Any:
+    """The training objective as the BatchNorm-statistics pass; with autograd on, because some
+    objectives differentiate inside (WGAN-GP's gradient penalty)."""
+    with torch.enable_grad():
+        return module(batch)
+
+
+def make_evaluator(src: Any, train: Any, opts: EvalOptions, recompute_bn: bool) -> Any:
+    """The shared `PointEvaluator` with the path metrics that apply to the model."""
     from latentscape.landscape.evaluate import PointEvaluator
     from latentscape.landscape.path_metrics import combined, resolve_metrics
 
     return PointEvaluator(
         src.model, combined(resolve_metrics(src.model, opts.metrics)), batch_size=opts.batch_size,
-        device=opts.device, bn_data=train, bn_batches=opts.bn_batches, buffers=src.buffers,
-        use_vmap=opts.use_vmap, recompute_bn=recompute_bn,
+        device=opts.device, bn_data=train, bn_batches=opts.bn_batches, bn_forward=bn_forward,
+        buffers=src.buffers, use_vmap=opts.use_vmap, recompute_bn=recompute_bn,
     )
 
 
@@ -119,7 +128,7 @@ def analyse_surface(
     dirs = [restrict(d, names) for d in random_directions(w, dims, seed=seed, norm=norm, ignore=ignore)]  # type: ignore[arg-type]
     xs, ys = axes(spans, counts, dims)
     data, train = _data(src, opts)
-    ev = _evaluator(src, train, opts, recompute_bn)
+    ev = make_evaluator(src, train, opts, recompute_bn)
     surface = evaluate_surface(ev, w, dirs, xs, ys, data)
     doc = surface.to_json(
         source=str(ref), directions={"kind": "random", "norm": norm, "ignore": ignore, "seed": seed, "group": group},
@@ -154,7 +163,7 @@ def analyse_trajectory(
     plane = pca_plane(weights, ignore=ignore)
     xs, ys = grid_axes([tuple(c) for c in plane.coords], grid, margin)
     data, train = _data(src, opts)
-    ev = _evaluator(src, train, opts, recompute_bn)
+    ev = make_evaluator(src, train, opts, recompute_bn)
     surface = evaluate_surface(ev, plane.origin, plane.directions, xs, ys, data)
     evr = [float(v) for v in plane.explained_variance_ratio]
     doc = surface.to_json(
