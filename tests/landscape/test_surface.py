@@ -113,3 +113,16 @@ def test_span_and_grid_parsing():
     for bad in ("1", "x", "0,3"):
         with pytest.raises(LatentscapeError):
             parse_grid(bad)
+
+
+def test_strategy_choice_keeps_the_numbers():
+    model, ds = mlp(0), images(24)
+    w = named_params(model)
+    dirs = random_directions(w, 2, seed=2)
+    xs, ys = axes([(-1.0, 1.0)], [4], 2)
+    fn = resolve_metrics(model, ["model"])[0]
+    auto = PointEvaluator(model, fn, batch_size=8, chunk_size=2)
+    got = evaluate_surface(auto, w, dirs, xs, ys, {"t": ds})
+    assert got.strategy in ("factorised", "loop")
+    ref = evaluate_surface(PointEvaluator(model, fn, batch_size=8, use_vmap=False), w, dirs, xs, ys, {"t": ds}, auto_strategy=False)
+    np.testing.assert_allclose(got.values["t"]["loss"], ref.values["t"]["loss"], rtol=1e-5)

@@ -9,6 +9,7 @@ or fixed) and the grid point (0, 0) is w itself, bit for bit.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -141,6 +142,29 @@ def axes(spans: Sequence[tuple[float, float]], counts: Sequence[int], dims: int)
     return xs, np.array(linspace(sy[0], sy[1], cy))
 
 
+def choose_strategy(evaluator: PointEvaluator, points: PointSet, data: dict[str, ImageDataset], probe: int | None = None) -> str:
+    """Time `probe` points with the batched strategies and with the plain loop; keep the faster.
+
+    vmap pays off for dense layers (and the input-layer factorisation always does), but batched
+    convolutions after the input layer can be slower than one forward pass per point on a CPU.
+    Skipped (vmap kept) for grids smaller than four probes. Returns the strategy kept.
+    """
+    probe = probe or evaluator.chunk_size
+    if not evaluator.use_vmap or evaluator.bn or len(points) < 4 * probe:
+        return "vmap" if evaluator.use_vmap and not evaluator.bn else "loop"
+    rows = [i for i in range(len(points)) if not points.is_basis_element(i)][:probe]
+    sample = PointSet(points.basis, points.coeffs[rows])
+    first = {s: ds for s, ds in list(data.items())[:1]}
+    timings = {}
+    for use_vmap in (True, False, True):  # the first vmap call pays one-off set-up: time it twice
+        evaluator.use_vmap = use_vmap
+        t0 = time.perf_counter()
+        evaluator.evaluate(sample, first)
+        timings[use_vmap] = time.perf_counter() - t0
+    evaluator.use_vmap = timings[True] <= timings[False]
+    return "vmap" if evaluator.use_vmap else "loop"
+
+
 def evaluate_surface(
     evaluator: PointEvaluator,
     origin: Params,
@@ -148,9 +172,16 @@ def evaluate_surface(
     xs: np.ndarray,
     ys: np.ndarray | None,
     data: dict[str, ImageDataset],
+    auto_strategy: bool = True,
 ) -> Surface:
-    """Every metric of `evaluator` on every split of `data` over the grid."""
+    """Every metric of `evaluator` on every split of `data` over the grid.
+
+    With `auto_strategy`, large grids first time a few points batched and looped
+    (`choose_strategy`); both give the same numbers.
+    """
     points = grid_points(origin, directions, xs.tolist(), None if ys is None else ys.tolist())
+    if auto_strategy:
+        choose_strategy(evaluator, points, data)
     flat = evaluator.evaluate(points, data)  # split -> metric -> (P,)
     shape = (len(xs),) if ys is None else (len(ys), len(xs))
     values = {s: {m: np.asarray(v, dtype=np.float64).reshape(shape) for m, v in ms.items()} for s, ms in flat.items()}
