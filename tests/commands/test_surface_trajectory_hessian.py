@@ -35,7 +35,7 @@ def test_keep_every_writes_weight_only_checkpoints(runs):
 
 def test_surface_cli_writes_grid_plots_vtk_and_matches_own_loss(runs, tmp_path):
     out = tmp_path / "s"
-    assert main(["surface", str(runs["a"]), "--grid", "5", "--range=-0.5:0.5", "--out", str(out), "--threads", "1"]) == 0
+    assert main(["surface", str(runs["a"]), "--grid", "5", "--range", "-0.5:0.5", "--out", str(out), "--threads", "1"]) == 0
     doc = json.loads((out / "surface.json").read_text())
     final = json.loads((runs["a"] / "eval" / "final.json").read_text())
     for split in ("train", "test"):

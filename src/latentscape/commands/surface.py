@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 from latentscape.commands._landscape_args import add_eval_options, eval_options
 
@@ -23,14 +24,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         epilog=(
             "examples:\n"
             "  latentscape surface runs/mlp --grid 51 --splits test\n"
-            "  latentscape surface runs/mlp --dims 1 --range=-1:1 --grid 101\n"
-            "  latentscape surface runs/cnn --range=-0.5:0.5,-0.5:0.5 --grid 41 --ignore none --norm layer\n"
+            "  latentscape surface runs/mlp --dims 1 --range -1:1 --grid 101\n"
+            "  latentscape surface runs/cnn --range -0.5:0.5,-0.5:0.5 --grid 41 --ignore none --norm layer\n"
             "  latentscape surface runs/gan --group generator --metrics model\n"
-            "  latentscape surface runs/mlp --trajectory     # = latentscape trajectory runs/mlp\n"
-            "(write a negative range with '=': --range=-1:1)"
+            "  latentscape surface runs/mlp --trajectory     # = latentscape trajectory runs/mlp"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    # let "--range -1:1" through: argparse only treats plain negative numbers as values
+    p._negative_number_matcher = re.compile(r"^-\d+$|^-\d*\.\d+$|^-?[\d.]+:-?[\d.]+(,-?[\d.]+:-?[\d.]+)?$")
     p.add_argument("run", metavar="WEIGHTS", help="a run (RUN_DIR, RUN_DIR@init, RUN_DIR@last)")
     p.add_argument("--dims", type=int, choices=(1, 2), default=2, help="1-D line or 2-D surface (default 2)")
     p.add_argument("--range", default="-1:1", help="coordinate span LO:HI, or LO:HI,LO:HI for x and y (default -1:1)")
