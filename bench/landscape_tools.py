@@ -40,7 +40,7 @@ from latentscape.landscape.hessian import HessianOperator, model_objective, powe
 from latentscape.landscape.params import named_params
 from latentscape.landscape.path_metrics import combined, resolve_metrics
 from latentscape.landscape.surface import choose_strategy
-from latentscape.models.base import DataInfo
+from latentscape.rundir.model import DataInfo
 from latentscape.models.classifier import CNNClassifierConfig, MLPClassifierConfig, build_cnn, build_mlp
 
 

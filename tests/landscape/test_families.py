@@ -13,7 +13,7 @@ from latentscape.landscape.params import named_params
 from latentscape.landscape.path_metrics import combined, resolve_metrics
 from latentscape.landscape.surface import evaluate_surface
 from latentscape.landscape.surface_analysis import bn_forward, group_param_names, restrict
-from latentscape.models.base import DataInfo
+from latentscape.rundir.model import DataInfo
 from latentscape.registry import MODELS
 
 

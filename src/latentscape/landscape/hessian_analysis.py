@@ -11,10 +11,11 @@ import numpy as np
 
 from latentscape.data.loader import iterate_in_order
 from latentscape.errors import LatentscapeError
+from latentscape.io import write_json
 from latentscape.landscape import hessian as H
 from latentscape.landscape.analysis import EvalOptions, _is_main, from_refs
-from latentscape.landscape.outputs import adopt_config, new_output_dir, write_json, write_report
-from latentscape.landscape.paths import load_eval_data
+from latentscape.landscape.inputs import load_eval_data
+from latentscape.landscape.outputs import adopt_config, new_output_dir, write_report
 from latentscape.landscape.surface_analysis import group_param_names
 
 

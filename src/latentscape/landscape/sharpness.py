@@ -7,8 +7,8 @@ buffers come from `PointEvaluator.state` (BatchNorm statistics recomputed for th
 the top eigenvalue of the Hessian of the model's objective on the split (BatchNorm in eval mode)
 by power iteration (`latentscape.landscape.hessian`).
 
-Also registers the per-example path metric "loss" (only the model's loss), so that
-`path A B --metrics loss,hessian_top` reads naturally.
+The per-example metric "loss" (`path A B --metrics loss,hessian_top`) is a built-in of
+`path_metrics`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from torch import nn
 from latentscape.data.loader import iterate_in_order
 from latentscape.landscape.evaluate import PointEvaluator, PointSet, _gather, shard
 from latentscape.landscape.hessian import HessianOperator, model_objective, power_iteration
-from latentscape.landscape.path_metrics import PATH_METRICS, MetricFn
 
 #: metrics computed per point (not per example) by `point_metrics`.
 POINT_METRICS = ("hessian_top",)
@@ -68,17 +67,3 @@ def hessian_top_along(
             local[i][s] = {"hessian_top": top[0]}
     merged = _gather(local, world)
     return {s: {"hessian_top": np.array([merged[i][s]["hessian_top"] for i in range(len(points))])} for s in data}
-
-
-def _loss_only(model: nn.Module) -> MetricFn | None:
-    if not callable(getattr(model, "evaluate_batch", None)):
-        return None
-
-    def fn(m: nn.Module, batch: Any) -> dict[str, torch.Tensor]:
-        out = m.evaluate_batch(batch)
-        return {"loss": out["loss"].float()} if "loss" in out else {}
-
-    return fn
-
-
-PATH_METRICS.register("loss", _loss_only)

@@ -16,12 +16,13 @@ import numpy as np
 import torch
 
 from latentscape.errors import LatentscapeError
-from latentscape.landscape import paths as P
+from latentscape.io import write_json
 from latentscape.landscape.analysis import EvalOptions, _data, _is_main, from_refs
 from latentscape.landscape.directions import random_directions
-from latentscape.landscape.outputs import adopt_config, new_output_dir, write_json, write_report
+from latentscape.landscape.outputs import adopt_config, new_output_dir, write_report
 from latentscape.landscape.params import Params
 from latentscape.landscape.plane import grid_axes
+from latentscape.landscape.summaries import higher_is_better
 from latentscape.landscape.surface import Surface, axes, evaluate_surface
 from latentscape.landscape.trajectory import pca_plane, trajectory_weights
 from latentscape.landscape.vtk import write_structured_grid
@@ -68,7 +69,7 @@ def write_surface_outputs(
     out_dir: Path, surface: Surface, doc: dict, path_xy: np.ndarray | None = None, points: dict | None = None, orthonormal: bool = False
 ) -> None:
     """surface.json, surface.npz, surface_<split>.vtk and the plots of every split and metric."""
-    from latentscape.train.checkpoint import atomic_write
+    from latentscape.io import atomic_write
     from latentscape.viz.contour import plot_contour
     from latentscape.viz.plots import plot_curves
     from latentscape.viz.surface3d import plot_contour_lines, plot_surface_3d
@@ -84,7 +85,7 @@ def write_surface_outputs(
         for s, ms in surface.values.items():
             if m not in ms:
                 continue
-            z, hib = ms[m], P.higher_is_better(m)
+            z, hib = ms[m], higher_is_better(m)
             title = f"{s} {m}"
             plot_contour(surface.xs, surface.ys, z, images / f"surface_{tag}_{s}_filled.png", points=points, curve_xy=path_xy, title=title, cbar_label=m, xlabel="d1", ylabel="d2", log_scale=False if hib else None, clip_percentile=None if hib else 95.0, equal_aspect=orthonormal)
             plot_contour_lines(surface.xs, surface.ys, z, images / f"surface_{tag}_{s}_contour.png", title=title, xlabel="d1", ylabel="d2", path_xy=path_xy, clip_percentile=None if hib else 95.0)

@@ -102,7 +102,7 @@ def trajectory_weights(run_dir: str | Path, param_names: Sequence[str]) -> tuple
     Raises:
         CheckpointError: a file is unreadable or lacks a parameter; fewer than 3 weight sets.
     """
-    from latentscape.train.checkpoint import load_checkpoint, load_weights
+    from latentscape.rundir.checkpoint import load_checkpoint, load_weights
 
     ckpts = Path(run_dir) / "checkpoints"
     final_path = ckpts / "final.pt"

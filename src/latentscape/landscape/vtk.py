@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from latentscape.errors import DataError
-from latentscape.train.checkpoint import atomic_write_text
+from latentscape.io import atomic_write_text
 
 
 def _field_name(name: str) -> str:
