@@ -13,4 +13,7 @@ COMMANDS: list[str] = [
     "demo",
     "fid_net",
     "probe",
+    "surface",
+    "trajectory",
+    "hessian",
 ]

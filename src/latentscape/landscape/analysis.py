@@ -108,8 +108,14 @@ def analyse_path(
     if points < 2:
         raise LatentscapeError("--points must be at least 2")
     data, train = _data(src, opts)
-    ev = P.make_evaluator(src.model, train, metrics=opts.metrics, batch_size=opts.batch_size, device=opts.device, bn_batches=opts.bn_batches, buffers=src.buffers, use_vmap=opts.use_vmap)
+    from latentscape.landscape.sharpness import hessian_top_along, split_metric_names
+
+    per_example, per_point = split_metric_names(opts.metrics)
+    ev = P.make_evaluator(src.model, train, metrics=per_example, batch_size=opts.batch_size, device=opts.device, bn_batches=opts.bn_batches, buffers=src.buffers, use_vmap=opts.use_vmap)
     result = P.evaluate_path(ev, curve, ts, data, "curve" if curve_ref else "line")
+    if "hessian_top" in per_point:  # sharpness per point (loop; BatchNorm in eval mode)
+        for s, ms in hessian_top_along(ev, src.model, P.curve_points(curve, ts), data, **opts.extra.get("hessian", {})).items():
+            result.values[s].update(ms)
     doc = result.to_json(description=kind, start=names["start"], end=names["end"], source=str(src.run_dir))
     if not _is_main():
         return Path(out or "."), doc

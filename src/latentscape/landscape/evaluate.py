@@ -85,6 +85,8 @@ class PointEvaluator:
         chunk_size: points per vmap call (memory bound; the factorised strategy also keeps a
             chunk's mixed input-layer outputs under `mixed_elements` elements).
         use_vmap: allow strategies 2 and 3 (set False to force the plain loop).
+        recompute_bn: recompute BatchNorm statistics per point (False: keep `buffers` fixed, the
+            model's running statistics, as Li et al. 2018 evaluate their surfaces).
     """
 
     def __init__(
@@ -100,6 +102,7 @@ class PointEvaluator:
         buffers: Params | None = None,
         chunk_size: int = 32,
         use_vmap: bool = True,
+        recompute_bn: bool = True,
     ) -> None:
         self.device = torch.device(device)
         self.model = copy.deepcopy(model).to(self.device).eval()
@@ -112,7 +115,7 @@ class PointEvaluator:
             k: v.to(self.device)
             for k, v in (buffers if buffers is not None else dict(self.model.named_buffers())).items()
         }
-        self.bn = has_batchnorm(self.model)
+        self.bn = recompute_bn and has_batchnorm(self.model)
         self.recompute: BatchNormRecomputer | None = None
         if self.bn:
             if bn_data is None:
