@@ -103,8 +103,11 @@ def run(args: argparse.Namespace) -> int:
     if args.data_dir:
         data_cfg = dataclasses.replace(data_cfg, data_dir=args.data_dir)
     dataset = load_split(data_cfg, args.split)
-    train = dataset if args.split == "train" else load_split(data_cfg, "train")
     options = {"iwae_k": str(args.iwae_k), **_parse_options(args.opt)}
+    # the training split only when a metric uses it (FID/KID against reference_split=train):
+    # a test-only dataset can be evaluated, and --split test does not read 60k training images
+    wants_train = options.get("reference_split") == "train"
+    train = dataset if args.split == "train" else (load_split(data_cfg, "train") if wants_train else None)
     ctx = EvalContext(
         loaded=loaded, dataset=dataset, train_dataset=train, split=args.split, device=device,
         batch_size=args.batch_size, num_samples=args.num_samples, seed=args.seed, options=options,

@@ -67,9 +67,14 @@ def from_curve(ref: str, data_dir: str | None) -> Source:
 
 
 def _data(src: Source, opts: EvalOptions) -> tuple[dict, Any]:
+    """The evaluated splits, and the training split only when BatchNorm statistics need it (so a
+    test-only dataset can be evaluated with `--splits test`, and nobody pays for 60k unused
+    training images)."""
+    from latentscape.landscape.batchnorm import has_batchnorm
+
     data = P.load_eval_data(src.data_cfg, opts.splits, opts.max_examples)
     train = data.get("train")
-    if train is None:
+    if train is None and has_batchnorm(src.model):
         train = P.load_eval_data(src.data_cfg, ["train"], opts.max_examples)["train"]
     return data, train
 
