@@ -67,3 +67,14 @@ def test_path_and_plane_on_test_split_only(runs, no_train_split, tmp_path):
     assert list(doc["metrics"]) == ["test"]
     assert main(["plane", a, b, c, "--grid", "3", "--splits", "test", "--out", str(tmp_path / "q"), "--threads", "1"]) == 0
     assert set(no_train_split) == {"test"}
+
+
+def test_compute_evaluate_run_matches_the_eval_command_and_writes_nothing(runs, no_train_split):
+    from latentscape import compute
+
+    before = sorted(p.name for p in (runs["vae"] / "eval").iterdir())
+    r = compute.evaluate_run(str(runs["vae"]), "test", ["elbo"], seed=0)
+    assert sorted(p.name for p in (runs["vae"] / "eval").iterdir()) == before
+    assert main(["eval", str(runs["vae"]), "--metrics", "elbo"]) == 0
+    written = json.loads((runs["vae"] / "eval" / "test.json").read_text())["metrics"]["nelbo"]
+    assert r["metrics"]["nelbo"] == written and r["protocol"]["split"] == "test"

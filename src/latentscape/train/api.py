@@ -20,6 +20,7 @@ from latentscape.data.types import ImageDataset
 from latentscape.errors import CheckpointError, LatentscapeError
 from latentscape.models.base import DataInfo, LatentModel
 from latentscape.registry import MODELS
+from latentscape.timing import phase
 from latentscape.train.checkpoint import load_state_into, load_weights, save_weights
 from latentscape.train.run import Run, default_run_dir
 from latentscape.train.trainer import Callback, Trainer, is_finished, seed_everything
@@ -110,7 +111,8 @@ def train_and_evaluate(
         dist.broadcast_object_list(holder, src=0)
         run_dir = holder[0]
     run_dir = Path(run_dir)
-    data = data if data is not None else load_data(cfg)
+    with phase("data"):
+        data = data if data is not None else load_data(cfg)
     info = data_info_of(data)
     seed_everything(cfg.seed)
     model = build_model(cfg, info)
@@ -137,8 +139,10 @@ def train_and_evaluate(
     start = time.time()
     if rank == 0 and not quiet:
         print(f"run dir: {run_dir}", flush=True)
-    trainer.fit()
-    results = trainer.final_evaluation(cfg.train.final_eval_splits)
+    with phase("train"):
+        trainer.fit()
+    with phase("final_eval"):
+        results = trainer.final_evaluation(cfg.train.final_eval_splits)
     trainer.save_final_weights()
     if run is not None:
         summary = {"steps": trainer.state.step, "epochs": trainer.state.epoch, "train_seconds": time.time() - start, **{f"{s}": m for s, m in results.items()}}
