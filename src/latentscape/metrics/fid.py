@@ -2,11 +2,11 @@
 
 FID (Heusel et al. 2017, eq. 6) between Gaussians fitted to two feature sets:
     d^2 = ||mu_1 - mu_2||^2 + Tr(S_1) + Tr(S_2) - 2 Tr((S_1 S_2)^(1/2)).
-The trace of the matrix square root needs no general (Schur) square root: S_1 S_2 is similar to
-the symmetric positive semi-definite A = S_1^(1/2) S_2 S_1^(1/2) (S_1 S_2 = S_1^(1/2) A
-S_1^(-1/2) when S_1 is invertible, and by continuity otherwise), so
+The trace of the matrix square root needs no general (Schur) square root: with S_1 = R R^T,
+S_1 S_2 is similar to the symmetric positive semi-definite A = R^T S_2 R, so
     Tr((S_1 S_2)^(1/2)) = sum_i sqrt(lambda_i(A)),
-two symmetric eigendecompositions (`torch.linalg.eigh`) in float64, on the GPU when present;
+a Cholesky factor (or `eigh` square root when S_1 is singular) and one symmetric eigenvalue
+decomposition (`torch.linalg.eigvalsh`) in float64, on the GPU when present;
 tiny negative eigenvalues from rounding are clipped to 0, which also covers singular
 covariances. `frechet_distance_sqrtm` is the scipy.linalg.sqrtm formulation of pytorch-fid
 (kept as the reference the fast form is tested against). The `fid` eval metric (registered
@@ -52,15 +52,19 @@ def feature_statistics(features: ArrayLike, device: torch.device | str | None = 
 
 
 def trace_sqrt_product(sigma1: Tensor, sigma2: Tensor) -> Tensor:
-    """Tr((S_1 S_2)^(1/2)) of two symmetric PSD matrices (D, D) by two `eigh` calls (float64).
+    """Tr((S_1 S_2)^(1/2)) of two symmetric PSD matrices (D, D) in float64.
 
-    sqrt(S_1) = V diag(sqrt(l)) V^T from S_1 = V diag(l) V^T; then the eigenvalues of the
-    symmetric sqrt(S_1) S_2 sqrt(S_1) are those of S_1 S_2.
+    Any factor S_1 = R R^T gives a symmetric R^T S_2 R with the eigenvalues of S_1 S_2 (it is
+    similar to S_2 R R^T = S_2 S_1). R is the Cholesky factor when S_1 is positive definite
+    (cheap: D^3 / 3), else sqrt(S_1) = V diag(sqrt(l)) V^T from `eigh` (singular covariances,
+    e.g. fewer samples than features). One `eigvalsh` (no eigenvectors) then gives the trace.
     """
-    s1 = (sigma1 + sigma1.T) / 2  # exact symmetry: eigh reads one triangle
-    lam, vec = torch.linalg.eigh(s1)
-    root = (vec * lam.clamp(min=0).sqrt()) @ vec.T  # (D, D) = sqrt(S_1)
-    a = root @ sigma2 @ root
+    s1 = (sigma1 + sigma1.T) / 2  # exact symmetry: the factorisations read one triangle
+    factor, info = torch.linalg.cholesky_ex(s1)
+    if int(info) != 0:  # not positive definite
+        lam, vec = torch.linalg.eigh(s1)
+        factor = vec * lam.clamp(min=0).sqrt()  # (D, D): factor @ factor.T = S_1
+    a = factor.T @ sigma2 @ factor
     return torch.linalg.eigvalsh((a + a.T) / 2).clamp(min=0).sqrt().sum()
 
 
