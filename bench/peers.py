@@ -209,6 +209,7 @@ def landscapes(args, work: Path, results: dict) -> None:
 
 
 def vae_epoch(args, work: Path, results: dict) -> None:
+    from pythae.data.datasets import BaseDataset
     from pythae.models import VAE as PythaeVAE
     from pythae.models import VAEConfig as PythaeVAEConfig
     from pythae.models.base.base_utils import ModelOutput
@@ -216,15 +217,15 @@ def vae_epoch(args, work: Path, results: dict) -> None:
     from pythae.trainers import BaseTrainer, BaseTrainerConfig
     from torch import nn
 
-    from latentscape.config import load_config, apply_overrides
+    from latentscape.config import load_config
     from latentscape.data.registry import load_split
     from latentscape.train.api import train_and_evaluate
     from latentscape.train.trainer import evaluate
 
-    cfg = load_config(REPO / "configs" / "mnist_fc_vae.yaml")
     frac = args.vae_examples / 60000
-    cfg = apply_overrides(cfg, [f"data.data_dir={args.data_dir}", f"data.fraction={frac}", "train.epochs=1",
-                                "train.eval_every=0", "train.final_eval_splits=[]", f"train.num_threads={args.threads}"])
+    cfg = load_config(REPO / "configs" / "mnist_fc_vae.yaml", [
+        f"data.data_dir={args.data_dir}", f"data.fraction={frac}", "train.epochs=1", "train.eval_every=0",
+        "train.final_eval_splits=[]", f"train.num_threads={args.threads}", "train.log_every=100000"])
     train = load_split(cfg.data, "train")
     test = load_split(cfg.data, "test")
 
@@ -261,7 +262,8 @@ def vae_epoch(args, work: Path, results: dict) -> None:
         model = PythaeVAE(pcfg, encoder=Enc(), decoder=Dec())
         tcfg = BaseTrainerConfig(output_dir=tempfile.mkdtemp(dir=work), num_epochs=1, learning_rate=1e-3,
                                  per_device_train_batch_size=128, optimizer_cls="Adam", no_cuda=True)
-        BaseTrainer(model, train_dataset=x_train, training_config=tcfg).train()
+        dataset = BaseDataset(x_train, torch.zeros(len(x_train)))  # what pythae's pipelines build from arrays
+        BaseTrainer(model, train_dataset=dataset, training_config=tcfg).train()
         model.eval()
         torch.manual_seed(0)
         with torch.no_grad():  # pythae's loss: BCE summed over pixels + KL, averaged over images

@@ -22,6 +22,7 @@ from latentscape.landscape.evaluate import linspace, shard
 from latentscape.landscape.outputs import adopt_config, new_output_dir, write_json, write_report
 from latentscape.landscape.plane import curve_in_plane, plane_for_curve, plane_through
 from latentscape.timing import phase
+from latentscape.viz.deferred import draw, plots_mode
 
 
 @dataclass
@@ -130,8 +131,7 @@ def analyse_path(
     with phase("write_json"):  # the numbers first: a failure while drawing cannot lose them
         write_json(out_dir / "path.json", doc)
     with phase("plots"):
-        P.plot_path(result, out_dir / "images", kind)
-        if callable(getattr(src.model, "reconstruct", None)) and dynamics_images > 0:
+        if callable(getattr(src.model, "reconstruct", None)) and dynamics_images > 0 and plots_mode() != "none":
             from latentscape.landscape.dynamics import fixed_images, reconstructions_along, save_dynamics
 
             shown = data.get("test", next(iter(data.values())))
@@ -141,11 +141,26 @@ def analyse_path(
             saved = save_dynamics(x, recons, dyn_ts, out_dir / "images")
             doc["dynamics"] = {"strip": "images/dynamics.png", "gif": "images/dynamics.gif", "strip_ts": saved["strip_ts"]}
             write_json(out_dir / "path.json", doc)
-        write_report(out_dir)
+        draw(_draw_path, result, out_dir, kind)
     if not quiet:
         print(format_summary(doc))
         print(f"path results: {out_dir}")
     return out_dir, doc
+
+
+def _draw_path(result: P.PathResult, out_dir: Path, kind: str) -> None:
+    P.plot_path(result, out_dir / "images", kind)
+    write_report(out_dir)
+
+
+def _draw_plane(grids: dict, xs: np.ndarray, ys: np.ndarray, points: dict, curve_xy: Any, out_dir: Path) -> None:
+    from latentscape.viz.contour import plot_contour
+
+    for s, ms in grids.items():
+        for m, g in ms.items():
+            hib = P.higher_is_better(m)
+            plot_contour(xs, ys, np.asarray(g), out_dir / "images" / f"plane_{m.replace('/', '_')}_{s}.png", points=points, curve_xy=curve_xy, title=f"{s} {m}", cbar_label=m, log_scale=False if hib else None, clip_percentile=None if hib else 95.0)
+    write_report(out_dir)
 
 
 def format_summary(doc: dict) -> str:
@@ -207,13 +222,7 @@ def analyse_plane(
     with phase("write_json"):  # the numbers first: a failure while drawing cannot lose them
         write_json(out_dir / "plane.json", doc)
     with phase("plots"):
-        from latentscape.viz.contour import plot_contour
-
-        for s, ms in grids.items():
-            for m, g in ms.items():
-                hib = P.higher_is_better(m)
-                plot_contour(xs, ys, np.asarray(g), out_dir / "images" / f"plane_{m.replace('/', '_')}_{s}.png", points=plane.points, curve_xy=curve_xy, title=f"{s} {m}", cbar_label=m, log_scale=False if hib else None, clip_percentile=None if hib else 95.0)
-        write_report(out_dir)
+        draw(_draw_plane, grids, xs, ys, plane.points, curve_xy, out_dir)
     if not quiet:
         for s, ms in grids.items():
             for m, g in ms.items():

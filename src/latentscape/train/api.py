@@ -147,7 +147,10 @@ def train_and_evaluate(
     if run is not None:
         summary = {"steps": trainer.state.step, "epochs": trainer.state.epoch, "train_seconds": time.time() - start, **{f"{s}": m for s, m in results.items()}}
         run.write_json("eval/final.json", summary)
-        _write_report(run)
+        from latentscape.viz.deferred import draw
+
+        with phase("report"):
+            draw(_write_report, run)  # LATENTSCAPE_PLOTS: sync (default), background or none
         run.close()
         if not quiet:
             for split, m in results.items():
