@@ -104,7 +104,7 @@ def chunk_means_bn(
     def one(params: dict[str, Tensor], buffers: dict[str, Tensor], batch: Any) -> dict[str, Tensor]:
         return functional_call(bound, {**prefixed(params), **prefixed(buffers)}, (batch,), strict=False)
 
-    run = vmap(one, in_dims=(0, 0, None))
+    run = vmap(one, in_dims=(0, 0, None), randomness="different")  # stochastic metrics (a VAE samples z): own noise per point
     parts: dict[str, dict[str, list[Tensor]]] = {s: {} for s in data}
     for start in range(0, coeffs.shape[0], chunk_size):
         c = coeffs[start : start + chunk_size].to(torch.float32)  # (p, K)

@@ -335,7 +335,7 @@ class PointEvaluator:
         else:
             chunks = [idx[i : i + self.chunk_size] for i in range(0, len(idx), self.chunk_size)]
             sums = [{} for _ in chunks]
-            run = vmap(one, in_dims=(0, None))
+            run = vmap(one, in_dims=(0, None), randomness="different")
             for k, ch in enumerate(chunks):  # one chunk of stacked weights in memory at a time
                 p = chunk_params(ch)
                 for batch in self._batches(ds):
@@ -367,7 +367,7 @@ class PointEvaluator:
         first = {k: v[0] for k, v in prefixed(chunk_params(idx[:1])).items()}
         buffers = prefixed(self.buffers)
         out_name = f"{layer_name}.out"
-        run = vmap(one, in_dims=(0, None))
+        run = vmap(one, in_dims=(0, None), randomness="different")
         chunks: list[list[int]] = []
         params: list[dict[str, Tensor]] = []
         coeffs: list[Tensor] = []
