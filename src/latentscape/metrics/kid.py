@@ -48,9 +48,9 @@ def _as_tensor(f: Tensor | np.ndarray, dtype: torch.dtype, device: torch.device)
 def _subset_mmd_from_grams(g11: Tensor, g22: Tensor, g12: Tensor, i1: Tensor, i2: Tensor, d: int) -> float:
     """MMD^2_u of one subset pair from precomputed Gram matrices (dot products, not kernels)."""
     m = i1.shape[0]
-    k_xx = (g11[i1][:, i1] / d + 1) ** 3  # (m, m)
-    k_yy = (g22[i2][:, i2] / d + 1) ** 3  # (m, m)
-    k_xy = (g12[i1][:, i2] / d + 1) ** 3  # (m, m)
+    k_xx = (g11.index_select(0, i1).index_select(1, i1) / d + 1) ** 3  # (m, m)
+    k_yy = (g22.index_select(0, i2).index_select(1, i2) / d + 1) ** 3  # (m, m)
+    k_xy = (g12.index_select(0, i1).index_select(1, i2) / d + 1) ** 3  # (m, m)
     off = k_xx.sum(dtype=torch.float64) - k_xx.diagonal().sum(dtype=torch.float64)
     off = off + k_yy.sum(dtype=torch.float64) - k_yy.diagonal().sum(dtype=torch.float64)
     return float(off / (m * (m - 1)) - 2 * k_xy.sum(dtype=torch.float64) / (m * m))
@@ -101,7 +101,9 @@ def kernel_inception_distance(
     if n_subsets * 3 * m * m > full and max(n1, n2) ** 2 <= MAX_GRAM_ELEMENTS:
         g11, g22, g12 = f1 @ f1.T, f2 @ f2.T, f1 @ f2.T  # (N1, N1), (N2, N2), (N1, N2)
         for a, b in draws:
-            i1, i2 = torch.from_numpy(a).to(dev), torch.from_numpy(b).to(dev)
+            # the sums do not depend on the order within a subset: sorted indices gather rows
+            # and columns in memory order (half the time of a random-order gather)
+            i1, i2 = torch.from_numpy(np.sort(a)).to(dev), torch.from_numpy(np.sort(b)).to(dev)
             values.append(_subset_mmd_from_grams(g11, g22, g12, i1, i2, d))
     else:
         for a, b in draws:
