@@ -139,7 +139,7 @@ def landscapes(args, work: Path, results: dict) -> None:
     from latentscape.data.registry import load_split
     from latentscape.landscape.api import make_evaluator
     from latentscape.landscape.evaluate import PointSet
-    from latentscape.train.api import load_run
+    from latentscape.rundir.load import load_run
 
     runs = train_runs(args.data_dir, work, args.threads)
     models = [load_run(str(r)).model.eval() for r in runs]
@@ -271,7 +271,7 @@ def vae_epoch(args, work: Path, results: dict) -> None:
         return model
 
     a, b, run, peer_model = best_alternating(ours, peer, args.repeats)
-    from latentscape.train.api import load_run
+    from latentscape.rundir.load import load_run
 
     ours_nelbo = evaluate(load_run(str(run.path)).model, test, 500, torch.device("cpu"), seed=0)["nelbo"]
     peer_model.eval()

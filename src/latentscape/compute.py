@@ -144,7 +144,8 @@ def evaluate_run(
     `options={"reference_split": "train"}` asks for it.
     """
     from latentscape.data.registry import load_split
-    from latentscape.train.api import load_run, resolve_device
+    from latentscape.rundir.load import load_run
+    from latentscape.train.api import resolve_device
 
     dev = resolve_device(device)
     loaded = load_run(spec, device=dev)

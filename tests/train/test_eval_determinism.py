@@ -2,13 +2,12 @@
 
 import torch
 
-from latentscape import builtins  # noqa: F401  (registers the models)
 from latentscape.config import config_from_dict
 from latentscape.data.types import ImageDataset
-from latentscape.models.base import DataInfo
+from latentscape.rundir.model import DataInfo
 from latentscape.registry import MODELS
 from latentscape.train.api import train_and_evaluate
-from latentscape.train.run import read_metrics
+from latentscape.rundir.run import read_metrics
 from latentscape.train.trainer import evaluate
 from tinydata import tiny_config, tiny_splits
 

@@ -24,7 +24,6 @@ from torch import Tensor
 
 from latentscape.errors import LatentscapeError
 from latentscape.metrics.base import EvalContext
-from latentscape.registry import METRICS
 
 ArrayLike = Tensor | np.ndarray
 
@@ -123,7 +122,6 @@ def fid_from_features(features1: ArrayLike, features2: ArrayLike) -> float:
     return frechet_distance(*feature_statistics(features1), *feature_statistics(features2))
 
 
-@METRICS.register("fid")
 def fid_metric(ctx: EvalContext) -> dict[str, float | str]:
     """FID of the model's samples against the reference split (see `reference_stats.gather`)."""
     from latentscape.metrics.reference_stats import gather

@@ -18,7 +18,6 @@ from torch import Tensor
 
 from latentscape.errors import LatentscapeError
 from latentscape.metrics.base import EvalContext
-from latentscape.registry import METRICS
 
 
 def polynomial_kernel(x: Tensor, y: Tensor, degree: int = 3, coef0: float = 1.0) -> Tensor:
@@ -121,7 +120,6 @@ def kid_dtype(options: dict[str, str]) -> torch.dtype:
     return torch.float32 if name == "float32" else torch.float64
 
 
-@METRICS.register("kid")
 def kid_metric(ctx: EvalContext) -> dict[str, float | str]:
     """KID of the model's samples against the reference split.
 
