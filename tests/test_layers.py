@@ -2,8 +2,8 @@
 
 Layers, bottom first; a module may import its own layer and the layers below it:
 
-    errors, registry, io, config  <  data, nets, viz  <  rundir  <  losses, metrics  <  models
-    <  train  <  landscape, probe, tune  <  commands, cli, demo
+    errors, registry, io, config, timing  <  data, nets, viz  <  rundir  <  losses, metrics  <  models
+    <  train  <  landscape, probe, tune  <  commands, cli, demo, compute
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "latentscape"
 
 LAYERS: list[set[str]] = [
-    {"errors", "registry", "io", "config", "__init__"},
+    {"errors", "registry", "io", "config", "timing", "__init__"},
     {"data", "nets", "viz"},
     {"rundir"},
     {"losses", "metrics"},
     {"models"},
     {"train"},
     {"landscape", "probe", "tune"},
-    {"commands", "cli", "demo", "__main__"},
+    {"commands", "cli", "demo", "compute", "__main__"},
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 

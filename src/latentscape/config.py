@@ -112,6 +112,8 @@ class TrainConfig:
         eval_batch_size: batch size of evaluation passes.
         final_eval_splits: splits evaluated when training ends (results in eval/final.json).
         checkpoint_every_steps: also checkpoint every N steps (0: at epoch ends only).
+        keep_every: keep the weights every N steps as checkpoints/keep/step_XXXXXX.pt for
+            `latentscape trajectory` (0: off).
         log_every: log training scalars every N steps.
         device: "auto" (CUDA if available), "cpu", "cuda", "cuda:1", ...
         deterministic: ask PyTorch for deterministic kernels.
@@ -136,6 +138,7 @@ class TrainConfig:
     eval_batch_size: int = 1000
     final_eval_splits: tuple[str, ...] = ("train", "test")
     checkpoint_every_steps: int = 0
+    keep_every: int = 0
     log_every: int = 50
     device: str = "auto"
     deterministic: bool = True
@@ -146,6 +149,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _check_range("train.epochs", self.epochs, 0, 10**9)
         _check_range("train.batch_size", self.batch_size, 1, 10**9)
+        _check_range("train.keep_every", self.keep_every, 0, 10**9)
 
 
 @dataclass(frozen=True)

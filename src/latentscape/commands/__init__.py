@@ -12,4 +12,8 @@ COMMANDS: list[str] = [
     "fge",
     "demo",
     "fid_net",
+    "probe",
+    "surface",
+    "trajectory",
+    "hessian",
 ]

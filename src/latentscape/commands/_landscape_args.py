@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # the analysis stack imports torch and matplotlib: not needed
 def add_eval_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("evaluation")
     g.add_argument("--splits", default="train,test", help="comma-separated splits to evaluate (default train,test)")
-    g.add_argument("--metrics", default=None, help="comma-separated path metrics (model, ssim, lpips); default: all that apply")
+    g.add_argument("--metrics", default=None, help="comma-separated path metrics (model, loss, ssim, lpips; path also hessian_top: top Hessian eigenvalue per point); default: all that apply")
     g.add_argument("--batch-size", type=int, default=1000, help="evaluation batch size")
     g.add_argument("--max-examples", type=int, default=None, help="use only the first N examples of each split (quick looks)")
     g.add_argument("--bn-batches", type=int, default=None, help="training batches for BatchNorm statistics per point (default: all)")

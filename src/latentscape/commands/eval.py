@@ -89,48 +89,35 @@ def format_table(metrics: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from latentscape.compute import evaluate_loaded
     from latentscape.data.registry import load_split
-    from latentscape.metrics.base import EvalContext, MetricNotApplicable
-    from latentscape.registry import METRICS
-    from latentscape.train.api import load_run, resolve_device
+    from latentscape.timing import phase
+    from latentscape.rundir.load import load_run
+    from latentscape.train.api import resolve_device
 
     if args.batch_size < 1 or args.iwae_k < 1:
         raise LatentscapeError("--batch-size and --iwae-k must be >= 1")
     device = resolve_device(args.device)
     names, explicit = metric_names(args.metrics)
-    loaded = load_run(args.run, device=device)
+    with phase("load_run"):
+        loaded = load_run(args.run, device=device)
     data_cfg = loaded.config.data
     if args.data_dir:
         data_cfg = dataclasses.replace(data_cfg, data_dir=args.data_dir)
-    dataset = load_split(data_cfg, args.split)
-    train = dataset if args.split == "train" else load_split(data_cfg, "train")
     options = {"iwae_k": str(args.iwae_k), **_parse_options(args.opt)}
-    ctx = EvalContext(
-        loaded=loaded, dataset=dataset, train_dataset=train, split=args.split, device=device,
-        batch_size=args.batch_size, num_samples=args.num_samples, seed=args.seed, options=options,
-    )
-    metrics: dict[str, Any] = {}
-    used: list[str] = []
-    for name in names:
-        try:
-            values = METRICS.get(name)(ctx)
-        except MetricNotApplicable as exc:
-            if explicit:
-                raise LatentscapeError(f"metric {name!r} does not apply: {exc}") from None
-            continue
-        except LatentscapeError as exc:  # e.g. a feature net that is not installed
-            if explicit:
-                raise
-            print(f"skipped {name}: {exc}", file=sys.stderr)
-            continue
-        used.append(name)
-        metrics.update({k: (float(v) if isinstance(v, (int, float)) else v) for k, v in values.items()})
-    protocol: dict[str, Any] = {
-        "split": args.split, "n": len(dataset), "seed": args.seed, "weights": loaded.weights,
-        "metrics": used,
-    }
-    if "iwae" in used:
-        protocol["iwae_k"] = args.iwae_k
+    with phase("data"):
+        dataset = load_split(data_cfg, args.split)
+        # the training split only when a metric uses it (FID/KID against reference_split=train):
+        # a test-only dataset can be evaluated, and --split test does not read 60k training images
+        wants_train = options.get("reference_split") == "train"
+        train = dataset if args.split == "train" else (load_split(data_cfg, "train") if wants_train else None)
+    with phase("evaluate"):
+        result = evaluate_loaded(
+            loaded, dataset, metrics=names if explicit else None, train_dataset=train, batch_size=args.batch_size,
+            num_samples=args.num_samples, seed=args.seed, device=device, options=options,
+            on_skip=lambda name, why: print(f"skipped {name}: {why}", file=sys.stderr),
+        )
+    metrics, protocol = result["metrics"], result["protocol"]
     path = loaded.run.path / "eval" / f"{args.split}.json"
     previous = json.loads(path.read_text()) if path.is_file() else None
     if previous is not None and not isinstance(previous, dict):

@@ -15,11 +15,14 @@ from typing import Any
 import numpy as np
 
 from latentscape.errors import LatentscapeError
+from latentscape.landscape import api as A
 from latentscape.landscape import paths as P
 from latentscape.landscape.curves import Curve
 from latentscape.landscape.evaluate import linspace, shard
 from latentscape.landscape.outputs import adopt_config, new_output_dir, write_json, write_report
-from latentscape.landscape.plane import curve_in_plane, grid_axes, plane_for_curve, plane_through
+from latentscape.landscape.plane import curve_in_plane, plane_for_curve, plane_through
+from latentscape.timing import phase
+from latentscape.viz.deferred import draw, plots_mode
 
 
 @dataclass
@@ -51,7 +54,8 @@ class Source:
 
 def from_refs(refs: Sequence[str], data_dir: str | None) -> tuple[Source, list[dict]]:
     """Load runs by weight reference; all must share the architecture of the first."""
-    loaded = [P.load_weights_ref(r) for r in refs]
+    with phase("load_runs"):
+        loaded = [P.load_weights_ref(r) for r in refs]
     params = [P.params_of(ld) for ld in loaded]
     for r, p in zip(refs[1:], params[1:]):
         P.check_compatible(params[0], p, what=f"{refs[0]} and {r}")
@@ -61,15 +65,21 @@ def from_refs(refs: Sequence[str], data_dir: str | None) -> tuple[Source, list[d
 
 
 def from_curve(ref: str, data_dir: str | None) -> Source:
-    loaded, curve = P.load_curve_run(ref)
+    with phase("load_runs"):
+        loaded, curve = P.load_curve_run(ref)
     cm = loaded.model
     return Source(cm.base_model(), cm.base_buffers(), loaded.run.path, P.endpoint_data_config(loaded, data_dir), curve)
 
 
 def _data(src: Source, opts: EvalOptions) -> tuple[dict, Any]:
+    """The evaluated splits, and the training split only when BatchNorm statistics need it (so a
+    test-only dataset can be evaluated with `--splits test`, and nobody pays for 60k unused
+    training images)."""
+    from latentscape.landscape.batchnorm import has_batchnorm
+
     data = P.load_eval_data(src.data_cfg, opts.splits, opts.max_examples)
     train = data.get("train")
-    if train is None:
+    if train is None and has_batchnorm(src.model):
         train = P.load_eval_data(src.data_cfg, ["train"], opts.max_examples)["train"]
     return data, train
 
@@ -107,30 +117,57 @@ def analyse_path(
         names = {"start": refs[0], "end": refs[1]}
     if points < 2:
         raise LatentscapeError("--points must be at least 2")
-    data, train = _data(src, opts)
-    ev = P.make_evaluator(src.model, train, metrics=opts.metrics, batch_size=opts.batch_size, device=opts.device, bn_batches=opts.bn_batches, buffers=src.buffers, use_vmap=opts.use_vmap)
-    result = P.evaluate_path(ev, curve, ts, data, "curve" if curve_ref else "line")
+    from latentscape.landscape.sharpness import hessian_top_along, split_metric_names
+
+    per_example, per_point = split_metric_names(opts.metrics)
+    with phase("data"):
+        data, train = _data(src, opts)
+    with phase("evaluate"):
+        ev = A.make_evaluator(src.model, metrics=per_example, batch_size=opts.batch_size, device=opts.device, bn_data=train, bn_batches=opts.bn_batches, buffers=src.buffers, use_vmap=opts.use_vmap)
+        r = A.evaluate_curve(ev, curve, ts, data)
+    result = P.PathResult(r["ts"], r["values"], r["length"], "curve" if curve_ref else "line", r["strategy"])
+    if "hessian_top" in per_point:  # sharpness per point (loop; BatchNorm in eval mode)
+        with phase("hessian"):
+            for s, ms in hessian_top_along(ev, src.model, P.curve_points(curve, ts), data, **opts.extra.get("hessian", {})).items():
+                result.values[s].update(ms)
     doc = result.to_json(description=kind, start=names["start"], end=names["end"], source=str(src.run_dir))
     if not _is_main():
         return Path(out or "."), doc
     out_dir = new_output_dir("path", out)
     adopt_config(out_dir, src.run_dir)
-    P.plot_path(result, out_dir / "images", kind)
-    if callable(getattr(src.model, "reconstruct", None)) and dynamics_images > 0:
-        from latentscape.landscape.dynamics import fixed_images, reconstructions_along, save_dynamics
+    with phase("write_json"):  # the numbers first: a failure while drawing cannot lose them
+        write_json(out_dir / "path.json", doc)
+    with phase("plots"):
+        if callable(getattr(src.model, "reconstruct", None)) and dynamics_images > 0 and plots_mode() != "none":
+            from latentscape.landscape.dynamics import fixed_images, reconstructions_along, save_dynamics
 
-        shown = data.get("test", next(iter(data.values())))
-        x = fixed_images(shown, dynamics_images)
-        dyn_ts = [t for t in ts if 0.0 <= t <= 1.0] or ts
-        recons = reconstructions_along(ev, curve, dyn_ts, x)
-        saved = save_dynamics(x, recons, dyn_ts, out_dir / "images")
-        doc["dynamics"] = {"strip": "images/dynamics.png", "gif": "images/dynamics.gif", "strip_ts": saved["strip_ts"]}
-    write_json(out_dir / "path.json", doc)
-    write_report(out_dir)
+            shown = data.get("test", next(iter(data.values())))
+            x = fixed_images(shown, dynamics_images)
+            dyn_ts = [t for t in ts if 0.0 <= t <= 1.0] or ts
+            recons = reconstructions_along(ev, curve, dyn_ts, x)
+            saved = save_dynamics(x, recons, dyn_ts, out_dir / "images")
+            doc["dynamics"] = {"strip": "images/dynamics.png", "gif": "images/dynamics.gif", "strip_ts": saved["strip_ts"]}
+            write_json(out_dir / "path.json", doc)
+        draw(_draw_path, result, out_dir, kind)
     if not quiet:
         print(format_summary(doc))
         print(f"path results: {out_dir}")
     return out_dir, doc
+
+
+def _draw_path(result: P.PathResult, out_dir: Path, kind: str) -> None:
+    P.plot_path(result, out_dir / "images", kind)
+    write_report(out_dir)
+
+
+def _draw_plane(grids: dict, xs: np.ndarray, ys: np.ndarray, points: dict, curve_xy: Any, out_dir: Path) -> None:
+    from latentscape.viz.contour import plot_contour
+
+    for s, ms in grids.items():
+        for m, g in ms.items():
+            hib = P.higher_is_better(m)
+            plot_contour(xs, ys, np.asarray(g), out_dir / "images" / f"plane_{m.replace('/', '_')}_{s}.png", points=points, curve_xy=curve_xy, title=f"{s} {m}", cbar_label=m, log_scale=False if hib else None, clip_percentile=None if hib else 95.0)
+    write_report(out_dir)
 
 
 def format_summary(doc: dict) -> str:
@@ -168,12 +205,13 @@ def analyse_plane(
         src, (pa, pb, pc) = from_refs(refs, opts.data_dir)
         plane = plane_through(pa, pb, pc, names=[str(r) for r in refs])
     curve_xy = curve_in_plane(plane, curve, linspace(0.0, 1.0, 61)) if curve is not None else None
-    cover = list(plane.points.values()) + ([tuple(p) for p in curve_xy] if curve_xy is not None else [])
-    xs, ys = grid_axes(cover, grid, margin)
-    data, train = _data(src, opts)
-    ev = P.make_evaluator(src.model, train, metrics=opts.metrics, batch_size=opts.batch_size, device=opts.device, bn_batches=opts.bn_batches, buffers=src.buffers, use_vmap=opts.use_vmap)
-    values = ev.evaluate(plane.grid(xs.tolist(), ys.tolist()), data)
-    grids = {s: {m: v.reshape(len(ys), len(xs)) for m, v in ms.items()} for s, ms in values.items()}  # (ny, nx)
+    cover = [tuple(p) for p in curve_xy] if curve_xy is not None else []
+    with phase("data"):
+        data, train = _data(src, opts)
+    with phase("evaluate"):
+        ev = A.make_evaluator(src.model, metrics=opts.metrics, batch_size=opts.batch_size, device=opts.device, bn_data=train, bn_batches=opts.bn_batches, buffers=src.buffers, use_vmap=opts.use_vmap)
+        r = A.evaluate_plane(src.model, plane=plane, cover=cover, data=data, grid=grid, margin=margin, evaluator=ev)
+    xs, ys, grids = r["xs"], r["ys"], r["values"]  # grids: split -> metric -> (ny, nx)
     doc = {
         "points": {k: list(v) for k, v in plane.points.items()},
         "basis": {"origin": list(plane.points)[0], "u_hat": "unit vector along B - A", "v_hat": "Gram-Schmidt of C - A against u_hat"},
@@ -188,14 +226,10 @@ def analyse_plane(
         return Path(out or "."), doc
     out_dir = new_output_dir("plane", out)
     adopt_config(out_dir, src.run_dir)
-    from latentscape.viz.contour import plot_contour
-
-    for s, ms in grids.items():
-        for m, g in ms.items():
-            hib = P.higher_is_better(m)
-            plot_contour(xs, ys, np.asarray(g), out_dir / "images" / f"plane_{m.replace('/', '_')}_{s}.png", points=plane.points, curve_xy=curve_xy, title=f"{s} {m}", cbar_label=m, log_scale=False if hib else None, clip_percentile=None if hib else 95.0)
-    write_json(out_dir / "plane.json", doc)
-    write_report(out_dir)
+    with phase("write_json"):  # the numbers first: a failure while drawing cannot lose them
+        write_json(out_dir / "plane.json", doc)
+    with phase("plots"):
+        draw(_draw_plane, grids, xs, ys, plane.points, curve_xy, out_dir)
     if not quiet:
         for s, ms in grids.items():
             for m, g in ms.items():

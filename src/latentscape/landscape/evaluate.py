@@ -4,10 +4,11 @@ Every point of a path, curve or plane is a linear combination of a few weight se
 a basis of K weight sets and a (P, K) coefficient matrix). Evaluation is the cost of everything
 in `landscape`, so three strategies are used, all giving the same numbers:
 
-1. loop: one `functional_call` per point (always correct; needed for BatchNorm, whose statistics
-   are recomputed per point, and for points that are exactly a basis element, which must
-   reproduce that weight set bit for bit);
-2. vmap: `torch.func.vmap(functional_call)` over chunks of stacked points;
+1. loop: one `functional_call` per point (always correct; used for points that are exactly a
+   basis element, which must reproduce that weight set bit for bit, and as the fallback);
+2. vmap: `torch.func.vmap(functional_call)` over chunks of stacked points; for BatchNorm models
+   the statistics of every point of a chunk are recomputed inside the vmapped pass too
+   (`batched_bn`), then used for all splits;
 3. input-layer factorisation: the first Linear/Conv layer sees the raw images, and its output is
    linear in its weights, so for points sum_k c_k w_k it equals sum_k c_k layer_{w_k}(x): K
    convolutions/GEMMs per batch instead of P (exact up to float rounding). The mixed outputs of
@@ -32,6 +33,7 @@ from torch.func import functional_call, vmap
 
 from latentscape.data.loader import iterate_in_order
 from latentscape.data.types import Batch, ImageDataset
+from latentscape.landscape.batched_bn import BatchedBatchNorm, chunk_means_bn
 from latentscape.landscape.batchnorm import BatchNormRecomputer, has_batchnorm
 from latentscape.landscape.functional import Bound, prefixed
 from latentscape.landscape.input_layer import _Captured, _MixedInputLayer
@@ -85,6 +87,8 @@ class PointEvaluator:
         chunk_size: points per vmap call (memory bound; the factorised strategy also keeps a
             chunk's mixed input-layer outputs under `mixed_elements` elements).
         use_vmap: allow strategies 2 and 3 (set False to force the plain loop).
+        recompute_bn: recompute BatchNorm statistics per point (False: keep `buffers` fixed, the
+            model's running statistics, as Li et al. 2018 evaluate their surfaces).
     """
 
     def __init__(
@@ -100,6 +104,7 @@ class PointEvaluator:
         buffers: Params | None = None,
         chunk_size: int = 32,
         use_vmap: bool = True,
+        recompute_bn: bool = True,
     ) -> None:
         self.device = torch.device(device)
         self.model = copy.deepcopy(model).to(self.device).eval()
@@ -112,7 +117,7 @@ class PointEvaluator:
             k: v.to(self.device)
             for k, v in (buffers if buffers is not None else dict(self.model.named_buffers())).items()
         }
-        self.bn = has_batchnorm(self.model)
+        self.bn = recompute_bn and has_batchnorm(self.model)
         self.recompute: BatchNormRecomputer | None = None
         if self.bn:
             if bn_data is None:
@@ -127,6 +132,7 @@ class PointEvaluator:
 
             fwd = bn_forward or (lambda m, b: m(b))
             self.recompute = BatchNormRecomputer(self.model, batches, fwd, self.buffers)
+            self.batched_bn = BatchedBatchNorm(self.model, batches, fwd, self.buffers)
         self.last_strategy = "loop"
 
     # ------------------------------------------------------------------ public
@@ -141,13 +147,18 @@ class PointEvaluator:
         """Mean of every metric over each split at every point: split -> metric -> (P,)."""
         mine, _, world = shard(range(len(points)))
         local: dict[int, dict[str, dict[str, float]]] = {}
-        loop_idx = [i for i in mine if self.bn or not self.use_vmap or points.is_basis_element(i)]
+        loop_idx = [i for i in mine if not self.use_vmap or points.is_basis_element(i)]
         fast_idx = [i for i in mine if i not in set(loop_idx)]
+        if fast_idx and self.bn:
+            per_split = self._mean_many_bn(points, fast_idx, data)
+            if per_split is None:  # not vmap-able: the exact loop
+                loop_idx, fast_idx = mine, []
         for i in loop_idx:
             state = self.state(points.point(i))
             local[i] = {s: self._mean_one(state, ds) for s, ds in data.items()}
         if fast_idx:
-            per_split = {s: self._mean_many(points, fast_idx, ds) for s, ds in data.items()}
+            if not self.bn:
+                per_split = {s: self._mean_many(points, fast_idx, ds) for s, ds in data.items()}
             for j, i in enumerate(fast_idx):
                 local[i] = {s: {m: float(v[j]) for m, v in r.items()} for s, r in per_split.items()}
         merged = _gather(local, world)
@@ -178,6 +189,20 @@ class PointEvaluator:
             self.last_strategy = "loop"
             rows = [self._mean_one(self.state(points.point(i)), ds) for i in idx]
             return {k: torch.tensor([r[k] for r in rows]) for k in rows[0]}
+
+    def _mean_many_bn(self, points: PointSet, idx: list[int], data: dict[str, ImageDataset]) -> Any:
+        """BatchNorm models: statistics recomputed per point inside the vmap call (batched_bn);
+        None when the model cannot be vmapped."""
+        basis = [{k: v.to(self.device) for k, v in b.items()} for b in points.basis]
+        stacked = {n: torch.stack([b[n] for b in basis]) for n in basis[0]}  # name -> (K, *shape)
+        try:
+            out = chunk_means_bn(self.bound, self.batched_bn, stacked, points.coeffs[idx].to(self.device), data, self._batches, self.chunk_size)
+        except Exception:  # noqa: BLE001  (model not vmap-able: fall back to the exact loop)
+            self.use_vmap = False
+            self.last_strategy = "loop"
+            return None
+        self.last_strategy = "vmap-batchnorm"
+        return out
 
     _input_layer: str | None = None
     _probed = False
@@ -240,7 +265,7 @@ class PointEvaluator:
         else:
             chunks = [idx[i : i + self.chunk_size] for i in range(0, len(idx), self.chunk_size)]
             sums = [{} for _ in chunks]
-            run = vmap(one, in_dims=(0, None))
+            run = vmap(one, in_dims=(0, None), randomness="different")
             for k, ch in enumerate(chunks):  # one chunk of stacked weights in memory at a time
                 p = chunk_params(ch)
                 for batch in self._batches(ds):
@@ -272,7 +297,7 @@ class PointEvaluator:
         first = {k: v[0] for k, v in prefixed(chunk_params(idx[:1])).items()}
         buffers = prefixed(self.buffers)
         out_name = f"{layer_name}.out"
-        run = vmap(one, in_dims=(0, None))
+        run = vmap(one, in_dims=(0, None), randomness="different")
         chunks: list[list[int]] = []
         params: list[dict[str, Tensor]] = []
         coeffs: list[Tensor] = []

@@ -9,6 +9,7 @@ model allows), so they must use only the model's public methods and pure tensor 
 Built in:
     model: the model's own `evaluate_batch` (loss and accuracy for classifiers, the training
         objective and its terms for autoencoders) -- works for every registered model.
+    loss: only the "loss" entry of `evaluate_batch` (e.g. `--metrics loss,hessian_top`).
     ssim: SSIM of `reconstruct(x)` against x (Wang et al. 2004), autoencoders.
     lpips: LPIPS (alex) distance of reconstructions (Zhang et al. 2018) via
         `latentscape.metrics.lpips`, included by default only when its weights are present.
@@ -91,9 +92,21 @@ def _lpips(model: nn.Module) -> MetricFn | None:
     return fn
 
 
+def _loss_only(model: nn.Module) -> MetricFn | None:
+    if not callable(getattr(model, "evaluate_batch", None)):
+        return None
+
+    def fn(m: nn.Module, batch: Any) -> dict[str, Tensor]:
+        out = m.evaluate_batch(batch)
+        return {"loss": out["loss"].float()} if "loss" in out else {}
+
+    return fn
+
+
 PATH_METRICS.register("model", _model_metrics)
 PATH_METRICS.register("ssim", _ssim)
 PATH_METRICS.register("lpips", _lpips)
+PATH_METRICS.register("loss", _loss_only)
 
 
 def resolve_metrics(model: nn.Module, names: Sequence[str] | None = None) -> list[MetricFn]:

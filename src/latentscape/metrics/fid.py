@@ -1,12 +1,17 @@
 """Frechet Inception Distance as pure steps: features -> statistics -> distance.
 
 FID (Heusel et al. 2017, eq. 6) between Gaussians fitted to two feature sets:
-    d^2 = ||mu_1 - mu_2||^2 + Tr(S_1 + S_2 - 2 (S_1 S_2)^(1/2)).
-The matrix square root is scipy.linalg.sqrtm in float64 with pytorch-fid's fallback (add
-eps * I to both covariances when the product is singular, drop a negligible imaginary part).
-The `fid` eval metric (registered below) works for any model that can `sample`; its feature net
-and reference set come from `--opt feature_net=... reference_split=...` and are recorded with
-the number.
+    d^2 = ||mu_1 - mu_2||^2 + Tr(S_1) + Tr(S_2) - 2 Tr((S_1 S_2)^(1/2)).
+The trace of the matrix square root needs no general (Schur) square root: with S_1 = R R^T,
+S_1 S_2 is similar to the symmetric positive semi-definite A = R^T S_2 R, so
+    Tr((S_1 S_2)^(1/2)) = sum_i sqrt(lambda_i(A)),
+a Cholesky factor (or `eigh` square root when S_1 is singular) and one symmetric eigenvalue
+decomposition (`torch.linalg.eigvalsh`) in float64, on the GPU when present;
+tiny negative eigenvalues from rounding are clipped to 0, which also covers singular
+covariances. `frechet_distance_sqrtm` is the scipy.linalg.sqrtm formulation of pytorch-fid
+(kept as the reference the fast form is tested against). The `fid` eval metric (registered
+below) works for any model that can `sample`; its feature net and reference set come from
+`--opt feature_net=... reference_split=...` and are recorded with the number.
 """
 
 from __future__ import annotations
@@ -15,31 +20,85 @@ import warnings
 
 import numpy as np
 import torch
-from scipy import linalg
 from torch import Tensor
 
 from latentscape.errors import LatentscapeError
 from latentscape.metrics.base import EvalContext
 
+ArrayLike = Tensor | np.ndarray
 
-def feature_statistics(features: Tensor | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean (D,) and unbiased covariance (D, D) of features (N, D), in float64."""
-    f = features.detach().cpu().double().numpy() if isinstance(features, Tensor) else np.asarray(features, np.float64)
-    if f.ndim != 2 or f.shape[0] < 2:
-        raise LatentscapeError(f"FID needs at least 2 feature vectors (N, D), got shape {f.shape}")
-    return f.mean(axis=0), np.cov(f, rowvar=False)
+
+def default_device() -> torch.device:
+    """Where the eigendecompositions run: the GPU when one is present."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _f64(a: ArrayLike, device: torch.device) -> Tensor:
+    t = a.detach() if isinstance(a, Tensor) else torch.from_numpy(np.asarray(a))
+    return t.to(device=device, dtype=torch.float64)
+
+
+def feature_statistics(features: ArrayLike, device: torch.device | str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean (D,) and unbiased covariance (D, D) of features (N, D), in float64 (one GEMM)."""
+    shape = tuple(features.shape)
+    if len(shape) != 2 or shape[0] < 2:
+        raise LatentscapeError(f"FID needs at least 2 feature vectors (N, D), got shape {shape}")
+    f = _f64(features, torch.device(device) if device is not None else default_device())  # (N, D)
+    mu = f.mean(0)
+    c = f - mu  # (N, D)
+    sigma = (c.T @ c) / (f.shape[0] - 1)  # (D, D), as np.cov(rowvar=False)
+    return mu.cpu().numpy(), sigma.cpu().numpy()
+
+
+def trace_sqrt_product(sigma1: Tensor, sigma2: Tensor) -> Tensor:
+    """Tr((S_1 S_2)^(1/2)) of two symmetric PSD matrices (D, D) in float64.
+
+    Any factor S_1 = R R^T gives a symmetric R^T S_2 R with the eigenvalues of S_1 S_2 (it is
+    similar to S_2 R R^T = S_2 S_1). R is the Cholesky factor when S_1 is positive definite
+    (cheap: D^3 / 3), else sqrt(S_1) = V diag(sqrt(l)) V^T from `eigh` (singular covariances,
+    e.g. fewer samples than features). One `eigvalsh` (no eigenvectors) then gives the trace.
+    """
+    s1 = (sigma1 + sigma1.T) / 2  # exact symmetry: the factorisations read one triangle
+    factor, info = torch.linalg.cholesky_ex(s1)
+    if int(info) != 0:  # not positive definite
+        lam, vec = torch.linalg.eigh(s1)
+        factor = vec * lam.clamp(min=0).sqrt()  # (D, D): factor @ factor.T = S_1
+    a = factor.T @ sigma2 @ factor
+    return torch.linalg.eigvalsh((a + a.T) / 2).clamp(min=0).sqrt().sum()
 
 
 def frechet_distance(
-    mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray, eps: float = 1e-6
+    mu1: ArrayLike, sigma1: ArrayLike, mu2: ArrayLike, sigma2: ArrayLike, eps: float = 1e-6,
+    device: torch.device | str | None = None,
 ) -> float:
     """Squared Frechet distance between N(mu1, sigma1) and N(mu2, sigma2) (Heusel et al., eq. 6).
 
     Args:
         mu1, mu2: means (D,).
-        sigma1, sigma2: covariances (D, D).
-        eps: diagonal offset used when sigma1 @ sigma2 is singular (as pytorch-fid).
+        sigma1, sigma2: covariances (D, D), symmetric positive semi-definite.
+        eps: unused by the eigendecomposition (clipping handles singular covariances); kept for
+            the signature of `frechet_distance_sqrtm`.
+        device: where to compute (default: the GPU when present, else the CPU).
     """
+    dev = torch.device(device) if device is not None else default_device()
+    m1, m2 = _f64(mu1, dev).reshape(-1), _f64(mu2, dev).reshape(-1)
+    s1, s2 = _f64(sigma1, dev), _f64(sigma2, dev)
+    s1, s2 = s1.reshape(1, 1) if s1.dim() < 2 else s1, s2.reshape(1, 1) if s2.dim() < 2 else s2
+    if m1.shape != m2.shape or s1.shape != s2.shape or s1.shape != (m1.shape[0], m1.shape[0]):
+        raise LatentscapeError(f"FID statistics differ in dimension: {tuple(m1.shape)} vs {tuple(m2.shape)}")
+    diff = m1 - m2
+    value = diff @ diff + s1.trace() + s2.trace() - 2 * trace_sqrt_product(s1, s2)
+    return float(value)
+
+
+def frechet_distance_sqrtm(
+    mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray, eps: float = 1e-6
+) -> float:
+    """The same distance with scipy.linalg.sqrtm, as pytorch-fid's `calculate_frechet_distance`
+    (add eps * I to both covariances when the product is singular, drop a negligible imaginary
+    part). Slower (a general Schur square root); the reference for tests and benchmarks."""
+    from scipy import linalg
+
     mu1, mu2 = np.atleast_1d(mu1).astype(np.float64), np.atleast_1d(mu2).astype(np.float64)
     sigma1, sigma2 = np.atleast_2d(sigma1).astype(np.float64), np.atleast_2d(sigma2).astype(np.float64)
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape:
@@ -58,7 +117,7 @@ def frechet_distance(
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
 
 
-def fid_from_features(features1: Tensor | np.ndarray, features2: Tensor | np.ndarray) -> float:
+def fid_from_features(features1: ArrayLike, features2: ArrayLike) -> float:
     """FID between two feature sets (N1, D) and (N2, D)."""
     return frechet_distance(*feature_statistics(features1), *feature_statistics(features2))
 

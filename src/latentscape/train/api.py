@@ -22,6 +22,7 @@ from latentscape.rundir.checkpoint import save_weights
 from latentscape.rundir.model import DataInfo
 from latentscape.rundir.load import INFO_FILE, LoadedRun, build_model, data_info_of, load_run, parse_weight_spec
 from latentscape.rundir.run import Run, default_run_dir
+from latentscape.timing import phase
 from latentscape.train.determinism import use_deterministic_kernels
 from latentscape.train.trainer import Callback, Trainer, is_finished, seed_everything
 
@@ -90,7 +91,8 @@ def train_and_evaluate(
     rank = dist.get_rank() if distributed else 0
     _apply_torch_settings(cfg)
     run_dir = _agreed_run_dir(cfg, run_dir, distributed)
-    data = data if data is not None else load_data(cfg)
+    with phase("data"):
+        data = data if data is not None else load_data(cfg)
     info = data_info_of(data)
     seed_everything(cfg.seed)
     model = build_model(cfg, info)
@@ -105,8 +107,10 @@ def train_and_evaluate(
     start = time.time()
     if rank == 0 and not quiet:
         print(f"run dir: {run_dir}", flush=True)
-    trainer.fit()
-    results = trainer.final_evaluation(cfg.train.final_eval_splits)
+    with phase("train"):
+        trainer.fit()
+    with phase("final_eval"):
+        results = trainer.final_evaluation(cfg.train.final_eval_splits)
     trainer.save_final_weights()
     if run is not None:
         _finish_run(run, trainer, results, time.time() - start, quiet)
@@ -149,7 +153,10 @@ def _finish_run(run: Run, trainer: Trainer, results: dict[str, dict[str, float]]
     """eval/final.json (steps, epochs, time, per-split metrics), the HTML report, final prints."""
     summary = {"steps": trainer.state.step, "epochs": trainer.state.epoch, "train_seconds": seconds, **results}
     run.write_json("eval/final.json", summary)
-    _write_report(run)
+    from latentscape.viz.deferred import draw
+
+    with phase("report"):
+        draw(_write_report, run)  # LATENTSCAPE_PLOTS: sync (default), background or none
     run.close()
     if not quiet:
         for split, m in results.items():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import sys
 import time
+import zlib
 from collections import defaultdict
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -43,8 +44,30 @@ def seed_everything(seed: int) -> None:
 
 
 @torch.no_grad()
-def evaluate(model: LatentModel, dataset: ImageDataset, batch_size: int, device: torch.device) -> dict[str, float]:
-    """Mean of `model.evaluate_batch` per-example metrics over a whole dataset (eval mode)."""
+def evaluate(
+    model: LatentModel, dataset: ImageDataset, batch_size: int, device: torch.device, seed: int | None = None
+) -> dict[str, float]:
+    """Mean of `model.evaluate_batch` per-example metrics over a whole dataset (eval mode).
+
+    With `seed`, the sampling noise of stochastic metrics (a VAE's posterior sample) comes from
+    the global generators re-seeded with `split_seed(seed, dataset.split)` inside a forked RNG
+    state: a split's numbers then do not depend on which other splits were evaluated before it,
+    and evaluation does not shift the training RNG stream.
+    """
+    if seed is None:
+        return _evaluate(model, dataset, batch_size, device)
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(split_seed(seed, dataset.split))
+        return _evaluate(model, dataset, batch_size, device)
+
+
+def split_seed(seed: int, split: str) -> int:
+    """A seed derived from (run seed, split name), stable across processes (crc32, not hash())."""
+    return zlib.crc32(f"{seed}:{split}".encode()) & 0x7FFFFFFF
+
+
+def _evaluate(model: LatentModel, dataset: ImageDataset, batch_size: int, device: torch.device) -> dict[str, float]:
     was_training = model.training
     model.eval()
     sums: dict[str, float] = defaultdict(float)
@@ -113,6 +136,7 @@ class Trainer:
         self._check_every_step = device.type == "cpu"
         self._nonfinite: Tensor | None = None
         self._step_fn = self._compiled_forward()
+        self._evaluated: dict[tuple[str, int], dict[str, float]] = {}  # (split, step) -> metrics
         self._start_time = time.time()
 
     def _opt_cfg(self, group: str):
@@ -196,10 +220,17 @@ class Trainer:
                     cb.on_step_end(s, logs)
                 if self.tc.checkpoint_every_steps and s.step % self.tc.checkpoint_every_steps == 0:
                     self.save_checkpoint()
+                if self.tc.keep_every and s.step % self.tc.keep_every == 0 and s.is_main and self.run is not None:
+                    # weights only, for trajectories (latentscape.landscape.trajectory)
+                    save_weights(self.model, self.run.checkpoints / "keep" / f"step_{s.step:06d}.pt", step=s.step)
             if s.batch_in_epoch >= len(self.loader):
                 s.epoch += 1
                 s.batch_in_epoch = 0
-                if self.tc.eval_every and s.epoch % self.tc.eval_every == 0 and s.step < self.total_steps:
+                # the last epoch's scheduled evaluation runs too (it used to be skipped when
+                # s.step reached total_steps, leaving eval_every's schedule without its last
+                # point whenever eval_split is not among final_eval_splits); final_evaluation
+                # reuses it instead of evaluating the same weights twice
+                if self.tc.eval_every and s.epoch % self.tc.eval_every == 0:
                     self._periodic_eval()
                 self.save_checkpoint()
         if progress is not None:
@@ -298,7 +329,8 @@ class Trainer:
         metrics: dict[str, float] = {}
         self.model.set_step(self.state.step)  # evaluate at the step the weights are at
         if self.state.is_main and split in self.state.data:
-            metrics = evaluate(self.model, self.state.data[split], self.tc.eval_batch_size, self.device)
+            metrics = evaluate(self.model, self.state.data[split], self.tc.eval_batch_size, self.device, self.cfg.seed)
+            self._evaluated[(split, self.state.step)] = metrics
             if self.run is not None:
                 self.run.log(metrics, step=self.state.step, split=split, epoch=self.state.epoch)
             print(f"eval {split} epoch {self.state.epoch}: " + "  ".join(f"{k}={v:.4g}" for k, v in metrics.items()), flush=True)
@@ -312,15 +344,20 @@ class Trainer:
         """Evaluate on each split (main process), log it, run on_eval_end and on_train_end."""
         results: dict[str, dict[str, float]] = {}
         self.model.set_step(self.state.step)  # the step `load_run` rebuilds final weights at
+        step = self.state.step
+        scheduled_here = (self.tc.eval_split, step) in self._evaluated  # callbacks already saw it
         if self.state.is_main:
             for split in splits:
-                if split in self.state.data:
-                    results[split] = evaluate(self.model, self.state.data[split], self.tc.eval_batch_size, self.device)
+                if (split, step) in self._evaluated:  # the last scheduled evaluation: same weights
+                    results[split] = self._evaluated[(split, step)]
+                elif split in self.state.data:
+                    results[split] = evaluate(self.model, self.state.data[split], self.tc.eval_batch_size, self.device, self.cfg.seed)
                     if self.run is not None:  # "train" names the running training logs
                         name = "train_eval" if split == "train" else split
-                        self.run.log(results[split], step=self.state.step, split=name, epoch=self.state.epoch)
+                        self.run.log(results[split], step=step, split=name, epoch=self.state.epoch)
         for cb in self.callbacks:
-            cb.on_eval_end(self.state, results.get(self.tc.eval_split, {}))
+            if not scheduled_here:
+                cb.on_eval_end(self.state, results.get(self.tc.eval_split, {}))
             cb.on_train_end(self.state)
         if self.world_size > 1:
             dist.barrier()

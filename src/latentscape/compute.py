@@ -1,0 +1,158 @@
+"""The compute-only Python API: numbers in memory, nothing written.
+
+Every function returns arrays or dicts and writes no file; the CLI commands (`path`, `plane`,
+`eval`) call these and then write JSON and draw pictures. Importing this module is cheap: the
+heavy parts are imported by the function that needs them.
+
+    from latentscape import compute
+    r = compute.evaluate_path(model, run_a.model, run_b.model, {"test": test}, points=21)
+    r["values"]["test"]["loss"]                      # (21,) array along the segment
+    compute.fid(features_a, features_b)              # float (eigh form, float64)
+    compute.evaluate_run("runs/mnist_vae", split="test", metrics=["elbo"])["metrics"]["nelbo"]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["evaluate_path", "evaluate_plane", "fid", "kid", "evaluate_run", "evaluate_loaded"]
+
+
+def evaluate_path(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Metrics along the segment between two weight sets: see `landscape.api.evaluate_path`."""
+    from latentscape.landscape.api import evaluate_path as impl
+
+    return impl(*args, **kwargs)
+
+
+def evaluate_plane(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Metric grid on the plane through three weight sets: see `landscape.api.evaluate_plane`."""
+    from latentscape.landscape.api import evaluate_plane as impl
+
+    return impl(*args, **kwargs)
+
+
+def fid(features1: Any, features2: Any, device: str | None = None) -> float:
+    """FID between two feature sets (N1, D) and (N2, D) (Heusel et al. 2017, eq. 6).
+
+    Statistics and the trace of the matrix square root in float64 (two symmetric
+    eigendecompositions), on `device` (default: the GPU when present).
+    """
+    from latentscape.metrics.fid import feature_statistics, frechet_distance
+
+    return frechet_distance(*feature_statistics(features1, device), *feature_statistics(features2, device), device=device)
+
+
+def kid(
+    features1: Any, features2: Any, subset_size: int = 1000, n_subsets: int = 100, seed: int = 0,
+    dtype: str = "float32", device: str | None = None,
+) -> tuple[float, float]:
+    """KID (mean, std) over `n_subsets` random subsets (Binkowski et al. 2018); float32 kernels
+    by default, `dtype="float64"` for float64."""
+    import torch
+
+    from latentscape.metrics.kid import kernel_inception_distance, kid_dtype
+
+    dt: torch.dtype = kid_dtype({"kid_dtype": dtype})
+    return kernel_inception_distance(features1, features2, subset_size, n_subsets, seed, dt, device)
+
+
+def evaluate_loaded(
+    loaded: Any,
+    dataset: Any,
+    *,
+    metrics: Sequence[str] | None = None,
+    train_dataset: Any = None,
+    batch_size: int = 500,
+    num_samples: int = 10_000,
+    seed: int = 0,
+    device: Any = "cpu",
+    options: dict[str, str] | None = None,
+    on_skip: Any = None,
+) -> dict[str, Any]:
+    """Registered eval metrics of a loaded run on one dataset split.
+
+    Args:
+        loaded: a `LoadedRun` (`train.api.load_run`).
+        dataset: the split to evaluate.
+        metrics: metric names (None: every registered metric that applies, `loss` first; then a
+            metric that does not apply or cannot run is skipped, and `on_skip(name, reason)` is
+            called). Named metrics that do not apply raise `LatentscapeError`.
+        train_dataset: the training split, needed only by FID/KID with reference_split=train.
+        batch_size, num_samples, seed, device, options: as `latentscape eval`.
+
+    Returns:
+        {"metrics": name -> value, "protocol": {split, n, seed, weights, metrics[, iwae_k]}}.
+    """
+    import torch
+
+    from latentscape.errors import LatentscapeError
+    from latentscape.metrics.base import EvalContext, MetricNotApplicable
+    from latentscape.registry import METRICS
+
+    options = dict(options or {})
+    if metrics is None:
+        names = METRICS.names()
+        names, explicit = (["loss"] if "loss" in names else []) + [n for n in names if n != "loss"], False
+    else:
+        names, explicit = list(metrics), True
+        for name in names:
+            METRICS.get(name)  # unknown names fail here, listing the allowed ones
+    ctx = EvalContext(
+        loaded=loaded, dataset=dataset, train_dataset=train_dataset, split=dataset.split, device=torch.device(device),
+        batch_size=batch_size, num_samples=num_samples, seed=seed, options=options,
+    )
+    values: dict[str, Any] = {}
+    used: list[str] = []
+    for name in names:
+        try:
+            out = METRICS.get(name)(ctx)
+        except MetricNotApplicable as exc:
+            if explicit:
+                raise LatentscapeError(f"metric {name!r} does not apply: {exc}") from None
+            continue
+        except LatentscapeError as exc:  # e.g. a feature net that is not installed
+            if explicit:
+                raise
+            if on_skip is not None:
+                on_skip(name, str(exc))
+            continue
+        used.append(name)
+        values.update({k: (float(v) if isinstance(v, (int, float)) else v) for k, v in out.items()})
+    protocol: dict[str, Any] = {
+        "split": dataset.split, "n": len(dataset), "seed": seed, "weights": loaded.weights, "metrics": used,
+    }
+    if "iwae" in used and "iwae_k" in options:
+        protocol["iwae_k"] = int(options["iwae_k"])
+    return {"metrics": values, "protocol": protocol}
+
+
+def evaluate_run(
+    spec: str,
+    split: str = "test",
+    metrics: Sequence[str] | None = None,
+    *,
+    data_dir: str | None = None,
+    device: str = "cpu",
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """`evaluate_loaded` of a run given by reference (RUN, RUN@init, RUN@last) on `split`.
+
+    Only the evaluated split is loaded, plus the training split when
+    `options={"reference_split": "train"}` asks for it.
+    """
+    from latentscape.data.registry import load_split
+    from latentscape.rundir.load import load_run
+    from latentscape.train.api import resolve_device
+
+    dev = resolve_device(device)
+    loaded = load_run(spec, device=dev)
+    cfg = loaded.config.data
+    if data_dir:
+        cfg = dataclasses.replace(cfg, data_dir=data_dir)
+    dataset = load_split(cfg, split)
+    wants_train = (kwargs.get("options") or {}).get("reference_split") == "train"
+    train = dataset if split == "train" else (load_split(cfg, "train") if wants_train else None)
+    return evaluate_loaded(loaded, dataset, metrics=metrics, train_dataset=train, device=dev, **kwargs)

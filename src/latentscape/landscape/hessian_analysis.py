@@ -1,0 +1,106 @@
+"""`latentscape hessian RUN`: top eigenvalues, trace and eigenvalue density of the objective's
+Hessian at a run's weights (PyHessian, Yao et al. 2020), written to RUN/analysis/hessian-<time>/."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from latentscape.data.loader import iterate_in_order
+from latentscape.errors import LatentscapeError
+from latentscape.io import write_json
+from latentscape.landscape import hessian as H
+from latentscape.landscape.analysis import EvalOptions, _is_main, from_refs
+from latentscape.landscape.inputs import load_eval_data
+from latentscape.landscape.outputs import adopt_config, new_output_dir, write_report
+from latentscape.landscape.surface_analysis import group_param_names
+
+
+def analyse_hessian(
+    ref: str,
+    *,
+    top_k: int = 5,
+    method: str = "power",
+    trace: bool = False,
+    density: bool = False,
+    batches: int = 1,
+    split: str = "train",
+    group: str | None = None,
+    seed: int = 0,
+    max_iter: int = 100,
+    tol: float = 1e-3,
+    trace_samples: int = 100,
+    slq_runs: int = 1,
+    slq_steps: int = 90,
+    out: str | None = None,
+    opts: EvalOptions | None = None,
+    quiet: bool = False,
+) -> tuple[Path, dict]:
+    """Spectral summary of the Hessian of the model's objective on `batches` batches of `split`."""
+    opts = opts or EvalOptions()
+    if top_k < 0 or batches < 1 or method not in ("power", "lanczos"):
+        raise LatentscapeError("--top-k must be >= 0, --batches >= 1, --method power or lanczos")
+    src, (w,) = from_refs([ref], opts.data_dir)
+    names = group_param_names(src.model, group)
+    data = load_eval_data(src.data_cfg, [split], opts.max_examples)[split]
+    device = opts.device
+    sub = [b for _, b in zip(range(batches), iterate_in_order(data, opts.batch_size, device))]
+    params = {k: v.to(device) for k, v in w.items() if names is None or k in names}
+    fixed = {k: v.to(device) for k, v in {**src.buffers, **{k: v for k, v in w.items() if k not in params}}.items()}
+    model = src.model.to(device)
+    op = H.HessianOperator(H.model_objective(model, fixed, group=group, seed=seed), params, sub)
+    doc: dict[str, Any] = {
+        "source": str(ref), "split": split, "examples": sum(int(b.x.shape[0]) for b in sub), "parameters": op.dim,
+        "group": group, "seed": seed, "objective": "model(batch" + (f", group={group!r}" if group else "") + ").loss, eval mode",
+    }
+    timings: dict[str, float] = {}
+    if top_k:
+        t0 = time.perf_counter()
+        if method == "power":
+            vals, _ = H.power_iteration(op, top_k, max_iter=max_iter, tol=tol, seed=seed)
+        else:
+            vals = H.lanczos_top(op, top_k, m=max(3 * top_k, slq_steps), seed=seed)
+        timings["top_eigenvalues"] = time.perf_counter() - t0
+        doc["top_eigenvalues"] = {"method": method, "values": vals}
+    if trace:
+        t0 = time.perf_counter()
+        mean, err, n = H.hutchinson_trace(op, trace_samples, seed=seed, tol=tol)
+        timings["trace"] = time.perf_counter() - t0
+        doc["trace"] = {"estimate": mean, "std_error": err, "samples": n, "method": "Hutchinson (Rademacher)"}
+    dens = None
+    if density:
+        t0 = time.perf_counter()
+        dens = H.slq_density(op, slq_runs, slq_steps, seed=seed)
+        grid, sigma = H.default_grid(dens)
+        timings["density"] = time.perf_counter() - t0
+        doc["density"] = {
+            "method": "stochastic Lanczos quadrature", "runs": slq_runs, "steps": slq_steps, "sigma": sigma,
+            "nodes": [n.tolist() for n in dens.nodes], "weights": [x.tolist() for x in dens.weights],
+            "trace_estimate": dens.moment(1) * op.dim,
+        }
+    doc["seconds"] = timings
+    doc["hessian_vector_products"] = op.calls
+    if not _is_main():
+        return Path(out or "."), doc
+    out_dir = new_output_dir("hessian", out, root=str(Path(src.run_dir) / "analysis"))
+    adopt_config(out_dir, src.run_dir)
+    if dens is not None:
+        from latentscape.viz.plots import plot_curves
+
+        grid, sigma = H.default_grid(dens)
+        phi = dens.evaluate(grid, sigma)
+        plot_curves({"density": (grid, np.maximum(phi, 1e-12))}, out_dir / "images" / "hessian_density.png", xlabel="eigenvalue", ylabel="density (log)", title="Hessian eigenvalue density (SLQ)", logy=True)
+    write_json(out_dir / "hessian.json", doc)
+    write_report(out_dir)
+    if not quiet:
+        if "top_eigenvalues" in doc:
+            print("top eigenvalues: " + ", ".join(f"{v:.5g}" for v in doc["top_eigenvalues"]["values"]))
+        if "trace" in doc:
+            print(f"trace: {doc['trace']['estimate']:.5g} +- {doc['trace']['std_error']:.2g} ({doc['trace']['samples']} samples)")
+        if "density" in doc:
+            print(f"density: {slq_runs} SLQ run(s) of {slq_steps} steps; trace from SLQ {doc['density']['trace_estimate']:.5g}")
+        print(f"hessian results: {out_dir}")
+    return out_dir, doc

@@ -1,0 +1,191 @@
+"""End-to-end `latentscape surface` and `latentscape trajectory` (importable, testable).
+
+Each loads a run, builds directions (random and normalised, or a trajectory's PCA plane),
+evaluates the grid with the shared `PointEvaluator`, and writes a run-like folder under
+RUN/analysis/: surface.json, surface.npz, surface_<split>.vtk, images/*.png and report.html.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from latentscape.errors import LatentscapeError
+from latentscape.io import write_json
+from latentscape.landscape.analysis import EvalOptions, _data, _is_main, from_refs
+from latentscape.landscape.directions import random_directions
+from latentscape.landscape.outputs import adopt_config, new_output_dir, write_report
+from latentscape.landscape.params import Params
+from latentscape.landscape.plane import grid_axes
+from latentscape.landscape.summaries import higher_is_better
+from latentscape.landscape.surface import Surface, axes, evaluate_surface
+from latentscape.landscape.trajectory import pca_plane, trajectory_weights
+from latentscape.landscape.vtk import write_structured_grid
+
+
+def group_param_names(model: Any, group: str | None) -> set[str] | None:
+    """Names of the parameters `model.params_for(group)` trains (None: all parameters)."""
+    if group is None:
+        return None
+    groups = getattr(model, "groups", ("main",))
+    if group not in groups:
+        raise LatentscapeError(f"--group {group!r}: this model's groups are {', '.join(groups)}")
+    ids = {id(p) for p in model.params_for(group)}
+    return {n for n, p in model.named_parameters() if id(p) in ids}
+
+
+def restrict(direction: Params, names: set[str] | None) -> Params:
+    """`direction` with the entries outside `names` zeroed (those parameters stay at w)."""
+    if names is None:
+        return direction
+    return {k: (v if k in names else v * 0) for k, v in direction.items()}
+
+
+def bn_forward(module: Any, batch: Any) -> Any:
+    """The training objective as the BatchNorm-statistics pass; with autograd on, because some
+    objectives differentiate inside (WGAN-GP's gradient penalty)."""
+    with torch.enable_grad():
+        return module(batch)
+
+
+def make_evaluator(src: Any, train: Any, opts: EvalOptions, recompute_bn: bool) -> Any:
+    """The shared `PointEvaluator` with the path metrics that apply to the model."""
+    from latentscape.landscape.evaluate import PointEvaluator
+    from latentscape.landscape.path_metrics import combined, resolve_metrics
+
+    return PointEvaluator(
+        src.model, combined(resolve_metrics(src.model, opts.metrics)), batch_size=opts.batch_size,
+        device=opts.device, bn_data=train, bn_batches=opts.bn_batches, bn_forward=bn_forward,
+        buffers=src.buffers, use_vmap=opts.use_vmap, recompute_bn=recompute_bn,
+    )
+
+
+def write_surface_outputs(
+    out_dir: Path, surface: Surface, doc: dict, path_xy: np.ndarray | None = None, points: dict | None = None, orthonormal: bool = False
+) -> None:
+    """surface.json, surface.npz, surface_<split>.vtk and the plots of every split and metric."""
+    from latentscape.io import atomic_write
+    from latentscape.viz.contour import plot_contour
+    from latentscape.viz.plots import plot_curves
+    from latentscape.viz.surface3d import plot_contour_lines, plot_surface_3d
+
+    images = out_dir / "images"
+    metrics = sorted({m for ms in surface.values.values() for m in ms})
+    for m in metrics:
+        tag = m.replace("/", "_")
+        if surface.ys is None:
+            series = {s: (surface.xs, ms[m]) for s, ms in surface.values.items() if m in ms}
+            plot_curves(series, images / f"surface_{tag}.png", xlabel="alpha (d1)", ylabel=m, title=f"{m} along d1", markers=len(surface.xs) <= 31)
+            continue
+        for s, ms in surface.values.items():
+            if m not in ms:
+                continue
+            z, hib = ms[m], higher_is_better(m)
+            title = f"{s} {m}"
+            plot_contour(surface.xs, surface.ys, z, images / f"surface_{tag}_{s}_filled.png", points=points, curve_xy=path_xy, title=title, cbar_label=m, xlabel="d1", ylabel="d2", log_scale=False if hib else None, clip_percentile=None if hib else 95.0, equal_aspect=orthonormal)
+            plot_contour_lines(surface.xs, surface.ys, z, images / f"surface_{tag}_{s}_contour.png", title=title, xlabel="d1", ylabel="d2", path_xy=path_xy, clip_percentile=None if hib else 95.0)
+            plot_surface_3d(surface.xs, surface.ys, z, images / f"surface_{tag}_{s}_3d.png", title=title, zlabel=m, xlabel="d1", ylabel="d2", clip_percentile=None if hib else 95.0)
+    for s, ms in surface.values.items():
+        if ms:
+            z_field = "loss" if "loss" in ms else None
+            write_structured_grid(out_dir / f"surface_{s}.vtk", surface.xs, surface.ys, ms, z_field=z_field, title=f"latentscape surface {s}")
+
+    def save_npz(fh: Any) -> None:
+        buf = io.BytesIO()
+        np.savez(buf, **surface.arrays())
+        fh.write(buf.getvalue())
+
+    atomic_write(out_dir / "surface.npz", save_npz)
+    write_json(out_dir / "surface.json", doc)
+    write_report(out_dir)
+
+
+def analyse_surface(
+    ref: str,
+    *,
+    dims: int = 2,
+    spans: Sequence[tuple[float, float]] = ((-1.0, 1.0),),
+    counts: Sequence[int] = (51,),
+    norm: str = "filter",
+    ignore: str = "biasbn",
+    seed: int = 0,
+    group: str | None = None,
+    recompute_bn: bool = True,
+    out: str | None = None,
+    opts: EvalOptions | None = None,
+    quiet: bool = False,
+) -> tuple[Path, dict]:
+    """Metrics on w + a d1 (+ b d2) for random normalised directions around the weights `ref`."""
+    opts = opts or EvalOptions()
+    if dims not in (1, 2):
+        raise LatentscapeError(f"--dims {dims}: 1 or 2")
+    src, (w,) = from_refs([ref], opts.data_dir)
+    names = group_param_names(src.model, group)
+    dirs = [restrict(d, names) for d in random_directions(w, dims, seed=seed, norm=norm, ignore=ignore)]  # type: ignore[arg-type]
+    xs, ys = axes(spans, counts, dims)
+    data, train = _data(src, opts)
+    ev = make_evaluator(src, train, opts, recompute_bn)
+    surface = evaluate_surface(ev, w, dirs, xs, ys, data)
+    doc = surface.to_json(
+        source=str(ref), directions={"kind": "random", "norm": norm, "ignore": ignore, "seed": seed, "group": group},
+        batchnorm="recomputed per point" if (recompute_bn and ev.recompute is not None) else "fixed (the model's own)",
+    )
+    if not _is_main():
+        return Path(out or "."), doc
+    out_dir = new_output_dir("surface", out, root=str(Path(src.run_dir) / "analysis"))
+    adopt_config(out_dir, src.run_dir)
+    write_surface_outputs(out_dir, surface, doc, points={"w": (0.0, 0.0)} if dims == 2 else None)
+    if not quiet:
+        _print_summary(doc)
+        print(f"surface results: {out_dir}")
+    return out_dir, doc
+
+
+def analyse_trajectory(
+    run: str,
+    *,
+    grid: int = 21,
+    margin: float = 0.3,
+    ignore: str = "none",
+    recompute_bn: bool = True,
+    out: str | None = None,
+    opts: EvalOptions | None = None,
+    quiet: bool = False,
+) -> tuple[Path, dict]:
+    """The kept checkpoints of `run` on their top-2 PCA plane, drawn over the metric surface."""
+    opts = opts or EvalOptions()
+    src, (w,) = from_refs([run], opts.data_dir)
+    steps, weights = trajectory_weights(src.run_dir, list(w))
+    plane = pca_plane(weights, ignore=ignore)
+    xs, ys = grid_axes([tuple(c) for c in plane.coords], grid, margin)
+    data, train = _data(src, opts)
+    ev = make_evaluator(src, train, opts, recompute_bn)
+    surface = evaluate_surface(ev, plane.origin, plane.directions, xs, ys, data)
+    evr = [float(v) for v in plane.explained_variance_ratio]
+    doc = surface.to_json(
+        source=str(run), directions={"kind": "pca", "ignore": ignore, "explained_variance_ratio": evr},
+        trajectory={"steps": steps, "coords": plane.coords.tolist(), "residuals": plane.residuals.tolist()},
+    )
+    if not _is_main():
+        return Path(out or "."), doc
+    out_dir = new_output_dir("trajectory", out, root=str(Path(src.run_dir) / "analysis"))
+    adopt_config(out_dir, src.run_dir)
+    write_surface_outputs(out_dir, surface, doc, path_xy=plane.coords, points={"init": tuple(plane.coords[0]), "final": (0.0, 0.0)}, orthonormal=True)
+    if not quiet:
+        print(f"{len(steps)} weight sets (steps {steps[0]}..{steps[-1]}); explained variance ratio: "
+              f"PC1 {evr[0]:.4f}, PC2 {evr[1]:.4f} (sum {sum(evr):.4f})")
+        _print_summary(doc)
+        print(f"trajectory results: {out_dir}")
+    return out_dir, doc
+
+
+def _print_summary(doc: dict) -> None:
+    for s, ms in doc["summary"].items():
+        for m, v in ms.items():
+            at = "n/a" if v["origin"] is None else f"{v['origin']:.4g}"
+            print(f"{s} {m}: at w {at}  min {v['min']:.4g}  max {v['max']:.4g}")

@@ -1,0 +1,129 @@
+"""Optimisation trajectories projected onto their top PCA plane (Li et al. 2018, sec. 7).
+
+Given weight sets w_0, ..., w_{n-1} along training and the final weights w_n, the rows of
+M = [w_i - w_n] (n, N) are decomposed by PCA (centred, as in their `setup_PCA_directions`, which
+calls sklearn's PCA); the top two components d1, d2 (unit vectors) span the plane in which the
+trajectory moves most, and each w_i is drawn at (<w_i - w_n, d1>, <w_i - w_n, d2>) (their
+`project_trajectory`). The explained variance ratio says how much of the motion the plane shows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from latentscape.errors import CheckpointError
+from latentscape.landscape.params import Params, check_compatible, flatten, unflatten
+
+KEEP_DIR = "keep"
+_STEP_FILE = re.compile(r"^step_(\d+)\.pt$")
+
+
+@dataclass
+class TrajectoryPlane:
+    """The PCA plane of a trajectory.
+
+    Attributes:
+        origin: the final weights w_n (plane coordinates (0, 0)).
+        directions: [d1, d2], orthonormal.
+        explained_variance_ratio: (2,) fraction of the variance of the rows of M per component.
+        coords: (n + 1, 2) plane coordinates of w_0 ... w_n (the last row is (0, 0)).
+        residuals: (n + 1,) distance of each weight set from the plane.
+    """
+
+    origin: Params
+    directions: list[Params]
+    explained_variance_ratio: np.ndarray
+    coords: np.ndarray
+    residuals: np.ndarray
+
+
+def _mask_1d(p: Params, ignore: str) -> Params:
+    """Zero the one-dimensional parameters (biases, BatchNorm affine) when ignore == "biasbn"."""
+    if ignore != "biasbn":
+        return p
+    return {k: (torch.zeros_like(v) if v.dim() <= 1 else v) for k, v in p.items()}
+
+
+def pca_plane(weights: Sequence[Params], ignore: str = "none") -> TrajectoryPlane:
+    """PCA plane of `weights` (ordered along training; the last is the reference w_n).
+
+    Args:
+        weights: n + 1 >= 3 weight sets of one architecture.
+        ignore: "biasbn" leaves the 1-D parameters out of the directions (as Li et al.).
+
+    Raises:
+        CheckpointError: fewer than three weight sets, or a trajectory that does not move in two
+            independent directions.
+    """
+    if len(weights) < 3:
+        raise CheckpointError(f"a trajectory needs at least 3 weight sets (got {len(weights)}); train with train.keep_every=N")
+    final = weights[-1]
+    for i, w in enumerate(weights[:-1]):
+        check_compatible(final, w, what=f"trajectory weight set {i} and the final weights")
+    ref = _mask_1d(final, ignore)
+    m = torch.stack([flatten(_mask_1d(w, ignore)).double() - flatten(ref).double() for w in weights[:-1]])  # (n, N)
+    centred = m - m.mean(0, keepdim=True)
+    _, s, vh = torch.linalg.svd(centred, full_matrices=False)  # vh: (min(n, N), N)
+    var = s.pow(2)
+    total = float(var.sum())
+    if vh.shape[0] < 2 or total <= 0 or float(s[1]) <= 1e-12 * float(s[0]):
+        raise CheckpointError("the trajectory does not span two directions (all weight sets on a line?)")
+    dirs = vh[:2]  # (2, N), orthonormal rows
+    ratio = (var[:2] / total).numpy()
+    full = torch.cat([m, torch.zeros(1, m.shape[1], dtype=m.dtype)])  # (n + 1, N), w_n - w_n = 0
+    coords = full @ dirs.T  # (n + 1, 2)
+    resid = (full - coords @ dirs).norm(dim=1)  # (n + 1,)
+    like = {k: v for k, v in final.items()}
+    directions = [{k: t.to(final[k].dtype) for k, t in unflatten(d.clone(), like).items()} for d in dirs]
+    return TrajectoryPlane(final, directions, ratio, coords.numpy(), resid.numpy())
+
+
+def kept_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
+    """(step, path) of checkpoints/keep/step_XXXXXX.pt, sorted by step."""
+    keep = Path(run_dir) / "checkpoints" / KEEP_DIR
+    out = []
+    if keep.is_dir():
+        for f in keep.iterdir():
+            hit = _STEP_FILE.match(f.name)
+            if hit and f.is_file():
+                out.append((int(hit.group(1)), f))
+    return sorted(out)
+
+
+def trajectory_weights(run_dir: str | Path, param_names: Sequence[str]) -> tuple[list[int], list[Params]]:
+    """Steps and parameters of init.pt, the kept checkpoints and final.pt of a run, in order.
+
+    Raises:
+        CheckpointError: a file is unreadable or lacks a parameter; fewer than 3 weight sets.
+    """
+    from latentscape.rundir.checkpoint import load_checkpoint, load_weights
+
+    ckpts = Path(run_dir) / "checkpoints"
+    final_path = ckpts / "final.pt"
+    if not final_path.is_file():
+        raise CheckpointError(f"{run_dir}: no checkpoints/final.pt (an unfinished run?)")
+    files: list[tuple[int, Path]] = []
+    if (ckpts / "init.pt").is_file():
+        files.append((0, ckpts / "init.pt"))
+    final_step = int(load_checkpoint(final_path).get("meta", {}).get("step", 10**12))
+    files += [(s, p) for s, p in kept_checkpoints(run_dir) if 0 < s < final_step]
+    files.append((final_step, final_path))
+    steps, weights = [], []
+    for step, path in files:
+        state = load_weights(path)
+        missing = [n for n in param_names if n not in state]
+        if missing:
+            raise CheckpointError(f"{path}: weights do not fit the model (missing {missing[0]!r})")
+        steps.append(step)
+        weights.append({n: state[n].float() if state[n].is_floating_point() else state[n] for n in param_names})
+    if len(weights) < 3:
+        raise CheckpointError(
+            f"{run_dir}: {len(weights)} weight sets (init/final only); train with train.keep_every=N to keep a trajectory"
+        )
+    return steps, weights

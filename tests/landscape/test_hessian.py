@@ -1,0 +1,85 @@
+"""Hessian estimators against a quadratic objective whose Hessian is known exactly."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from latentscape.data.types import Batch
+from latentscape.landscape import hessian as H
+
+
+class Quadratic(nn.Module):
+    """L(w) = 1/2 (w - c)^T A (w - c) (+ a batch-dependent constant): Hessian A everywhere."""
+
+    def __init__(self, a: torch.Tensor) -> None:
+        super().__init__()
+        n = a.shape[0]
+        self.register_buffer("a", a)
+        self.w1 = nn.Parameter(torch.randn(n // 2, dtype=torch.float64))
+        self.w2 = nn.Parameter(torch.randn(n - n // 2, 1, dtype=torch.float64))
+
+    def forward(self, batch):
+        w = torch.cat([self.w1, self.w2.reshape(-1)])
+        return 0.5 * w @ self.a @ w + batch.x.double().mean()
+
+
+def _setup(eigs, seed=0, mode="backward", nbatches=2):
+    g = torch.Generator().manual_seed(seed)
+    q, _ = torch.linalg.qr(torch.randn(len(eigs), len(eigs), generator=g, dtype=torch.float64))
+    a = q @ torch.diag(torch.tensor(eigs, dtype=torch.float64)) @ q.T
+    model = Quadratic(a)
+    batches = [Batch(torch.rand(4, 1, 2, 2), torch.zeros(4, dtype=torch.long), torch.arange(4)) for _ in range(nbatches)]
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    return a, H.HessianOperator(H.model_objective(model), params, batches, mode=mode)
+
+
+EIGS = [9.0, 5.0, 3.0, 1.0, 0.5, -0.25, 0.1, 0.0]
+
+
+@pytest.mark.parametrize("mode", ["backward", "jvp"])
+def test_hvp_is_the_matrix_product(mode):
+    a, op = _setup(EIGS, mode=mode)
+    v = torch.randn(op.dim, dtype=torch.float64)
+    torch.testing.assert_close(op.matvec(v), a @ v)
+
+
+def test_power_iteration_with_deflation_finds_top_eigenvalues():
+    _, op = _setup(EIGS)
+    vals, vecs = H.power_iteration(op, 3, max_iter=500, tol=1e-10)
+    assert vals == pytest.approx([9.0, 5.0, 3.0], rel=1e-6)
+    assert abs(float(vecs[0] @ vecs[1])) < 1e-6
+
+
+def test_lanczos_top_is_exact_with_a_full_krylov_space():
+    _, op = _setup(EIGS)
+    assert H.lanczos_top(op, 3, m=len(EIGS)) == pytest.approx([9.0, 5.0, 3.0], abs=1e-9)
+
+
+def test_hutchinson_trace_is_exact_for_a_diagonal_hessian_and_unbiased_otherwise():
+    model = Quadratic(torch.diag(torch.tensor(EIGS, dtype=torch.float64)))
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    batch = Batch(torch.rand(2, 1, 2, 2), torch.zeros(2, dtype=torch.long), torch.arange(2))
+    op = H.HessianOperator(H.model_objective(model), params, [batch])
+    est, _, n = H.hutchinson_trace(op, 5)
+    assert n == 5 and est == pytest.approx(sum(EIGS), abs=1e-12)  # v_i^2 = 1 for Rademacher v
+    _, op2 = _setup(EIGS, nbatches=1)
+    est2, err2, _ = H.hutchinson_trace(op2, 200, seed=1)
+    assert abs(est2 - sum(EIGS)) < 4 * err2 + 1e-9
+
+
+def test_slq_density_nodes_weights_and_moments_are_exact():
+    _, op = _setup(EIGS)
+    dens = H.slq_density(op, runs=3, m=len(EIGS), seed=2)
+    for nodes, w in zip(dens.nodes, dens.weights):
+        assert np.sort(nodes) == pytest.approx(sorted(EIGS), abs=1e-8)  # Ritz values = spectrum
+        assert w.sum() == pytest.approx(1.0, abs=1e-12)
+    # Gauss quadrature with m = N nodes is exact: sum tau_j theta_j^p = v^T A^p v / |v|^2, and for
+    # Rademacher v in the eigenbasis weights average to 1/N, so the first moment estimates tr(A)/N.
+    grid, sigma = H.default_grid(dens, 4000, 1e-3)
+    phi = dens.evaluate(grid, sigma)
+    assert np.trapezoid(phi, grid) == pytest.approx(1.0, abs=1e-3)
+    _, op1 = _setup(EIGS, nbatches=1)
+    big = H.slq_density(op1, runs=150, m=len(EIGS), seed=3)
+    assert big.moment(1) == pytest.approx(sum(EIGS) / len(EIGS), abs=0.15)
+    assert big.moment(2) == pytest.approx(sum(e * e for e in EIGS) / len(EIGS), rel=0.1)
