@@ -26,7 +26,8 @@ def write_config(path: Path) -> Path:
 def spec(study_dir: Path, grid=(), space=(), **kw) -> TuneSpec:
     dims = tuple([parse_grid(g) for g in grid] + [parse_space(s) for s in space])
     kw.setdefault("objective", Objective.parse("val/loss"))
-    return TuneSpec(base=BASE, dims=dims, study_dir=study_dir, **kw)
+    kw.setdefault("base", BASE)
+    return TuneSpec(dims=dims, study_dir=study_dir, **kw)
 
 
 def load(study_dir: Path, name: str = "latentscape") -> optuna.Study:
@@ -36,3 +37,17 @@ def load(study_dir: Path, name: str = "latentscape") -> optuna.Study:
 def completed_points(study: optuna.Study) -> list[tuple]:
     done = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
     return sorted(tuple(sorted(t.params.items())) for t in done)
+
+
+# A worker process as a user starts it, minus the per-run HTML report (3 s of matplotlib a run
+# here; the report has its own tests): `python -c WORKER tune CONFIG ...`.
+WORKER = (
+    "import sys, latentscape.train.api as api; api._write_report = lambda run: None; "
+    "from latentscape.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+def worker_command(*args: str) -> list[str]:
+    import sys
+
+    return [sys.executable, "-c", WORKER, "tune", *args]
