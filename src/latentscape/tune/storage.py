@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import time
 import warnings
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from optuna.trial import TrialState
 from latentscape.errors import LatentscapeError
 
 MAX_RETRY = 3
+ATTEMPTS = 4
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
     RETRY = RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
@@ -42,19 +44,26 @@ def open_storage(url: str, heartbeat: int) -> RDBStorage:
     if not re.match(r"^(sqlite|postgresql|mysql)(\+\w+)?://", url):
         raise LatentscapeError(f"--storage {redact(url)!r}: expected sqlite:///FILE or postgresql+psycopg://USER@HOST/DB")
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        try:
-            return RDBStorage(
-                url,
-                engine_kwargs=kwargs,
-                heartbeat_interval=heartbeat,
-                grace_period=2 * heartbeat,
-                heartbeat_stale_trial_callback=RETRY,
-            )
-        except Exception as exc:  # sqlalchemy/driver errors: unreachable server, bad credentials
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-            raise LatentscapeError(f"--storage {redact(url)}: cannot open ({first})") from None
+    # Workers starting together on a fresh database race to create Optuna's tables (PostgreSQL
+    # answers the loser with a unique violation): the loser retries and finds the tables there.
+    for attempt in range(ATTEMPTS):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            try:
+                return RDBStorage(
+                    url,
+                    engine_kwargs=kwargs,
+                    heartbeat_interval=heartbeat,
+                    grace_period=2 * heartbeat,
+                    heartbeat_stale_trial_callback=RETRY,
+                )
+            except Exception as exc:  # sqlalchemy/driver errors: unreachable server, bad credentials
+                if attempt + 1 < ATTEMPTS:
+                    time.sleep(0.2 * (attempt + 1))
+                    continue
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+                raise LatentscapeError(f"--storage {redact(url)}: cannot open ({first})") from None
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def worker_id() -> dict[str, object]:
