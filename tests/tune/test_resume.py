@@ -5,6 +5,7 @@ import subprocess
 import time
 
 import optuna
+import pytest
 
 from latentscape.tune import run_study
 from tunehelp import completed_points, load, spec, worker_command, write_config
@@ -48,3 +49,21 @@ def test_sigkilled_study_resumes_without_redoing_finished_trials(tmp_path):
     # nothing that had finished was trained again
     assert {p: p.stat().st_mtime_ns for p in finished} == finished
     assert len(trials[2].user_attrs["values"]) == 2
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")  # the test asks the ghost trial by hand
+def test_a_trial_whose_remote_worker_stopped_beating_is_retried(tmp_path):
+    """A RUNNING trial of a worker on another machine is failed after two missed heartbeats and
+    re-run here (Optuna's heartbeat + RetryHeartbeatStaleTrialCallback)."""
+    from latentscape.tune.study import open_study
+
+    s = spec(tmp_path / "study", grid=["train.optimizer.lr=1e-2"], heartbeat=1)
+    study = open_study(s)
+    ghost = study.ask()
+    ghost.suggest_categorical("train.optimizer.lr", [0.01])
+    ghost.set_user_attr("worker", {"host": "another-machine", "pid": 1})
+    study._storage.record_heartbeat(ghost._trial_id)  # it beat once, then its machine vanished
+
+    trials = run_study(s, log=lambda _: None).get_trials()
+    assert [t.state for t in trials] == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.COMPLETE]
+    assert trials[1].system_attrs["failed_trial"] == 0 and trials[1].params == {"train.optimizer.lr": 0.01}

@@ -88,6 +88,8 @@ class TuneSpec:
             raise LatentscapeError("use either --grid or --space in one study, not both")
         if self.repeats < 1:
             raise LatentscapeError("--repeats must be at least 1")
+        if self.is_grid and self.trials is not None:
+            raise LatentscapeError("--trials is for --space searches; a --grid search runs every point once")
         if not self.is_grid and (self.trials is None or self.trials < 1):
             raise LatentscapeError("a --space search needs --trials N (N >= 1)")
         if self.heartbeat < 1:
