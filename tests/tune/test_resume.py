@@ -67,3 +67,17 @@ def test_a_trial_whose_remote_worker_stopped_beating_is_retried(tmp_path):
     trials = run_study(s, log=lambda _: None).get_trials()
     assert [t.state for t in trials] == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.COMPLETE]
     assert trials[1].system_attrs["failed_trial"] == 0 and trials[1].params == {"train.optimizer.lr": 0.01}
+
+
+def test_ctrl_c_requeues_the_interrupted_trial(tmp_path):
+    s = spec(tmp_path / "study", grid=["train.optimizer.lr=1e-2"])
+
+    def interrupt(line):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_study(s, log=interrupt)
+    states = [t.state for t in load(tmp_path / "study").get_trials()]
+    assert states == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.WAITING]
+    trials = run_study(s, log=lambda _: None).get_trials()
+    assert trials[1].state == optuna.trial.TrialState.COMPLETE and trials[1].system_attrs["failed_trial"] == 0

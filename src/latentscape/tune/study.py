@@ -30,7 +30,7 @@ from optuna.trial import FrozenTrial, TrialState
 from latentscape.errors import LatentscapeError
 from latentscape.tune.objective import Objective, ObjectiveMissing
 from latentscape.tune.space import Dimension, apply_params, candidate_points, validate
-from latentscape.tune.storage import default_url, fail_dead_local_trials, fail_stale, open_storage, redact, worker_id
+from latentscape.tune.storage import RETRY, default_url, fail_dead_local_trials, fail_stale, open_storage, redact, worker_id
 from latentscape.tune.summary import write_summary
 from latentscape.tune.trial import RepeatResult, run_repeats
 
@@ -144,7 +144,11 @@ def run_study(spec: TuneSpec, log=print) -> optuna.Study:
         else:
             todo = bool(waiting) or _budget_used(trials) < spec.trials
         if todo:
-            study.optimize(lambda trial: _objective(trial, spec, log), n_trials=1, catch=(TrialFailed,))
+            try:
+                study.optimize(lambda trial: _objective(trial, spec, log), n_trials=1, catch=(TrialFailed,))
+            except KeyboardInterrupt:
+                _requeue_interrupted(study)  # Ctrl-C is not the trial's fault: the next run redoes it
+                raise
             write_summary(study, spec, redact(spec.url))
         elif running:
             time.sleep(min(spec.heartbeat, 5))  # another worker's trial: wait for it, or for it to go stale
@@ -186,6 +190,17 @@ def _objective(trial: optuna.Trial, spec: TuneSpec, log) -> float:
     mean = math.fsum(values) / len(values)
     log(f"trial {trial.number}: {spec.objective.name} = {mean:.6g} +- {std:.3g} over {len(values)}")
     return mean
+
+
+def _requeue_interrupted(study: optuna.Study) -> None:
+    """Re-queue this worker's trial that Optuna just failed because of KeyboardInterrupt, so a
+    rerun retries it in the same folders (as for a killed worker)."""
+    trials = study.get_trials(deepcopy=False)
+    retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
+    for t in trials:
+        if (t.state == TrialState.FAIL and t.user_attrs.get("worker") == worker_id()
+                and "error" not in t.user_attrs and t.number not in retried):
+            RETRY(study, t)
 
 
 def _suggest(trial: optuna.Trial, d: Dimension) -> Any:
