@@ -81,6 +81,11 @@ def test_seeded_sampled_study_is_reproducible(tmp_path):
         return [(t.params, t.value) for t in study.get_trials()]
 
     a, b = params_and_values("a", 7), params_and_values("b", 7)
+    # categorical (list-valued) and log-scaled keys in the outputs
+    study = load(tmp_path / "a")
+    write_outputs(study, spec(tmp_path / "a", space=space, trials=2, seed=7), "sqlite")
+    assert (tmp_path / "a" / "objective_vs_params.png").stat().st_size > 0
+    assert load_config(tmp_path / "a" / "best_config.yaml").model.hidden_dims in ((4,), (8,), (4, 4))
     assert len(a) == 2 and a == b
     assert params_and_values("c", 8) != a
     # raising --trials extends the study; the finished trials are kept
@@ -98,3 +103,24 @@ def test_joining_a_study_with_another_search_is_refused(tmp_path):
     run_study(spec(tmp_path / "study", grid=["train.optimizer.lr=1e-2"]), log=_quiet)
     with pytest.raises(LatentscapeError, match="was created with another search"):
         run_study(spec(tmp_path / "study", grid=["train.optimizer.lr=1e-3"]), log=_quiet)
+
+
+def test_a_diverged_trial_is_failed_with_its_message(tmp_path, monkeypatch):
+    from latentscape.errors import TrainingDiverged
+    import latentscape.tune.trial as trial_module
+
+    real = trial_module.train_and_evaluate
+
+    def diverge_at_high_lr(cfg, run_dir, **kw):
+        if cfg.train.optimizer.lr > 0.05:
+            raise TrainingDiverged("loss became nan at step 3 (group 'main'); stopped")
+        return real(cfg, run_dir, **kw)
+
+    monkeypatch.setattr(trial_module, "train_and_evaluate", diverge_at_high_lr)
+    study = run_study(spec(tmp_path / "study", grid=["train.optimizer.lr=1e-2,1e-1"]), log=_quiet)
+    by_lr = {t.params["train.optimizer.lr"]: t for t in study.get_trials()}
+    assert by_lr[0.1].state == optuna.trial.TrialState.FAIL
+    assert by_lr[0.1].user_attrs["error"] == "TrainingDiverged: loss became nan at step 3 (group 'main'); stopped"
+    assert by_lr[0.01].state == optuna.trial.TrialState.COMPLETE
+    summary = json.loads((tmp_path / "study" / "summary.json").read_text())
+    assert summary["counts"] == {"COMPLETE": 1, "FAIL": 1}

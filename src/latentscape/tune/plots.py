@@ -53,7 +53,7 @@ def plot_histories(rows: list[dict[str, Any]], keys: list[str], objective: str, 
     fig = new_figure(7.0, 4.6)
     ax = fig.add_subplot()
     cmap = matplotlib.colormaps["viridis"]
-    for i, r in enumerate(sorted(done, key=lambda r: r["trial"])):
+    for i, r in enumerate(sorted(done, key=lambda r: _order(r, keys))):  # colours follow the values
         colour = cmap(i / max(1, len(done) - 1))
         label = f"#{r['trial']} " + " ".join(f"{k.split('.')[-1]}={r['params'].get(k)}" for k in keys)
         for j, h in enumerate(r.get("histories") or []):
@@ -66,3 +66,8 @@ def plot_histories(rows: list[dict[str, Any]], keys: list[str], objective: str, 
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
     return save_figure(fig, path)
+
+
+def _order(row: dict[str, Any], keys: list[str]) -> list[tuple[int, Any]]:
+    values = [row["params"].get(k) for k in keys]
+    return [(0, v) if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, str(v)) for v in values]

@@ -10,6 +10,7 @@ host, so a study killed on this machine resumes without waiting for the grace pe
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import socket
@@ -25,9 +26,21 @@ from latentscape.errors import LatentscapeError
 
 MAX_RETRY = 3
 ATTEMPTS = 4
+
+
+class _Retry(RetryHeartbeatStaleTrialCallback):
+    """Optuna's retry, minus the dead attempt's user attrs: its worker identity must not make the
+    retry look like a trial of a dead process, and its partial results are not the retry's."""
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        trial = copy.copy(trial)
+        trial.user_attrs = {}
+        super().__call__(study, trial)
+
+
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-    RETRY = RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
+    RETRY = _Retry(max_retry=MAX_RETRY)
 
 
 def default_url(study_dir: Path) -> str:

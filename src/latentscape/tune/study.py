@@ -77,6 +77,7 @@ class TuneSpec:
             "direction": self.objective.direction,
             "repeats": self.repeats,
             "seed": self.seed,
+            "heartbeat": self.heartbeat,  # every worker must judge staleness alike
         }
 
     def check(self) -> None:
@@ -117,7 +118,7 @@ def open_study(spec: TuneSpec) -> optuna.Study:
     elif saved != _plain(spec.fingerprint()):
         raise LatentscapeError(
             f"study {spec.study_name!r} in {redact(spec.url)} was created with another search (config, "
-            "keys, objective, repeats, trials or seed differ); use a new --study-dir or --study-name"
+            "keys, objective, repeats, seed or heartbeat differ); use a new --study-dir or --study-name"
         )
     return study
 
@@ -157,13 +158,13 @@ def run_study(spec: TuneSpec, log=print) -> optuna.Study:
 
 
 def _objective(trial: optuna.Trial, spec: TuneSpec, log) -> float:
+    trial.set_user_attr("worker", worker_id())  # first: dead-worker checks look for it
     params = {d.key: _suggest(trial, d) for d in spec.dims}
     frozen = _frozen(trial)
     reason = _redundant(trial.study, frozen, spec)
     if reason:
         trial.set_user_attr("skipped", reason)
         raise optuna.TrialPruned(reason)
-    trial.set_user_attr("worker", worker_id())
     key = int(frozen.system_attrs.get("failed_trial", trial.number))
     shown = " ".join(f"{k}={v}" for k, v in params.items())
     log(f"trial {trial.number}: {shown} ({spec.repeats} repeat{'s' * (spec.repeats > 1)})")
