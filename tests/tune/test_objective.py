@@ -44,3 +44,13 @@ def test_non_finite_final_value_is_an_error(tmp_path):
 def test_bad_objective_is_a_config_error(text, direction):
     with pytest.raises(ConfigError):
         Objective.parse(text, direction)
+
+
+def test_the_objective_split_is_evaluated_on_the_final_weights():
+    raw = {"model": {"name": "mlp_classifier"}, "train": {"epochs": 2}}
+    out, note = Objective.parse("val/loss").ensure_final_eval(raw)
+    assert out["train"]["final_eval_splits"] == ["train", "test", "val"] and "added val" in note
+    assert raw == {"model": {"name": "mlp_classifier"}, "train": {"epochs": 2}}  # not mutated
+    assert Objective.parse("test/loss").ensure_final_eval(raw) == (raw, "")  # already evaluated
+    assert Objective.parse("train/loss").ensure_final_eval(raw) == (raw, "")  # train is the default
+    assert Objective.parse("recon/mse").ensure_final_eval(raw) == (raw, "")  # a model's own split

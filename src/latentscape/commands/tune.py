@@ -71,9 +71,13 @@ def run(args: argparse.Namespace) -> int:
     import yaml
 
     raw = apply_overrides(yaml.safe_load(Path(args.config).read_text()) or {}, overrides)
+    objective = Objective.parse(args.objective, args.direction)
+    raw, note = objective.ensure_final_eval(raw)
+    if note:
+        print(note, flush=True)
     dims = tuple([parse_grid(g) for g in args.grid] + [parse_space(s) for s in args.space])
     spec = TuneSpec(
-        base=raw, dims=dims, objective=Objective.parse(args.objective, args.direction),
+        base=raw, dims=dims, objective=objective,
         study_dir=Path(args.study_dir), repeats=args.repeats, trials=args.trials, storage=args.storage,
         study_name=args.study_name, seed=args.seed, heartbeat=args.heartbeat,
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from latentscape.errors import ConfigError, LatentscapeError
 from latentscape.train.run import read_metrics
@@ -43,6 +44,24 @@ class Objective:
     @property
     def name(self) -> str:
         return f"{self.split}/{self.metric}"
+
+    def ensure_final_eval(self, raw: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """The raw config with the objective's split added to `train.final_eval_splits`.
+
+        Periodic evaluation skips the last epoch (the final evaluation covers it), so without
+        this a `val/*` objective would be read from an earlier epoch than the final weights.
+        Returns (config, a note for the user or '').
+        """
+        split = {"train_eval": "train"}.get(self.split, self.split)
+        if self.split not in ("train_eval", "val", "test"):
+            return raw, ""  # training windows, or a split some model logs itself
+        train = dict(raw.get("train") or {})
+        current = list(train.get("final_eval_splits", ("train", "test")))
+        if split in current:
+            return raw, ""
+        train["final_eval_splits"] = [*current, split]
+        note = f"note: added {split} to train.final_eval_splits so that {self.name} is measured on the final weights"
+        return {**raw, "train": train}, note
 
     def history(self, run_dir: str | Path) -> list[tuple[int, float]]:
         """(step, value) of every logged value of the objective, in file order."""
