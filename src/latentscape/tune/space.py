@@ -53,7 +53,7 @@ class Dimension:
         if self.kind in ("loguniform", "logint"):
             return True
         nums = [v for v in self.values if _is_number(v)]
-        return len(nums) == len(self.values) > 2 and min(nums) > 0 and max(nums) / min(nums) >= 100
+        return len(nums) == len(self.values) >= 2 and min(nums) > 0 and max(nums) / min(nums) >= 100
 
     def config_value(self, value: Any) -> Any:
         """The config value of a stored Optuna value (YAML text of lists/mappings parsed back)."""
