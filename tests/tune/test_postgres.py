@@ -41,3 +41,17 @@ def test_two_workers_on_one_postgres_study_record_every_trial_once(tmp_path):
     # each worker's summary lists the whole study (read from the shared storage)
     for i in range(2):
         assert "best: trial" in outputs[i][0]
+
+
+def test_missing_postgres_is_a_visible_skip_outside_ci_and_a_failure_in_ci(monkeypatch):
+    import pytest
+
+    import pgserver
+
+    monkeypatch.setattr(pgserver, "find_bin_dir", lambda: None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="Debian package postgresql"):
+        pgserver.require_postgres()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true"):
+        pgserver.require_postgres()
