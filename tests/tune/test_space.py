@@ -99,3 +99,10 @@ def test_bad_storage_url_is_one_error(tmp_path):
     with pytest.raises(LatentscapeError, match=r"cannot open") as info:
         open_storage("postgresql+psycopg://me:secret@127.0.0.1:1/db", 10)
     assert "secret" not in str(info.value)
+
+
+def test_study_dir_that_is_a_file_is_one_error(tmp_path, capsys):
+    cfg = write_config(tmp_path / "c.yaml")
+    (tmp_path / "taken").write_text("x")
+    assert main(["tune", str(cfg), "--grid", "train.optimizer.lr=1e-3", "--study-dir", str(tmp_path / "taken")]) == 2
+    assert capsys.readouterr().err.strip() == f"error: --study-dir {tmp_path / 'taken'} is a file, not a folder"

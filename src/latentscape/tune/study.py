@@ -100,6 +100,8 @@ class TuneSpec:
 
 def open_study(spec: TuneSpec) -> optuna.Study:
     """Create the study, or join it when the fingerprints match."""
+    if spec.study_dir.exists() and not spec.study_dir.is_dir():
+        raise LatentscapeError(f"--study-dir {spec.study_dir} is a file, not a folder")
     spec.study_dir.mkdir(parents=True, exist_ok=True)
     storage = open_storage(spec.url, spec.heartbeat)
     if spec.is_grid:
