@@ -7,7 +7,13 @@ from typing import Literal
 
 from latentscape.errors import ConfigError
 from latentscape.losses.image import check_loss_weights
-from latentscape.models.base import ModelConfig
+from latentscape.models.ae_nets import AE_NETS
+from latentscape.rundir.model import ModelConfig
+from latentscape.nets.init import InitName
+from latentscape.registry import BETA_SCHEDULES
+
+AENetName = AE_NETS.literal()
+BetaScheduleName = BETA_SCHEDULES.literal()
 
 
 @dataclass(frozen=True)
@@ -28,13 +34,13 @@ class AutoencoderConfig(ModelConfig):
     """
 
     name: str = "ae"
-    net: Literal["fc", "fcconv", "dcgan", "celeba64"] = "fc"
+    net: AENetName = "fc"
     latent_dim: int = 20
     hidden_dims: tuple[int, ...] = (400,)
     decoder_hidden_dims: tuple[int, ...] | None = None
     width: int = 32
     conv_hidden_dims: tuple[int, ...] = ()
-    init: Literal["default", "normal", "kaiming_normal", "kaiming_uniform"] = "default"
+    init: InitName = "default"
     ssim_window: int = 11
     laplacian_levels: int = 3
 
@@ -88,7 +94,7 @@ class VAEConfig(AutoencoderConfig):
     likelihood: Literal["bernoulli", "gaussian_fixed", "gaussian_learned"] = "bernoulli"
     sigma: float = 0.1
     beta: float = 1.0
-    beta_schedule: Literal["constant", "linear", "cyclical"] = "constant"
+    beta_schedule: BetaScheduleName = "constant"
     warmup_steps: int = 0
     cycle_steps: int = 0
     cycle_ramp: float = 0.5

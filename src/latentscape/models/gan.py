@@ -22,13 +22,14 @@ from torch import Tensor, nn
 
 from latentscape.data.types import Batch
 from latentscape.losses.gan import GAN_LOSSES, gradient_penalty
-from latentscape.models.base import DataInfo, LatentModel, LossOutput, ModelConfig, ModelEntry
+from latentscape.rundir.model import DataInfo, LatentModel, LossOutput, ModelConfig, ModelEntry
 from latentscape.models.ema import make_ema_copy, update_ema_
-from latentscape.nets.dcgan import DCGANDecoder, DCGANEncoder, dcgan_init_
-from latentscape.registry import MODELS
-from latentscape.train.trainer import Callback, TrainState
+from latentscape.nets.dcgan import NORMS, DCGANDecoder, DCGANEncoder, dcgan_init_
+from latentscape.rundir.callbacks import Callback, TrainState
 
-GANLossName = Literal["bce", "bce_nonsaturating", "lsgan", "wgan_gp"]
+GANLossName = GAN_LOSSES.literal()
+NormName = NORMS.literal()
+CriticNormName = Literal[("auto", *NORMS.names())]  # type: ignore[valid-type]
 
 
 @dataclass(frozen=True)
@@ -85,8 +86,8 @@ class GANConfig(ModelConfig):
     loss: GANLossName = "wgan_gp"
     latent_dim: int = 100
     width: int = 64
-    generator_norm: Literal["batch", "layer", "none"] = "batch"
-    critic_norm: Literal["auto", "batch", "layer", "none"] = "auto"
+    generator_norm: NormName = "batch"
+    critic_norm: CriticNormName = "auto"
     n_critic: int | None = None
     gp_weight: float = 10.0
     ema_decay: float = 0.0
@@ -259,7 +260,7 @@ def build_gan(cfg: GANConfig, info: DataInfo) -> GAN:
 
 def gan_callbacks(run_cfg) -> list[Callback]:
     """EMA updates (when enabled) and the pictures / FID callback."""
-    from latentscape.viz.gan_pictures import GANPictures
+    from latentscape.models.gan_pictures import GANPictures
 
     callbacks: list[Callback] = []
     if run_cfg.model.ema_decay > 0:
@@ -268,13 +269,11 @@ def gan_callbacks(run_cfg) -> list[Callback]:
     return callbacks
 
 
-MODELS.register(
-    "gan",
-    ModelEntry(
-        GANConfig,
-        build_gan,
-        callbacks=gan_callbacks,
-        description="DCGAN-style GAN: BCE (minimax / non-saturating), LSGAN or WGAN-GP",
-        tags=("generative", "sample"),
-    ),
+# Declared in latentscape.registry.MODELS as "gan".
+GAN_ENTRY = ModelEntry(
+    GANConfig,
+    build_gan,
+    callbacks=gan_callbacks,
+    description="DCGAN-style GAN: BCE (minimax / non-saturating), LSGAN or WGAN-GP",
+    tags=("generative", "sample"),
 )

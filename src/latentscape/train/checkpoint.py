@@ -1,101 +1,19 @@
-"""Atomic checkpoint writes and safe loading (never unpickles code).
+"""Checkpoint I/O, re-exported from its home `latentscape.rundir.checkpoint` (old import path)."""
 
-Files are written to a temporary file in the same folder, flushed to disk and renamed over the
-target, so a crash or SIGKILL leaves either the old file or the new one, never a torn one. Loading
-uses `torch.load(weights_only=True)`, which only rebuilds tensors and plain containers.
-"""
+from latentscape.rundir.checkpoint import (
+    STATE_FORMAT,
+    WEIGHTS_FORMAT,
+    atomic_save,
+    atomic_write,
+    atomic_write_text,
+    load_checkpoint,
+    load_state_into,
+    load_weights,
+    read_weights,
+    save_weights,
+)
 
-from __future__ import annotations
-
-import os
-import tempfile
-import zipfile
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
-
-import torch
-from torch import Tensor, nn
-
-from latentscape.errors import CheckpointError
-
-WEIGHTS_FORMAT = "latentscape.weights/1"
-STATE_FORMAT = "latentscape.train_state/1"
-
-
-def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb") -> Path:
-    """Write a file atomically: `write(fileobj)` fills a temp file that then replaces `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode) as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Atomically write a text file (UTF-8)."""
-    return atomic_write(path, lambda f: f.write(text), mode="w")
-
-
-def atomic_save(obj: Any, path: str | Path) -> Path:
-    """`torch.save` through an atomic write."""
-    return atomic_write(path, lambda f: torch.save(obj, f))
-
-
-def load_checkpoint(path: str | Path, expected_format: str | None = None) -> dict[str, Any]:
-    """Load a checkpoint with `weights_only=True`; every failure is a one-line CheckpointError."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-        raise CheckpointError(f"{path}: not a readable checkpoint (truncated or foreign?): {reason}") from None
-    except Exception as exc:  # the unpickler refusing a code object lands here
-        reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-        raise CheckpointError(f"{path}: refused to load (only tensors and plain data are allowed): {reason}") from None
-    if not isinstance(obj, dict) or "format" not in obj:
-        raise CheckpointError(f"{path}: not a latentscape checkpoint (no 'format' tag)")
-    if expected_format is not None and obj["format"] != expected_format:
-        raise CheckpointError(f"{path}: holds {obj['format']!r}, expected {expected_format!r}")
-    return obj
-
-
-def save_weights(module_or_state: nn.Module | dict[str, Tensor], path: str | Path, **meta: Any) -> Path:
-    """Save a state dict (parameters and buffers) as a format-tagged weights file."""
-    state = module_or_state.state_dict() if isinstance(module_or_state, nn.Module) else module_or_state
-    state = {k: v.detach().cpu().clone() for k, v in state.items()}
-    return atomic_save({"format": WEIGHTS_FORMAT, "state_dict": state, "meta": meta}, path)
-
-
-def load_weights(path: str | Path) -> dict[str, Tensor]:
-    """The state dict stored by `save_weights`."""
-    obj = load_checkpoint(path, WEIGHTS_FORMAT)
-    return obj["state_dict"]
-
-
-def load_state_into(module: nn.Module, state: dict[str, Tensor], source: str) -> None:
-    """`module.load_state_dict(state)` with a one-line error naming the first mismatch."""
-    own = module.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    if missing or unexpected:
-        what = f"missing {missing[0]!r}" if missing else f"unexpected {unexpected[0]!r}"
-        raise CheckpointError(f"{source}: weights do not fit the model ({what})")
-    for k, v in own.items():
-        if state[k].shape != v.shape:
-            raise CheckpointError(
-                f"{source}: weights do not fit the model ({k!r} has shape "
-                f"{tuple(state[k].shape)}, the model needs {tuple(v.shape)})"
-            )
-    module.load_state_dict(state)
+__all__ = [
+    "STATE_FORMAT", "WEIGHTS_FORMAT", "atomic_save", "atomic_write", "atomic_write_text", "load_checkpoint",
+    "load_state_into", "load_weights", "read_weights", "save_weights",
+]

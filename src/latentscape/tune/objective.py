@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from latentscape.errors import ConfigError, LatentscapeError
-from latentscape.train.run import read_metrics
+from latentscape.rundir.run import read_metrics
 
 
 class ObjectiveMissing(LatentscapeError):

@@ -7,7 +7,6 @@ pictures objective_vs_params.png and history.png (tune/plots.py).
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import optuna
 from optuna.trial import TrialState
 
 from latentscape.config import config_from_dict, dump_config
-from latentscape.train.checkpoint import atomic_write_text
+from latentscape.io import atomic_write_text, write_json
 from latentscape.tune.space import apply_params
 
 
@@ -89,7 +88,7 @@ def write_summary(study: optuna.Study, spec, storage_shown: str) -> dict[str, An
         "trials": rows,
     }
     out = Path(spec.study_dir)
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=str))
+    write_json(out / "summary.json", summary)  # strict JSON: a NaN in a history becomes null
     md = [
         f"# Study {spec.study_name}: {spec.objective.direction} {spec.objective.name}\n",
         f"Search: {'; '.join(summary['search'])}; {spec.repeats} repeat(s) per trial (seeds base, base+1, ...).\n",
