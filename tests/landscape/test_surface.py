@@ -57,7 +57,7 @@ def test_batchnorm_fixed_or_recomputed():
     fixed = evaluate_surface(PointEvaluator(model, fn, batch_size=16, recompute_bn=False), w, dirs, xs, ys, {"t": ds})
     assert fixed.strategy in ("vmap", "factorised")
     recomputed = evaluate_surface(PointEvaluator(model, fn, batch_size=16, bn_data=ds), w, dirs, xs, ys, {"t": ds})
-    assert recomputed.strategy == "loop"
+    assert recomputed.strategy in ("loop", "vmap-batchnorm")  # statistics recomputed per point either way
     assert fixed.values["t"]["loss"][1, 1] == pytest.approx(_own_metrics(model, ds)["loss"], rel=1e-5)
     assert not np.allclose(fixed.values["t"]["loss"], recomputed.values["t"]["loss"])
 

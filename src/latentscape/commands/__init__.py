@@ -16,4 +16,5 @@ COMMANDS: list[str] = [
     "surface",
     "trajectory",
     "hessian",
+    "tune",
 ]
