@@ -220,6 +220,8 @@ class PointEvaluator:
 
     _input_layer: str | None = None
     _probed = False
+    #: the model copy whose input layer is a `_MixedInputLayer`, and that layer (kept across calls)
+    _factorised: tuple[nn.Module, Any] | None = None
 
     def _find_input_layer(self, state: dict[str, Tensor], batch: Batch) -> str | None:
         """Name of the Linear/Conv layer fed directly by the images (a view of batch.x), if any."""
@@ -257,13 +259,16 @@ class PointEvaluator:
         model, names, mixed = self.model, list(basis[0]), None
         layer_name = self._input_layer
         if layer_name is not None:
-            model = copy.deepcopy(self.model)
-            parent_name, _, attr = layer_name.rpartition(".")
-            parent = model.get_submodule(parent_name) if parent_name else model
             pre = f"{layer_name}."
             wb = [(b[pre + "weight"], b.get(pre + "bias")) for b in basis]
-            mixed = _MixedInputLayer(getattr(parent, attr), wb)
-            setattr(parent, attr, mixed)
+            if self._factorised is None:  # built once: a copy with the input layer swapped out
+                model = copy.deepcopy(self.model)
+                parent_name, _, attr = layer_name.rpartition(".")
+                parent = model.get_submodule(parent_name) if parent_name else model
+                setattr(parent, attr, _MixedInputLayer(getattr(parent, attr), wb))
+                self._factorised = (model, parent.get_submodule(attr))
+            model, mixed = self._factorised
+            mixed.basis = wb  # this call's basis (the copy's own weights are never used)
             names = [n for n in names if not n.startswith(pre)]
         bound = Bound(model, self.metric)
         buffers = prefixed(self.buffers)
