@@ -20,6 +20,7 @@ import yaml
 
 from latentscape.errors import ConfigError
 from latentscape.models.base import ModelConfig
+from latentscape.ranges import INF, check_ranges, check_values, ranged
 
 
 @dataclass(frozen=True)
@@ -41,15 +42,14 @@ class DataConfig:
     name: str = "digits"
     data_dir: str | None = None
     download: bool = False
-    val_fraction: float = 0.0
-    fraction: float = 1.0
-    split_seed: int = 0
-    image_size: int | None = None
-    num_examples: int | None = None
+    val_fraction: float = ranged(0.0, 0.0, 0.9)
+    fraction: float = ranged(1.0, 0.0, 1.0, low_open=True)
+    split_seed: int = ranged(0, 0, 2**63 - 1)
+    image_size: int | None = ranged(None, 1, 4096)
+    num_examples: int | None = ranged(None, 1, INF)
 
     def __post_init__(self) -> None:
-        _check_range("data.val_fraction", self.val_fraction, 0.0, 0.9)
-        _check_range("data.fraction", self.fraction, 1e-9, 1.0)
+        check_ranges(self, "data.")
 
 
 @dataclass(frozen=True)
@@ -57,15 +57,11 @@ class OptimizerConfig:
     """Optimizer of one parameter group (Adam, AdamW or SGD with momentum)."""
 
     name: Literal["adam", "adamw", "sgd"] = "adam"
-    lr: float = 1e-3
-    momentum: float = 0.9
+    lr: float = ranged(1e-3, 0.0, 1e3, low_open=True)
+    momentum: float = ranged(0.9, 0.0, 1.0, high_open=True)
     nesterov: bool = False
-    weight_decay: float = 0.0
-    betas: tuple[float, float] = (0.9, 0.999)
-
-    def __post_init__(self) -> None:
-        _check_range("optimizer.lr", self.lr, 0.0, 1e3)
-        _check_range("optimizer.weight_decay", self.weight_decay, 0.0, 1e3)
+    weight_decay: float = ranged(0.0, 0.0, 1e3)
+    betas: tuple[float, float] = ranged(default_factory=lambda: (0.9, 0.999), low=0.0, high=1.0, high_open=True)
 
 
 @dataclass(frozen=True)
@@ -77,10 +73,10 @@ class ScheduleConfig:
     """
 
     name: Literal["constant", "step", "cosine", "linear"] = "constant"
-    step_epochs: int = 30
-    gamma: float = 0.1
-    final_fraction: float = 0.0
-    warmup_steps: int = 0
+    step_epochs: int = ranged(30, 1, INF)
+    gamma: float = ranged(0.1, 0.0, 1.0, low_open=True)
+    final_fraction: float = ranged(0.0, 0.0, 1.0)
+    warmup_steps: int = ranged(0, 0, INF)
 
 
 @dataclass(frozen=True)
@@ -107,27 +103,23 @@ class TrainConfig:
         num_threads: CPU threads (0: PyTorch's default).
     """
 
-    epochs: int = 10
-    max_steps: int | None = None
-    batch_size: int = 128
+    epochs: int = ranged(10, 1, INF)
+    max_steps: int | None = ranged(None, 1, INF)
+    batch_size: int = ranged(128, 1, INF)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     group_optimizers: dict[str, OptimizerConfig] = field(default_factory=dict)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
-    grad_clip: float | None = None
+    grad_clip: float | None = ranged(None, 0.0, INF, low_open=True)
     precision: Literal["fp32", "bf16"] = "fp32"
-    eval_every: int = 1
+    eval_every: int = ranged(1, 0, INF)
     eval_split: Literal["val", "test", "train"] = "test"
-    eval_batch_size: int = 1000
+    eval_batch_size: int = ranged(1000, 1, INF)
     final_eval_splits: tuple[str, ...] = ("train", "test")
-    checkpoint_every_steps: int = 0
-    log_every: int = 50
+    checkpoint_every_steps: int = ranged(0, 0, INF)
+    log_every: int = ranged(50, 1, INF)
     device: str = "auto"
     deterministic: bool = True
-    num_threads: int = 0
-
-    def __post_init__(self) -> None:
-        _check_range("train.epochs", self.epochs, 0, 10**9)
-        _check_range("train.batch_size", self.batch_size, 1, 10**9)
+    num_threads: int = ranged(0, 0, 4096)
 
 
 @dataclass(frozen=True)
@@ -137,7 +129,7 @@ class RunConfig:
     model: ModelConfig
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    seed: int = 0
+    seed: int = ranged(0, 0, 2**63 - 1)
     name: str = ""
     output_dir: str = "runs"
 
@@ -242,6 +234,7 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
             f"unknown key '{prefix}{unknown[0]}'; allowed keys here: {', '.join(sorted(fields))}"
         )
     kwargs = {name: _convert(hints[name], value, f"{prefix}{name}") for name, value in raw.items()}
+    check_values(cls, kwargs, prefix)  # declared field ranges (latentscape.ranges)
     try:
         return cls(**kwargs)
     except ConfigError:
@@ -320,11 +313,6 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
             return str(value)
         raise ConfigError(f"{key}: expected a string, got {value!r}")
     raise ConfigError(f"{key}: unsupported config type {tp}")  # pragma: no cover
-
-
-def _check_range(key: str, value: float, low: float, high: float) -> None:
-    if not low <= value <= high:
-        raise ConfigError(f"{key}: {value} is out of range [{low}, {high}]")
 
 
 def _deep_copy(raw: Any) -> Any:

@@ -24,6 +24,7 @@ from latentscape.landscape.functional import Bound
 from latentscape.landscape.curves import Curve, coefficients
 from latentscape.landscape.params import Params, check_compatible, flatten, unflatten
 from latentscape.models.base import DataInfo, LatentModel, LossOutput, ModelConfig, ModelEntry
+from latentscape.ranges import ranged
 from latentscape.registry import MODELS
 
 
@@ -45,11 +46,11 @@ class CurveConfig(ModelConfig):
     start: str = ""
     end: str = ""
     kind: Literal["bezier", "polychain"] = "bezier"
-    bends: int = 1
+    bends: int = ranged(1, 0, 64)
     fix_start: bool = True
     fix_end: bool = True
-    l2: float = 0.0
-    eval_t: float = 0.5
+    l2: float = ranged(0.0, 0.0, 1e6)
+    eval_t: float = ranged(0.5, 0.0, 1.0)
 
     def __post_init__(self) -> None:
         if not self.start or not self.end:
