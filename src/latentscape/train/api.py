@@ -119,36 +119,59 @@ def train_and_evaluate(
     if rank == 0:
         if resume:
             run = Run.open(run_dir)
+            run.remove_stale_temporaries()
         else:
             if (run_dir / "config.yaml").exists():
                 raise LatentscapeError(
                     f"{run_dir} already holds a run; use `latentscape train --resume {run_dir}` or another --run-dir"
                 )
-            run = Run.create(cfg, run_dir)
-            run.write_json(INFO_FILE, {"image_shape": list(info.image_shape), "num_classes": info.num_classes, "num_train": info.num_train})
-            save_weights(model, run.checkpoints / "init.pt", step=0)
+            run = Run.create(cfg, run_dir, lambda r: _write_creation_files(r, model, info))
+    if distributed:  # the others wait until rank 0 has published the run directory
+        dist.barrier()
     cbs = default_callbacks(cfg) if callbacks is None else list(callbacks)
     trainer = Trainer(model, cfg, data, run, device, cbs)
-    last = run_dir / "checkpoints" / "last.pt"
-    if resume and last.exists():
-        trainer.load_state(last)
-        if run is not None:
-            run.truncate_metrics(trainer.state.step)
+    if resume:
+        _restore(trainer, run, run_dir)
     start = time.time()
     if rank == 0 and not quiet:
         print(f"run dir: {run_dir}", flush=True)
     trainer.fit()
     results = trainer.final_evaluation(cfg.train.final_eval_splits)
-    trainer.save_final_weights()
+    trainer.save_final_weights(mark_finished=False)
     if run is not None:
         summary = {"steps": trainer.state.step, "epochs": trainer.state.epoch, "train_seconds": time.time() - start, **{f"{s}": m for s, m in results.items()}}
         run.write_json("eval/final.json", summary)
         _write_report(run)
+        # The finished mark is the last write: a run killed before it resumes and redoes the end.
+        trainer.save_checkpoint(finished=True)
         run.close()
         if not quiet:
             for split, m in results.items():
                 print(f"final {split}: " + "  ".join(f"{k}={v:.4g}" for k, v in m.items()), flush=True)
     return Run(run_dir)
+
+
+def _write_creation_files(run: Run, model: LatentModel, info: DataInfo) -> None:
+    """data_info.json and checkpoints/init.pt, written inside the staging folder of Run.create."""
+    run.write_json(INFO_FILE, {"image_shape": list(info.image_shape), "num_classes": info.num_classes, "num_train": info.num_train})
+    save_weights(model, run.checkpoints / "init.pt", step=0)
+
+
+def _restore(trainer: Trainer, run: Run | None, run_dir: Path) -> None:
+    """Put a resumed trainer (and metrics.jsonl) back where checkpoints/last.pt left them.
+
+    Without a last.pt (killed before the first checkpoint) training restarts from init.pt and an
+    empty metrics log, exactly as the uninterrupted run started.
+    """
+    last = run_dir / "checkpoints" / "last.pt"
+    if last.exists():
+        trainer.load_state(last)
+        rows = trainer.restored_metrics_rows
+    else:
+        load_state_into(trainer.model, load_weights(run_dir / "checkpoints" / "init.pt"), str(run_dir / "checkpoints" / "init.pt"))
+        rows = 0
+    if run is not None:
+        run.repair_metrics(rows=rows, after_step=trainer.state.step)
 
 
 def resume(run_dir: str | Path, **kwargs) -> Run:

@@ -124,6 +124,7 @@ class Trainer:
             is_main=self.rank == 0, world_size=self.world_size,
         )
         self._window: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
+        self.restored_metrics_rows: int | None = None  # from a resumed checkpoint
         self._start_time = time.time()
 
     def _opt_cfg(self, group: str):
@@ -157,6 +158,7 @@ class Trainer:
             return
         sd = self.state_dict()
         sd["finished"] = finished
+        sd["metrics_rows"] = self.run.metrics_rows()  # a resume cuts metrics.jsonl back to this
         atomic_save(sd, self.run.checkpoints / "last.pt")
 
     def load_state(self, path) -> None:
@@ -165,17 +167,21 @@ class Trainer:
             self.model.load_state_dict(ckpt["model"])
             for g, o in self.optimizers.items():
                 o.load_state_dict(ckpt["optimizers"][g])
-        except (RuntimeError, KeyError) as exc:
+        except (RuntimeError, KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
             raise CheckpointError(f"{path}: does not fit this model ({str(exc).splitlines()[0]})") from None
         s = self.state
         s.step, s.epoch, s.batch_in_epoch = ckpt["step"], ckpt["epoch"], ckpt["batch_in_epoch"]
-        self._window = defaultdict(lambda: [0.0, 0], {k: list(v) for k, v in ckpt["window"].items()})
-        torch.set_rng_state(ckpt["rng_torch"])
-        if ckpt["rng_cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(ckpt["rng_cuda"])
-        random.setstate((3, tuple(int(v) for v in ckpt["rng_python"]), None))
-        keys, pos, has_gauss, cached = ckpt["rng_numpy"]
-        np.random.set_state(("MT19937", keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+        self.restored_metrics_rows = ckpt.get("metrics_rows")
+        try:
+            self._window = defaultdict(lambda: [0.0, 0], {k: list(v) for k, v in ckpt["window"].items()})
+            torch.set_rng_state(ckpt["rng_torch"])
+            if ckpt["rng_cuda"] and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(ckpt["rng_cuda"])
+            random.setstate((3, tuple(int(v) for v in ckpt["rng_python"]), None))
+            keys, pos, has_gauss, cached = ckpt["rng_numpy"]
+            np.random.set_state(("MT19937", keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+        except Exception as exc:  # a tagged file with damaged random-generator states
+            raise CheckpointError(f"{path}: damaged train state ({exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
 
     # ------------------------------------------------------------------ training
     def fit(self) -> TrainState:
@@ -308,10 +314,12 @@ class Trainer:
 
         return tqdm(total=self.total_steps, initial=self.state.step, unit="step", dynamic_ncols=True)
 
-    def save_final_weights(self) -> None:
+    def save_final_weights(self, mark_finished: bool = True) -> None:
+        """Write final.pt, then (if `mark_finished`) a last.pt marked finished."""
         if self.state.is_main and self.run is not None:
             save_weights(self.model, self.run.checkpoints / "final.pt", step=self.state.step)
-            self.save_checkpoint(finished=True)
+            if mark_finished:
+                self.save_checkpoint(finished=True)
 
 
 def _average_gradients(params: list[torch.nn.Parameter], world_size: int) -> None:
