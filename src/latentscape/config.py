@@ -144,14 +144,24 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"config file not found: {path}")
-        try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({exc.__class__.__name__}: {exc})") from None
+        raw = read_yaml(path) or {}
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: the top level must be a mapping of keys")
     raw = apply_overrides(raw, overrides)
     return config_from_dict(raw)
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML file; broken YAML is one ConfigError line with the file, line and column."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        what = exc.problem or exc.context or "syntax error"
+        raise ConfigError(f"{path}{where}: not valid YAML ({what})") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
@@ -159,7 +169,7 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...])
     out = _deep_copy(raw)
     for item in overrides:
         if "=" not in item:
-            raise ConfigError(f"override {item!r} is not of the form key=value (e.g. train.lr=3e-4)")
+            raise ConfigError(f"override {item!r} is not of the form key=value (e.g. train.optimizer.lr=3e-4)")
         key, text = item.split("=", 1)
         try:
             value = yaml.safe_load(text) if text != "" else ""

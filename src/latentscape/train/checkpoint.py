@@ -8,7 +8,6 @@ uses `torch.load(weights_only=True)`, which only rebuilds tensors and plain cont
 from __future__ import annotations
 
 import os
-import pickle
 import re
 import tempfile
 import zipfile
@@ -65,12 +64,12 @@ def load_checkpoint(path: str | Path, expected_format: str | None = None) -> dic
         raise CheckpointError(f"{path}: {damage}")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:  # the weights-only unpickler refusing an object
-        raise CheckpointError(f"{path}: {_refusal(exc)}") from None
     except Exception as exc:
+        if "weights only load failed" in str(exc).lower():  # the safe unpickler refused something
+            raise CheckpointError(f"{path}: {_refusal(exc)}") from None
         reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
         raise CheckpointError(f"{path}: not a readable checkpoint (damaged or foreign): {reason}") from None
-    if not isinstance(obj, dict) or "format" not in obj:
+    if not isinstance(obj, dict) or not isinstance(obj.get("format"), str):
         raise CheckpointError(f"{path}: not a latentscape checkpoint (no 'format' tag)")
     if expected_format is not None and obj["format"] != expected_format:
         raise CheckpointError(f"{path}: holds {obj['format']!r}, expected {expected_format!r}")
@@ -115,7 +114,8 @@ def _damage(path: Path) -> str:
         return "is empty (0 bytes): an interrupted copy or write?"
     with open(path, "rb") as f:
         magic = f.read(4)
-    if magic == b"PK\x03\x04" and not zipfile.is_zipfile(path):
+    zip_magic = b"PK\x03\x04"  # torch.save writes a zip archive
+    if (magic == zip_magic and not zipfile.is_zipfile(path)) or (len(magic) < 4 and zip_magic.startswith(magic)):
         return f"is truncated ({size} bytes, the zip archive has no end): an interrupted copy or write?"
     return ""
 
@@ -123,7 +123,7 @@ def _damage(path: Path) -> str:
 def _refusal(exc: Exception) -> str:
     """The unpickler's refusal, naming the blocked global (never suggesting weights_only=False)."""
     text = str(exc)
-    found = re.search(r"(?:Unsupported global: GLOBAL|global)\s+([\w.]+)", text)
+    found = re.search(r"GLOBAL\s+([\w.]+)", text)
     what = f"the Python object {found.group(1)}" if found else "a Python object that is not plain data"
     return (f"refused to load: it asks to rebuild {what}, and checkpoints may hold only tensors and "
             "plain data (this file was not written by latentscape or has been altered)")

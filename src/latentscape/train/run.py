@@ -78,15 +78,14 @@ class Run:
 
     def config(self) -> RunConfig:
         """The resolved config saved in the run."""
-        import yaml
-
+        from latentscape.config import read_yaml
         from latentscape.errors import ConfigError
 
+        raw = read_yaml(self.path / CONFIG_FILE)
         try:
-            raw = yaml.safe_load((self.path / CONFIG_FILE).read_text())
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{self.path / CONFIG_FILE}: not valid YAML: {exc}") from None
-        return config_from_dict(raw)
+            return config_from_dict(raw)
+        except ConfigError as exc:
+            raise ConfigError(f"{self.path / CONFIG_FILE}: {exc}") from None
 
     # -- paths ----------------------------------------------------------------------------
     @property
