@@ -174,13 +174,21 @@ def _restore(trainer: Trainer, run: Run | None, run_dir: Path) -> None:
         run.repair_metrics(rows=rows, after_step=trainer.state.step)
 
 
-def resume(run_dir: str | Path, **kwargs) -> Run:
-    """Continue an interrupted run from checkpoints/last.pt with its saved config."""
+def resume(run_dir: str | Path, overrides: Sequence[str] = (), **kwargs) -> Run:
+    """Continue an interrupted run from checkpoints/last.pt with its saved config.
+
+    `overrides` (`key=value`) may change the keys in `resume_overrides.RESUMABLE_KEYS` (learning
+    rates, schedule, clipping, epochs / max_steps); each change is recorded in
+    config_history.jsonl and config.yaml is rewritten.
+    """
+    from latentscape.train.resume_overrides import is_main_process, resume_config
+
     run = Run.open(run_dir)
     last = run.checkpoints / "last.pt"
     if last.exists() and is_finished(last):
         raise LatentscapeError(f"{run_dir} has already finished (checkpoints/final.pt exists)")
-    return train_and_evaluate(run.config(), run_dir, resume=True, **kwargs)
+    cfg = resume_config(run, list(overrides), write=is_main_process())
+    return train_and_evaluate(cfg, run_dir, resume=True, **kwargs)
 
 
 def parse_weight_spec(spec: str | Path) -> tuple[Path, str]:

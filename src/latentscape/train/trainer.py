@@ -127,6 +127,13 @@ class Trainer:
         self.restored_metrics_rows: int | None = None  # from a resumed checkpoint
         self._start_time = time.time()
 
+    def _nan_advice(self) -> str:
+        """How to continue after a NaN stop (resuming with a lower LR is allowed)."""
+        where = str(self.run.path) if self.run is not None else "RUN_DIR"
+        lr = self.tc.optimizer.lr
+        return (f"lower the learning rate, e.g. `latentscape train --resume {where} "
+                f"train.optimizer.lr={lr / 10:g}`, or add train.grad_clip=1.0")
+
     def _opt_cfg(self, group: str):
         return self.tc.group_optimizers.get(group, self.tc.optimizer)
 
@@ -152,7 +159,7 @@ class Trainer:
         if not all(torch.isfinite(p).all() for p in self.model.parameters()):
             raise TrainingDiverged(
                 f"weights became NaN/inf by step {self.state.step}; stopped without overwriting the "
-                f"last good checkpoint: lower the learning rate, or set train.grad_clip"
+                f"last good checkpoint: {self._nan_advice()}"
             )
         if not self.state.is_main or self.run is None:
             return
@@ -239,7 +246,7 @@ class Trainer:
         if not torch.isfinite(loss.detach()).all():
             raise TrainingDiverged(
                 f"loss became {loss.item()} at step {s.step} (group {group!r}); stopped, and the last "
-                f"good checkpoint is kept: lower the learning rate, or set train.grad_clip"
+                f"good checkpoint is kept: {self._nan_advice()}"
             )
         loss.backward()
         params = [p for p in self.model.params_for(group) if p.grad is not None]
