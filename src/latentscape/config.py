@@ -37,6 +37,10 @@ class DataConfig:
         split_seed: seed of the validation split and of `fraction` subsampling.
         image_size: side length for datasets that are resized or generated (shapes, CelebA, CUB).
         num_examples: number of generated examples (procedural datasets only).
+        path: image folder of `name: folder` (class-per-subfolder or flat PNG/JPEG files).
+        channels: 1 (grayscale) or 3 (RGB) for `name: folder` (None: 3).
+        verify: check the MD5 checksums of known datasets' files; false skips them (a warning is
+            printed), for a user's own copy of a dataset.
     """
 
     name: str = "digits"
@@ -47,6 +51,9 @@ class DataConfig:
     split_seed: int = ranged(0, 0, 2**63 - 1)
     image_size: int | None = ranged(None, 1, 4096)
     num_examples: int | None = ranged(None, 1, INF)
+    path: str | None = None
+    channels: Literal[1, 3] | None = None
+    verify: bool = True
 
     def __post_init__(self) -> None:
         check_ranges(self, "data.")

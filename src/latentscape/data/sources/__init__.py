@@ -8,4 +8,5 @@ from latentscape.data.sources import (
     folder,
     idx,
     shapes,
+    user_folder,
 )
