@@ -20,9 +20,11 @@ from tinydata import tiny_config, tiny_splits
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    os.environ["LATENTSCAPE_NO_TENSORBOARD"] = "1"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("LATENTSCAPE_NO_TENSORBOARD", "1")
     path = tmp_path_factory.mktemp("bad") / "run"
     train_and_evaluate(tiny_config(epochs=1), path, data=tiny_splits(), quiet=True)
+    mp.undo()
     return path
 
 
