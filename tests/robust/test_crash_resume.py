@@ -136,3 +136,22 @@ def _tiny_yaml(tmp_path: Path) -> Path:
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(TINY))
     return path
+
+
+def test_resume_rebuilds_creation_files_missing_from_an_older_run(reference, quiet_env, tmp_path):
+    """Runs made before creation was atomic could lack init.pt / data_info.json: resume rebuilds
+    them from the seed, identical to the uninterrupted run's."""
+    import shutil
+
+    from latentscape.train.checkpoint import atomic_save, load_checkpoint
+
+    ref, _ = reference
+    run_dir = tmp_path / "old"
+    shutil.copytree(ref, run_dir)
+    (run_dir / "checkpoints" / "init.pt").unlink()
+    (run_dir / "data_info.json").unlink()
+    last = load_checkpoint(run_dir / "checkpoints" / "last.pt")
+    last["finished"] = False
+    atomic_save(last, run_dir / "checkpoints" / "last.pt")
+    assert main(["train", "--resume", str(run_dir)]) == 0
+    assert_same_run(ref, run_dir)

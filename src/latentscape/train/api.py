@@ -120,6 +120,8 @@ def train_and_evaluate(
         if resume:
             run = Run.open(run_dir)
             run.remove_stale_temporaries()
+            # Runs made before creation became atomic may lack these; the seed rebuilds them.
+            _write_creation_files(run, model, info, only_missing=True)
         else:
             if (run_dir / "config.yaml").exists():
                 raise LatentscapeError(
@@ -151,10 +153,13 @@ def train_and_evaluate(
     return Run(run_dir)
 
 
-def _write_creation_files(run: Run, model: LatentModel, info: DataInfo) -> None:
-    """data_info.json and checkpoints/init.pt, written inside the staging folder of Run.create."""
-    run.write_json(INFO_FILE, {"image_shape": list(info.image_shape), "num_classes": info.num_classes, "num_train": info.num_train})
-    save_weights(model, run.checkpoints / "init.pt", step=0)
+def _write_creation_files(run: Run, model: LatentModel, info: DataInfo, only_missing: bool = False) -> None:
+    """data_info.json and checkpoints/init.pt (`model` must be the freshly seeded one), written
+    inside the staging folder of Run.create, or on resume where missing (`only_missing`)."""
+    if not (only_missing and (run.path / INFO_FILE).exists()):
+        run.write_json(INFO_FILE, {"image_shape": list(info.image_shape), "num_classes": info.num_classes, "num_train": info.num_train})
+    if not (only_missing and (run.checkpoints / "init.pt").exists()):
+        save_weights(model, run.checkpoints / "init.pt", step=0)
 
 
 def _restore(trainer: Trainer, run: Run | None, run_dir: Path) -> None:
@@ -168,7 +173,8 @@ def _restore(trainer: Trainer, run: Run | None, run_dir: Path) -> None:
         trainer.load_state(last)
         rows = trainer.restored_metrics_rows
     else:
-        load_state_into(trainer.model, load_weights(run_dir / "checkpoints" / "init.pt"), str(run_dir / "checkpoints" / "init.pt"))
+        init = run_dir / "checkpoints" / "init.pt"
+        load_state_into(trainer.model, load_weights(init), str(init))
         rows = 0
     if run is not None:
         run.repair_metrics(rows=rows, after_step=trainer.state.step)
