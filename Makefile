@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-all bench install clean
+.PHONY: demo test test-all test-gpu bench install clean
 
 install: $(STAMP)
 
@@ -29,6 +29,12 @@ test: $(STAMP)
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# On a GPU machine: the CUDA tests (every command and family on the GPU vs the CPU, NCCL launch).
+# Where torch and the dependencies are preinstalled (no network), use
+# `pip install --no-deps -e . && python -m pytest -m gpu tests/gpu` instead.
+test-gpu: $(STAMP)
+	$(BIN)/python -m pytest -m gpu -q $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	@for b in bench/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
-from latentscape.train.checkpoint import atomic_write_text
+from latentscape.io import write_json
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -20,7 +19,6 @@ def default_data_dir() -> str:
 
 def write_results(path: str | Path, results: dict[str, Any]) -> Path:
     """Write a benchmark's JSON atomically (parent folders created) and say where."""
-    path = Path(path)
-    atomic_write_text(path, json.dumps(results, indent=2) + "\n")
+    path = write_json(path, results)
     print(f"wrote {path}")
     return path

@@ -26,7 +26,7 @@ from latentscape.landscape.evaluate import PointEvaluator
 from latentscape.landscape.params import named_params
 from latentscape.landscape.path_metrics import combined, resolve_metrics
 from latentscape.landscape.plane import grid_axes, plane_through
-from latentscape.models.base import DataInfo
+from latentscape.rundir.model import DataInfo
 from latentscape.models.classifier import MLPClassifierConfig, build_mlp
 
 

@@ -37,7 +37,7 @@ import torch
 from _common import default_data_dir, write_results
 from PIL import Image
 
-from latentscape.train.trainer import Callback
+from latentscape.rundir.callbacks import Callback
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -102,7 +102,7 @@ def dataloader_baseline(cfg, epochs: int, threads: int, train_model: bool = True
 
     from latentscape.data.registry import load_split
     from latentscape.data.types import Batch
-    from latentscape.models.base import DataInfo
+    from latentscape.rundir.model import DataInfo
     from latentscape.registry import MODELS
 
     torch.set_num_threads(threads)

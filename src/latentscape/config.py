@@ -19,8 +19,19 @@ from typing import Any, Literal, Union
 import yaml
 
 from latentscape.errors import ConfigError
-from latentscape.models.base import ModelConfig
 from latentscape.ranges import INF, check_ranges, check_values, ranged
+from latentscape.registry import LR_SCHEDULES, OPTIMIZERS
+
+# Name lists come from the registry declarations (a name is written once).
+OptimizerName = OPTIMIZERS.literal()
+LRScheduleName = LR_SCHEDULES.literal()
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Base of every model config; `name` selects the registry entry (and so the config class)."""
+
+    name: str
 
 
 @dataclass(frozen=True)
@@ -63,7 +74,7 @@ class DataConfig:
 class OptimizerConfig:
     """Optimizer of one parameter group (Adam, AdamW or SGD with momentum)."""
 
-    name: Literal["adam", "adamw", "sgd"] = "adam"
+    name: OptimizerName = "adam"
     lr: float = ranged(1e-3, 0.0, 1e3, low_open=True)
     momentum: float = ranged(0.9, 0.0, 1.0, high_open=True)
     nesterov: bool = False
@@ -79,7 +90,7 @@ class ScheduleConfig:
     the base LR to `final_fraction` of it over the run). `warmup_steps` ramps linearly from 0.
     """
 
-    name: Literal["constant", "step", "cosine", "linear"] = "constant"
+    name: LRScheduleName = "constant"
     step_epochs: int = ranged(30, 1, INF)
     gamma: float = ranged(0.1, 0.0, 1.0, low_open=True)
     final_fraction: float = ranged(0.0, 0.0, 1.0)
@@ -108,6 +119,11 @@ class TrainConfig:
         device: "auto" (CUDA if available), "cpu", "cuda", "cuda:1", ...
         deterministic: ask PyTorch for deterministic kernels.
         num_threads: CPU threads (0: PyTorch's default).
+        compile: run the training objective through `torch.compile`: "none", "default",
+            "reduce-overhead" (CUDA graphs: small batches on a GPU stop being launch-bound) or
+            "max-autotune". Needs a C++ compiler on the CPU; the first steps pay the compilation.
+        channels_last: keep conv weights and batches in NHWC memory format (faster convolutions
+            on GPU tensor cores; no effect on the numbers beyond float rounding).
     """
 
     epochs: int = ranged(10, 1, INF)
@@ -127,6 +143,8 @@ class TrainConfig:
     device: str = "auto"
     deterministic: bool = True
     num_threads: int = ranged(0, 0, 4096)
+    compile: Literal["none", "default", "reduce-overhead", "max-autotune"] = "none"
+    channels_last: bool = False
 
 
 @dataclass(frozen=True)
@@ -270,66 +288,98 @@ def _is_required(f: dataclasses.Field) -> bool:
 
 
 def _convert(tp: Any, value: Any, key: str) -> Any:
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
+    """`value` (parsed YAML) as type `tp`, or a ConfigError naming `key` and what is allowed."""
     if tp is Any:
         return value
+    origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in (a for a in args if a is not type(None)):
-            try:
-                return _convert(arg, value, key)
-            except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError(errors[0] if len(errors) == 1 else f"{key}: {value!r} fits none of {tp}")
+        return _convert_union(tp, value, key)
     if origin is Literal:
-        if value not in args:
-            raise ConfigError(f"{key}: {value!r} is not allowed; allowed: {', '.join(map(str, args))}")
+        if value not in typing.get_args(tp):
+            raise ConfigError(f"{key}: {value!r} is not allowed; allowed: {', '.join(map(str, typing.get_args(tp)))}")
         return value
     if dataclasses.is_dataclass(tp):
         return _build(tp, value, f"{key}.")
-    if origin in (tuple,):
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key}: expected a list, got {value!r}")
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_convert(args[0], v, f"{key}[{i}]") for i, v in enumerate(value))
-        if len(value) != len(args):
-            raise ConfigError(f"{key}: expected {len(args)} values, got {len(value)}")
-        return tuple(_convert(a, v, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
-    if origin in (list,):
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key}: expected a list, got {value!r}")
-        return [_convert(args[0], v, f"{key}[{i}]") for i, v in enumerate(value)]
-    if origin in (dict,):
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
-        return {str(k): _convert(args[1], v, f"{key}.{k}") for k, v in value.items()}
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        raise ConfigError(f"{key}: expected true or false, got {value!r}")
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        raise ConfigError(f"{key}: expected an integer, got {value!r}")
-    if tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # YAML 1.1 reads "3e-4" as a string
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        raise ConfigError(f"{key}: expected a number, got {value!r}")
-    if tp is str:
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            return str(value)
-        raise ConfigError(f"{key}: expected a string, got {value!r}")
+    if origin in (tuple, list, dict):
+        return _CONTAINERS[origin](typing.get_args(tp), value, key)
+    if tp in _SCALARS:
+        return _SCALARS[tp](value, key)
     raise ConfigError(f"{key}: unsupported config type {tp}")  # pragma: no cover
+
+
+def _convert_union(tp: Any, value: Any, key: str) -> Any:
+    """The first member type of `tp` (X | Y | None) that accepts `value`."""
+    args = typing.get_args(tp)
+    if value is None and type(None) in args:
+        return None
+    errors = []
+    for arg in (a for a in args if a is not type(None)):
+        try:
+            return _convert(arg, value, key)
+        except ConfigError as exc:
+            errors.append(str(exc))
+    raise ConfigError(errors[0] if len(errors) == 1 else f"{key}: {value!r} fits none of {tp}")
+
+
+def _as_list(value: Any, key: str) -> list | tuple:
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f"{key}: expected a list, got {value!r}")
+    return value
+
+
+def _convert_tuple(args: tuple, value: Any, key: str) -> tuple:
+    """tuple[X, ...] (any length) or tuple[X, Y] (fixed length)."""
+    value = _as_list(value, key)
+    if len(args) == 2 and args[1] is Ellipsis:
+        return tuple(_convert(args[0], v, f"{key}[{i}]") for i, v in enumerate(value))
+    if len(value) != len(args):
+        raise ConfigError(f"{key}: expected {len(args)} values, got {len(value)}")
+    return tuple(_convert(a, v, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+
+
+def _convert_list(args: tuple, value: Any, key: str) -> list:
+    return [_convert(args[0], v, f"{key}[{i}]") for i, v in enumerate(_as_list(value, key))]
+
+
+def _convert_dict(args: tuple, value: Any, key: str) -> dict:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+    return {str(k): _convert(args[1], v, f"{key}.{k}") for k, v in value.items()}
+
+
+def _to_bool(value: Any, key: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ConfigError(f"{key}: expected true or false, got {value!r}")
+
+
+def _to_int(value: Any, key: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise ConfigError(f"{key}: expected an integer, got {value!r}")
+
+
+def _to_float(value: Any, key: str) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):  # YAML 1.1 reads "3e-4" as a string
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise ConfigError(f"{key}: expected a number, got {value!r}")
+
+
+def _to_str(value: Any, key: str) -> str:
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise ConfigError(f"{key}: expected a string, got {value!r}")
+
+
+_CONTAINERS = {tuple: _convert_tuple, list: _convert_list, dict: _convert_dict}
+_SCALARS = {bool: _to_bool, int: _to_int, float: _to_float, str: _to_str}
 
 
 def _deep_copy(raw: Any) -> Any:

@@ -9,7 +9,7 @@ from latentscape.config import config_from_dict
 from latentscape.data.types import ImageDataset
 from latentscape.models.base import DataInfo
 from latentscape.registry import MODELS
-from latentscape.viz.autoencoder_pictures import (
+from latentscape.models.autoencoder_pictures import (
     AutoencoderPictures,
     interpolation_codes,
     reconstruction_rows,

@@ -23,5 +23,5 @@ def test_cyclical_repeats_ramp_then_hold():
 def test_errors():
     with pytest.raises(ValueError, match="cycle_steps"):
         beta_at("cyclical", 1, 1.0)
-    with pytest.raises(ValueError, match="allowed: constant, linear, cyclical"):
+    with pytest.raises(ValueError, match="allowed: constant, cyclical, linear"):
         beta_at("sigmoid", 1, 1.0)

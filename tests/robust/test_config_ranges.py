@@ -8,7 +8,6 @@ import typing
 
 import pytest
 
-import latentscape.builtins  # noqa: F401  (registers the model configs)
 from latentscape.cli import main
 from latentscape.config import DataConfig, OptimizerConfig, RunConfig, ScheduleConfig, TrainConfig
 from latentscape.models.gan import GANPicturesConfig

@@ -1,4 +1,7 @@
-"""Two torchrun processes (gloo, CPU) give the same weights as one process with the same global batch."""
+"""Two torchrun processes (gloo, CPU) give the same weights as one process with the same global batch.
+
+The runs are pinned to the CPU (train.device=cpu), so the backend is gloo on every machine: two
+ranks sharing one GPU under NCCL is invalid usage. NCCL itself is tested in tests/gpu/."""
 
 import socket
 import subprocess
@@ -16,7 +19,7 @@ import sys
 sys.path.insert(0, {tests!r})
 from tinydata import tiny_config, tiny_splits
 from latentscape.train.api import train_and_evaluate
-train_and_evaluate(tiny_config(), sys.argv[1], data=tiny_splits(), quiet=True, callbacks=[])
+train_and_evaluate(tiny_config(device="cpu"), sys.argv[1], data=tiny_splits(), quiet=True, callbacks=[])
 """
 
 
@@ -36,7 +39,7 @@ def test_two_process_gloo_run_matches_single_process(tmp_path):
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
-    single = train_and_evaluate(tiny_config(), tmp_path / "single", data=tiny_splits(), quiet=True, callbacks=[])
+    single = train_and_evaluate(tiny_config(device="cpu"), tmp_path / "single", data=tiny_splits(), quiet=True, callbacks=[])
     wd = load_weights(tmp_path / "ddp" / "checkpoints" / "final.pt")
     ws = load_weights(single.path / "checkpoints" / "final.pt")
     assert wd.keys() == ws.keys()

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from latentscape.landscape.analysis import EvalOptions
+from latentscape.errors import LatentscapeError
+
+if TYPE_CHECKING:  # the analysis stack imports torch and matplotlib: not needed for --help
+    from latentscape.landscape.analysis import EvalOptions
 
 
 def add_eval_options(p: argparse.ArgumentParser) -> None:
@@ -14,7 +18,7 @@ def add_eval_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-size", type=int, default=1000, help="evaluation batch size")
     g.add_argument("--max-examples", type=int, default=None, help="use only the first N examples of each split (quick looks)")
     g.add_argument("--bn-batches", type=int, default=None, help="training batches for BatchNorm statistics per point (default: all)")
-    g.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    g.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
     g.add_argument("--data-dir", help="dataset root (default: the run's data.data_dir or $LATENTSCAPE_DATA)")
     g.add_argument("--no-vmap", action="store_true", help="evaluate points one by one (slower; for debugging)")
     g.add_argument("--threads", type=int, default=0, help="CPU threads (0: PyTorch's default)")
@@ -23,18 +27,32 @@ def add_eval_options(p: argparse.ArgumentParser) -> None:
 def eval_options(args: argparse.Namespace) -> EvalOptions:
     import torch
 
+    from latentscape.landscape.analysis import EvalOptions
+
     if args.threads:
         torch.set_num_threads(args.threads)
-    from latentscape.train.api import init_distributed
+    from latentscape.train.api import init_distributed, resolve_device
 
-    init_distributed()  # shard points across ranks under torchrun
+    device = resolve_device(args.device)
+    init_distributed(device)  # shard points across ranks under torchrun
     return EvalOptions(
         splits=[s for s in args.splits.split(",") if s],
         metrics=[m for m in args.metrics.split(",") if m] if args.metrics else None,
         batch_size=args.batch_size,
         max_examples=args.max_examples,
         bn_batches=args.bn_batches,
-        device=args.device,
+        device=str(device),
         data_dir=args.data_dir,
         use_vmap=not args.no_vmap,
     )
+
+
+def parse_range(text: str) -> tuple[float, float]:
+    """'0,1.5' -> (0.0, 1.5)."""
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise LatentscapeError(f"--range {text!r}: expected two numbers like 0,1.5") from None
+    if not hi > lo:
+        raise LatentscapeError(f"--range {text!r}: the end must be larger than the start")
+    return lo, hi

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from latentscape.registry import CURVE_KINDS, LR_SCHEDULES
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -27,12 +29,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("start", metavar="A", help="weight reference of the start (RUN_DIR, RUN_DIR@init, ...)")
     p.add_argument("end", metavar="B", help="weight reference of the end")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted config overrides, e.g. train.schedule.name=cosine")
-    p.add_argument("--curve", dest="kind", choices=["bezier", "polychain"], default="bezier", help="curve family (default bezier)")
+    p.add_argument("--curve", dest="kind", choices=CURVE_KINDS.names(), default="bezier", help="curve family (default bezier)")
     p.add_argument("--bends", type=int, default=1, help="free control points between the ends (default 1)")
     p.add_argument("--epochs", type=int, help="training epochs (default: the start run's)")
     p.add_argument("--lr", type=float, help="learning rate (default: the start run's)")
     p.add_argument("--wd", type=float, default=0.0, help="curve regulariser 0.5*wd*|theta(t)|^2 (default 0)")
-    p.add_argument("--schedule", choices=["constant", "step", "cosine", "linear"], help="LR schedule (default: the start run's)")
+    p.add_argument("--schedule", choices=LR_SCHEDULES.names(), help="LR schedule (default: the start run's)")
     p.add_argument("--batch-size", type=int, help="batch size (default: the start run's)")
     p.add_argument("--fix-start", action=argparse.BooleanOptionalAction, default=True, help="keep the start fixed (default yes)")
     p.add_argument("--fix-end", action=argparse.BooleanOptionalAction, default=True, help="keep the end fixed (default yes)")
@@ -47,7 +49,7 @@ def curve_config(args: argparse.Namespace):
     from latentscape.config import apply_overrides, config_from_dict, config_to_dict
     from latentscape.errors import LatentscapeError
     from latentscape.landscape.paths import load_weights_ref
-    from latentscape.models.curve import absolute_spec
+    from latentscape.landscape.curve_model import absolute_spec
 
     if args.bends < 0:
         raise LatentscapeError("--bends must be >= 0")

@@ -37,7 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=500, help="evaluation batch size")
     p.add_argument("--num-samples", type=int, default=10_000, help="samples drawn by sample-based metrics")
     p.add_argument("--seed", type=int, default=0, help="seed of every random draw")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, or auto")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
     p.add_argument("--data-dir", help="dataset root (overrides the run's data.data_dir)")
     p.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE", help="metric option")
     p.add_argument("--pictures", action="store_true", help="(re)write the pictures into RUN/images/")
@@ -147,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
 def _pictures(loaded, dataset, device, seed: int) -> None:
     if not callable(getattr(loaded.model, "embed", None)) or not callable(getattr(loaded.model, "decode", None)):
         raise LatentscapeError(f"--pictures: {type(loaded.model).__name__} has no latent space to draw")
-    from latentscape.viz.autoencoder_pictures import write_pictures
+    from latentscape.models.autoencoder_pictures import write_pictures
 
     paths = write_pictures(
         loaded.model, dataset, loaded.run.path / "images", run_dir=loaded.run.path, device=device, seed=seed

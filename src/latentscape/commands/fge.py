@@ -29,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=128, help="batch size (default 128)")
     p.add_argument("--seed", type=int, default=0, help="seed of the batch order")
     p.add_argument("--max-train", type=int, default=None, help="use only the first N training examples")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, ...")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
     p.add_argument("--data-dir", help="dataset root")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: PyTorch's default)")
     p.add_argument("--out", help="folder for fge.json (default RUN/eval)")
@@ -53,7 +53,9 @@ def run(args: argparse.Namespace) -> int:
     train = load_eval_data(data_cfg, ["train"], args.max_train)["train"]
     test = load_eval_data(data_cfg, ["test"])["test"]
     torch.manual_seed(args.seed)
-    result = run_fge(loaded.model, train, test, cfg, args.device)
+    from latentscape.train.api import resolve_device
+
+    result = run_fge(loaded.model, train, test, cfg, str(resolve_device(args.device)))
     result["run"] = str(args.run_ref)
     out = Path(args.out) if args.out else loaded.run.path / "eval"
     out.mkdir(parents=True, exist_ok=True)

@@ -35,12 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from latentscape.metrics.features import (
-        default_feature_run,
-        domain_feature_net,
-        domain_net_config,
-        train_domain_feature_net,
-    )
+    from latentscape.metrics.features import default_feature_run, domain_feature_net, domain_net_config
+    from latentscape.train.feature_net import train_domain_feature_net
 
     cfg = domain_net_config(args.dataset, args.data_dir, epochs=args.epochs, device=args.device, seed=args.seed)
     out = train_domain_feature_net(cfg, args.out or default_feature_run(args.dataset), quiet=False)

@@ -4,7 +4,10 @@ Every real dataset lists the files it reads as `FileSpec`s (name inside the data
 size, download URL). `require_file` turns a missing, empty or corrupt file into one `DataError`
 line that says what to do. Parsed arrays are cached per process, keyed by (path, mtime, size), so
 loading the same split twice (train + val, or several commands in one test session) is free and a
-changed file is re-read.
+changed file is re-read. Decoded tensors and MD5 digests are also kept on disk under
+`processed_cache_dir()` with the same keys, so the next command skips decompression, unpickling
+and hashing (start-up time); a cache file is loaded with `torch.load(weights_only=True)` and
+rebuilt when unreadable.
 """
 
 from __future__ import annotations
@@ -66,11 +69,47 @@ _MD5_CACHE: dict[tuple[str, int, int], str] = {}
 
 
 def cached_md5(path: Path) -> str:
-    """`md5_file` remembered per (path, mtime, size) for the life of the process."""
+    """`md5_file` remembered per (path, mtime, size): in the process, and on disk across runs."""
     key = _file_key(path)
     if key not in _MD5_CACHE:
-        _MD5_CACHE[key] = md5_file(path)
+        disk_key = "|".join(map(str, key))
+        stored = _read_md5_store()
+        if disk_key in stored:
+            _MD5_CACHE[key] = stored[disk_key]
+        else:
+            _MD5_CACHE[key] = md5_file(path)
+            _write_md5_store({**stored, disk_key: _MD5_CACHE[key]})
     return _MD5_CACHE[key]
+
+
+def _md5_store_path() -> Path:
+    return processed_cache_dir() / "md5.json"
+
+
+def _read_md5_store() -> dict[str, str]:
+    try:
+        data = json.loads(_md5_store_path().read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(data, dict) else {}
+
+
+def _write_md5_store(entries: dict[str, str]) -> None:
+    """Replace the digest store atomically (a lost concurrent update only costs a re-hash)."""
+    _atomic_write_bytes(_md5_store_path(), json.dumps(entries, sort_keys=True).encode())
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except OSError:  # a read-only or full cache only costs speed next time
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
 
 
 def verify_md5(path: Path, expected: str | None, hint: str = "") -> None:
@@ -97,19 +136,60 @@ _PARSE_CACHE: dict[tuple[Any, ...], Any] = {}
 _PARSE_LOCK = threading.Lock()
 
 
-def cached_parse(paths: list[Path] | tuple[Path, ...], tag: str, parse: Callable[[], T]) -> T:
+def cached_parse(paths: list[Path] | tuple[Path, ...], tag: str, parse: Callable[[], T], persist: bool = True) -> T:
     """Return `parse()`, remembered per process for these files (by path + mtime + size) and `tag`.
 
+    With `persist`, a result that is a tuple of tensors is also stored on disk (see
+    `processed_cache_dir`) and reused by later processes while the files are unchanged.
     Callers must treat the result as read-only (it is shared between loads).
     """
     key = (tag, *(_file_key(p) for p in paths))
     with _PARSE_LOCK:
         if key in _PARSE_CACHE:
             return _PARSE_CACHE[key]
-    value = parse()
+    value = _load_decoded(key) if persist else None
+    if value is None:
+        value = parse()
+        if persist:
+            _store_decoded(key, value)
     with _PARSE_LOCK:
         _PARSE_CACHE[key] = value
     return value
+
+
+def _decoded_path(key: tuple[Any, ...]) -> Path:
+    digest = hashlib.sha1(json.dumps(key, default=str).encode()).hexdigest()[:20]
+    slug = "".join(c if c.isalnum() or c in "-_" else "_" for c in str(key[0]))[:40]
+    return processed_cache_dir() / f"decoded-{slug}-{digest}.pt"
+
+
+def _load_decoded(key: tuple[Any, ...]) -> Any:
+    """The stored tuple of tensors for `key`, or None (missing, unreadable or foreign file)."""
+    import torch
+
+    path = _decoded_path(key)
+    if not path.is_file():
+        return None
+    try:
+        value = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception:  # noqa: BLE001 - any unreadable cache file is rebuilt
+        path.unlink(missing_ok=True)
+        return None
+    if isinstance(value, (tuple, list)) and value and all(isinstance(v, torch.Tensor) for v in value):
+        return tuple(value)
+    return None
+
+
+def _store_decoded(key: tuple[Any, ...], value: Any) -> None:
+    import io
+
+    import torch
+
+    if not (isinstance(value, tuple) and value and all(isinstance(v, torch.Tensor) for v in value)):
+        return
+    buffer = io.BytesIO()
+    torch.save(tuple(v.contiguous() for v in value), buffer)
+    _atomic_write_bytes(_decoded_path(key), buffer.getvalue())
 
 
 def memo(key: tuple[Any, ...], build: Callable[[], T]) -> T:

@@ -14,17 +14,17 @@ Zero bends gives the straight segment for both kinds.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from latentscape.landscape.params import Params, check_compatible, combine, distance, lerp
-from latentscape.registry import Registry
+from latentscape.registry import CURVE_KINDS
 
-#: curve kind -> coefficient function (t (T,) float64, num_points) -> (T, num_points)
-CURVE_KINDS: Registry[Callable[[Tensor, int], Tensor]] = Registry("curve kind")
+#: curve kind -> coefficient function (t (T,) float64, num_points) -> (T, num_points); the names
+#: are declared in latentscape.registry (the CLI lists them without importing torch).
 
 
 def bezier_coefficients(t: Tensor, num_points: int) -> Tensor:
@@ -70,8 +70,6 @@ def polychain_coefficients(t: Tensor, num_points: int) -> Tensor:
     return out
 
 
-CURVE_KINDS.register("bezier", bezier_coefficients)
-CURVE_KINDS.register("polychain", polychain_coefficients)
 
 
 def coefficients(kind: str, t: Tensor | Sequence[float] | float, num_points: int) -> Tensor:

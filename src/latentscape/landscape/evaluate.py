@@ -21,13 +21,12 @@ i mod world_size) and the results are gathered on every rank.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
@@ -35,8 +34,10 @@ from latentscape.data.loader import iterate_in_order
 from latentscape.data.types import Batch, ImageDataset
 from latentscape.landscape.batchnorm import BatchNormRecomputer, has_batchnorm
 from latentscape.landscape.functional import Bound, prefixed
+from latentscape.landscape.input_layer import _Captured, _MixedInputLayer
 from latentscape.landscape.params import Params, check_compatible, combine
-from latentscape.landscape.path_metrics import MetricFn, combined
+from latentscape.landscape.path_metrics import MetricFn
+from latentscape.landscape.sharding import _gather, shard  # noqa: F401  (shard re-exported)
 
 Results = dict[str, dict[str, np.ndarray]]  # split -> metric -> (P,)
 
@@ -67,80 +68,6 @@ class PointSet:
     def is_basis_element(self, i: int) -> bool:
         row = self.coeffs[i]
         return bool((row != 0).sum() == 1 and (row == 1).any())
-
-
-def shard(indices: Sequence[int]) -> tuple[list[int], int, int]:
-    """This rank's share of `indices` and (rank, world_size) (1 process: everything)."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
-    else:
-        rank, world = 0, 1
-    return [i for j, i in enumerate(indices) if j % world == rank], rank, world
-
-
-def _gather(local: dict[int, dict[str, dict[str, float]]], world: int) -> dict[int, Any]:
-    if world == 1:
-        return local
-    parts: list[Any] = [None] * world
-    torch.distributed.all_gather_object(parts, local)
-    merged: dict[int, Any] = {}
-    for p in parts:
-        merged.update(p)
-    return merged
-
-
-class _Captured(Exception):
-    """Raised by `_MixedInputLayer` in capture mode to hand back its input and stop the forward."""
-
-    def __init__(self, inp: Tensor) -> None:
-        super().__init__()
-        self.inp = inp
-
-
-class _MixedInputLayer(nn.Module):
-    """Stands in for the input layer: returns the mixed output `out` of the current point.
-
-    The mixed outputs of a whole chunk of points are computed outside vmap (`mix`) and passed to
-    `functional_call` as the batched buffer `out` (P, B, ...), so under vmap each point sees its
-    own (B, ...) slice and the layer costs nothing per point.
-    """
-
-    def __init__(self, layer: nn.Module, basis: list[tuple[Tensor, Tensor | None]]) -> None:
-        super().__init__()
-        self.layer = layer
-        self.basis = basis  # K (weight, bias) pairs
-        self.register_buffer("out", torch.empty(0), persistent=False)
-        self.capture = False  # True: `forward` raises _Captured(inp) instead of returning `out`
-        self._mix_buf: Tensor | None = None  # storage reused by `mix`
-
-    def basis_outputs(self, inp: Tensor) -> Tensor:
-        """layer_{w_k}(inp) for the K basis weight sets: (K, B, ...)."""
-        if isinstance(self.layer, nn.Linear):
-            outs = [F.linear(inp, w, b) for w, b in self.basis]
-        else:
-            outs = [self.layer._conv_forward(inp, w, b) for w, b in self.basis]  # type: ignore[operator]
-        return torch.stack(outs)
-
-    def mix(self, coeffs: Tensor, basis_out: Tensor) -> Tensor:
-        """sum_k coeffs[p, k] basis_out[k] as one matmul: (p, K) @ (K, B*...) -> (p, B, ...).
-
-        The result is written into a buffer kept across calls (grown when needed): the chunks'
-        outputs are large and short-lived, and re-allocating them every call costs page faults.
-        """
-        k, n = basis_out.shape[0], basis_out[0].numel()
-        need = coeffs.shape[0] * n
-        if self._mix_buf is None or self._mix_buf.numel() < need or self._mix_buf.dtype != basis_out.dtype:
-            self._mix_buf = torch.empty(need, dtype=basis_out.dtype, device=basis_out.device)
-        out = self._mix_buf[:need].view(coeffs.shape[0], n)
-        torch.mm(coeffs.to(basis_out.dtype), basis_out.reshape(k, n), out=out)
-        return out.view(-1, *basis_out.shape[1:])
-
-    def forward(self, inp: Tensor) -> Tensor:
-        if self.capture:
-            raise _Captured(inp)
-        if self.out.numel() == 0 or self.out.shape[0] != inp.shape[0]:
-            raise RuntimeError("mixed input layer called without its precomputed output")
-        return self.out  # (B, ...) under vmap
 
 
 class PointEvaluator:
@@ -371,13 +298,6 @@ class PointEvaluator:
                 for name, v in run({**p, out_name: out}, batch).items():  # name -> (p, B)
                     sums[k][name] = sums[k].get(name, 0) + v.sum(1, dtype=torch.float64)
         return sums
-
-
-def evaluate_points(
-    model: nn.Module, points: PointSet, data: dict[str, ImageDataset], metrics: Sequence[MetricFn], **kw: Any
-) -> Results:
-    """Convenience wrapper: `PointEvaluator(model, combined(metrics), **kw).evaluate(...)`."""
-    return PointEvaluator(model, combined(metrics), **kw).evaluate(points, data)
 
 
 def linspace(start: float, stop: float, num: int) -> list[float]:

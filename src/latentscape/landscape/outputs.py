@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
-from typing import Any
 
-from latentscape.train.checkpoint import atomic_write_text
+from latentscape.io import atomic_write_text, write_json  # noqa: F401  (write_json re-exported)
 
 
 def new_output_dir(kind: str, out: str | None, root: str = "runs") -> Path:
@@ -22,21 +20,6 @@ def new_output_dir(kind: str, out: str | None, root: str = "runs") -> Path:
             path = Path(root) / f"{kind}-{stamp}-{i}"
     (path / "images").mkdir(parents=True, exist_ok=True)
     return path
-
-
-def write_json(path: Path, obj: Any) -> Path:
-    """Write `obj` as indented JSON atomically (NaN/inf become null)."""
-
-    def clean(o: Any) -> Any:
-        if isinstance(o, float) and (o != o or o in (float("inf"), float("-inf"))):
-            return None
-        if isinstance(o, dict):
-            return {str(k): clean(v) for k, v in o.items()}
-        if isinstance(o, (list, tuple)):
-            return [clean(v) for v in o]
-        return o
-
-    return atomic_write_text(path, json.dumps(clean(obj), indent=2) + "\n")
 
 
 def adopt_config(out_dir: Path, run_dir: Path) -> None:

@@ -71,7 +71,10 @@ def combine(coeffs: Sequence[float] | Tensor, points: Sequence[Params]) -> Param
     """sum_k coeffs[k] * points[k], parameter by parameter.
 
     A coefficient vector that is exactly one-hot returns (a clone of) that point, so evaluating a
-    path at an endpoint reproduces the endpoint bit for bit.
+    path at an endpoint reproduces the endpoint bit for bit. Differentiable with respect to the
+    points (the curve model trains its bends through it). This is the one theta(t) = sum_k c_k(t)
+    w_k of the package (Garipov et al. 2018, eq. 1-3): `Curve`, `CurveModel.theta` and plane
+    points all use it.
     """
     c = torch.as_tensor(coeffs, dtype=torch.float64).flatten()
     if c.numel() != len(points):
@@ -90,14 +93,6 @@ def combine(coeffs: Sequence[float] | Tensor, points: Sequence[Params]) -> Param
             acc = term if acc is None else acc + term
         out[name] = acc if acc is not None else torch.zeros_like(points[0][name])
     return out
-
-
-def combine_differentiable(coeffs: Tensor, points: Sequence[Params]) -> Params:
-    """sum_k coeffs[k] * points[k] with autograd through both (curve training)."""
-    return {
-        name: sum(coeffs[k] * points[k][name] for k in range(len(points)))  # type: ignore[misc]
-        for name in points[0]
-    }
 
 
 def lerp(a: Params, b: Params, t: float) -> Params:
@@ -157,8 +152,3 @@ def gram_schmidt(vectors: Sequence[Params], eps: float = 1e-12) -> list[Params]:
 def stack(points: Sequence[Params]) -> Params:
     """Stack P weight sets into one with a leading point axis: name -> (P, *shape)."""
     return {name: torch.stack([p[name] for p in points]) for name in points[0]}
-
-
-def to_device(p: Params, device: torch.device | str) -> Params:
-    """`p` with every tensor on `device`."""
-    return {k: t.to(device) for k, t in p.items()}

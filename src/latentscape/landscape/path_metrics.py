@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from latentscape.losses.image import fitting_window, ssim
 from latentscape.registry import Registry
 
 MetricFn = Callable[[nn.Module, Any], dict[str, Tensor]]
@@ -40,37 +41,17 @@ def _model_metrics(model: nn.Module) -> MetricFn:
     return fn
 
 
-def _gaussian_window(size: int = 11, sigma: float = 1.5) -> Tensor:
-    x = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
-    g = torch.exp(-(x**2) / (2 * sigma**2))
-    g = g / g.sum()
-    return g[:, None] * g[None, :]  # (size, size)
-
-
 def ssim_per_example(x: Tensor, y: Tensor, data_range: float = 1.0) -> Tensor:
-    """Mean SSIM per image (Wang et al. 2004, eq. 13; 11x11 Gaussian window, sigma 1.5).
+    """Mean SSIM per image: `latentscape.losses.image.ssim` (the one SSIM of the package).
 
     Args:
-        x, y: images (B, C, H, W) in [0, data_range]. Windows shrink for images under 11 px.
+        x, y: images (B, C, H, W) in [0, data_range]. The 11-px Gaussian window shrinks to the
+            largest odd size that fits images under 11 px.
 
     Returns:
         (B,) SSIM in [-1, 1] (1 = identical).
     """
-    c = x.shape[1]
-    size = min(11, x.shape[-1], x.shape[-2])
-    win = _gaussian_window(size).to(x)
-    win = win.expand(c, 1, size, size)  # (C, 1, k, k) depthwise
-    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-
-    def blur(t: Tensor) -> Tensor:
-        return F.conv2d(t, win, groups=c)
-
-    mu_x, mu_y = blur(x), blur(y)
-    sxx = blur(x * x) - mu_x**2
-    syy = blur(y * y) - mu_y**2
-    sxy = blur(x * y) - mu_x * mu_y
-    s = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2))
-    return s.flatten(1).mean(1)  # (B,)
+    return ssim(x, y, window_size=fitting_window(x.shape[-2:]), data_range=data_range)
 
 
 def _ssim(model: nn.Module) -> MetricFn | None:

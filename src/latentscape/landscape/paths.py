@@ -7,71 +7,28 @@ minimum and its own initialisation (RUN RUN@init), a minimum and another run's i
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from latentscape.data.types import ImageDataset
-from latentscape.errors import LatentscapeError
 from latentscape.landscape.curves import Curve, line
 from latentscape.landscape.evaluate import PointEvaluator, PointSet, Results
-from latentscape.landscape.params import Params, check_compatible, named_params
+from latentscape.landscape.inputs import (  # noqa: F401  (re-exported: old import path)
+    endpoint_data_config,
+    load_curve_run,
+    load_eval_data,
+    load_weights_ref,
+    params_of,
+)
+from latentscape.landscape.params import Params, check_compatible
 from latentscape.landscape.path_metrics import combined, resolve_metrics
+from latentscape.landscape.path_plots import plot_compare, plot_path  # noqa: F401  (re-exported)
+from latentscape.landscape.summaries import HIGHER_IS_BETTER, higher_is_better, summarize  # noqa: F401
 
 #: metrics where larger is better (the barrier is then a drop below the worse end).
-HIGHER_IS_BETTER = ("accuracy", "acc", "ssim", "psnr")
-
-
-def higher_is_better(metric: str) -> bool:
-    return any(metric == h or metric.endswith("_" + h) or metric.endswith("/" + h) for h in HIGHER_IS_BETTER)
-
-
-def load_weights_ref(spec: str, device: str = "cpu") -> Any:
-    """`load_run(spec)`; a curve run is rejected with a hint (use --curve)."""
-    from latentscape.train.api import load_run
-
-    loaded = load_run(spec, device=device)
-    if loaded.config.model.name == "curve":
-        raise LatentscapeError(f"{spec} is a curve run; pass it with --curve")
-    return loaded
-
-
-def load_curve_run(spec: str) -> tuple[Any, Curve]:
-    """A trained curve run -> (LoadedRun, Curve over its base model's parameters)."""
-    from latentscape.train.api import load_run
-
-    loaded = load_run(spec)
-    if loaded.config.model.name != "curve":
-        raise LatentscapeError(f"{spec} is not a curve run (model.name={loaded.config.model.name!r}); make one with `latentscape connect`")
-    return loaded, loaded.model.to_curve()
-
-
-def endpoint_data_config(loaded: Any, data_dir: str | None) -> Any:
-    """The data config of a run (a curve run: the same), with `data_dir` overridden."""
-    cfg = loaded.config.data
-    return dataclasses.replace(cfg, data_dir=data_dir) if data_dir else cfg
-
-
-def load_eval_data(
-    data_cfg: Any, splits: Sequence[str], max_examples: int | None = None
-) -> dict[str, ImageDataset]:
-    """The requested splits (the first `max_examples` of each when given)."""
-    from latentscape.data.registry import load_split
-
-    out = {}
-    for s in splits:
-        ds = load_split(data_cfg, s)
-        if max_examples is not None and len(ds) > max_examples:
-            ds = ds.subset(torch.arange(max_examples))
-        out[s] = ds
-    return out
-
-
 @dataclass
 class PathResult:
     """Metrics at positions `ts` along a path (a segment or a curve)."""
@@ -98,26 +55,6 @@ class PathResult:
             "strategy": self.strategy,
             **extra,
         }
-
-
-def summarize(values: np.ndarray, metric: str, ends: tuple[int, int] = (0, -1)) -> dict[str, float]:
-    """start, end, min, max, mean and barrier height of one metric along a path.
-
-    `ends` are the indices of the two endpoints (t = 0 and t = 1). The barrier is
-    max(path) - max(ends) for losses and min(ends) - min(path) for metrics where
-    higher is better (so a positive barrier always means "worse somewhere inside").
-    """
-    v = np.asarray(values, dtype=np.float64)
-    a, b = v[ends[0]], v[ends[1]]
-    barrier = min(a, b) - v.min() if higher_is_better(metric) else v.max() - max(a, b)
-    return {
-        "start": float(a),
-        "end": float(b),
-        "min": float(v.min()),
-        "max": float(v.max()),
-        "mean": float(v.mean()),
-        "barrier": float(barrier),
-    }
 
 
 def curve_points(curve: Curve, ts: Sequence[float]) -> PointSet:
@@ -161,41 +98,3 @@ def segment(a: Params, b: Params) -> Curve:
     """The straight segment a -> b (names and shapes must match)."""
     check_compatible(a, b, what="the two weight sets")
     return line(a, b)
-
-
-def params_of(loaded: Any) -> Params:
-    return named_params(loaded.model)
-
-
-def parse_range(text: str) -> tuple[float, float]:
-    """'0,1.5' -> (0.0, 1.5)."""
-    try:
-        lo, hi = (float(v) for v in text.split(","))
-    except ValueError:
-        raise LatentscapeError(f"--range {text!r}: expected two numbers like 0,1.5") from None
-    if not hi > lo:
-        raise LatentscapeError(f"--range {text!r}: the end must be larger than the start")
-    return lo, hi
-
-
-def plot_path(result: PathResult, images_dir: Path, label: str = "") -> list[Path]:
-    """images/path_<metric>.png: one plot per metric, one series per split."""
-    from latentscape.viz.plots import plot_curves
-
-    out = []
-    metrics = sorted({m for ms in result.values.values() for m in ms})
-    for m in metrics:
-        series = {s: (result.ts, ms[m]) for s, ms in result.values.items() if m in ms}
-        name = m.replace("/", "_")
-        out.append(
-            plot_curves(series, images_dir / f"path_{name}.png", xlabel="t", ylabel=m, title=f"{m} along the {label or result.kind}", markers=len(result.ts) <= 31)
-        )
-    return out
-
-
-def plot_compare(results: dict[str, PathResult], split: str, metric: str, path: Path) -> Path:
-    """Several paths (e.g. line vs curve) for one split and metric on one axis."""
-    from latentscape.viz.plots import plot_curves
-
-    series = {name: (r.ts, r.values[split][metric]) for name, r in results.items() if metric in r.values.get(split, {})}
-    return plot_curves(series, path, xlabel="t", ylabel=f"{split} {metric}", title=f"{split} {metric}: " + " vs ".join(series))

@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from latentscape.registry import Registry
+
 
 def bce_discriminator_loss(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
     """-[log D(x) + log(1 - D(G(z)))] with D = sigmoid(score) (Goodfellow et al. 2014, Alg. 1).
@@ -111,10 +113,9 @@ class GANLoss(NamedTuple):
 
 
 #: name -> objective. The names are the `loss` values of `GANConfig`.
-GAN_LOSSES: dict[str, GANLoss] = {
-    "bce": GANLoss(bce_discriminator_loss, bce_generator_loss),
-    "bce_nonsaturating": GANLoss(bce_discriminator_loss, bce_nonsaturating_generator_loss),
-    "lsgan": GANLoss(lsgan_discriminator_loss, lsgan_generator_loss),
-    # n_critic = 5 is Gulrajani et al.'s default (Algorithm 1).
-    "wgan_gp": GANLoss(wasserstein_critic_loss, wasserstein_generator_loss, True, 5),
-}
+GAN_LOSSES: Registry[GANLoss] = Registry("GAN loss")
+GAN_LOSSES.register("bce", GANLoss(bce_discriminator_loss, bce_generator_loss))
+GAN_LOSSES.register("bce_nonsaturating", GANLoss(bce_discriminator_loss, bce_nonsaturating_generator_loss))
+GAN_LOSSES.register("lsgan", GANLoss(lsgan_discriminator_loss, lsgan_generator_loss))
+# n_critic = 5 is Gulrajani et al.'s default (Algorithm 1).
+GAN_LOSSES.register("wgan_gp", GANLoss(wasserstein_critic_loss, wasserstein_generator_loss, True, 5))

@@ -85,6 +85,12 @@ def ssim(
     return _per_image_mean(num / den)
 
 
+def fitting_window(hw: tuple[int, int] | torch.Size, size: int = 11) -> int:
+    """`size`, or the largest odd window whose reflect padding fits (H, W) images when smaller."""
+    largest = 2 * min(int(hw[0]), int(hw[1])) - 1  # pad = window // 2 must stay below H and W
+    return max(1, min(size, largest))
+
+
 def ssim_loss(x_hat: Tensor, x: Tensor, window_size: int = 11) -> Tensor:
     """1 - SSIM per image, (B,), in [0, 2]."""
     return 1.0 - ssim(x_hat, x, window_size=window_size)

@@ -29,8 +29,9 @@ from torch import Tensor, nn
 from latentscape.data.loader import iterate_in_order
 from latentscape.data.types import ImageDataset
 from latentscape.errors import LatentscapeError
-from latentscape.metrics.weights import cache_root
+from latentscape.nets.weights import cache_root
 from latentscape.registry import FEATURE_NETS
+from latentscape.rundir.load import load_run
 
 SAMPLE_CHUNK = 250
 
@@ -81,8 +82,6 @@ def domain_feature_net(run_dir: str | Path, device: torch.device | str = "cpu") 
     Raises:
         LatentscapeError: the run is missing or its model has no `embed`.
     """
-    from latentscape.train.api import load_run
-
     loaded = load_run(str(run_dir), device=device)
     model = loaded.model.eval()
     if not hasattr(model, "embed"):
@@ -99,8 +98,7 @@ def domain_feature_net(run_dir: str | Path, device: torch.device | str = "cpu") 
     return FeatureExtractor("domain", f"domain-{weights_hash(model)}", dim, fn, torch.device(device), str(run_dir))
 
 
-@FEATURE_NETS.register("domain")
-def _build_domain(options: dict[str, str], dataset: str, device: torch.device) -> FeatureExtractor:
+def build_domain(options: dict[str, str], dataset: str, device: torch.device) -> FeatureExtractor:
     run_dir = options.get("feature_run") or default_feature_run(dataset)
     if not (Path(run_dir) / "config.yaml").is_file():
         raise LatentscapeError(
@@ -110,10 +108,9 @@ def _build_domain(options: dict[str, str], dataset: str, device: torch.device) -
     return domain_feature_net(run_dir, device)
 
 
-@FEATURE_NETS.register("inception")
-def _build_inception(options: dict[str, str], dataset: str, device: torch.device) -> FeatureExtractor:
+def build_inception(options: dict[str, str], dataset: str, device: torch.device) -> FeatureExtractor:
     from latentscape.nets.inception import FID_WEIGHTS, FIDInceptionV3
-    from latentscape.metrics.weights import load_state_dict, resolve_weights
+    from latentscape.nets.weights import load_state_dict, resolve_weights
 
     path = resolve_weights(FID_WEIGHTS, options.get("inception_weights"))
     net = FIDInceptionV3()
@@ -202,18 +199,3 @@ def domain_net_config(
         "seed": seed,
         "name": f"fid_net_{dataset}",
     })
-
-
-def train_domain_feature_net(cfg, out_dir: str | Path, quiet: bool = True) -> Path:
-    """Train the classifier of `cfg` (see `domain_net_config`) into `out_dir`; reuse a finished one.
-
-    Returns:
-        The run directory, usable as `feature_run`.
-    """
-    from latentscape.train.api import train_and_evaluate
-
-    out_dir = Path(out_dir)
-    if (out_dir / "checkpoints" / "final.pt").is_file():
-        return out_dir
-    train_and_evaluate(cfg, out_dir, callbacks=[], quiet=quiet)
-    return out_dir

@@ -20,7 +20,6 @@ from torch import Tensor
 
 from latentscape.errors import LatentscapeError
 from latentscape.metrics.base import EvalContext
-from latentscape.registry import METRICS
 
 
 def feature_statistics(features: Tensor | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -64,7 +63,6 @@ def fid_from_features(features1: Tensor | np.ndarray, features2: Tensor | np.nda
     return frechet_distance(*feature_statistics(features1), *feature_statistics(features2))
 
 
-@METRICS.register("fid")
 def fid_metric(ctx: EvalContext) -> dict[str, float | str]:
     """FID of the model's samples against the reference split (see `reference_stats.gather`)."""
     from latentscape.metrics.reference_stats import gather

@@ -16,7 +16,6 @@ from torch import Tensor
 
 from latentscape.errors import LatentscapeError
 from latentscape.metrics.base import EvalContext
-from latentscape.registry import METRICS
 
 
 def polynomial_kernel(x: Tensor, y: Tensor, degree: int = 3, coef0: float = 1.0) -> Tensor:
@@ -67,7 +66,6 @@ def kernel_inception_distance(
     return float(arr.mean()), float(arr.std())
 
 
-@METRICS.register("kid")
 def kid_metric(ctx: EvalContext) -> dict[str, float | str]:
     """KID of the model's samples against the reference split.
 

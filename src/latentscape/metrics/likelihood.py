@@ -17,7 +17,6 @@ from torch import Tensor
 from latentscape.data.types import Batch
 from latentscape.metrics.base import EvalContext, MetricNotApplicable
 from latentscape.metrics.reconstruction import mean_over_split
-from latentscape.registry import METRICS
 
 DEFAULT_IWAE_K = 100
 
@@ -59,7 +58,3 @@ def iwae_metric(ctx: EvalContext) -> dict[str, float]:
         return {"iwae_nll": -model.iwae_log_likelihood(batch.x, k, generator=gen)}
 
     return mean_over_split(ctx, per_batch)
-
-
-METRICS.register("elbo", elbo_metric)
-METRICS.register("iwae", iwae_metric)

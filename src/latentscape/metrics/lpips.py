@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from latentscape.data.loader import iterate_in_order
 from latentscape.data.types import ImageDataset
 from latentscape.metrics.base import EvalContext, MetricNotApplicable
-from latentscape.metrics.weights import (
+from latentscape.nets.weights import (
     WeightsError,
     WeightsSpec,
     load_matching_state,
@@ -34,7 +34,6 @@ from latentscape.metrics.weights import (
     resolve_weights,
 )
 from latentscape.nets.lpips_backbones import BACKBONES, LPIPSBackbone
-from latentscape.registry import METRICS
 
 _HEADS_URL = "https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/{}.pth"
 _HEAD_MD5 = {  # ../shared/data/weights/lpips-v0.1/README.md (files of the lpips 0.1.4 wheel)
@@ -153,7 +152,6 @@ def mean_lpips_of_reconstructions(
     return total / max(count, 1)
 
 
-@METRICS.register("lpips")
 def lpips_metric(ctx: EvalContext) -> dict[str, float | str]:
     """Mean LPIPS of reconstructions (models with `reconstruct`).
 

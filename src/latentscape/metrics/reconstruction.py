@@ -16,9 +16,8 @@ from torch import Tensor
 
 from latentscape.data.loader import iterate_in_order
 from latentscape.data.types import Batch
-from latentscape.losses.image import bce, mae, mse, ssim
+from latentscape.losses.image import bce, fitting_window, mae, mse, ssim
 from latentscape.metrics.base import EvalContext, MetricNotApplicable
-from latentscape.registry import METRICS
 
 
 def batches(ctx: EvalContext) -> Iterator[Batch]:
@@ -67,22 +66,19 @@ def reconstruction_metric(ctx: EvalContext) -> dict[str, float]:
 
 
 def ssim_metric(ctx: EvalContext) -> dict[str, float]:
-    """SSIM of reconstructions (torchmetrics: Gaussian window 11, sigma 1.5, data range 1).
+    """SSIM of reconstructions (`losses.image.ssim`: Gaussian window 11, sigma 1.5, data range 1,
+    equal to torchmetrics' default and to `latentscape path`'s SSIM).
 
     `--opt ssim_window=5` uses a smaller Gaussian window (sigma 1.5), as the Fashion-MNIST study
-    did; window 11 equals torchmetrics.
+    did.
     """
-    # torchmetrics is imported here, not at module level: it adds seconds to every CLI start.
-    from torchmetrics.functional.image import structural_similarity_index_measure
-
     rec = _reconstructor(ctx, "ssim")
     window = int(ctx.options.get("ssim_window", 11))
 
     def per_batch(batch: Batch) -> dict[str, Tensor]:
         x_hat = rec(batch.x).float().clamp(0, 1)
-        if window != 11:
-            return {f"ssim_w{window}": ssim(x_hat, batch.x, window_size=window)}
-        return {"ssim": structural_similarity_index_measure(x_hat, batch.x, data_range=1.0, reduction="none")}
+        key = "ssim" if window == 11 else f"ssim_w{window}"
+        return {key: ssim(x_hat, batch.x, window_size=fitting_window(batch.x.shape[-2:], window))}
 
     return mean_over_split(ctx, per_batch)
 
@@ -99,9 +95,3 @@ def psnr_metric(ctx: EvalContext) -> dict[str, float]:
         return {"psnr": value}
 
     return mean_over_split(ctx, per_batch)
-
-
-METRICS.register("loss", loss_metric)
-METRICS.register("reconstruction", reconstruction_metric)
-METRICS.register("ssim", ssim_metric)
-METRICS.register("psnr", psnr_metric)

@@ -21,7 +21,7 @@ from latentscape.errors import LatentscapeError
 from latentscape.metrics.base import EvalContext, MetricNotApplicable
 from latentscape.metrics.features import FeatureExtractor, build_feature_net, dataset_features, sample_features
 from latentscape.metrics.fid import feature_statistics
-from latentscape.metrics.weights import cache_root
+from latentscape.nets.weights import cache_root
 
 STATS_FORMAT = "latentscape.fid_stats/1"
 #: reference features kept for KID (a seeded random subset when the split is larger).
@@ -65,7 +65,7 @@ def reference_stats(
     use_cache: bool = True,
 ) -> ReferenceStats:
     """Statistics of all of `dataset` under `extractor`, from the cache when present."""
-    from latentscape.train.checkpoint import atomic_save, load_checkpoint
+    from latentscape.rundir.checkpoint import atomic_save, load_checkpoint
 
     path = stats_path(dataset, extractor, cache_dir)
     if use_cache and path.is_file():

@@ -27,11 +27,10 @@ from latentscape.losses.divergence import (
 from latentscape.losses.image import weighted_image_loss
 from latentscape.models.ae_nets import AE_NETS
 from latentscape.models.autoencoder_config import AEConfig, AutoencoderConfig, VAEConfig
-from latentscape.models.base import DataInfo, LatentModel, LossOutput, ModelEntry
+from latentscape.rundir.model import DataInfo, LatentModel, LossOutput, ModelEntry
 from latentscape.models.likelihood import build_likelihood
 from latentscape.models.schedules import beta_at
 from latentscape.nets.init import init_weights
-from latentscape.registry import MODELS
 
 __all__ = ["AEConfig", "AutoencoderConfig", "Autoencoder", "VAE", "VAEConfig"]
 
@@ -67,10 +66,6 @@ class _AutoencoderBase(LatentModel):
             weighted_image_loss(weights, probe, probe, None, self.cfg.ssim_window, self.cfg.laplacian_levels)
         except ValueError as exc:
             raise ConfigError(f"{key}: {exc}") from None
-
-    def set_step(self, step: int) -> None:
-        """Global training step (drives the beta schedule)."""
-        self.step = int(step)
 
     def _encode(self, x: Tensor) -> Tensor:
         """Encoder output (B, code_size) in float32, for images x (B, C, H, W) in [0, 1]."""
@@ -216,28 +211,23 @@ class VAE(_AutoencoderBase):
 
 
 def _picture_callbacks(run_cfg) -> list:
-    from latentscape.viz.autoencoder_pictures import AutoencoderPictures
+    from latentscape.models.autoencoder_pictures import AutoencoderPictures
 
     return [AutoencoderPictures()]
 
 
-MODELS.register(
-    "ae",
-    ModelEntry(
-        config=AEConfig,
-        build=Autoencoder,
-        callbacks=_picture_callbacks,
-        description="autoencoder on weighted image losses (mae, mse, bce, ssim, laplacian)",
-        tags=("autoencoder",),
-    ),
+# Declared in latentscape.registry.MODELS as "ae" and "vae".
+AE_ENTRY = ModelEntry(
+    config=AEConfig,
+    build=Autoencoder,
+    callbacks=_picture_callbacks,
+    description="autoencoder on weighted image losses (mae, mse, bce, ssim, laplacian)",
+    tags=("autoencoder",),
 )
-MODELS.register(
-    "vae",
-    ModelEntry(
-        config=VAEConfig,
-        build=VAE,
-        callbacks=_picture_callbacks,
-        description="VAE / beta-VAE (constant, linear, cyclical beta) with a named likelihood",
-        tags=("autoencoder", "generative"),
-    ),
+VAE_ENTRY = ModelEntry(
+    config=VAEConfig,
+    build=VAE,
+    callbacks=_picture_callbacks,
+    description="VAE / beta-VAE (constant, linear, cyclical beta) with a named likelihood",
+    tags=("autoencoder", "generative"),
 )

@@ -7,8 +7,14 @@ from typing import Literal
 
 from latentscape.errors import ConfigError
 from latentscape.losses.image import check_loss_weights
-from latentscape.models.base import ModelConfig
+from latentscape.models.ae_nets import AE_NETS
+from latentscape.rundir.model import ModelConfig
+from latentscape.nets.init import InitName
 from latentscape.ranges import INF, ranged
+from latentscape.registry import BETA_SCHEDULES
+
+AENetName = AE_NETS.literal()
+BetaScheduleName = BETA_SCHEDULES.literal()
 
 
 @dataclass(frozen=True)
@@ -29,13 +35,13 @@ class AutoencoderConfig(ModelConfig):
     """
 
     name: str = "ae"
-    net: Literal["fc", "fcconv", "dcgan", "celeba64"] = "fc"
+    net: AENetName = "fc"
     latent_dim: int = ranged(20, 1, 10**6)
     hidden_dims: tuple[int, ...] = ranged((400,), 1, 10**6)
     decoder_hidden_dims: tuple[int, ...] | None = ranged(None, 1, 10**6)
     width: int = ranged(32, 1, 10**5)
     conv_hidden_dims: tuple[int, ...] = ranged((), 1, 10**6)
-    init: Literal["default", "normal", "kaiming_normal", "kaiming_uniform"] = "default"
+    init: InitName = "default"
     ssim_window: int = ranged(11, 1, 255)
     laplacian_levels: int = ranged(3, 1, 16)
 
@@ -89,7 +95,7 @@ class VAEConfig(AutoencoderConfig):
     likelihood: Literal["bernoulli", "gaussian_fixed", "gaussian_learned"] = "bernoulli"
     sigma: float = ranged(0.1, 0.0, 1e3, low_open=True)
     beta: float = ranged(1.0, 0.0, 1e6)
-    beta_schedule: Literal["constant", "linear", "cyclical"] = "constant"
+    beta_schedule: BetaScheduleName = "constant"
     warmup_steps: int = ranged(0, 0, INF)
     cycle_steps: int = ranged(0, 0, INF)
     cycle_ramp: float = ranged(0.5, 0.0, 1.0, low_open=True)

@@ -12,11 +12,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from latentscape.data.types import Batch
-from latentscape.models.base import DataInfo, LatentModel, LossOutput, ModelConfig, ModelEntry
+from latentscape.rundir.model import DataInfo, LatentModel, LossOutput, ModelConfig, ModelEntry
 from latentscape.nets.mlp import ACTIVATIONS, MLP
 from latentscape.nets.vgg import SmallVGG
 from latentscape.ranges import ranged
-from latentscape.registry import MODELS
 
 
 @dataclass(frozen=True)
@@ -96,11 +95,6 @@ def build_cnn(cfg: CNNClassifierConfig, info: DataInfo) -> Classifier:
     return Classifier(net)
 
 
-MODELS.register(
-    "mlp_classifier",
-    ModelEntry(MLPClassifierConfig, build_mlp, description="MLP classifier (lab: 784-64-10)"),
-)
-MODELS.register(
-    "cnn_classifier",
-    ModelEntry(CNNClassifierConfig, build_cnn, description="small VGG-style CNN, BatchNorm+dropout"),
-)
+# Declared in latentscape.registry.MODELS as "mlp_classifier" and "cnn_classifier".
+MLP_CLASSIFIER_ENTRY = ModelEntry(MLPClassifierConfig, build_mlp, description="MLP classifier (lab: 784-64-10)")
+CNN_CLASSIFIER_ENTRY = ModelEntry(CNNClassifierConfig, build_cnn, description="small VGG-style CNN, BatchNorm+dropout")

@@ -22,14 +22,15 @@ from torch import Tensor, nn
 
 from latentscape.data.types import Batch
 from latentscape.losses.gan import GAN_LOSSES, gradient_penalty
-from latentscape.models.base import DataInfo, LatentModel, LossOutput, ModelConfig, ModelEntry
+from latentscape.rundir.model import DataInfo, LatentModel, LossOutput, ModelConfig, ModelEntry
 from latentscape.models.ema import make_ema_copy, update_ema_
-from latentscape.nets.dcgan import DCGANDecoder, DCGANEncoder, dcgan_init_
+from latentscape.nets.dcgan import NORMS, DCGANDecoder, DCGANEncoder, dcgan_init_
 from latentscape.ranges import INF, ranged
-from latentscape.registry import MODELS
-from latentscape.train.trainer import Callback, TrainState
+from latentscape.rundir.callbacks import Callback, TrainState
 
-GANLossName = Literal["bce", "bce_nonsaturating", "lsgan", "wgan_gp"]
+GANLossName = GAN_LOSSES.literal()
+NormName = NORMS.literal()
+CriticNormName = Literal[("auto", *NORMS.names())]  # type: ignore[valid-type]
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,8 @@ class GANConfig(ModelConfig):
     loss: GANLossName = "wgan_gp"
     latent_dim: int = ranged(100, 1, 10**6)
     width: int = ranged(64, 1, 10**5)
-    generator_norm: Literal["batch", "layer", "none"] = "batch"
-    critic_norm: Literal["auto", "batch", "layer", "none"] = "auto"
+    generator_norm: NormName = "batch"
+    critic_norm: CriticNormName = "auto"
     n_critic: int | None = ranged(None, 1, 1000)
     gp_weight: float = ranged(10.0, 0.0, 1e6)
     ema_decay: float = ranged(0.0, 0.0, 1.0, high_open=True)
@@ -260,7 +261,7 @@ def build_gan(cfg: GANConfig, info: DataInfo) -> GAN:
 
 def gan_callbacks(run_cfg) -> list[Callback]:
     """EMA updates (when enabled) and the pictures / FID callback."""
-    from latentscape.viz.gan_pictures import GANPictures
+    from latentscape.models.gan_pictures import GANPictures
 
     callbacks: list[Callback] = []
     if run_cfg.model.ema_decay > 0:
@@ -269,13 +270,11 @@ def gan_callbacks(run_cfg) -> list[Callback]:
     return callbacks
 
 
-MODELS.register(
-    "gan",
-    ModelEntry(
-        GANConfig,
-        build_gan,
-        callbacks=gan_callbacks,
-        description="DCGAN-style GAN: BCE (minimax / non-saturating), LSGAN or WGAN-GP",
-        tags=("generative", "sample"),
-    ),
+# Declared in latentscape.registry.MODELS as "gan".
+GAN_ENTRY = ModelEntry(
+    GANConfig,
+    build_gan,
+    callbacks=gan_callbacks,
+    description="DCGAN-style GAN: BCE (minimax / non-saturating), LSGAN or WGAN-GP",
+    tags=("generative", "sample"),
 )

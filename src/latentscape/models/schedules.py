@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from latentscape.registry import BETA_SCHEDULES, UnknownNameError
 
 
 def constant_beta(step: int, beta: float, warmup_steps: int, cycle_steps: int, ramp_fraction: float) -> float:
@@ -32,11 +32,6 @@ def cyclical_beta(step: int, beta: float, warmup_steps: int, cycle_steps: int, r
     return beta * min(1.0, tau / ramp_fraction)
 
 
-BETA_SCHEDULES: dict[str, Callable[[int, float, int, int, float], float]] = {
-    "constant": constant_beta,
-    "linear": linear_beta,
-    "cyclical": cyclical_beta,
-}
 
 
 def beta_at(
@@ -49,7 +44,7 @@ def beta_at(
 ) -> float:
     """The KL weight at global step `step` under the named schedule."""
     try:
-        fn = BETA_SCHEDULES[schedule]
-    except KeyError:
-        raise ValueError(f"unknown beta schedule {schedule!r}; allowed: {', '.join(BETA_SCHEDULES)}") from None
+        fn = BETA_SCHEDULES.get(schedule)  # the names are declared in latentscape.registry
+    except UnknownNameError as exc:
+        raise ValueError(str(exc)) from None
     return float(fn(step, beta, warmup_steps, cycle_steps, ramp_fraction))

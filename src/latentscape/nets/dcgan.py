@@ -13,13 +13,28 @@ The nets know no losses; `latentscape.models.gan` and the autoencoders wrap them
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import Optional
 
 import torch
 from torch import Tensor, nn
 
-Norm = Literal["batch", "none", "layer"]
-OutActivation = Literal["sigmoid", "tanh"] | None
+from latentscape.registry import Registry, UnknownNameError
+
+#: norm name -> (channels) -> module. WGAN-GP (Gulrajani et al. 2017, sec. 4) drops batch norm
+#: from the critic, since the gradient penalty is per example; "layer" (LayerNorm over (C, H, W),
+#: GroupNorm with one group) is the replacement they recommend.
+NORMS: Registry[Callable[[int], nn.Module]] = Registry("norm")
+NORMS.register("batch", nn.BatchNorm2d)
+NORMS.register("layer", lambda channels: nn.GroupNorm(1, channels))
+NORMS.register("none", lambda channels: nn.Identity())
+#: output activation name -> module class (None: raw outputs).
+OUT_ACTIVATIONS: Registry[Callable[[], nn.Module]] = Registry("out_activation")
+OUT_ACTIVATIONS.register("sigmoid", nn.Sigmoid)
+OUT_ACTIVATIONS.register("tanh", nn.Tanh)
+
+Norm = NORMS.literal()
+OutActivation = Optional[OUT_ACTIVATIONS.literal()]
 
 
 def resampling_plan(size: int) -> tuple[int, int]:
@@ -50,28 +65,20 @@ def _check_shape(image_shape: tuple[int, int, int]) -> tuple[int, int, int]:
 
 
 def _norm2d(kind: Norm, channels: int) -> nn.Module:
-    """BatchNorm2d, LayerNorm over (C, H, W) (GroupNorm with one group), or nothing.
-
-    WGAN-GP (Gulrajani et al. 2017, sec. 4) drops batch norm from the critic, since the gradient
-    penalty is per example; "layer" is the replacement they recommend.
-    """
-    if kind == "batch":
-        return nn.BatchNorm2d(channels)
-    if kind == "layer":
-        return nn.GroupNorm(1, channels)
-    if kind == "none":
-        return nn.Identity()
-    raise ValueError(f"norm must be 'batch', 'layer' or 'none', got {kind!r}")
+    """BatchNorm2d, LayerNorm over (C, H, W) (GroupNorm with one group), or nothing (see NORMS)."""
+    try:
+        return NORMS.get(kind)(channels)
+    except UnknownNameError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _out_activation(kind: OutActivation) -> nn.Module:
     if kind is None:
         return nn.Identity()
-    if kind == "sigmoid":
-        return nn.Sigmoid()
-    if kind == "tanh":
-        return nn.Tanh()
-    raise ValueError(f"out_activation must be None, 'sigmoid' or 'tanh', got {kind!r}")
+    try:
+        return OUT_ACTIVATIONS.get(kind)()
+    except UnknownNameError as exc:
+        raise ValueError(str(exc)) from None
 
 
 class DCGANEncoder(nn.Module):

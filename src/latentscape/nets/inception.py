@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from latentscape.metrics.weights import WeightsError, WeightsSpec
+from latentscape.nets.weights import WeightsError, WeightsSpec
 
 FID_WEIGHTS = WeightsSpec(
     name="FID Inception-v3",

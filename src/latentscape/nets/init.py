@@ -14,7 +14,8 @@ from typing import Literal
 
 from torch import Tensor, nn
 
-InitName = Literal["default", "normal", "kaiming_normal", "kaiming_uniform"]
+from latentscape.registry import Registry
+
 
 _WEIGHTED = (nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
 _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm)
@@ -34,11 +35,12 @@ def _kaiming_uniform(w: Tensor) -> None:
     nn.init.kaiming_uniform_(w, mode="fan_in", nonlinearity="relu")
 
 
-SCHEMES: dict[str, Callable[[Tensor], None]] = {
-    "normal": _normal,
-    "kaiming_normal": _kaiming_normal,
-    "kaiming_uniform": _kaiming_uniform,
-}
+#: scheme name -> in-place weight initialiser ("default" keeps PyTorch's own and is no entry).
+SCHEMES: Registry[Callable[[Tensor], None]] = Registry("init")
+SCHEMES.register("normal", _normal)
+SCHEMES.register("kaiming_normal", _kaiming_normal)
+SCHEMES.register("kaiming_uniform", _kaiming_uniform)
+InitName = Literal[("default", *SCHEMES.names())]  # type: ignore[valid-type]
 
 
 def init_weights(module: nn.Module, scheme: str = "default") -> nn.Module:
@@ -57,8 +59,8 @@ def init_weights(module: nn.Module, scheme: str = "default") -> nn.Module:
     if scheme == "default":
         return module
     if scheme not in SCHEMES:
-        raise ValueError(f"unknown init {scheme!r}; allowed: default, {', '.join(SCHEMES)}")
-    fn = SCHEMES[scheme]
+        raise ValueError(f"unknown init {scheme!r}; allowed: default, {', '.join(SCHEMES.names())}")
+    fn = SCHEMES.get(scheme)
     for m in module.modules():
         if isinstance(m, _WEIGHTED):
             fn(m.weight)

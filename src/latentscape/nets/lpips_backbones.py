@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from latentscape.metrics.weights import WeightsSpec, load_matching_state
+from latentscape.nets.weights import WeightsSpec, load_matching_state
 
 
 class Fire(nn.Module):

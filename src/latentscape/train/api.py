@@ -5,11 +5,9 @@ The CLI only parses flags and calls these.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -17,25 +15,22 @@ import torch.distributed as dist
 
 from latentscape.config import RunConfig
 from latentscape.data.types import ImageDataset
-from latentscape.errors import CheckpointError, LatentscapeError
-from latentscape.models.base import DataInfo, LatentModel
+from latentscape.errors import LatentscapeError
 from latentscape.registry import MODELS
-from latentscape.train.checkpoint import load_state_into, load_weights, save_weights
-from latentscape.train.run import Run, default_run_dir
+from latentscape.rundir.checkpoint import load_state_into, load_weights, save_weights
+from latentscape.rundir.model import DataInfo, LatentModel
+from latentscape.rundir.load import INFO_FILE, LoadedRun, build_model, data_info_of, load_run, parse_weight_spec, read_data_info
+from latentscape.rundir.run import Run, default_run_dir
+from latentscape.train.determinism import use_deterministic_kernels
 from latentscape.train.trainer import Callback, Trainer, is_finished, seed_everything
 
-INFO_FILE = "data_info.json"
+# load_run and friends live in latentscape.rundir.load (below models and metrics, which use them);
+# they stay importable from here.
+__all__ = [
+    "INFO_FILE", "LoadedRun", "build_model", "data_info_of", "default_callbacks", "load_data", "load_run",
+    "parse_weight_spec", "read_data_info", "resolve_device", "resume", "train_and_evaluate",
+]
 
-
-@dataclass
-class LoadedRun:
-    """A model rebuilt from a run directory with one of its weight sets."""
-
-    run: Run
-    config: RunConfig
-    model: LatentModel
-    info: DataInfo
-    weights: str  # "final", "init", "last" or a file path
 
 
 def resolve_device(name: str) -> torch.device:
@@ -50,19 +45,6 @@ def resolve_device(name: str) -> torch.device:
         raise LatentscapeError(f"train.device: unknown device {name!r} (auto, cpu, cuda, cuda:N)") from None
 
 
-def data_info_of(data: dict[str, ImageDataset]) -> DataInfo:
-    train = data["train"]
-    num_classes = max(len(train.classes), int(train.labels.max().item()) + 1 if len(train) else 0)
-    return DataInfo(image_shape=train.image_shape, num_classes=num_classes, num_train=len(train))
-
-
-def build_model(cfg: RunConfig, info: DataInfo) -> LatentModel:
-    """Build the model named by cfg.model.name (seeded by cfg.seed)."""
-    entry = MODELS.get(cfg.model.name)
-    torch.manual_seed(cfg.seed)
-    return entry.build(cfg.model, info)
-
-
 def default_callbacks(cfg: RunConfig) -> list[Callback]:
     entry = MODELS.get(cfg.model.name)
     return list(entry.callbacks(cfg)) if entry.callbacks else []
@@ -74,11 +56,17 @@ def load_data(cfg: RunConfig) -> dict[str, ImageDataset]:
     return load_splits(cfg.data)
 
 
-def init_distributed() -> bool:
-    """Join the torchrun process group if launched by torchrun; True when distributed."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
+def init_distributed(device: torch.device | None = None) -> bool:
+    """Join the torchrun process group if launched by torchrun; True when distributed.
+
+    The backend follows the training device: NCCL for CUDA, gloo otherwise, so a CPU run
+    (train.device=cpu) on a GPU machine still uses gloo. LATENTSCAPE_DIST_BACKEND overrides it.
+    """
+    launched_by_torchrun = "RANK" in os.environ and "WORLD_SIZE" in os.environ and "MASTER_ADDR" in os.environ
+    if not launched_by_torchrun or dist.is_initialized():
         return dist.is_initialized()
-    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    on_cuda = device.type == "cuda" if device is not None else torch.cuda.is_available()
+    backend = os.environ.get("LATENTSCAPE_DIST_BACKEND") or ("nccl" if on_cuda else "gloo")
     dist.init_process_group(backend)
     return True
 
@@ -96,38 +84,16 @@ def train_and_evaluate(
 
     Returns the Run. Under torchrun every process calls this; rank 0 owns the files.
     """
-    distributed = init_distributed()
-    rank = dist.get_rank() if distributed else 0
-    if cfg.train.num_threads:
-        torch.set_num_threads(cfg.train.num_threads)
-    if cfg.train.deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=True)
     device = resolve_device(cfg.train.device)
-    if run_dir is None:
-        run_dir = default_run_dir(cfg)
-    if distributed:  # every rank must agree on the folder rank 0 chose
-        holder = [str(run_dir)]
-        dist.broadcast_object_list(holder, src=0)
-        run_dir = holder[0]
-    run_dir = Path(run_dir)
+    distributed = init_distributed(device)
+    rank = dist.get_rank() if distributed else 0
+    _apply_torch_settings(cfg)
+    run_dir = _agreed_run_dir(cfg, run_dir, distributed)
     data = data if data is not None else load_data(cfg)
     info = data_info_of(data)
     seed_everything(cfg.seed)
     model = build_model(cfg, info)
-
-    run = None
-    if rank == 0:
-        if resume:
-            run = Run.open(run_dir)
-            run.remove_stale_temporaries()
-            # Runs made before creation became atomic may lack these; the seed rebuilds them.
-            _write_creation_files(run, model, info, only_missing=True)
-        else:
-            if (run_dir / "config.yaml").exists():
-                raise LatentscapeError(
-                    f"{run_dir} already holds a run; use `latentscape train --resume {run_dir}` or another --run-dir"
-                )
-            run = Run.create(cfg, run_dir, lambda r: _write_creation_files(r, model, info))
+    run = _open_run(cfg, run_dir, resume, model, info) if rank == 0 else None
     if distributed:  # the others wait until rank 0 has published the run directory
         dist.barrier()
     cbs = default_callbacks(cfg) if callbacks is None else list(callbacks)
@@ -141,16 +107,55 @@ def train_and_evaluate(
     results = trainer.final_evaluation(cfg.train.final_eval_splits)
     trainer.save_final_weights(mark_finished=False)
     if run is not None:
-        summary = {"steps": trainer.state.step, "epochs": trainer.state.epoch, "train_seconds": time.time() - start, **{f"{s}": m for s, m in results.items()}}
-        run.write_json("eval/final.json", summary)
-        _write_report(run)
-        # The finished mark is the last write: a run killed before it resumes and redoes the end.
-        trainer.save_checkpoint(finished=True)
-        run.close()
-        if not quiet:
-            for split, m in results.items():
-                print(f"final {split}: " + "  ".join(f"{k}={v:.4g}" for k, v in m.items()), flush=True)
+        _finish_run(run, trainer, results, time.time() - start, quiet)
     return Run(run_dir)
+
+
+def _apply_torch_settings(cfg: RunConfig) -> None:
+    if cfg.train.num_threads:
+        torch.set_num_threads(cfg.train.num_threads)
+    if cfg.train.deterministic:
+        use_deterministic_kernels(compiling=cfg.train.compile != "none")
+
+
+def _agreed_run_dir(cfg: RunConfig, run_dir: str | Path | None, distributed: bool) -> Path:
+    """`run_dir` or a fresh default; under torchrun every rank takes the folder rank 0 chose."""
+    if run_dir is None:
+        run_dir = default_run_dir(cfg)
+    if distributed:
+        holder = [str(run_dir)]
+        dist.broadcast_object_list(holder, src=0)
+        run_dir = holder[0]
+    return Path(run_dir)
+
+
+def _open_run(cfg: RunConfig, run_dir: Path, resume: bool, model: torch.nn.Module, info: DataInfo) -> Run:
+    """Reopen a run to resume it, or create one (config, data_info.json, init weights at step 0)."""
+    if resume:
+        run = Run.open(run_dir)
+        run.remove_stale_temporaries()
+        # Runs made before creation became atomic may lack these; the seed rebuilds them.
+        _write_creation_files(run, model, info, only_missing=True)
+        return run
+    if (run_dir / "config.yaml").exists():
+        raise LatentscapeError(
+            f"{run_dir} already holds a run; use `latentscape train --resume {run_dir}` or another --run-dir"
+        )
+    # Created complete or not at all (a hidden staging folder renamed into place).
+    return Run.create(cfg, run_dir, lambda r: _write_creation_files(r, model, info))
+
+
+def _finish_run(run: Run, trainer: Trainer, results: dict[str, dict[str, float]], seconds: float, quiet: bool) -> None:
+    """eval/final.json (steps, epochs, time, per-split metrics), the HTML report, final prints."""
+    summary = {"steps": trainer.state.step, "epochs": trainer.state.epoch, "train_seconds": seconds, **results}
+    run.write_json("eval/final.json", summary)
+    _write_report(run)
+    # The finished mark is the last write: a run killed before it resumes and redoes the end.
+    trainer.save_checkpoint(finished=True)
+    run.close()
+    if not quiet:
+        for split, m in results.items():
+            print(f"final {split}: " + "  ".join(f"{k}={v:.4g}" for k, v in m.items()), flush=True)
 
 
 def _write_creation_files(run: Run, model: LatentModel, info: DataInfo, only_missing: bool = False) -> None:
@@ -195,65 +200,6 @@ def resume(run_dir: str | Path, overrides: Sequence[str] = (), **kwargs) -> Run:
         raise LatentscapeError(f"{run_dir} has already finished (checkpoints/final.pt exists)")
     cfg = resume_config(run, list(overrides), write=is_main_process())
     return train_and_evaluate(cfg, run_dir, resume=True, **kwargs)
-
-
-def parse_weight_spec(spec: str | Path) -> tuple[Path, str]:
-    """'RUN_DIR' -> (RUN_DIR, 'final'); 'RUN_DIR@init' -> (RUN_DIR, 'init'); a .pt file inside
-    RUN_DIR/checkpoints -> (RUN_DIR, path)."""
-    text = str(spec)
-    if "@" in text:
-        path, which = text.rsplit("@", 1)
-        if which not in ("final", "init", "last"):
-            raise LatentscapeError(f"{spec}: unknown weight set {which!r}; allowed: final, init, last")
-        return Path(path), which
-    p = Path(text)
-    if p.is_file() and p.suffix == ".pt":
-        run_dir = p.parent.parent if p.parent.name == "checkpoints" else p.parent
-        return run_dir, str(p)
-    return p, "final"
-
-
-def load_run(spec: str | Path, device: str | torch.device = "cpu") -> LoadedRun:
-    """Rebuild a run's model from its config and load the requested weights (eval mode)."""
-    run_dir, which = parse_weight_spec(spec)
-    run = Run.open(run_dir)
-    cfg = run.config()
-    info_path = run.path / INFO_FILE
-    if not info_path.is_file():
-        raise LatentscapeError(f"{run.path}: missing {INFO_FILE}; was this run made by latentscape?")
-    info = read_data_info(info_path)
-    model = build_model(cfg, info)
-    if which == "last":
-        from latentscape.train.checkpoint import load_checkpoint
-        from latentscape.train.checkpoint import STATE_FORMAT
-
-        state = load_checkpoint(run.checkpoints / "last.pt", STATE_FORMAT)["model"]
-        source = str(run.checkpoints / "last.pt")
-    else:
-        path = run.checkpoints / f"{which}.pt" if which in ("final", "init") else Path(which)
-        if which == "final" and not path.exists():
-            raise CheckpointError(f"{run.path} has no final weights yet (unfinished run? use {run.path}@last)")
-        state = load_weights(path)
-        source = str(path)
-    load_state_into(model, state, source)
-    model.to(device).eval()
-    return LoadedRun(run=run, config=cfg, model=model, info=info, weights=which)
-
-
-def read_data_info(path: Path) -> DataInfo:
-    """Parse a run's data_info.json; a damaged file is a one-line LatentscapeError naming it."""
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        shape = tuple(int(v) for v in raw["image_shape"])
-        info = DataInfo(shape, int(raw["num_classes"]), int(raw["num_train"]))  # type: ignore[arg-type]
-    except json.JSONDecodeError as exc:
-        raise LatentscapeError(f"{path}: damaged (not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno})") from None
-    except (KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
-        what = f"no {exc.args[0]!r} field" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
-        raise LatentscapeError(f"{path}: damaged ({what}); it needs image_shape [C, H, W], num_classes, num_train") from None
-    if len(shape) != 3 or min(shape) < 1 or info.num_classes < 0 or info.num_train < 0:
-        raise LatentscapeError(f"{path}: damaged (image_shape {list(shape)} is not [C, H, W] with positive sizes)")
-    return info
 
 
 def _write_report(run: Run) -> None:

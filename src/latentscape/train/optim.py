@@ -1,4 +1,9 @@
-"""Optimizers and learning-rate schedules built from config (one optimizer per parameter group)."""
+"""Optimizers and learning-rate schedules built from config (one optimizer per parameter group).
+
+A model's optimizer group may hold several torch param groups (`LatentModel.param_groups_for`):
+dicts with "params" and optionally "lr" (a base LR of their own, scheduled like the group's),
+"weight_decay" and "sparse" (sparse gradients, stepped by SparseAdam in the same step).
+"""
 
 from __future__ import annotations
 
@@ -9,18 +14,65 @@ import torch
 from torch import nn
 
 from latentscape.config import OptimizerConfig, ScheduleConfig
+from latentscape.registry import LR_SCHEDULES, OPTIMIZERS
 
 
-def build_optimizer(params: Iterable[nn.Parameter], cfg: OptimizerConfig) -> torch.optim.Optimizer:
-    """Adam, AdamW or SGD (with momentum / Nesterov) with weight decay."""
-    params = [p for p in params if p.requires_grad]
-    if cfg.name == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
-    if cfg.name == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
-    return torch.optim.SGD(
-        params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay
-    )
+def build_optimizer(params: Iterable[nn.Parameter] | Iterable[dict], cfg: OptimizerConfig):
+    """The optimizer named by `cfg.name` (registry.OPTIMIZERS: Adam, AdamW, SGD) with weight decay.
+
+    `params` is parameters, or param-group dicts; a dict's own "lr" becomes its "base_lr" (what
+    `set_lr` scales). Dicts marked "sparse" get SparseAdam, joined with the dense optimizer so
+    that both step together (`JointOptimizer`).
+    """
+    items = list(params)
+    if items and isinstance(items[0], dict):
+        groups = [dict(g, params=[p for p in g["params"] if p.requires_grad]) for g in items]
+        for g in groups:
+            g["base_lr"] = g.get("lr", cfg.lr)
+            g["lr"] = g["base_lr"]
+        dense = [g for g in groups if not g.get("sparse")]
+        sparse = [g for g in groups if g.get("sparse")]
+        if sparse:
+            from latentscape.train.joint_optim import JointOptimizer
+
+            sparse_opt = torch.optim.SparseAdam(
+                [{k: v for k, v in g.items() if k != "weight_decay"} for g in sparse], lr=cfg.lr, betas=cfg.betas
+            )
+            return JointOptimizer([_build(dense, cfg), sparse_opt])
+        return _build(dense, cfg)
+    return _build([p for p in items if p.requires_grad], cfg)
+
+
+def _build(params: list, cfg: OptimizerConfig) -> torch.optim.Optimizer:
+    """One optimizer of class OPTIMIZERS[cfg.name]. On CUDA the fused implementation runs the
+    whole update as one kernel instead of a few per parameter tensor: at small batches the step is
+    launch-bound, and this is most of its cost."""
+    tensors = [p for g in params for p in g["params"]] if params and isinstance(params[0], dict) else params
+    fused = {"fused": True} if tensors and all(p.is_cuda and p.is_floating_point() for p in tensors) else {}
+    cls = OPTIMIZERS.get(cfg.name)
+    if cls is torch.optim.SGD:  # momentum / Nesterov instead of Adam's betas
+        return cls(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay, **fused)
+    return cls(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay, **fused)
+
+
+def constant_factor(cfg: ScheduleConfig, step: int, progress: float, steps_per_epoch: int) -> float:
+    """1."""
+    return 1.0
+
+
+def step_factor(cfg: ScheduleConfig, step: int, progress: float, steps_per_epoch: int) -> float:
+    """gamma ** (epoch // step_epochs)."""
+    return cfg.gamma ** (step // max(1, cfg.step_epochs * steps_per_epoch))
+
+
+def cosine_factor(cfg: ScheduleConfig, step: int, progress: float, steps_per_epoch: int) -> float:
+    """final + (1 - final) * (1 + cos(pi * p)) / 2 (Loshchilov & Hutter 2017, eq. 5, no restarts)."""
+    return cfg.final_fraction + (1 - cfg.final_fraction) * (1 + math.cos(math.pi * progress)) / 2
+
+
+def linear_factor(cfg: ScheduleConfig, step: int, progress: float, steps_per_epoch: int) -> float:
+    """1 - (1 - final) * p."""
+    return 1.0 - (1.0 - cfg.final_fraction) * progress
 
 
 def lr_factor(cfg: ScheduleConfig, step: int, total_steps: int, steps_per_epoch: int) -> float:
@@ -32,20 +84,12 @@ def lr_factor(cfg: ScheduleConfig, step: int, total_steps: int, steps_per_epoch:
     """
     warm = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps > 0 else 1.0
     progress = min(1.0, step / max(1, total_steps))
-    if cfg.name == "constant":
-        factor = 1.0
-    elif cfg.name == "step":
-        factor = cfg.gamma ** (step // max(1, cfg.step_epochs * steps_per_epoch))
-    elif cfg.name == "cosine":
-        factor = cfg.final_fraction + (1 - cfg.final_fraction) * (1 + math.cos(math.pi * progress)) / 2
-    else:  # linear
-        factor = 1.0 - (1.0 - cfg.final_fraction) * progress
-    return warm * factor
+    return warm * LR_SCHEDULES.get(cfg.name)(cfg, step, progress, steps_per_epoch)
 
 
 def set_lr(optimizer: torch.optim.Optimizer, base_lr: float, factor: float) -> float:
-    """Set every param group's LR to base_lr * factor; return it."""
+    """Set every param group's LR to (its own base LR, else base_lr) * factor; return base_lr * factor."""
     lr = base_lr * factor
     for group in optimizer.param_groups:
-        group["lr"] = lr
+        group["lr"] = group.get("base_lr", base_lr) * factor
     return lr

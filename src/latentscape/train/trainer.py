@@ -15,50 +15,25 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+
 from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch import Tensor
 
 from latentscape.config import RunConfig
 from latentscape.data.loader import BatchLoader, iterate_in_order
 from latentscape.data.types import ImageDataset
-from latentscape.errors import CheckpointError, TrainingDiverged
-from latentscape.models.base import LatentModel
-from latentscape.train.checkpoint import STATE_FORMAT, atomic_save, load_checkpoint, save_weights
+from latentscape.errors import CheckpointError, ConfigError, TrainingDiverged
+from latentscape.rundir.callbacks import Callback, TrainState
+from latentscape.rundir.checkpoint import STATE_FORMAT, atomic_save, load_checkpoint, save_weights
+from latentscape.rundir.model import LatentModel
+from latentscape.rundir.run import Run
 from latentscape.train.optim import build_optimizer, lr_factor, set_lr
-from latentscape.train.run import Run
 
-
-@dataclass
-class TrainState:
-    """What callbacks see. `run` is None on non-zero ranks."""
-
-    model: LatentModel
-    run: Run | None
-    config: RunConfig
-    data: dict[str, ImageDataset]
-    device: torch.device
-    step: int = 0
-    epoch: int = 0
-    batch_in_epoch: int = 0
-    is_main: bool = True
-    world_size: int = 1
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-class Callback:
-    """Hooks called by the trainer; override what you need. Write files only when is_main."""
-
-    def on_train_start(self, state: TrainState) -> None: ...
-
-    def on_step_end(self, state: TrainState, logs: dict[str, float]) -> None: ...
-
-    def on_eval_end(self, state: TrainState, metrics: dict[str, float]) -> None: ...
-
-    def on_train_end(self, state: TrainState) -> None: ...
+__all__ = ["Callback", "TrainState", "Trainer", "evaluate", "is_finished", "seed_everything"]
 
 
 def seed_everything(seed: int) -> None:
@@ -97,6 +72,8 @@ class Trainer:
         self.cfg = config
         self.tc = config.train
         self.model = model.to(device)
+        if config.train.channels_last:  # NHWC kernels: faster convolutions on tensor cores
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.run = run
         self.device = device
         self.callbacks = list(callbacks)
@@ -115,7 +92,11 @@ class Trainer:
             rank=self.rank,
             world_size=self.world_size,
         )
-        self.optimizers = {g: build_optimizer(model.params_for(g), self._opt_cfg(g)) for g in model.groups}
+        self.optimizers = {g: build_optimizer(model.param_groups_for(g), self._opt_cfg(g)) for g in model.groups}
+        if (self.tc.grad_clip or self.world_size > 1) and any(
+            g.get("sparse") for o in self.optimizers.values() for g in o.param_groups
+        ):  # clip_grad_norm_ and the gradient all-reduce need dense gradients
+            raise ConfigError("sparse gradients (model.sparse=true) do not combine with train.grad_clip or torchrun")
         steps_per_epoch = len(self.loader)
         total = self.tc.epochs * steps_per_epoch
         self.total_steps = min(total, self.tc.max_steps) if self.tc.max_steps else total
@@ -123,7 +104,15 @@ class Trainer:
             model, run if self.rank == 0 else None, config, data, device,
             is_main=self.rank == 0, world_size=self.world_size,
         )
-        self._window: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
+        # Running sums of the logged scalars since the last flush: 0-d float64 tensors on the
+        # training device, so a step never waits for the GPU (the flush every `log_every`
+        # steps is the one host sync of the loop).
+        self._window: dict[str, list[Any]] = defaultdict(lambda: [0.0, 0])
+        # On accelerators the NaN/inf check of the loss is also deferred to the flush: an
+        # `if` on a device tensor each step would stall the launch queue. On the CPU it is free.
+        self._check_every_step = device.type == "cpu"
+        self._nonfinite: Tensor | None = None
+        self._step_fn = self._compiled_forward()
         self.restored_metrics_rows: int | None = None  # from a resumed checkpoint
         self._start_time = time.time()
 
@@ -147,7 +136,7 @@ class Trainer:
             "step": s.step,
             "epoch": s.epoch,
             "batch_in_epoch": s.batch_in_epoch,
-            "window": {k: list(v) for k, v in self._window.items()},
+            "window": {k: [float(v[0]), int(v[1])] for k, v in self._window.items()},
             "rng_torch": torch.get_rng_state(),
             "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "rng_python": list(random.getstate()[1]),
@@ -156,6 +145,7 @@ class Trainer:
         }
 
     def save_checkpoint(self, finished: bool = False) -> None:
+        self._raise_if_diverged()
         if not all(torch.isfinite(p).all() for p in self.model.parameters()):
             raise TrainingDiverged(
                 f"weights became NaN/inf by step {self.state.step}; stopped without overwriting the "
@@ -178,6 +168,7 @@ class Trainer:
             raise CheckpointError(f"{path}: does not fit this model ({str(exc).splitlines()[0]})") from None
         s = self.state
         s.step, s.epoch, s.batch_in_epoch = ckpt["step"], ckpt["epoch"], ckpt["batch_in_epoch"]
+        self.model.set_step(s.step)
         self.restored_metrics_rows = ckpt.get("metrics_rows")
         try:
             self._window = defaultdict(lambda: [0.0, 0], {k: list(v) for k, v in ckpt["window"].items()})
@@ -212,7 +203,6 @@ class Trainer:
                 self._accumulate(logs)
                 if progress is not None:
                     progress.update(1)
-                    progress.set_postfix({k: f"{v:.4g}" for k, v in list(logs.items())[:3]})
                 if s.step % self.tc.log_every == 0:
                     self._flush_window(progress)
                 for cb in self.callbacks:
@@ -230,24 +220,22 @@ class Trainer:
         self._flush_window(None)
         return s
 
-    def _train_step(self, batch, autocast) -> dict[str, float]:
+    def _train_step(self, batch, autocast) -> dict[str, Tensor | float]:
+        """One optimizer step of the group whose turn it is; returns 0-d device tensors (+ lr)."""
         s = self.state
         group = self.model.group_for_step(s.step)
         opt = self.optimizers[group]
         factor = lr_factor(self.tc.schedule, s.step, self.total_steps, len(self.loader))
         lr = set_lr(opt, self._opt_cfg(group).lr, factor)
-        if hasattr(self.model, "set_step"):
-            self.model.set_step(s.step)
+        self.model.set_step(s.step)
         self.model.train()
         opt.zero_grad(set_to_none=True)
+        if self.tc.channels_last and batch.x.dim() == 4:
+            batch = batch._replace(x=batch.x.contiguous(memory_format=torch.channels_last))
         with autocast:
-            out = self.model(batch, group)
+            out = self._step_fn(batch, group)
         loss = out.loss
-        if not torch.isfinite(loss.detach()).all():
-            raise TrainingDiverged(
-                f"loss became {loss.item()} at step {s.step} (group {group!r}); stopped, and the last "
-                f"good checkpoint is kept: {self._nan_advice()}"
-            )
+        self._guard_finite(loss.detach(), group)
         loss.backward()
         params = [p for p in self.model.params_for(group) if p.grad is not None]
         if self.world_size > 1:
@@ -256,36 +244,72 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(params, self.tc.grad_clip)
         opt.step()
         logs = {f"{group}/loss" if len(self.model.groups) > 1 else "loss": loss.detach()}
-        logs.update({k: v.detach() for k, v in out.logs.items()})
-        values = torch.stack([v.float().reshape(()) for v in logs.values()])
+        logs.update({k: v.detach() if isinstance(v, Tensor) else v for k, v in out.logs.items()})
+        # A model may log CPU scalars (e.g. the curve's t) while training on CUDA: bring every
+        # value to the loss's device before stacking (stacking mixed devices fails on CUDA).
+        values = torch.stack([torch.as_tensor(v).to(loss.device, torch.float32).reshape(()) for v in logs.values()])
         if self.world_size > 1:
             dist.all_reduce(values)
             values /= self.world_size
-        result = dict(zip(logs.keys(), values.tolist()))
+        result: dict[str, Tensor | float] = dict(zip(logs.keys(), values.unbind()))
         result[f"lr/{group}" if len(self.model.groups) > 1 else "lr"] = lr
         return result
 
-    def _accumulate(self, logs: dict[str, float]) -> None:
+    def _guard_finite(self, loss: Tensor, group: str) -> None:
+        """Stop on a NaN/inf loss: at once on the CPU, at the next flush on accelerators."""
+        if self._check_every_step:
+            if not torch.isfinite(loss).all():
+                raise TrainingDiverged(
+                    f"loss became {loss.item()} at step {self.state.step} (group {group!r}); stopped, and the "
+                    f"last good checkpoint is kept: {self._nan_advice()}"
+                )
+            return
+        bad = ~torch.isfinite(loss).all()
+        self._nonfinite = bad if self._nonfinite is None else self._nonfinite | bad
+
+    def _raise_if_diverged(self) -> None:
+        if self._nonfinite is not None and bool(self._nonfinite):
+            raise TrainingDiverged(
+                f"the loss became NaN/inf at or before step {self.state.step}; stopped, and the last good "
+                f"checkpoint is kept: {self._nan_advice()}"
+            )
+
+    def _compiled_forward(self):
+        """The model's objective, optionally through `torch.compile` (train.compile).
+
+        "reduce-overhead" captures CUDA graphs, which removes the per-kernel launch cost that
+        dominates small batches on a GPU. The module itself stays uncompiled, so state dicts and
+        checkpoints keep their names.
+        """
+        if self.tc.compile == "none":
+            return self.model
+        return torch.compile(self.model, mode=None if self.tc.compile == "default" else self.tc.compile)
+
+    def _accumulate(self, logs: dict[str, Tensor | float]) -> None:
         for k, v in logs.items():
             acc = self._window[k]
-            acc[0] += v
+            acc[0] = acc[0] + (v.double() if isinstance(v, Tensor) else v)  # stays on the device
             acc[1] += 1
 
     def _flush_window(self, progress) -> None:
+        self._raise_if_diverged()
         if not self._window:
             return
-        means = {k: v[0] / v[1] for k, v in self._window.items() if v[1]}
+        means = {k: float(v[0]) / v[1] for k, v in self._window.items() if v[1]}
         self._window.clear()
         s = self.state
         if s.is_main and self.run is not None:
             self.run.log(means, step=s.step, split="train", epoch=s.epoch)
-            if progress is None:
+            if progress is not None:
+                progress.set_postfix({k: f"{v:.4g}" for k, v in list(means.items())[:3]})
+            else:
                 shown = "  ".join(f"{k}={v:.4g}" for k, v in means.items())
                 print(f"step {s.step}/{self.total_steps} epoch {s.epoch}  {shown}", flush=True)
 
     def _periodic_eval(self) -> dict[str, float]:
         split = self.tc.eval_split
         metrics: dict[str, float] = {}
+        self.model.set_step(self.state.step)  # evaluate at the step the weights are at
         if self.state.is_main and split in self.state.data:
             metrics = evaluate(self.model, self.state.data[split], self.tc.eval_batch_size, self.device)
             if self.run is not None:
@@ -300,6 +324,7 @@ class Trainer:
     def final_evaluation(self, splits: Sequence[str]) -> dict[str, dict[str, float]]:
         """Evaluate on each split (main process), log it, run on_eval_end and on_train_end."""
         results: dict[str, dict[str, float]] = {}
+        self.model.set_step(self.state.step)  # the step `load_run` rebuilds final weights at
         if self.state.is_main:
             for split in splits:
                 if split in self.state.data:

@@ -1,30 +1,33 @@
 """latentscape.viz: image grids (PNG), GIFs, matplotlib plots and the HTML run report.
 
 Import from the submodules (`latentscape.viz.grid`, `.gif`, `.plots`, `.report`); this package
-re-exports the main entry points for convenience.
+re-exports the main entry points for convenience, lazily (PEP 562), so importing one submodule
+does not import matplotlib.
 """
 
-from latentscape.viz.gif import save_gif
-from latentscape.viz.grid import make_grid, save_image_grid, save_labeled_rows, to_pil
-from latentscape.viz.plots import (
-    plot_contour,
-    plot_curves,
-    plot_metric_panels,
-    plot_metrics_jsonl,
-    plot_scatter_2d,
-)
-from latentscape.viz.report import write_report
+from __future__ import annotations
 
-__all__ = [
-    "make_grid",
-    "plot_contour",
-    "plot_curves",
-    "plot_metric_panels",
-    "plot_metrics_jsonl",
-    "plot_scatter_2d",
-    "save_gif",
-    "save_image_grid",
-    "save_labeled_rows",
-    "to_pil",
-    "write_report",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "make_grid": "grid",
+    "save_image_grid": "grid",
+    "save_labeled_rows": "grid",
+    "to_pil": "grid",
+    "save_gif": "gif",
+    "plot_contour": "plots",
+    "plot_curves": "plots",
+    "plot_metric_panels": "plots",
+    "plot_metrics_jsonl": "plots",
+    "plot_scatter_2d": "plots",
+    "write_report": "report",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'latentscape.viz' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"latentscape.viz.{_EXPORTS[name]}"), name)

@@ -114,6 +114,19 @@ def plot_contour(
 
     fig = new_figure(width=6.6, height=5.4)
     ax = fig.add_subplot()
+    _draw_field(fig, ax, gx, gy, z, field, lv, norm, is_log, cmap, cbar_label)
+    if curve_xy is not None:
+        _draw_curve(ax, as_array(curve_xy, "curve_xy", 2))
+    _draw_points(ax, points or {})
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title, xlim=(gx.min(), gx.max()), ylim=(gy.min(), gy.max()))
+    if equal_aspect:
+        ax.set_aspect("equal")
+    return save_figure(fig, path)
+
+
+def _draw_field(fig, ax, gx, gy, z, field, lv, norm, is_log: bool, cmap: str, cbar_label: str) -> None:
+    """Filled contours, thin contour lines at every ~10th level, and a colour bar that says
+    where the colour range was clipped."""
     filled = ax.contourf(gx, gy, field, levels=lv, norm=norm, cmap=cmap)
     line_levels = lv[:: max(1, len(lv) // 10)]
     ax.contour(gx, gy, field, levels=line_levels, norm=norm, colors="k", linewidths=0.3, alpha=0.5)
@@ -123,20 +136,21 @@ def plot_contour(
     if is_log:
         cbar.ax.set_yscale("log")
 
-    if curve_xy is not None:
-        curve = as_array(curve_xy, "curve_xy", 2)
-        if curve.shape[1] != 2:
-            raise ValueError(f"curve_xy: expected shape (M, 2), got {curve.shape}")
-        ax.plot(curve[:, 0], curve[:, 1], color="white", linewidth=2.4)
-        ax.plot(curve[:, 0], curve[:, 1], color="tab:red", linewidth=1.2, label="curve")
-    for name, (px, py) in (points or {}).items():
+
+def _draw_curve(ax, curve: np.ndarray) -> None:
+    """A curve (M, 2) in plane coordinates: red on a white halo, readable on any colour."""
+    if curve.shape[1] != 2:
+        raise ValueError(f"curve_xy: expected shape (M, 2), got {curve.shape}")
+    ax.plot(curve[:, 0], curve[:, 1], color="white", linewidth=2.4)
+    ax.plot(curve[:, 0], curve[:, 1], color="tab:red", linewidth=1.2, label="curve")
+
+
+def _draw_points(ax, points: Mapping[str, tuple[float, float]]) -> None:
+    """Named points (endpoints, bends) as white dots with labels on a dark box."""
+    for name, (px, py) in points.items():
         ax.scatter([px], [py], s=60, marker="o", color="white", edgecolors="black", zorder=5)
         ax.annotate(
             str(name), (px, py), xytext=(6, 6), textcoords="offset points", fontsize=10,
             color="white", fontweight="bold",
             bbox={"boxstyle": "round,pad=0.15", "fc": "black", "alpha": 0.5, "lw": 0},
         )
-    ax.set(xlabel=xlabel, ylabel=ylabel, title=title, xlim=(gx.min(), gx.max()), ylim=(gy.min(), gy.max()))
-    if equal_aspect:
-        ax.set_aspect("equal")
-    return save_figure(fig, path)

@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from latentscape.viz.atomic import atomic_write
+from latentscape.io import atomic_write
 
 
 def new_figure(width: float = 6.4, height: float = 4.4) -> Figure:

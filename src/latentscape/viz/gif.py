@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from latentscape.viz.atomic import atomic_write
+from latentscape.io import atomic_write
 from latentscape.viz.grid import _upscale, to_pil
 
 

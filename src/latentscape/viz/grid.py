@@ -14,7 +14,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
-from latentscape.viz.atomic import atomic_write
+from latentscape.io import atomic_write
 
 
 def _check_images(images: Tensor) -> Tensor:

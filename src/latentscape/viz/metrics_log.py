@@ -98,7 +98,8 @@ def plot_metrics_jsonl(run_dir: str | Path) -> list[Path]:
     """Write `run_dir/images/curves_<metric>.png` for each metric in metrics.jsonl.
 
     Each picture has one series per split (train, val, test) against the step; the y axis is
-    logarithmic when the values are positive and span more than three decades.
+    logarithmic when the values are positive and span more than three decades. A picture newer
+    than metrics.jsonl is kept as it is (the end of a run and its report both ask for them).
 
     Args:
         run_dir: a run folder.
@@ -108,8 +109,14 @@ def plot_metrics_jsonl(run_dir: str | Path) -> list[Path]:
     """
     run_dir = Path(run_dir)
     series = metric_series(read_metrics(run_dir))
+    log = run_dir / "metrics.jsonl"
+    logged_at = log.stat().st_mtime_ns if log.is_file() else 0
     written = []
     for metric, by_split in series.items():
+        target = run_dir / "images" / curve_file_name(metric)
+        if target.is_file() and target.stat().st_mtime_ns > logged_at:
+            written.append(target)
+            continue
         fig = new_figure(width=6.0, height=3.8)
         ax = fig.add_subplot()
         arrays = [np.asarray(ys) for _, ys in by_split.values()]

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from latentscape.errors import LatentscapeError
-from latentscape.viz.atomic import atomic_write_text
+from latentscape.io import atomic_write_text
 from latentscape.viz.html_parts import CSS, figure_html, flatten, key_value_table, matrix_table
 from latentscape.viz.metrics_log import CURVE_PREFIX, final_metrics, plot_metrics_jsonl, read_metrics
 

@@ -8,5 +8,4 @@ from latentscape.data.sources import (
     folder,
     idx,
     shapes,
-    user_folder,
 )

@@ -22,7 +22,7 @@ import torch
 from latentscape.config import DataConfig
 from latentscape.data.download import Archive
 from latentscape.data.files import FileSpec, cached_parse
-from latentscape.data.registry import DatasetEntry, register_dataset
+from latentscape.data.registry import DatasetEntry
 from latentscape.data.types import ImageDataset
 from latentscape.errors import DataError
 
@@ -132,10 +132,10 @@ def _cifar_entry(name: str, description: str, folder: str, archive: Archive,
         return ImageDataset(images, labels, name=name, split=split, classes=names or classes,
                             metadata={"source": str(folder_path)})
 
-    return register_dataset(DatasetEntry(
+    return DatasetEntry(
         name=name, description=description, load=load, folder=folder, files=files,
         archive=archive, classes=classes,
-    ))
+    )
 
 
 CIFAR10 = _cifar_entry(

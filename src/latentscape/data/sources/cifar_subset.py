@@ -16,7 +16,7 @@ from PIL import Image, UnidentifiedImageError
 
 from latentscape.config import DataConfig
 from latentscape.data.files import FileSpec, cached_parse
-from latentscape.data.registry import DatasetEntry, register_dataset
+from latentscape.data.registry import DatasetEntry
 from latentscape.data.sources.cifar import CIFAR10_CLASSES
 from latentscape.data.types import ImageDataset
 from latentscape.errors import DataError
@@ -88,7 +88,7 @@ def _load(split: str, cfg: DataConfig, folder: Path) -> ImageDataset:
 
 _SPLIT_OF = {name: split for split, (pngs, lbl) in _SPLITS.items() for name in (*pngs, lbl)}
 
-CIFAR10_SUBSET = register_dataset(DatasetEntry(
+CIFAR10_SUBSET = DatasetEntry(
     name="cifar10-subset",
     description="CIFAR-10 real subset as PNG (ConvNetJS): 4,000 train / 1,000 test, 32x32 RGB",
     load=_load,
@@ -100,4 +100,4 @@ CIFAR10_SUBSET = register_dataset(DatasetEntry(
     classes=CIFAR10_CLASSES,
     manual="these files are a derived subset with no download source; copy the folder from "
     "../shared/data/cifar10-subset",
-))
+)

@@ -18,7 +18,7 @@ import torch
 
 from latentscape.config import DataConfig
 from latentscape.data.files import memo
-from latentscape.data.registry import DatasetEntry, register_dataset
+from latentscape.data.registry import DatasetEntry
 from latentscape.data.types import ImageDataset
 
 NUM_TRAIN = 1500
@@ -46,9 +46,9 @@ def _load(split: str, cfg: DataConfig, root: Path) -> ImageDataset:
                         metadata={"source": "sklearn.datasets.load_digits"})
 
 
-DIGITS = register_dataset(DatasetEntry(
+DIGITS = DatasetEntry(
     name="digits",
     description="scikit-learn's 1,797 handwritten digits, 8x8 grey (embedded; 1500/297 split)",
     load=_load,
     classes=tuple(str(i) for i in range(10)),
-))
+)

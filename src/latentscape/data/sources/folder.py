@@ -28,7 +28,7 @@ from PIL import Image, UnidentifiedImageError
 from latentscape.config import DataConfig
 from latentscape.data.download import Archive
 from latentscape.data.files import FileSpec, cached_parse, disk_cached_array, verify_md5
-from latentscape.data.registry import DatasetEntry, fraction_indices, register_dataset
+from latentscape.data.registry import DatasetEntry, fraction_indices
 from latentscape.data.types import ImageDataset
 from latentscape.errors import DataError
 
@@ -143,7 +143,7 @@ def _load_celeba(split: str, cfg: DataConfig, folder: Path) -> ImageDataset:
                         metadata={"source": str(folder), "crop": "centre 178x178"})
 
 
-CELEBA = register_dataset(DatasetEntry(
+CELEBA = DatasetEntry(
     name="celeba",
     description="CelebA aligned faces, centre crop 178 -> 64x64 RGB, official partition (no labels)",
     load=_load_celeba,
@@ -151,7 +151,7 @@ CELEBA = register_dataset(DatasetEntry(
     files=(FileSpec("img_align_celeba/"),),
     manual=_CELEBA_MANUAL,
     sized_by_loader=True,
-))
+)
 
 
 # ----------------------------------------------------------------------------- CUB
@@ -198,16 +198,20 @@ _CUB_MANUAL = (
     "into the data root"
 )
 
-for _name, _bbox in (("cub", False), ("cub-bbox", True)):
-    register_dataset(DatasetEntry(
-        name=_name,
+def _cub_entry(name: str, bbox: bool) -> DatasetEntry:
+    return DatasetEntry(
+        name=name,
         description="CUB-200-2011 birds, 32x32 RGB, 200 classes, official split ("
-        + ("bird bounding-box crop)" if _bbox else "centre crop)"),
-        load=lambda split, cfg, folder, _b=_bbox: _load_cub(split, cfg, folder, _b),
+        + ("bird bounding-box crop)" if bbox else "centre crop)"),
+        load=lambda split, cfg, folder: _load_cub(split, cfg, folder, bbox),
         folder="CUB_200_2011",
         files=(FileSpec("images/"), *(FileSpec(f) for f in _CUB_FILES))
-        + ((FileSpec("bounding_boxes.txt"),) if _bbox else ()),
+        + ((FileSpec("bounding_boxes.txt"),) if bbox else ()),
         archive=_CUB_ARCHIVE,
         manual=_CUB_MANUAL,
         sized_by_loader=True,
-    ))
+    )
+
+
+CUB = _cub_entry("cub", bbox=False)
+CUB_BBOX = _cub_entry("cub-bbox", bbox=True)

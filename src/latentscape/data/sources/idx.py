@@ -23,7 +23,7 @@ import torch
 
 from latentscape.config import DataConfig
 from latentscape.data.files import FileSpec, cached_parse
-from latentscape.data.registry import DatasetEntry, register_dataset
+from latentscape.data.registry import DatasetEntry
 from latentscape.data.types import ImageDataset
 from latentscape.errors import DataError
 
@@ -158,10 +158,10 @@ def _idx_entry(name: str, folder: str, description: str, base_url: str, md5s: di
         return ImageDataset(images, labels, name=name, split=split, classes=classes,
                             metadata={"source": str(folder_path)})
 
-    return register_dataset(DatasetEntry(
+    return DatasetEntry(
         name=name, description=description, load=load, folder=folder, files=files,
         classes=classes, aliases=aliases,
-    ))
+    )
 
 
 MNIST = _idx_entry(

@@ -24,7 +24,7 @@ from PIL import Image, ImageDraw
 
 from latentscape.config import DataConfig
 from latentscape.data.files import memo
-from latentscape.data.registry import DatasetEntry, register_dataset
+from latentscape.data.registry import DatasetEntry
 from latentscape.data.types import ImageDataset
 from latentscape.errors import ConfigError
 
@@ -116,11 +116,11 @@ def _load(split: str, cfg: DataConfig, root: Path) -> ImageDataset:
     )
 
 
-SHAPES_ENTRY = register_dataset(DatasetEntry(
+SHAPES_ENTRY = DatasetEntry(
     name="shapes",
     description="dSprites-style sprites (square/ellipse/heart; scale, rotation, x, y), generated; "
     "ground-truth factors",
     load=_load,
     classes=SHAPES,
     sized_by_loader=True,
-))
+)

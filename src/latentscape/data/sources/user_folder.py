@@ -22,7 +22,7 @@ import torch
 
 from latentscape.config import DataConfig
 from latentscape.data.files import cached_parse
-from latentscape.data.registry import DatasetEntry, fraction_indices, register_dataset
+from latentscape.data.registry import DatasetEntry, fraction_indices
 from latentscape.data.sources.folder import centre_square, load_images
 from latentscape.data.types import ImageDataset
 from latentscape.errors import ConfigError, DataError
@@ -107,4 +107,3 @@ FOLDER_ENTRY = DatasetEntry(
     load=_load,
     sized_by_loader=True,
 )
-register_dataset(FOLDER_ENTRY)

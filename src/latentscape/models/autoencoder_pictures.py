@@ -20,8 +20,9 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from latentscape.models.codes import interpolation_codes
 from latentscape.data.types import ImageDataset
-from latentscape.train.trainer import Callback, TrainState
+from latentscape.rundir.callbacks import Callback, TrainState
 from latentscape.viz.gif import save_gif
 from latentscape.viz.grid import save_image_grid
 from latentscape.viz.metrics_log import plot_metrics_jsonl
@@ -41,12 +42,6 @@ def reconstruction_rows(originals: Tensor, recons: Tensor, ncol: int = 8) -> Ten
     for start in range(0, originals.shape[0], ncol):
         rows += [originals[start : start + ncol], recons[start : start + ncol]]
     return torch.cat(rows)  # (2N, C, H, W)
-
-
-def interpolation_codes(z0: Tensor, z1: Tensor, steps: int) -> Tensor:
-    """(steps, D) codes on the segment from z0 to z1 (both (D,)), endpoints included."""
-    t = torch.linspace(0.0, 1.0, steps, device=z0.device)[:, None]  # (steps, 1)
-    return (1.0 - t) * z0 + t * z1
 
 
 def traversal_codes(center: Tensor, radius: float, steps: int, dims: tuple[int, int] = (0, 1)) -> Tensor:
@@ -124,33 +119,49 @@ def write_pictures(
             samples = model.sample(64, generator=torch.Generator().manual_seed(seed))
             written.append(save_image_grid(samples, out_dir / "samples.png", nrow=8, upscale=up))
         if "interpolation" in which:
-            z = model.embed(x[:2])  # (2, D)
-            frames = model.decode(interpolation_codes(z[0], z[1], interpolation_steps))  # (T, C, H, W)
-            row = torch.cat([x[:1], frames, x[1:2]])
-            written.append(save_image_grid(row, out_dir / "interpolation.png", nrow=row.shape[0], upscale=up))
-            cycle = torch.cat([frames, frames.flip(0)[1:-1]])  # there and back
-            written.append(save_gif(cycle, out_dir / "interpolation.gif", duration_ms=120, upscale=up))
+            written += _write_interpolation(model, x[:2], interpolation_steps, out_dir, up)
         if "traversal" in which:
             center = model.embed(x[:1])[0] if traversal_center == "posterior" else torch.zeros(
                 model.latent_dim, device=x.device
             )
-            for r in ranges:
-                images = model.decode(traversal_codes(center, float(r), traversal_steps))
-                name = f"traversal_range{r:g}.png"
-                written.append(save_image_grid(images, out_dir / name, nrow=traversal_steps, upscale=up))
+            written += _write_traversals(model, center, ranges, traversal_steps, out_dir, up)
         if "scatter" in which and model.latent_dim == 2:
-            codes, labels = _embed_all(model, dataset, device, scatter_points)
-            written.append(
-                plot_scatter_2d(
-                    codes.numpy(), labels.numpy(), out_dir / "latent_scatter.png",
-                    class_names=list(dataset.classes) or None, title=f"latent codes ({dataset.split})",
-                )
-            )
+            written.append(_write_scatter(model, dataset, device, scatter_points, out_dir))
         if "curves" in which and run_dir is not None:
             written += plot_metrics_jsonl(run_dir)
     finally:
         model.train(was_training)
     return written
+
+
+def _write_interpolation(model, pair: Tensor, steps: int, out_dir: Path, up: int) -> list[Path]:
+    """interpolation.png (first image, decoded codes, second image) and a there-and-back GIF."""
+    z = model.embed(pair)  # (2, D)
+    frames = model.decode(interpolation_codes(z[0], z[1], steps))  # (T, C, H, W)
+    row = torch.cat([pair[:1], frames, pair[1:2]])
+    cycle = torch.cat([frames, frames.flip(0)[1:-1]])  # there and back
+    return [
+        save_image_grid(row, out_dir / "interpolation.png", nrow=row.shape[0], upscale=up),
+        save_gif(cycle, out_dir / "interpolation.gif", duration_ms=120, upscale=up),
+    ]
+
+
+def _write_traversals(model, center: Tensor, ranges: Sequence[float], steps: int, out_dir: Path, up: int) -> list[Path]:
+    """traversal_range{r}.png: decoded grids over two latent dims, center +- r."""
+    out = []
+    for r in ranges:
+        images = model.decode(traversal_codes(center, float(r), steps))
+        out.append(save_image_grid(images, out_dir / f"traversal_range{r:g}.png", nrow=steps, upscale=up))
+    return out
+
+
+def _write_scatter(model, dataset: ImageDataset, device, points: int, out_dir: Path) -> Path:
+    """latent_scatter.png: 2-D codes of up to `points` images, coloured by class."""
+    codes, labels = _embed_all(model, dataset, device, points)
+    return plot_scatter_2d(
+        codes.numpy(), labels.numpy(), out_dir / "latent_scatter.png",
+        class_names=list(dataset.classes) or None, title=f"latent codes ({dataset.split})",
+    )
 
 
 def pictures_split(data: dict[str, ImageDataset], preferred: str) -> ImageDataset | None:

@@ -7,7 +7,7 @@ from PIL import Image
 from latentscape.errors import LatentscapeError
 from latentscape.models.base import DataInfo
 from latentscape.models.gan import GAN, GANConfig
-from latentscape.viz.gan_pictures import interpolation_codes, sweep_codes, write_interpolation, write_sweep
+from latentscape.models.gan_pictures import interpolation_codes, sweep_codes, write_interpolation, write_sweep
 
 
 
@@ -50,7 +50,7 @@ def test_pictures_have_the_right_size(tmp_path):
 
 
 def test_write_generator_pictures(tmp_path):
-    from latentscape.viz.gan_pictures import write_generator_pictures
+    from latentscape.models.gan_pictures import write_generator_pictures
 
     gan = GAN(GANConfig(latent_dim=4, width=4), DataInfo((3, 16, 16), 10, 10))
     paths = write_generator_pictures(gan, tmp_path / "images", grid_size=6, interpolation_steps=3, sweep_steps=3)

@@ -5,7 +5,7 @@ from latentscape.data.types import ImageDataset
 from latentscape.landscape.params import named_params
 from latentscape.models.base import DataInfo
 from latentscape.models.classifier import MLPClassifierConfig, build_mlp
-from latentscape.models.curve import CurveModel
+from latentscape.landscape.curve_model import CurveModel
 
 
 def _data(n=32):

@@ -19,17 +19,12 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from latentscape.models.codes import interpolation_codes
 from latentscape.errors import LatentscapeError
-from latentscape.train.trainer import Callback, TrainState
+from latentscape.rundir.callbacks import Callback, TrainState
 from latentscape.viz.gif import save_gif
 from latentscape.viz.grid import make_grid, save_image_grid
 from latentscape.viz.plots import plot_curves
-
-
-def interpolation_codes(z0: Tensor, z1: Tensor, steps: int) -> Tensor:
-    """Codes on the segment from z0 (P, D) to z1 (P, D): (steps, P, D), endpoints included."""
-    t = torch.linspace(0, 1, steps, device=z0.device).view(steps, 1, 1)  # (T, 1, 1)
-    return (1 - t) * z0.unsqueeze(0) + t * z1.unsqueeze(0)  # (T, P, D)
 
 
 def sweep_codes(z: Tensor, value_range: float, steps: int, dims: tuple[int, int] = (0, 1)) -> Tensor:

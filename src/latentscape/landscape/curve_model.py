@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -22,10 +21,12 @@ from torch.func import functional_call
 from latentscape.data.types import Batch
 from latentscape.landscape.functional import Bound
 from latentscape.landscape.curves import Curve, coefficients
-from latentscape.landscape.params import Params, check_compatible, flatten, unflatten
-from latentscape.models.base import DataInfo, LatentModel, LossOutput, ModelConfig, ModelEntry
+from latentscape.landscape.params import Params, check_compatible, combine, flatten, unflatten
+from latentscape.rundir.model import DataInfo, LatentModel, LossOutput, ModelConfig, ModelEntry
 from latentscape.ranges import ranged
-from latentscape.registry import MODELS
+from latentscape.registry import CURVE_KINDS
+
+CurveKindName = CURVE_KINDS.literal()
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class CurveConfig(ModelConfig):
     name: str = "curve"
     start: str = ""
     end: str = ""
-    kind: Literal["bezier", "polychain"] = "bezier"
+    kind: CurveKindName = "bezier"
     bends: int = ranged(1, 0, 64)
     fix_start: bool = True
     fix_end: bool = True
@@ -122,9 +123,8 @@ class CurveModel(LatentModel):
     def theta(self, t: float | Tensor) -> Params:
         """theta(t) as views of one (N,) vector, differentiable w.r.t. the free control points."""
         c = coefficients(self.kind, float(t), self.num_points)[0]  # (K,) float64
-        vecs = self.control_vectors()
-        vec = sum(float(ck) * v for ck, v in zip(c, vecs) if float(ck) != 0.0)  # (N,)
-        return unflatten(vec, self._like)  # type: ignore[arg-type]
+        vec = combine(c, [{"theta": v} for v in self.control_vectors()])["theta"]  # (N,)
+        return unflatten(vec, self._like)
 
     def base_buffers(self) -> Params:
         return dict(self.base.named_buffers())
@@ -141,6 +141,11 @@ class CurveModel(LatentModel):
 
     def group_for_step(self, step: int) -> str:
         return self.base.group_for_step(step)
+
+    def set_step(self, step: int) -> None:
+        """The curve's training step is the step of the base model evaluated along it."""
+        super().set_step(step)
+        self.base.set_step(step)
 
     def _at(self, t: float, batch: Batch, group: str) -> tuple[LossOutput, Params]:
         theta = self.theta(t)
@@ -190,7 +195,5 @@ def absolute_spec(spec: str) -> str:
     return str(Path(path).resolve()) + (at + which if at else "")
 
 
-MODELS.register(
-    "curve",
-    ModelEntry(CurveConfig, build_curve, description="Bezier/PolyChain curve between two runs (Garipov et al. 2018)"),
-)
+# Declared in latentscape.registry.MODELS as "curve".
+CURVE_ENTRY = ModelEntry(CurveConfig, build_curve, description="Bezier/PolyChain curve between two runs (Garipov et al. 2018)")

@@ -1,0 +1,30 @@
+"""Pictures of path results (one plot per metric; several paths on one axis)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from latentscape.viz.plots import plot_curves
+
+if TYPE_CHECKING:  # a type only: paths.py imports this module
+    from latentscape.landscape.paths import PathResult
+
+
+def plot_path(result: PathResult, images_dir: Path, label: str = "") -> list[Path]:
+    """images/path_<metric>.png: one plot per metric, one series per split."""
+    out = []
+    metrics = sorted({m for ms in result.values.values() for m in ms})
+    for m in metrics:
+        series = {s: (result.ts, ms[m]) for s, ms in result.values.items() if m in ms}
+        name = m.replace("/", "_")
+        out.append(
+            plot_curves(series, images_dir / f"path_{name}.png", xlabel="t", ylabel=m, title=f"{m} along the {label or result.kind}", markers=len(result.ts) <= 31)
+        )
+    return out
+
+
+def plot_compare(results: dict[str, PathResult], split: str, metric: str, path: Path) -> Path:
+    """Several paths (e.g. line vs curve) for one split and metric on one axis."""
+    series = {name: (r.ts, r.values[split][metric]) for name, r in results.items() if metric in r.values.get(split, {})}
+    return plot_curves(series, path, xlabel="t", ylabel=f"{split} {metric}", title=f"{split} {metric}: " + " vs ".join(series))

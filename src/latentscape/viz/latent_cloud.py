@@ -1,0 +1,68 @@
+"""2-D latents coloured by class over a grey reference cloud (the decoder-only study's plots).
+
+The study draws the validation latents by class on top of the grey cloud of the training
+latents, to show that new images land in the clusters the training images formed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from latentscape.viz.figure import as_array, new_figure, save_figure
+from latentscape.viz.plots import _class_colormap
+
+
+def plot_latents_over_cloud(
+    points: Any,
+    labels: Any,
+    path: str | Path,
+    cloud: Any | None = None,
+    class_names: Sequence[str] | None = None,
+    title: str = "",
+    max_points: int = 20000,
+) -> Path:
+    """Points (N, 2) coloured by class, over an optional grey cloud (M, 2); one PNG.
+
+    Args:
+        points: (N, 2) latents to colour.
+        labels: (N,) integer classes.
+        path: destination PNG.
+        cloud: (M, 2) reference latents drawn in grey underneath, or None.
+        class_names: legend names by class index.
+        title: plot title.
+        max_points: evenly spaced subsets above this many points (each of points and cloud).
+
+    Returns:
+        The path written.
+    """
+    xy = as_array(points, "points", 2)
+    lab = as_array(labels, "labels", 1).astype(np.int64)
+    if xy.shape[1] != 2 or lab.shape[0] != xy.shape[0]:
+        raise ValueError(f"points must be (N, 2) with N labels, got {xy.shape} and {lab.shape}")
+    xy, lab = _thin(xy, max_points), _thin(lab, max_points)
+    fig = new_figure(width=6.4, height=5.4)
+    ax = fig.add_subplot()
+    if cloud is not None:
+        bg = _thin(as_array(cloud, "cloud", 2), max_points)
+        ax.scatter(bg[:, 0], bg[:, 1], s=3.0, color="0.8", linewidths=0, label="train (all)", zorder=1)
+    classes = np.unique(lab)
+    cmap = _class_colormap(len(classes))
+    size = float(np.clip(4000.0 / max(len(xy), 1), 3.0, 25.0))
+    for i, k in enumerate(classes):
+        sel = lab == k
+        name = class_names[k] if class_names is not None and 0 <= k < len(class_names) else str(k)
+        ax.scatter(xy[sel, 0], xy[sel, 1], s=size, color=cmap(i), label=str(name), alpha=0.8, linewidths=0, zorder=2)
+    ax.set(xlabel="z[0]", ylabel="z[1]", title=title)
+    if len(classes) <= 20:
+        ax.legend(markerscale=2.0, fontsize="small", loc="best", framealpha=0.8)
+    return save_figure(fig, path)
+
+
+def _thin(a: np.ndarray, limit: int) -> np.ndarray:
+    if a.shape[0] <= limit:
+        return a
+    return a[np.linspace(0, a.shape[0] - 1, limit).astype(np.int64)]
