@@ -145,7 +145,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from latentscape.config import DataConfig
     from latentscape.data.registry import load_splits
-    import latentscape.builtins  # noqa: F401  (registers models and datasets)
 
     torch.set_num_threads(args.threads)
     data = load_splits(DataConfig(name="mnist", data_dir=args.data_dir, fraction=args.fraction))

@@ -143,6 +143,9 @@ METRICS: Registry[Callable[..., Any]] = Registry(
         "fid": "latentscape.metrics.fid:fid_metric",
         "kid": "latentscape.metrics.kid:kid_metric",
         "lpips": "latentscape.metrics.lpips:lpips_metric",
+        "mig": "latentscape.metrics.disentanglement_eval:mig_metric",
+        "factorvae": "latentscape.metrics.disentanglement_eval:factorvae_metric",
+        "dci": "latentscape.metrics.disentanglement_eval:dci_metric",
     },
 )
 # Optimizers (train.optimizer.name): name -> torch optimizer class.

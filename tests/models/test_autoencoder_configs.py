@@ -11,7 +11,7 @@ from latentscape.models.base import DataInfo
 from latentscape.registry import MODELS
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-SHAPES = {"mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "cifar10": (3, 32, 32), "celeba": (3, 64, 64)}
+SHAPES = {"mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "cifar10": (3, 32, 32), "celeba": (3, 64, 64), "shapes": (1, 64, 64)}
 AE_FAMILY = sorted(
     p for p in CONFIGS.glob("*.yaml")
     if (yaml.safe_load(p.read_text()) or {}).get("model", {}).get("name") in ("ae", "vae")

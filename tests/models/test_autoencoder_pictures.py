@@ -46,7 +46,7 @@ def test_pictures_exist_with_the_right_sizes(tmp_path):
     written = write_pictures(model(), data(), tmp_path, seed=1)
     names = {p.name for p in written}
     assert names == {"reconstructions.png", "samples.png", "interpolation.png", "interpolation.gif",
-                     "traversal_range1.png", "traversal_range3.png", "latent_scatter.png"}
+                     "traversal_range1.png", "traversal_range3.png", "traversal_dims.png", "latent_scatter.png"}
     up = 8  # 8 px images are enlarged 8x; a grid is cells of (8 + 2) px plus a 2 px border
     sizes = {n: Image.open(tmp_path / n).size for n in names}
     assert sizes["reconstructions.png"] == (82 * up, 42 * up)  # 8 columns, 4 rows (2 pairs)

@@ -12,4 +12,5 @@ COMMANDS: list[str] = [
     "fge",
     "demo",
     "fid_net",
+    "probe",
 ]

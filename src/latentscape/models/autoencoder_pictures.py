@@ -6,6 +6,8 @@
 - traversal_range1.png, traversal_range3.png: latent dimensions 0 (rows) and 1 (columns) swept
   over offsets in [-r, r] around a test image's code (or the origin), the others held fixed,
   as in the CIFAR-10 / CUB study's (-1, 1) and (-3, 3) grids;
+- traversal_dims.png: one row per latent dimension (at most 32), that dimension alone swept over
+  [-3, 3] around the code of a test image, the others held fixed (beta-VAE style traversals);
 - latent_scatter.png: codes of the split coloured by class, when the latent has two dimensions;
 - curves_<metric>.png: training curves (reconstruction, KL, ...) from metrics.jsonl.
 
@@ -28,7 +30,10 @@ from latentscape.viz.grid import save_image_grid
 from latentscape.viz.metrics_log import plot_metrics_jsonl
 from latentscape.viz.plots import plot_scatter_2d
 
-ALL_PICTURES = ("reconstructions", "samples", "interpolation", "traversal", "scatter", "curves")
+ALL_PICTURES = (
+    "reconstructions", "samples", "interpolation", "traversal", "traversal_dims", "scatter", "curves",
+)
+MAX_TRAVERSAL_DIMS = 32
 
 
 def upscale_for(image_shape: Sequence[int]) -> int:
@@ -55,6 +60,16 @@ def traversal_codes(center: Tensor, radius: float, steps: int, dims: tuple[int, 
     grid = center.repeat(steps * steps, 1)  # (steps^2, D)
     grid[:, dims[0]] += offsets.repeat_interleave(steps)  # row index
     grid[:, dims[1]] += offsets.repeat(steps)  # column index
+    return grid
+
+
+def dimension_traversal_codes(center: Tensor, radius: float, steps: int, max_dims: int = MAX_TRAVERSAL_DIMS) -> Tensor:
+    """Codes (min(D, max_dims) * steps, D): row i sweeps dimension i over [-r, r] around `center`."""
+    dims = min(center.shape[0], max_dims)
+    offsets = torch.linspace(-radius, radius, steps, device=center.device)
+    grid = center.repeat(dims * steps, 1)  # (dims * steps, D), row-major: dimension, then offset
+    rows = torch.arange(dims, device=center.device).repeat_interleave(steps)
+    grid[torch.arange(dims * steps, device=center.device), rows] += offsets.repeat(dims)
     return grid
 
 
@@ -125,6 +140,10 @@ def write_pictures(
                 model.latent_dim, device=x.device
             )
             written += _write_traversals(model, center, ranges, traversal_steps, out_dir, up)
+        if "traversal_dims" in which:
+            center = model.embed(x[:1])[0]  # (D,)
+            images = model.decode(dimension_traversal_codes(center, max(ranges), traversal_steps))
+            written.append(save_image_grid(images, out_dir / "traversal_dims.png", nrow=traversal_steps, upscale=up))
         if "scatter" in which and model.latent_dim == 2:
             written.append(_write_scatter(model, dataset, device, scatter_points, out_dir))
         if "curves" in which and run_dir is not None:

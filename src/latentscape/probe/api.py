@@ -1,0 +1,237 @@
+"""`probe_runs`: score trained runs' codes against PCA, UMAP and pixels with simple classifiers.
+
+The CLI (`latentscape probe`) and bench/probe.py call this. Output folder (written whole, into a
+temporary sibling that replaces the folder at the end, so a killed probe leaves the previous
+results intact): `probe.json` (rows + protocol), `probe.md`, `maps.png`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from latentscape.data.types import ImageDataset
+from latentscape.errors import LatentscapeError
+from latentscape.io import atomic_write_text, write_json
+from latentscape.probe.classifiers import ProbeProtocol, check_classifiers, score
+from latentscape.probe.embeddings import BASELINES, Embedding, baseline_embedding, has_embed, model_embedding
+from latentscape.probe.table import markdown_table, terminal_table
+
+
+@dataclass(frozen=True)
+class ProbeOptions:
+    """What to compare and how.
+
+    Attributes:
+        baselines: subset of ("pca", "umap", "pixels").
+        dim: components of the PCA and UMAP baselines.
+        classifiers: subset of ("logreg", "knn").
+        max_train: score on a seeded subsample of this many training images (None: all).
+        max_test: likewise for the test split.
+        map_points: test points drawn in maps.png (0: no maps).
+        batch_size: embedding batch size.
+        device: where runs embed.
+        data_dir: dataset root overriding the runs' data.data_dir.
+        protocol: classifier settings and seed.
+    """
+
+    baselines: tuple[str, ...] = BASELINES
+    dim: int = 10
+    classifiers: tuple[str, ...] = ("logreg", "knn")
+    max_train: int | None = None
+    max_test: int | None = None
+    map_points: int = 3000
+    batch_size: int = 500
+    device: str = "cpu"
+    data_dir: str | None = None
+    protocol: ProbeProtocol = field(default_factory=ProbeProtocol)
+
+    def __post_init__(self) -> None:
+        for b in self.baselines:
+            if b not in BASELINES:
+                raise LatentscapeError(f"unknown baseline {b!r} (allowed: {', '.join(BASELINES)})")
+        check_classifiers(list(self.classifiers))
+        for key in ("max_train", "max_test"):
+            value = getattr(self, key)
+            if value is not None and value < 2:
+                raise LatentscapeError(f"--{key.replace('_', '-')} must be at least 2, got {value}")
+        if self.dim < 1 or self.map_points < 0 or self.batch_size < 1:
+            raise LatentscapeError("--dim and --batch-size must be >= 1, --map-points >= 0")
+
+
+def subsample(dataset: ImageDataset, limit: int | None, seed: int) -> ImageDataset:
+    """A seeded subset of `limit` rows in their original order (the dataset itself if smaller)."""
+    if limit is None or limit >= len(dataset):
+        return dataset
+    picked = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:limit]
+    return dataset.subset(picked.sort().values)
+
+
+def _data_key(cfg) -> dict[str, Any]:
+    return {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("data_dir", "download")}
+
+
+def load_probe_runs(specs: list[str], device: torch.device):
+    """Load every run; fail before any work if one lacks `embed` or the datasets differ."""
+    from latentscape.rundir.load import load_run
+
+    if not specs:
+        raise LatentscapeError("name at least one run to probe")
+    loaded = [load_run(s, device=device) for s in specs]
+    for spec, lr in zip(specs, loaded):
+        if not has_embed(lr.model):
+            raise LatentscapeError(
+                f"{spec}: model {lr.config.model.name!r} ({type(lr.model).__name__}) has no `embed` "
+                "capability, so it has no codes to probe"
+            )
+    first = _data_key(loaded[0].config.data)
+    for spec, lr in zip(specs[1:], loaded[1:]):
+        if _data_key(lr.config.data) != first:
+            raise LatentscapeError(f"{spec}: trained on other data ({_data_key(lr.config.data)}) than "
+                                   f"{specs[0]} ({first}); probe runs of one dataset together")
+    return loaded
+
+
+def _run_names(specs: list[str]) -> list[str]:
+    names: list[str] = []
+    for spec in specs:
+        base = Path(str(spec).split("@")[0].rstrip("/")).name or str(spec)
+        name, i = base, 2
+        while name in names:
+            name, i = f"{base}#{i}", i + 1
+        names.append(name)
+    return names
+
+
+def probe_embeddings(
+    embeddings: list[Embedding], train: ImageDataset, test: ImageDataset, options: ProbeOptions,
+) -> list[dict[str, Any]]:
+    """One table row per embedding: dim, accuracies, fit and embed times."""
+    y_train, y_test = train.labels.numpy(), test.labels.numpy()
+    rows = []
+    for emb in embeddings:
+        scores = score(emb.train, y_train, emb.test, y_test, list(options.classifiers), options.protocol)
+        rows.append({"embedding": emb.name, "dim": emb.dim, **{k: v for k, v in scores.items() if k.endswith("_acc")},
+                     "fit_s": emb.fit_seconds, "embed_s": emb.embed_seconds,
+                     **{k: v for k, v in scores.items() if k.endswith("_fit_s")}})
+    return rows
+
+
+def map_points_2d(emb: Embedding, indices: np.ndarray, seed: int) -> np.ndarray:
+    """(M, 2) points of the test codes at `indices`: the codes when 2-D, else their 2-D UMAP."""
+    points = emb.test[indices]
+    if emb.dim == 2:
+        return points
+    if emb.dim == 1:
+        return np.concatenate([points, np.zeros_like(points)], axis=1)
+    import umap
+
+    return umap.UMAP(n_components=2, random_state=seed, n_jobs=1).fit_transform(points)
+
+
+def _replace_folder(tmp: Path, out: Path) -> None:
+    """Move a finished temporary folder onto `out`, keeping the old one until the move is done."""
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)
+    os.replace(tmp, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def check_out_dir(out: Path) -> None:
+    """Refuse a destination that is a file or a non-empty folder of something else: the probe
+    replaces its folder as a whole, and must never wipe a run directory by mistake."""
+    if out.exists() and not out.is_dir():
+        raise LatentscapeError(f"--out {out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / "probe.json").is_file():
+        raise LatentscapeError(f"--out {out}: a non-empty folder without probe.json; choose a new folder")
+
+
+def default_out_dir(specs: list[str]) -> Path:
+    """RUN/analysis/probe for one run; ./analysis/probe for several."""
+    if len(specs) == 1:
+        return Path(str(specs[0]).split("@")[0]) / "analysis" / "probe"
+    return Path("analysis") / "probe"
+
+
+def probe_runs(specs: list[str], options: ProbeOptions, out_dir: str | Path | None = None,
+               log=print) -> dict[str, Any]:
+    """Embed, fit baselines, score, draw, and write the analysis folder.
+
+    Args:
+        specs: run directories (RUN, RUN@init, RUN@last).
+        options: what to compare and how.
+        out_dir: analysis folder (default: `default_out_dir(specs)`).
+        log: progress printer (None: silent).
+
+    Returns:
+        {"rows": [...], "protocol": {...}, "out_dir": str}.
+    """
+    from latentscape.data.registry import load_split
+    from latentscape.train.api import resolve_device
+
+    say = log or (lambda *_: None)
+    check_out_dir(Path(out_dir) if out_dir is not None else default_out_dir(list(specs)))
+    device = resolve_device(options.device)
+    loaded = load_probe_runs(list(specs), device)
+    data_cfg = loaded[0].config.data
+    if options.data_dir:
+        data_cfg = dataclasses.replace(data_cfg, data_dir=options.data_dir)
+    seed = options.protocol.seed
+    train = subsample(load_split(data_cfg, "train"), options.max_train, seed)
+    test = subsample(load_split(data_cfg, "test"), options.max_test, seed + 1)
+    if bool((train.labels < 0).any()) or bool((test.labels < 0).any()):
+        raise LatentscapeError(f"dataset {data_cfg.name!r} has no class labels: a probe needs them")
+    embeddings = []
+    for name, lr in zip(_run_names(list(specs)), loaded):
+        say(f"embedding {name} ({type(lr.model).__name__})")
+        embeddings.append(model_embedding(name, lr.model, train, test, options.batch_size, device))
+    for kind in options.baselines:
+        say(f"fitting {kind}")
+        embeddings.append(baseline_embedding(kind, train, test, options.dim, seed))
+    say("scoring")
+    rows = probe_embeddings(embeddings, train, test, options)
+    protocol = {
+        "runs": [f"{s} ({lr.weights} weights)" for s, lr in zip(specs, loaded)],
+        "dataset": data_cfg.name, "train_size": len(train), "test_size": len(test),
+        "max_train": options.max_train, "max_test": options.max_test, "baseline_dim": options.dim,
+        "baselines_fitted_on": "training split only", "classifiers": list(options.classifiers),
+        **options.protocol.as_dict(), "umap": "umap-learn, n_neighbors=15, min_dist=0.1, random_state=seed",
+    }
+    out = Path(out_dir) if out_dir is not None else default_out_dir(list(specs))
+    check_out_dir(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        result = {"rows": rows, "protocol": protocol}
+        write_json(tmp / "probe.json", result)
+        atomic_write_text(tmp / "probe.md", markdown_table(rows, protocol))
+        if options.map_points:
+            say("drawing 2-D maps")
+            from latentscape.viz.embedding_maps import draw_embedding_maps
+
+            idx = np.arange(len(test))
+            if options.map_points < len(test):  # the same seeded points in every panel
+                idx = torch.randperm(len(test), generator=torch.Generator().manual_seed(seed + 2))
+                idx = idx[: options.map_points].sort().values.numpy()
+            maps = [(f"{e.name} ({e.dim}-d{', UMAP 2-D' if e.dim > 2 else ''})", map_points_2d(e, idx, seed))
+                    for e in embeddings]
+            draw_embedding_maps(maps, test.labels.numpy()[idx], tmp / "maps.png", test.classes)
+        _replace_folder(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    say(terminal_table(rows))
+    say(f"written: {out}")
+    return {**result, "out_dir": str(out)}

@@ -1,0 +1,41 @@
+"""The probe table in three forms: aligned terminal text, Markdown and a JSON-ready dict."""
+
+from __future__ import annotations
+
+from typing import Any
+
+COLUMNS = ("embedding", "dim", "logreg_acc", "knn_acc", "fit_s", "embed_s", "logreg_fit_s", "knn_fit_s")
+
+
+def _cell(row: dict[str, Any], key: str) -> str:
+    value = row.get(key)
+    if value is None:
+        return "-"
+    if key.endswith("_acc"):
+        return f"{value:.4f}"
+    if key.endswith("_s"):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def _columns(rows: list[dict[str, Any]]) -> list[str]:
+    return [c for c in COLUMNS if any(c in r for r in rows)]
+
+
+def terminal_table(rows: list[dict[str, Any]]) -> str:
+    """Aligned columns (accuracies as fractions, times in seconds)."""
+    cols = _columns(rows)
+    cells = [[_cell(r, c) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths)), "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
+    return "\n".join(lines)
+
+
+def markdown_table(rows: list[dict[str, Any]], protocol: dict[str, Any]) -> str:
+    """A Markdown table followed by the protocol as a bullet list."""
+    cols = _columns(rows)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    lines += ["| " + " | ".join(_cell(r, c) for c in cols) + " |" for r in rows]
+    lines += ["", "Protocol:", ""] + [f"- {k}: {v}" for k, v in protocol.items()]
+    return "\n".join(lines) + "\n"
