@@ -13,8 +13,9 @@ import torch
 
 from latentscape.cli import main
 from latentscape.errors import CheckpointError, LatentscapeError
-from latentscape.train.api import load_run, train_and_evaluate
-from latentscape.train.checkpoint import STATE_FORMAT, WEIGHTS_FORMAT, atomic_save, load_checkpoint
+from latentscape.rundir.load import load_run
+from latentscape.train.api import train_and_evaluate
+from latentscape.rundir.checkpoint import STATE_FORMAT, WEIGHTS_FORMAT, atomic_save, load_checkpoint
 from tinydata import tiny_config, tiny_splits
 
 

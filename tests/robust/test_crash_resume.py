@@ -117,7 +117,7 @@ def test_resume_drops_torn_metrics_line_duplicate_rows_and_stale_temporaries(ref
     shutil.copytree(ref, run_dir)
     # Pretend the run was killed right after the last checkpoint before the end: restore the
     # mid-run state by resuming from a copy whose last.pt is not finished.
-    from latentscape.train.checkpoint import atomic_save, load_checkpoint
+    from latentscape.rundir.checkpoint import atomic_save, load_checkpoint
 
     last = load_checkpoint(run_dir / "checkpoints" / "last.pt")
     last["finished"] = False
@@ -143,7 +143,7 @@ def test_resume_rebuilds_creation_files_missing_from_an_older_run(reference, qui
     them from the seed, identical to the uninterrupted run's."""
     import shutil
 
-    from latentscape.train.checkpoint import atomic_save, load_checkpoint
+    from latentscape.rundir.checkpoint import atomic_save, load_checkpoint
 
     ref, _ = reference
     run_dir = tmp_path / "old"

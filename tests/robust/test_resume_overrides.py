@@ -14,7 +14,7 @@ from latentscape.cli import main
 from latentscape.config import config_from_dict
 from latentscape.errors import TrainingDiverged
 from latentscape.train.api import train_and_evaluate
-from latentscape.train.checkpoint import load_checkpoint
+from latentscape.rundir.checkpoint import load_checkpoint
 from latentscape.train.trainer import Callback
 
 CFG = {
