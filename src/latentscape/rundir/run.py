@@ -224,12 +224,13 @@ def remove_stale_creations(path: Path) -> None:
     prefix = CREATING_PREFIX.format(name=path.name)
     for p in list(_stale_creations(path)):
         pid = p.name[len(prefix):]
-        if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and process_alive(int(pid)):
             continue
         shutil.rmtree(p, ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine (a permission error means it does)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
