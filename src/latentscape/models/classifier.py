@@ -15,6 +15,7 @@ from latentscape.data.types import Batch
 from latentscape.rundir.model import DataInfo, LatentModel, LossOutput, ModelConfig, ModelEntry
 from latentscape.nets.mlp import ACTIVATIONS, MLP
 from latentscape.nets.vgg import SmallVGG
+from latentscape.ranges import ranged
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class MLPClassifierConfig(ModelConfig):
     """MLP classifier: `hidden_dims` (64,) with relu is the lab's 784-64-10 network."""
 
     name: str = "mlp_classifier"
-    hidden_dims: tuple[int, ...] = (64,)
+    hidden_dims: tuple[int, ...] = ranged((64,), 1, 10**6)
     activation: str = "relu"
 
     def __post_init__(self) -> None:
@@ -37,10 +38,10 @@ class CNNClassifierConfig(ModelConfig):
     """Small VGG-style CNN with BatchNorm and dropout."""
 
     name: str = "cnn_classifier"
-    widths: tuple[int, ...] = (32, 64, 128)
-    convs_per_block: int = 2
-    dropout: float = 0.3
-    hidden: int = 128
+    widths: tuple[int, ...] = ranged((32, 64, 128), 1, 10**5)
+    convs_per_block: int = ranged(2, 1, 64)
+    dropout: float = ranged(0.3, 0.0, 1.0, high_open=True)
+    hidden: int = ranged(128, 1, 10**6)
     batch_norm: bool = True
 
 
