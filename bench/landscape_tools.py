@@ -168,6 +168,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--data-dir", default=default_data_dir())
     ap.add_argument("--out", default="bench/results/landscape_tools.json")
+    ap.add_argument("--models", default="mlp,bn-cnn", help="comma-separated rows to run: mlp, bn-cnn")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     cfg = DataConfig(name="mnist", data_dir=args.data_dir)
@@ -181,7 +182,10 @@ def main() -> None:
     }
     results: dict = {"args": vars(args), "models": {}}
     print(f"{'model':<15}{'task':<26}{'reference s':>12}{'latentscape s':>14}{'speedup':>9}{'max rel diff':>14}")
+    wanted = set(filter(None, args.models.split(",")))
     for name, (model, n) in models.items():
+        if name.split()[0] not in wanted:
+            continue
         torch.manual_seed(args.seed)
         model = train_quick(model, train, args.seed)
         ds = test.subset(torch.arange(n))

@@ -187,6 +187,8 @@ def landscapes(args, work: Path, results: dict) -> None:
     record(results, "plane_inprocess", a, b, max_abs_diff=float(np.abs(np.asarray(r_ours) - np.asarray(r_peer)).max()), strategy=ev.last_strategy)
 
     # whole commands: fresh processes (start-up, imports, loading, evaluation, files, plots)
+    if "commands" in args.skip.split(","):
+        return
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": str(args.threads)}
     script = work / "peer_landscape.py"
     script.write_text(PEER_LINE_SCRIPT)
@@ -336,7 +338,7 @@ def main() -> None:
     p.add_argument("--fid-dim", type=int, default=2048)
     p.add_argument("--kid-subsets", type=int, default=100)
     p.add_argument("--kid-size", type=int, default=1000)
-    p.add_argument("--skip", default="", help="comma-separated rows to skip: landscapes, vae, metrics")
+    p.add_argument("--skip", default="", help="comma-separated rows to skip: landscapes, commands (the line/plane command rows), vae, metrics")
     p.add_argument("--workdir", help="where runs are kept (default: a temporary folder)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)

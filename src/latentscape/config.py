@@ -19,6 +19,7 @@ from typing import Any, Literal, Union
 import yaml
 
 from latentscape.errors import ConfigError
+from latentscape.ranges import INF, check_ranges, check_values, ranged
 from latentscape.registry import LR_SCHEDULES, OPTIMIZERS
 
 # Name lists come from the registry declarations (a name is written once).
@@ -47,20 +48,26 @@ class DataConfig:
         split_seed: seed of the validation split and of `fraction` subsampling.
         image_size: side length for datasets that are resized or generated (shapes, CelebA, CUB).
         num_examples: number of generated examples (procedural datasets only).
+        path: image folder of `name: folder` (class-per-subfolder or flat PNG/JPEG files).
+        channels: 1 (grayscale) or 3 (RGB) for `name: folder` (None: 3).
+        verify: check the MD5 checksums of known datasets' files; false skips them (a warning is
+            printed), for a user's own copy of a dataset.
     """
 
     name: str = "digits"
     data_dir: str | None = None
     download: bool = False
-    val_fraction: float = 0.0
-    fraction: float = 1.0
-    split_seed: int = 0
-    image_size: int | None = None
-    num_examples: int | None = None
+    val_fraction: float = ranged(0.0, 0.0, 0.9)
+    fraction: float = ranged(1.0, 0.0, 1.0, low_open=True)
+    split_seed: int = ranged(0, 0, 2**63 - 1)
+    image_size: int | None = ranged(None, 1, 4096)
+    num_examples: int | None = ranged(None, 1, INF)
+    path: str | None = None
+    channels: Literal[1, 3] | None = None
+    verify: bool = True
 
     def __post_init__(self) -> None:
-        _check_range("data.val_fraction", self.val_fraction, 0.0, 0.9)
-        _check_range("data.fraction", self.fraction, 1e-9, 1.0)
+        check_ranges(self, "data.")
 
 
 @dataclass(frozen=True)
@@ -68,15 +75,11 @@ class OptimizerConfig:
     """Optimizer of one parameter group (Adam, AdamW or SGD with momentum)."""
 
     name: OptimizerName = "adam"
-    lr: float = 1e-3
-    momentum: float = 0.9
+    lr: float = ranged(1e-3, 0.0, 1e3, low_open=True)
+    momentum: float = ranged(0.9, 0.0, 1.0, high_open=True)
     nesterov: bool = False
-    weight_decay: float = 0.0
-    betas: tuple[float, float] = (0.9, 0.999)
-
-    def __post_init__(self) -> None:
-        _check_range("optimizer.lr", self.lr, 0.0, 1e3)
-        _check_range("optimizer.weight_decay", self.weight_decay, 0.0, 1e3)
+    weight_decay: float = ranged(0.0, 0.0, 1e3)
+    betas: tuple[float, float] = ranged(default_factory=lambda: (0.9, 0.999), low=0.0, high=1.0, high_open=True)
 
 
 @dataclass(frozen=True)
@@ -88,10 +91,10 @@ class ScheduleConfig:
     """
 
     name: LRScheduleName = "constant"
-    step_epochs: int = 30
-    gamma: float = 0.1
-    final_fraction: float = 0.0
-    warmup_steps: int = 0
+    step_epochs: int = ranged(30, 1, INF)
+    gamma: float = ranged(0.1, 0.0, 1.0, low_open=True)
+    final_fraction: float = ranged(0.0, 0.0, 1.0)
+    warmup_steps: int = ranged(0, 0, INF)
 
 
 @dataclass(frozen=True)
@@ -125,31 +128,26 @@ class TrainConfig:
             on GPU tensor cores; no effect on the numbers beyond float rounding).
     """
 
-    epochs: int = 10
-    max_steps: int | None = None
-    batch_size: int = 128
+    epochs: int = ranged(10, 1, INF)
+    max_steps: int | None = ranged(None, 1, INF)
+    batch_size: int = ranged(128, 1, INF)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     group_optimizers: dict[str, OptimizerConfig] = field(default_factory=dict)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
-    grad_clip: float | None = None
+    grad_clip: float | None = ranged(None, 0.0, INF, low_open=True)
     precision: Literal["fp32", "bf16"] = "fp32"
-    eval_every: int = 1
+    eval_every: int = ranged(1, 0, INF)
     eval_split: Literal["val", "test", "train"] = "test"
-    eval_batch_size: int = 1000
+    eval_batch_size: int = ranged(1000, 1, INF)
     final_eval_splits: tuple[str, ...] = ("train", "test")
-    checkpoint_every_steps: int = 0
-    keep_every: int = 0
-    log_every: int = 50
+    checkpoint_every_steps: int = ranged(0, 0, INF)
+    keep_every: int = ranged(0, 0, INF)
+    log_every: int = ranged(50, 1, INF)
     device: str = "auto"
     deterministic: bool = True
-    num_threads: int = 0
+    num_threads: int = ranged(0, 0, 4096)
     compile: Literal["none", "default", "reduce-overhead", "max-autotune"] = "none"
     channels_last: bool = False
-
-    def __post_init__(self) -> None:
-        _check_range("train.epochs", self.epochs, 0, 10**9)
-        _check_range("train.batch_size", self.batch_size, 1, 10**9)
-        _check_range("train.keep_every", self.keep_every, 0, 10**9)
 
 
 @dataclass(frozen=True)
@@ -159,7 +157,7 @@ class RunConfig:
     model: ModelConfig
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    seed: int = 0
+    seed: int = ranged(0, 0, 2**63 - 1)
     name: str = ""
     output_dir: str = "runs"
 
@@ -174,14 +172,24 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"config file not found: {path}")
-        try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({exc.__class__.__name__}: {exc})") from None
+        raw = read_yaml(path) or {}
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: the top level must be a mapping of keys")
     raw = apply_overrides(raw, overrides)
     return config_from_dict(raw)
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML file; broken YAML is one ConfigError line with the file, line and column."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        what = exc.problem or exc.context or "syntax error"
+        raise ConfigError(f"{path}{where}: not valid YAML ({what})") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
@@ -189,7 +197,7 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...])
     out = _deep_copy(raw)
     for item in overrides:
         if "=" not in item:
-            raise ConfigError(f"override {item!r} is not of the form key=value (e.g. train.lr=3e-4)")
+            raise ConfigError(f"override {item!r} is not of the form key=value (e.g. train.optimizer.lr=3e-4)")
         key, text = item.split("=", 1)
         try:
             value = yaml.safe_load(text) if text != "" else ""
@@ -264,6 +272,7 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
             f"unknown key '{prefix}{unknown[0]}'; allowed keys here: {', '.join(sorted(fields))}"
         )
     kwargs = {name: _convert(hints[name], value, f"{prefix}{name}") for name, value in raw.items()}
+    check_values(cls, kwargs, prefix)  # declared field ranges (latentscape.ranges)
     try:
         return cls(**kwargs)
     except ConfigError:
@@ -374,11 +383,6 @@ def _to_str(value: Any, key: str) -> str:
 
 _CONTAINERS = {tuple: _convert_tuple, list: _convert_list, dict: _convert_dict}
 _SCALARS = {bool: _to_bool, int: _to_int, float: _to_float, str: _to_str}
-
-
-def _check_range(key: str, value: float, low: float, high: float) -> None:
-    if not low <= value <= high:
-        raise ConfigError(f"{key}: {value} is out of range [{low}, {high}]")
 
 
 def _deep_copy(raw: Any) -> Any:

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from latentscape.faults import fault_point
+
 # mkstemp creates files readable by the owner only; give the result ordinary permissions
 # (0o666 minus the process umask), as open() would. Read once: os.umask can only be read by setting.
 _UMASK = os.umask(0)
@@ -41,6 +43,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         yield tmp_path
         os.chmod(tmp_path, _FILE_MODE)
+        fault_point(f"write {path.name}")  # test hook (latentscape.faults): a kill here leaves the temp file
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():

@@ -119,6 +119,7 @@ DATASETS: Registry[Any] = Registry(
         "cub": "latentscape.data.sources.folder:CUB",
         "cub-bbox": "latentscape.data.sources.folder:CUB_BBOX",
         "shapes": "latentscape.data.sources.shapes:SHAPES_ENTRY",
+        "folder": "latentscape.data.sources.user_folder:FOLDER_ENTRY",
     },
 )
 # Feature extractors for FID/KID: name -> builder.

@@ -69,7 +69,7 @@ def test_loading_a_truncated_checkpoint_is_one_line(tmp_path):
     final.write_bytes(final.read_bytes()[:100])
     from latentscape.errors import CheckpointError
 
-    with pytest.raises(CheckpointError, match="truncated or foreign"):
+    with pytest.raises(CheckpointError, match="is truncated"):
         load_run(tmp_path / "run")
 
 

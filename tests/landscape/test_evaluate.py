@@ -41,6 +41,28 @@ def test_ends_of_a_line_reproduce_endpoint_models_bit_for_bit():
 
 
 @pytest.mark.parametrize("make", [mlp, norm_convnet])
+def test_basis_points_ride_the_factorised_pass_bit_for_bit(make, monkeypatch):
+    # the ends of a line are evaluated from the batched pass's own input-layer outputs (no second
+    # full forward through the loop), and still reproduce the endpoint models exactly
+    ds = {"train": images(40), "test": images(24, seed=5)}
+    a, b = make(0), make(1)
+    pts = PointSet([named_params(a), named_params(b)], [[1.0 - t, t] for t in (0.0, 0.4, 1.0)])
+    ev = _evaluator(a)
+
+    def no_loop(*args, **kwargs):
+        raise AssertionError("a basis point went through the per-point loop")
+
+    monkeypatch.setattr(ev, "_mean_one", no_loop)
+    res = ev.evaluate(pts, ds)
+    assert ev.last_strategy == "factorised"
+    for split, data in ds.items():
+        own_a, own_b = _own_eval(a, data), _own_eval(b, data)
+        for m in ("loss", "accuracy"):
+            assert res[split][m][0] == own_a[m] and res[split][m][-1] == own_b[m]
+        assert res[split]["loss"][1] != res[split]["loss"][0]
+
+
+@pytest.mark.parametrize("make", [mlp, norm_convnet])
 def test_vmap_and_factorised_paths_match_the_plain_loop(make):
     ds = {"test": images(40, seed=2)}
     a = make(0)

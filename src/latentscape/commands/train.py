@@ -22,14 +22,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "  latentscape train configs/mnist_mlp.yaml\n"
             "  latentscape train configs/mnist_mlp.yaml train.optimizer.lr=3e-4 seed=1 --run-dir runs/a\n"
             "  latentscape train --resume runs/a\n"
-            "  torchrun --nproc-per-node 2 -m latentscape.cli train configs/mnist_mlp.yaml --run-dir runs/ddp"
+            "  latentscape train --resume runs/a train.optimizer.lr=1e-4 train.grad_clip=1.0\n"
+
+            "  torchrun --nproc-per-node 2 -m latentscape.cli train configs/mnist_mlp.yaml --run-dir runs/ddp\n"
+            "  latentscape train configs/mnist_mlp.yaml data.name=folder data.path=~/pets data.image_size=32\n"
+            "\n"
+            "--resume may change only the learning rates, schedule, clipping and run length\n"
+            "(train.optimizer.lr, train.group_optimizers.*.lr, train.schedule.*, train.grad_clip,\n"
+            "train.epochs, train.max_steps); each change is recorded in config_history.jsonl.\n"
+            "A killed run resumes to the same files and weights as an uninterrupted one."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("config", nargs="?", help="YAML config file (see configs/)")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted overrides, e.g. train.epochs=5")
     p.add_argument("--run-dir", help="where to write the run (default runs/<name>-<time>)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint (KEY=VALUE may change the LR, "
+                   "schedule, clipping or length; see below)")
     p.add_argument("--data-dir", help="dataset root (overrides data.data_dir and $LATENTSCAPE_DATA)")
     p.set_defaults(func=run)
 
@@ -39,9 +48,16 @@ def run(args: argparse.Namespace) -> int:
     from latentscape.train.api import resume, train_and_evaluate
 
     if args.resume:
-        if args.config or args.overrides:
-            raise LatentscapeError("--resume takes the run's saved config; give no CONFIG or overrides")
-        resume(args.resume)
+        # argparse puts the first KEY=VALUE into `config`: with --resume every word is an override
+        overrides = ([args.config] if args.config else []) + list(args.overrides)
+        if any("=" not in o for o in overrides):
+            raise LatentscapeError(
+                "--resume takes the run's saved config: give no CONFIG, only KEY=VALUE overrides "
+                "of the resumable keys (e.g. train.optimizer.lr=1e-4)"
+            )
+        if args.data_dir:
+            raise LatentscapeError("--data-dir cannot change on --resume (the run records its data)")
+        resume(args.resume, overrides)
         return 0
     if not args.config:
         raise LatentscapeError("give a CONFIG file (see configs/) or --resume RUN_DIR")

@@ -16,6 +16,7 @@ returned dataset may be shared with that cache, so treat them as read-only.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -141,10 +142,24 @@ def ensure_files(entry: DatasetEntry, cfg: DataConfig, root: Path, split: str) -
         missing = entry.missing_files(root, split)
     if missing:
         raise DataError(_missing_message(entry, root, missing))
+    if not cfg.verify:
+        warn_unverified(entry.name, folder)
+        return folder
     for spec in entry.files:
         if spec.needed_for(split) and not spec.name.endswith("/"):
             verify_md5(folder / spec.name, spec.md5, hint=_download_hint(entry))
     return folder
+
+
+_WARNED: set[str] = set()
+
+
+def warn_unverified(name: str, folder: Path) -> None:
+    """Print once per dataset that checksums are skipped (`data.verify=false`)."""
+    if name not in _WARNED:
+        _WARNED.add(name)
+        print(f"warning: data.verify=false: {name} files in {folder} are used without checking "
+              "their checksums", file=sys.stderr, flush=True)
 
 
 def load_published(cfg: DataConfig, split: str) -> ImageDataset:

@@ -23,6 +23,7 @@ from latentscape.landscape.functional import Bound
 from latentscape.landscape.curves import Curve, coefficients
 from latentscape.landscape.params import Params, check_compatible, combine, flatten, unflatten
 from latentscape.rundir.model import DataInfo, LatentModel, LossOutput, ModelConfig, ModelEntry
+from latentscape.ranges import ranged
 from latentscape.registry import CURVE_KINDS
 
 CurveKindName = CURVE_KINDS.literal()
@@ -46,11 +47,11 @@ class CurveConfig(ModelConfig):
     start: str = ""
     end: str = ""
     kind: CurveKindName = "bezier"
-    bends: int = 1
+    bends: int = ranged(1, 0, 64)
     fix_start: bool = True
     fix_end: bool = True
-    l2: float = 0.0
-    eval_t: float = 0.5
+    l2: float = ranged(0.0, 0.0, 1e6)
+    eval_t: float = ranged(0.5, 0.0, 1.0)
 
     def __post_init__(self) -> None:
         if not self.start or not self.end:

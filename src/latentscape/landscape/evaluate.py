@@ -149,16 +149,26 @@ class PointEvaluator:
         local: dict[int, dict[str, dict[str, float]]] = {}
         loop_idx = [i for i in mine if not self.use_vmap or points.is_basis_element(i)]
         fast_idx = [i for i in mine if i not in set(loop_idx)]
+        exact: dict[int, dict[str, dict[str, float]]] = {i: {} for i in loop_idx}
         if fast_idx and self.bn:
             per_split = self._mean_many_bn(points, fast_idx, data)
             if per_split is None:  # not vmap-able: the exact loop
                 loop_idx, fast_idx = mine, []
+                exact = {i: {} for i in loop_idx}
+        elif fast_idx:
+            # basis points ride along the factorised pass, exactly (see `_sum_factorised`)
+            per_split = {}
+            for s, ds in data.items():
+                per_split[s], done = self._mean_many(points, fast_idx, ds, loop_idx)
+                for i, r in done.items():
+                    exact[i][s] = r
         for i in loop_idx:
-            state = self.state(points.point(i))
-            local[i] = {s: self._mean_one(state, ds) for s, ds in data.items()}
+            missing = [s for s in data if s not in exact[i]]
+            if missing:
+                state = self.state(points.point(i))
+                exact[i].update({s: self._mean_one(state, data[s]) for s in missing})
+            local[i] = {s: exact[i][s] for s in data}
         if fast_idx:
-            if not self.bn:
-                per_split = {s: self._mean_many(points, fast_idx, ds) for s, ds in data.items()}
             for j, i in enumerate(fast_idx):
                 local[i] = {s: {m: float(v[j]) for m, v in r.items()} for s, r in per_split.items()}
         merged = _gather(local, world)
@@ -179,16 +189,20 @@ class PointEvaluator:
                 sums[k] = sums.get(k, 0.0) + float(v.double().sum())
         return {k: v / len(ds) for k, v in sums.items()}
 
-    def _mean_many(self, points: PointSet, idx: list[int], ds: ImageDataset) -> dict[str, Tensor]:
+    def _mean_many(
+        self, points: PointSet, idx: list[int], ds: ImageDataset, exact: list[int] = ()  # type: ignore[assignment]
+    ) -> tuple[dict[str, Tensor], dict[int, dict[str, float]]]:
+        """Means (p,) of every metric at the points `idx`, and the loop's exact means of those of
+        the basis points `exact` that the factorised pass could evaluate on the way ({} if none)."""
         try:
-            result = self._mean_vmap(points, idx, ds)
+            result, done = self._mean_vmap(points, idx, ds, exact)
             self.last_strategy = "factorised" if self._input_layer is not None else "vmap"
-            return result
+            return result, done
         except Exception:  # noqa: BLE001  (model not vmap-able: fall back to the exact loop)
             self.use_vmap = False
             self.last_strategy = "loop"
             rows = [self._mean_one(self.state(points.point(i)), ds) for i in idx]
-            return {k: torch.tensor([r[k] for r in rows]) for k in rows[0]}
+            return {k: torch.tensor([r[k] for r in rows]) for k in rows[0]}, {}
 
     def _mean_many_bn(self, points: PointSet, idx: list[int], data: dict[str, ImageDataset]) -> Any:
         """BatchNorm models: statistics recomputed per point inside the vmap call (batched_bn);
@@ -206,6 +220,8 @@ class PointEvaluator:
 
     _input_layer: str | None = None
     _probed = False
+    #: the model copy whose input layer is a `_MixedInputLayer`, and that layer (kept across calls)
+    _factorised: tuple[nn.Module, Any] | None = None
 
     def _find_input_layer(self, state: dict[str, Tensor], batch: Batch) -> str | None:
         """Name of the Linear/Conv layer fed directly by the images (a view of batch.x), if any."""
@@ -230,8 +246,11 @@ class PointEvaluator:
             return direct[0]
         return None
 
-    def _mean_vmap(self, points: PointSet, idx: list[int], ds: ImageDataset) -> dict[str, Tensor]:
-        """Strategies 2 and 3 for the points `idx`: per-point means (p,) of every metric."""
+    def _mean_vmap(
+        self, points: PointSet, idx: list[int], ds: ImageDataset, exact: list[int]
+    ) -> tuple[dict[str, Tensor], dict[int, dict[str, float]]]:
+        """Strategies 2 and 3 for the points `idx`: per-point means (p,) of every metric; with
+        strategy 3 also the exact means of the basis points `exact` (see `_sum_factorised`)."""
         basis = [{k: v.to(self.device) for k, v in b.items()} for b in points.basis]
         if not self._probed:
             first = next(self._batches(ds))
@@ -240,13 +259,16 @@ class PointEvaluator:
         model, names, mixed = self.model, list(basis[0]), None
         layer_name = self._input_layer
         if layer_name is not None:
-            model = copy.deepcopy(self.model)
-            parent_name, _, attr = layer_name.rpartition(".")
-            parent = model.get_submodule(parent_name) if parent_name else model
             pre = f"{layer_name}."
             wb = [(b[pre + "weight"], b.get(pre + "bias")) for b in basis]
-            mixed = _MixedInputLayer(getattr(parent, attr), wb)
-            setattr(parent, attr, mixed)
+            if self._factorised is None:  # built once: a copy with the input layer swapped out
+                model = copy.deepcopy(self.model)
+                parent_name, _, attr = layer_name.rpartition(".")
+                parent = model.get_submodule(parent_name) if parent_name else model
+                setattr(parent, attr, _MixedInputLayer(getattr(parent, attr), wb))
+                self._factorised = (model, parent.get_submodule(attr))
+            model, mixed = self._factorised
+            mixed.basis = wb  # this call's basis (the copy's own weights are never used)
             names = [n for n in names if not n.startswith(pre)]
         bound = Bound(model, self.metric)
         buffers = prefixed(self.buffers)
@@ -260,8 +282,11 @@ class PointEvaluator:
             return {n: torch.einsum("pk,k...->p...", c, v) for n, v in stacked_basis.items()}
 
         sums: list[dict[str, Tensor]]
+        done: dict[int, dict[str, float]] = {}
         if mixed is not None and layer_name is not None:
-            sums = self._sum_factorised(points, idx, ds, bound, mixed, layer_name, chunk_params, one)
+            at = {i: int(points.coeffs[i].argmax()) for i in exact}  # point -> its basis element
+            own = {i: {n: basis[k][n] for n in names} for i, k in at.items()}  # without the input layer
+            sums, done = self._sum_factorised(points, idx, ds, bound, mixed, layer_name, chunk_params, one, at, own)
         else:
             chunks = [idx[i : i + self.chunk_size] for i in range(0, len(idx), self.chunk_size)]
             sums = [{} for _ in chunks]
@@ -271,7 +296,7 @@ class PointEvaluator:
                 for batch in self._batches(ds):
                     for name, v in run(p, batch).items():  # name -> (p, B)
                         sums[k][name] = sums[k].get(name, 0) + v.sum(1, dtype=torch.float64)
-        return {name: torch.cat([s[name] for s in sums]).cpu() / len(ds) for name in sums[0]}
+        return {name: torch.cat([s[name] for s in sums]).cpu() / len(ds) for name in sums[0]}, done
 
     #: bound on the elements of one chunk's mixed input-layer outputs (points * B * features).
     mixed_elements: int = 1 << 21
@@ -286,13 +311,21 @@ class PointEvaluator:
         layer_name: str,
         chunk_params: Callable[[list[int]], dict[str, Tensor]],
         one: Callable[[dict[str, Tensor], Batch], dict[str, Tensor]],
-    ) -> list[dict[str, Tensor]]:
-        """Strategy 3: per-chunk sums over `ds` of every metric: [chunk] name -> (p,) float64.
+        at: dict[int, int],
+        own: dict[int, dict[str, Tensor]],
+    ) -> tuple[list[dict[str, Tensor]], dict[int, dict[str, float]]]:
+        """Strategy 3: per-chunk sums over `ds` of every metric: [chunk] name -> (p,) float64, and
+        the means of the basis points `at` (point -> basis index; `own`: their other weights).
 
         Data outer, chunks inner: per batch, the input layer's input is captured (the forward is
         stopped there), its K basis outputs are computed once, and each chunk of points gets its
-        mixed outputs from one matmul before the rest of the network runs under vmap.
+        mixed outputs from one matmul before the rest of the network runs under vmap. A basis
+        point k reuses basis output k -- the very op its own forward runs (`F.linear` / conv on the
+        same tensors) -- and runs the rest of the network without vmap, summing as `_mean_one`
+        does, so it reproduces the loop (and the run's own evaluation) bit for bit on the CPU
+        without computing its input layer a second time.
         """
+        esums: dict[int, dict[str, float]] = {i: {} for i in at}
         # the layers before the input layer have no parameters: any point's will do to reach it
         first = {k: v[0] for k, v in prefixed(chunk_params(idx[:1])).items()}
         buffers = prefixed(self.buffers)
@@ -322,7 +355,10 @@ class PointEvaluator:
                 out = mixed.mix(c, basis_out)  # (p, B, ...)
                 for name, v in run({**p, out_name: out}, batch).items():  # name -> (p, B)
                     sums[k][name] = sums[k].get(name, 0) + v.sum(1, dtype=torch.float64)
-        return sums
+            for i, k in at.items():
+                for name, v in one({**own[i], out_name: basis_out[k]}, batch).items():  # name -> (B,)
+                    esums[i][name] = esums[i].get(name, 0.0) + float(v.double().sum())
+        return sums, {i: {name: v / len(ds) for name, v in e.items()} for i, e in esums.items()}
 
 
 def linspace(start: float, stop: float, num: int) -> list[float]:

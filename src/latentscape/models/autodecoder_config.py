@@ -6,13 +6,14 @@ leaky ReLU, batch norm on, no dropout, biases on, MSE reconstruction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from latentscape.errors import ConfigError
 from latentscape.losses.image import check_loss_weights
 from latentscape.config import ModelConfig
 from latentscape.nets.fc_decoder import parse_arch
+from latentscape.ranges import INF, ranged
 
 
 @dataclass(frozen=True)
@@ -56,24 +57,24 @@ class AutoDecoderConfig(ModelConfig):
     name: str = "autodecoder"
     net: Literal["fc", "fcconv", "dcgan", "celeba64"] = "fc"
     arch: str = "500-500-1000"
-    latent_dim: int = 2
+    latent_dim: int = ranged(2, 1, 10**6)
     activation: Literal["relu", "leaky_relu", "tanh", "swish"] = "leaky_relu"
     batchnorm: bool = True
-    dropout: float = 0.0
+    dropout: float = ranged(0.0, 0.0, 1.0, high_open=True)
     bias: bool = True
-    width: int = 32
+    width: int = ranged(32, 1, 10**5)
     latent_init: Literal["zeros", "normal", "pca"] = "zeros"
-    latent_init_std: float = 0.01
-    latent_lr: float | None = None
-    latent_penalty: float = 0.0
+    latent_init_std: float = ranged(0.01, 0.0, 1e3, low_open=True)
+    latent_lr: float | None = ranged(None, 0.0, 1e3, low_open=True)
+    latent_penalty: float = ranged(0.0, 0.0, 1e6)
     project_unit_ball: bool = False
     sparse: bool = True
-    losses: dict[str, float] = field(default_factory=lambda: {"mse": 1.0})
-    laplacian_levels: int = 3
-    ssim_window: int = 11
-    val_steps: int = 50
-    val_lr: float = 0.05
-    val_batch_size: int = 1000
+    losses: dict[str, float] = ranged(default_factory=lambda: {"mse": 1.0}, low=0.0)
+    laplacian_levels: int = ranged(3, 1, 16)
+    ssim_window: int = ranged(11, 1, 255)
+    val_steps: int = ranged(50, 0, 10**6)
+    val_lr: float = ranged(0.05, 0.0, 1e3, low_open=True)
+    val_batch_size: int = ranged(1000, 1, INF)
 
     def __post_init__(self) -> None:
         try:

@@ -10,6 +10,7 @@ from latentscape.losses.image import check_loss_weights
 from latentscape.models.ae_nets import AE_NETS
 from latentscape.rundir.model import ModelConfig
 from latentscape.nets.init import InitName
+from latentscape.ranges import INF, ranged
 from latentscape.registry import BETA_SCHEDULES
 
 AENetName = AE_NETS.literal()
@@ -35,14 +36,14 @@ class AutoencoderConfig(ModelConfig):
 
     name: str = "ae"
     net: AENetName = "fc"
-    latent_dim: int = 20
-    hidden_dims: tuple[int, ...] = (400,)
-    decoder_hidden_dims: tuple[int, ...] | None = None
-    width: int = 32
-    conv_hidden_dims: tuple[int, ...] = ()
+    latent_dim: int = ranged(20, 1, 10**6)
+    hidden_dims: tuple[int, ...] = ranged((400,), 1, 10**6)
+    decoder_hidden_dims: tuple[int, ...] | None = ranged(None, 1, 10**6)
+    width: int = ranged(32, 1, 10**5)
+    conv_hidden_dims: tuple[int, ...] = ranged((), 1, 10**6)
     init: InitName = "default"
-    ssim_window: int = 11
-    laplacian_levels: int = 3
+    ssim_window: int = ranged(11, 1, 255)
+    laplacian_levels: int = ranged(3, 1, 16)
 
     def __post_init__(self) -> None:
         if self.latent_dim < 1 or self.width < 1 or self.laplacian_levels < 1:
@@ -65,7 +66,7 @@ class AEConfig(AutoencoderConfig):
     """AE options. `losses`: image loss name -> weight (mae/l1, mse, bce, ssim, laplacian)."""
 
     name: str = "ae"
-    losses: dict[str, float] = field(default_factory=lambda: {"mse": 1.0})
+    losses: dict[str, float] = ranged(default_factory=lambda: {"mse": 1.0}, low=0.0)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -90,15 +91,15 @@ class VAEConfig(AutoencoderConfig):
     """
 
     name: str = "vae"
-    latent_dim: int = 20
+    latent_dim: int = ranged(20, 1, 10**6)
     likelihood: Literal["bernoulli", "gaussian_fixed", "gaussian_learned"] = "bernoulli"
-    sigma: float = 0.1
-    beta: float = 1.0
+    sigma: float = ranged(0.1, 0.0, 1e3, low_open=True)
+    beta: float = ranged(1.0, 0.0, 1e6)
     beta_schedule: BetaScheduleName = "constant"
-    warmup_steps: int = 0
-    cycle_steps: int = 0
-    cycle_ramp: float = 0.5
-    image_losses: dict[str, float] = field(default_factory=dict)
+    warmup_steps: int = ranged(0, 0, INF)
+    cycle_steps: int = ranged(0, 0, INF)
+    cycle_ramp: float = ranged(0.5, 0.0, 1.0, low_open=True)
+    image_losses: dict[str, float] = ranged(default_factory=dict, low=0.0)
 
     def __post_init__(self) -> None:
         super().__post_init__()

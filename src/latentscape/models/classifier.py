@@ -15,6 +15,7 @@ from latentscape.data.types import Batch
 from latentscape.rundir.model import DataInfo, LatentModel, LossOutput, ModelConfig, ModelEntry
 from latentscape.nets.mlp import ACTIVATIONS, MLP
 from latentscape.nets.vgg import SmallVGG
+from latentscape.ranges import ranged
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class MLPClassifierConfig(ModelConfig):
     """MLP classifier: `hidden_dims` (64,) with relu is the lab's 784-64-10 network."""
 
     name: str = "mlp_classifier"
-    hidden_dims: tuple[int, ...] = (64,)
+    hidden_dims: tuple[int, ...] = ranged((64,), 1, 10**6)
     activation: str = "relu"
 
     def __post_init__(self) -> None:
@@ -37,10 +38,10 @@ class CNNClassifierConfig(ModelConfig):
     """Small VGG-style CNN with BatchNorm and dropout."""
 
     name: str = "cnn_classifier"
-    widths: tuple[int, ...] = (32, 64, 128)
-    convs_per_block: int = 2
-    dropout: float = 0.3
-    hidden: int = 128
+    widths: tuple[int, ...] = ranged((32, 64, 128), 1, 10**5)
+    convs_per_block: int = ranged(2, 1, 64)
+    dropout: float = ranged(0.3, 0.0, 1.0, high_open=True)
+    hidden: int = ranged(128, 1, 10**6)
     batch_norm: bool = True
 
 
@@ -65,7 +66,7 @@ class Classifier(LatentModel):
     def evaluate_batch(self, batch: Batch) -> dict[str, Tensor]:
         logits = self.net(batch.x).float()  # (B, K)
         return {
-            "loss": F.cross_entropy(logits, batch.y, reduction="none"),
+            "loss": per_example_cross_entropy(logits, batch.y),
             "accuracy": (logits.argmax(dim=1) == batch.y).float(),
         }
 
@@ -74,6 +75,19 @@ class Classifier(LatentModel):
         if isinstance(self.net, MLP):
             return self.net.features(x)
         return self.net.embed(x)
+
+
+def per_example_cross_entropy(logits: Tensor, y: Tensor) -> Tensor:
+    """-log softmax(logits)[y] per example: (B, K), (B,) -> (B,).
+
+    Written as log sum_j exp(z_j - z_y) (one gather, one subtraction, one logsumexp) rather than
+    `F.cross_entropy(..., reduction="none")`: the same value to float rounding (about 1e-7
+    relative), deterministic, and about 3x faster under `torch.func.vmap`, where the landscape
+    evaluator spends much of its time in this op. Subtracting z_y first keeps the accuracy of
+    log-softmax for tiny losses (the true class's term is exactly exp(0) = 1).
+    """
+    shifted = logits - logits.gather(1, y[:, None])  # (B, K): z_j - z_y
+    return shifted.logsumexp(1)
 
 
 def build_mlp(cfg: MLPClassifierConfig, info: DataInfo) -> Classifier:

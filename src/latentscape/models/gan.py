@@ -25,6 +25,7 @@ from latentscape.losses.gan import GAN_LOSSES, gradient_penalty
 from latentscape.rundir.model import DataInfo, LatentModel, LossOutput, ModelConfig, ModelEntry
 from latentscape.models.ema import make_ema_copy, update_ema_
 from latentscape.nets.dcgan import NORMS, DCGANDecoder, DCGANEncoder, dcgan_init_
+from latentscape.ranges import INF, ranged
 from latentscape.rundir.callbacks import Callback, TrainState
 
 GANLossName = GAN_LOSSES.literal()
@@ -51,17 +52,17 @@ class GANPicturesConfig:
         seed: seed of the fixed latent codes.
     """
 
-    every: int = 1000
-    grid_size: int = 64
-    interpolation_steps: int = 10
-    sweep_steps: int = 8
-    fid_every: int = 0
-    fid_samples: int = 2000
+    every: int = ranged(1000, 0, INF)
+    grid_size: int = ranged(64, 1, 4096)
+    interpolation_steps: int = ranged(10, 2, 1000)
+    sweep_steps: int = ranged(8, 2, 100)
+    fid_every: int = ranged(0, 0, INF)
+    fid_samples: int = ranged(2000, 2, 10**7)
     fid_reference_split: Literal["train", "test", "val"] = "test"
     feature_net: str = "domain"
     feature_run: str | None = None
     inception_weights: str | None = None
-    seed: int = 1234
+    seed: int = ranged(1234, 0, 2**63 - 1)
 
 
 @dataclass(frozen=True)
@@ -84,13 +85,13 @@ class GANConfig(ModelConfig):
 
     name: str = "gan"
     loss: GANLossName = "wgan_gp"
-    latent_dim: int = 100
-    width: int = 64
+    latent_dim: int = ranged(100, 1, 10**6)
+    width: int = ranged(64, 1, 10**5)
     generator_norm: NormName = "batch"
     critic_norm: CriticNormName = "auto"
-    n_critic: int | None = None
-    gp_weight: float = 10.0
-    ema_decay: float = 0.0
+    n_critic: int | None = ranged(None, 1, 1000)
+    gp_weight: float = ranged(10.0, 0.0, 1e6)
+    ema_decay: float = ranged(0.0, 0.0, 1.0, high_open=True)
     init: Literal["dcgan", "default"] = "dcgan"
     pictures: GANPicturesConfig = field(default_factory=GANPicturesConfig)
 

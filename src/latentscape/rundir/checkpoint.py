@@ -7,6 +7,7 @@ uses `torch.load(weights_only=True)`, which only rebuilds tensors and plain cont
 
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -31,19 +32,74 @@ def load_checkpoint(path: str | Path, expected_format: str | None = None) -> dic
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
+    damage = _damage(path)
+    if damage:
+        raise CheckpointError(f"{path}: {damage}")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+    except Exception as exc:
+        if "weights only load failed" in str(exc).lower():  # the safe unpickler refused something
+            raise CheckpointError(f"{path}: {_refusal(exc)}") from None
         reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-        raise CheckpointError(f"{path}: not a readable checkpoint (truncated or foreign?): {reason}") from None
-    except Exception as exc:  # the unpickler refusing a code object lands here
-        reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-        raise CheckpointError(f"{path}: refused to load (only tensors and plain data are allowed): {reason}") from None
-    if not isinstance(obj, dict) or "format" not in obj:
+        raise CheckpointError(f"{path}: not a readable checkpoint (damaged or foreign): {reason}") from None
+    if not isinstance(obj, dict) or not isinstance(obj.get("format"), str):
         raise CheckpointError(f"{path}: not a latentscape checkpoint (no 'format' tag)")
     if expected_format is not None and obj["format"] != expected_format:
         raise CheckpointError(f"{path}: holds {obj['format']!r}, expected {expected_format!r}")
+    check_contents(obj, path)
     return obj
+
+
+#: Required fields (name -> allowed types) of each checkpoint format.
+FORMAT_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    WEIGHTS_FORMAT: {"state_dict": dict, "meta": dict},
+    STATE_FORMAT: {
+        "model": dict, "optimizers": dict, "step": int, "epoch": int, "batch_in_epoch": int,
+        "window": dict, "rng_torch": Tensor, "rng_cuda": (list, tuple), "rng_python": (list, tuple),
+        "rng_numpy": (list, tuple), "finished": bool,
+    },
+}
+
+
+def check_contents(obj: dict[str, Any], path: str | Path) -> None:
+    """CheckpointError naming `path` and the first missing or wrongly typed field of a tagged
+    checkpoint (the tag alone does not make a file trustworthy)."""
+    fields = FORMAT_FIELDS.get(obj.get("format"))  # type: ignore[arg-type]
+    if fields is None:  # another module's format: its loader checks the fields it reads
+        return
+    for name, types in fields.items():
+        if name not in obj:
+            raise CheckpointError(f"{path}: damaged {obj['format']} checkpoint (no {name!r} field)")
+        if not isinstance(obj[name], types) or (types is int and isinstance(obj[name], bool)):
+            raise CheckpointError(
+                f"{path}: damaged {obj['format']} checkpoint ({name!r} is a {type(obj[name]).__name__})"
+            )
+    weights = obj.get("state_dict", obj.get("model"))
+    bad = next((k for k, v in weights.items() if not isinstance(k, str) or not isinstance(v, Tensor)), None)
+    if bad is not None:
+        raise CheckpointError(f"{path}: damaged {obj['format']} checkpoint (weight {bad!r} is not a tensor)")
+
+
+def _damage(path: Path) -> str:
+    """Why `path` cannot be a complete checkpoint ("" when it looks whole): empty or truncated."""
+    size = path.stat().st_size
+    if size == 0:
+        return "is empty (0 bytes): an interrupted copy or write?"
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    zip_magic = b"PK\x03\x04"  # torch.save writes a zip archive
+    if (magic == zip_magic and not zipfile.is_zipfile(path)) or (len(magic) < 4 and zip_magic.startswith(magic)):
+        return f"is truncated ({size} bytes, the zip archive has no end): an interrupted copy or write?"
+    return ""
+
+
+def _refusal(exc: Exception) -> str:
+    """The unpickler's refusal, naming the blocked global (never suggesting weights_only=False)."""
+    text = str(exc)
+    found = re.search(r"GLOBAL\s+([\w.]+)", text)
+    what = f"the Python object {found.group(1)}" if found else "a Python object that is not plain data"
+    return (f"refused to load: it asks to rebuild {what}, and checkpoints may hold only tensors and "
+            "plain data (this file was not written by latentscape or has been altered)")
 
 
 def save_weights(module_or_state: nn.Module | dict[str, Tensor], path: str | Path, **meta: Any) -> Path:

@@ -72,8 +72,7 @@ def load_run(spec: str | Path, device: str | torch.device = "cpu") -> LoadedRun:
     info_path = run.path / INFO_FILE
     if not info_path.is_file():
         raise LatentscapeError(f"{run.path}: missing {INFO_FILE}; was this run made by latentscape?")
-    raw = json.loads(info_path.read_text())
-    info = DataInfo(tuple(raw["image_shape"]), int(raw["num_classes"]), int(raw["num_train"]))
+    info = read_data_info(info_path)
     model = build_model(cfg, info)
     if which == "last":
         ckpt = load_checkpoint(run.checkpoints / "last.pt", STATE_FORMAT)
@@ -90,6 +89,22 @@ def load_run(spec: str | Path, device: str | torch.device = "cpu") -> LoadedRun:
     model.set_step(step)
     model.to(device).eval()
     return LoadedRun(run=run, config=cfg, model=model, info=info, weights=which)
+
+
+def read_data_info(path: Path) -> DataInfo:
+    """Parse a run's data_info.json; a damaged file is a one-line LatentscapeError naming it."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        shape = tuple(int(v) for v in raw["image_shape"])
+        info = DataInfo(shape, int(raw["num_classes"]), int(raw["num_train"]))  # type: ignore[arg-type]
+    except json.JSONDecodeError as exc:
+        raise LatentscapeError(f"{path}: damaged (not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+    except (KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
+        what = f"no {exc.args[0]!r} field" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
+        raise LatentscapeError(f"{path}: damaged ({what}); it needs image_shape [C, H, W], num_classes, num_train") from None
+    if len(shape) != 3 or min(shape) < 1 or info.num_classes < 0 or info.num_train < 0:
+        raise LatentscapeError(f"{path}: damaged (image_shape {list(shape)} is not [C, H, W] with positive sizes)")
+    return info
 
 
 def _trained_step(run: Run, which: str, meta: dict) -> int:

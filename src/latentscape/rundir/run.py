@@ -9,15 +9,19 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from latentscape.config import RunConfig, config_from_dict, dump_config
 from latentscape.errors import LatentscapeError
+from latentscape.faults import fault_point
 from latentscape.io import atomic_write_text, write_json
 
 CONFIG_FILE = "config.yaml"
+CREATING_PREFIX = ".{name}.creating-"  # + PID: a run directory being created (see Run.create)
 
 
 class Run:
@@ -26,22 +30,47 @@ class Run:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._tb = None
+        self._rows: int | None = None  # complete metrics rows, counted lazily
+        self._keys: set[tuple[int, str]] | None = None  # their (step, split), read lazily
 
     # -- creation / opening -------------------------------------------------------------
     @classmethod
-    def create(cls, cfg: RunConfig, path: str | Path) -> "Run":
-        """Make the directory tree and write config.yaml (atomically)."""
-        run = cls(path)
+    def create(cls, cfg: RunConfig, path: str | Path, populate: Callable[["Run"], None] | None = None) -> "Run":
+        """Create the run directory complete or not at all.
+
+        The tree, config.yaml and whatever `populate(run)` writes (data_info.json, init.pt) are
+        made in a hidden sibling `.NAME.creating-PID` that is then renamed into place, so a kill
+        during creation leaves no half-made run (only the sibling, removed by the next creation).
+        """
+        path = Path(path)
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise LatentscapeError(f"{path} already exists and is not an empty folder; choose another --run-dir")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_creations(path)
+        staging = path.parent / f"{CREATING_PREFIX.format(name=path.name)}{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        run = cls(staging)
         for sub in ("checkpoints", "images", "eval"):
             (run.path / sub).mkdir(parents=True, exist_ok=True)
         atomic_write_text(run.path / CONFIG_FILE, dump_config(cfg))
-        return run
+        if populate is not None:
+            populate(run)
+        fault_point("publish run")  # test hook (latentscape.faults)
+        if path.is_dir():
+            path.rmdir()  # an empty folder the user made; os.rename cannot replace it everywhere
+        os.rename(staging, path)
+        return cls(path)
 
     @classmethod
     def open(cls, path: str | Path) -> "Run":
         """Open an existing run directory (it must hold config.yaml)."""
         path = Path(path)
         if not path.is_dir():
+            if any(_stale_creations(path)):
+                raise LatentscapeError(
+                    f"{path} was never completely created (killed during creation); start it again "
+                    f"with `latentscape train CONFIG --run-dir {path}`"
+                )
             raise LatentscapeError(f"run directory not found: {path}")
         if not (path / CONFIG_FILE).is_file():
             raise LatentscapeError(f"{path} is not a run directory (no {CONFIG_FILE})")
@@ -49,15 +78,14 @@ class Run:
 
     def config(self) -> RunConfig:
         """The resolved config saved in the run."""
-        import yaml
-
+        from latentscape.config import read_yaml
         from latentscape.errors import ConfigError
 
+        raw = read_yaml(self.path / CONFIG_FILE)
         try:
-            raw = yaml.safe_load((self.path / CONFIG_FILE).read_text())
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{self.path / CONFIG_FILE}: not valid YAML: {exc}") from None
-        return config_from_dict(raw)
+            return config_from_dict(raw)
+        except ConfigError as exc:
+            raise ConfigError(f"{self.path / CONFIG_FILE}: {exc}") from None
 
     # -- paths ----------------------------------------------------------------------------
     @property
@@ -76,15 +104,27 @@ class Run:
 
     # -- logging ----------------------------------------------------------------------------
     def log(self, metrics: dict[str, Any], step: int, split: str = "train", epoch: int | None = None) -> None:
-        """Append one line to metrics.jsonl and write TensorBoard scalars `split/name`."""
+        """Append one line to metrics.jsonl and write TensorBoard scalars `split/name`.
+
+        The log holds one row per (step, split): a repeat (a resumed run re-logging what it had
+        logged before it was killed) is ignored, so resuming never duplicates rows.
+        """
+        if (int(step), split) in self._logged_keys():
+            return
         clean = {k: _to_number(v) for k, v in metrics.items()}
         row = {"step": int(step), "split": split, **({"epoch": epoch} if epoch is not None else {}), **clean}
         line = json.dumps(row, allow_nan=True) + "\n"
-        # One write() call per line in append mode: a kill leaves at most a partial last line,
-        # which `read_metrics` skips.
+        # Append mode: a kill leaves at most a partial last line, which `read_metrics` skips and
+        # `repair_metrics` (on resume) removes.
         with open(self.metrics_path, "a", encoding="utf-8") as f:
-            f.write(line)
+            half = len(line) // 2
+            f.write(line[:half])
             f.flush()
+            fault_point("append metrics.jsonl")  # test hook: a kill here tears the line
+            f.write(line[half:])
+            f.flush()
+        self._rows = (self._rows or 0) + 1
+        self._keys.add((int(step), split))
         tb = self._writer()
         if tb is not None:
             for k, v in clean.items():
@@ -97,8 +137,47 @@ class Run:
 
     def truncate_metrics(self, after_step: int) -> None:
         """Drop metric lines logged after `after_step` (resuming from an earlier checkpoint)."""
-        rows = [r for r in self.read_metrics() if r.get("step", 0) <= after_step]
-        atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in rows))
+        self.repair_metrics(after_step=after_step)
+
+    def metrics_rows(self) -> int:
+        """Complete rows in metrics.jsonl (stored in checkpoints so a resume can cut back to it)."""
+        self._logged_keys()
+        return self._rows or 0
+
+    def _logged_keys(self) -> set[tuple[int, str]]:
+        if self._keys is None:
+            rows = self.read_metrics()
+            self._rows = len(rows)
+            self._keys = {(r.get("step"), r.get("split")) for r in rows}
+        return self._keys
+
+    def repair_metrics(self, rows: int | None = None, after_step: int | None = None) -> None:
+        """Make metrics.jsonl what it was when the checkpoint being resumed was saved.
+
+        Keeps the first `rows` complete rows (the count the checkpoint recorded) or, for
+        checkpoints without a count, the rows up to `after_step`; drops torn lines and repeated
+        (step, split) rows. Rewritten atomically, only when something changes.
+        """
+        kept, seen = [], set()
+        for r in self.read_metrics():
+            key = (r.get("step"), r.get("split"))
+            if (rows is not None and len(kept) >= rows) or (after_step is not None and r.get("step", 0) > after_step):
+                break
+            if key not in seen:
+                seen.add(key)
+                kept.append(r)
+        text = "".join(json.dumps(r, allow_nan=True) + "\n" for r in kept)
+        current = self.metrics_path.read_text(encoding="utf-8") if self.metrics_path.is_file() else ""
+        if text != current:
+            atomic_write_text(self.metrics_path, text)
+        self._rows, self._keys = len(kept), seen
+
+    def remove_stale_temporaries(self) -> list[Path]:
+        """Delete `.*.tmp` files left by killed atomic writes (call before writing into the run)."""
+        stale = [p for p in self.path.rglob(".*.tmp") if p.is_file()]
+        for p in stale:
+            p.unlink(missing_ok=True)
+        return stale
 
     def write_json(self, relpath: str, obj: Any) -> Path:
         """Atomically write JSON under the run directory."""
@@ -131,6 +210,34 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             continue
     return rows
+
+
+def _stale_creations(path: Path):
+    """Hidden staging folders `.NAME.creating-PID` of `path` (any process)."""
+    prefix = CREATING_PREFIX.format(name=path.name)
+    if path.parent.is_dir():
+        yield from (p for p in path.parent.iterdir() if p.name.startswith(prefix))
+
+
+def remove_stale_creations(path: Path) -> None:
+    """Remove staging folders of `path` whose creating process is gone (killed mid-creation)."""
+    prefix = CREATING_PREFIX.format(name=path.name)
+    for p in list(_stale_creations(path)):
+        pid = p.name[len(prefix):]
+        if pid.isdigit() and int(pid) != os.getpid() and process_alive(int(pid)):
+            continue
+        shutil.rmtree(p, ignore_errors=True)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine (a permission error means it does)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def default_run_dir(cfg: RunConfig) -> Path:

@@ -5,7 +5,6 @@ The CLI only parses flags and calls these.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Sequence
@@ -18,9 +17,9 @@ from latentscape.config import RunConfig
 from latentscape.data.types import ImageDataset
 from latentscape.errors import LatentscapeError
 from latentscape.registry import MODELS
-from latentscape.rundir.checkpoint import save_weights
-from latentscape.rundir.model import DataInfo
-from latentscape.rundir.load import INFO_FILE, LoadedRun, build_model, data_info_of, load_run, parse_weight_spec
+from latentscape.rundir.checkpoint import load_state_into, load_weights, save_weights
+from latentscape.rundir.model import DataInfo, LatentModel
+from latentscape.rundir.load import INFO_FILE, LoadedRun, build_model, data_info_of, load_run, parse_weight_spec, read_data_info
 from latentscape.rundir.run import Run, default_run_dir
 from latentscape.timing import phase
 from latentscape.train.determinism import use_deterministic_kernels
@@ -30,7 +29,7 @@ from latentscape.train.trainer import Callback, Trainer, is_finished, seed_every
 # they stay importable from here.
 __all__ = [
     "INFO_FILE", "LoadedRun", "build_model", "data_info_of", "default_callbacks", "load_data", "load_run",
-    "parse_weight_spec", "resolve_device", "resume", "train_and_evaluate",
+    "parse_weight_spec", "read_data_info", "resolve_device", "resume", "train_and_evaluate",
 ]
 
 
@@ -97,13 +96,12 @@ def train_and_evaluate(
     seed_everything(cfg.seed)
     model = build_model(cfg, info)
     run = _open_run(cfg, run_dir, resume, model, info) if rank == 0 else None
+    if distributed:  # the others wait until rank 0 has published the run directory
+        dist.barrier()
     cbs = default_callbacks(cfg) if callbacks is None else list(callbacks)
     trainer = Trainer(model, cfg, data, run, device, cbs)
-    last = run_dir / "checkpoints" / "last.pt"
-    if resume and last.exists():
-        trainer.load_state(last)
-        if run is not None:
-            run.truncate_metrics(trainer.state.step)
+    if resume:
+        _restore(trainer, run, run_dir)
     start = time.time()
     if rank == 0 and not quiet:
         print(f"run dir: {run_dir}", flush=True)
@@ -111,7 +109,7 @@ def train_and_evaluate(
         trainer.fit()
     with phase("final_eval"):
         results = trainer.final_evaluation(cfg.train.final_eval_splits)
-    trainer.save_final_weights()
+    trainer.save_final_weights(mark_finished=False)
     if run is not None:
         _finish_run(run, trainer, results, time.time() - start, quiet)
     return Run(run_dir)
@@ -138,15 +136,17 @@ def _agreed_run_dir(cfg: RunConfig, run_dir: str | Path | None, distributed: boo
 def _open_run(cfg: RunConfig, run_dir: Path, resume: bool, model: torch.nn.Module, info: DataInfo) -> Run:
     """Reopen a run to resume it, or create one (config, data_info.json, init weights at step 0)."""
     if resume:
-        return Run.open(run_dir)
+        run = Run.open(run_dir)
+        run.remove_stale_temporaries()
+        # Runs made before creation became atomic may lack these; the seed rebuilds them.
+        _write_creation_files(run, model, info, only_missing=True)
+        return run
     if (run_dir / "config.yaml").exists():
         raise LatentscapeError(
             f"{run_dir} already holds a run; use `latentscape train --resume {run_dir}` or another --run-dir"
         )
-    run = Run.create(cfg, run_dir)
-    run.write_json(INFO_FILE, {"image_shape": list(info.image_shape), "num_classes": info.num_classes, "num_train": info.num_train})
-    save_weights(model, run.checkpoints / "init.pt", step=0)
-    return run
+    # Created complete or not at all (a hidden staging folder renamed into place).
+    return Run.create(cfg, run_dir, lambda r: _write_creation_files(r, model, info))
 
 
 def _finish_run(run: Run, trainer: Trainer, results: dict[str, dict[str, float]], seconds: float, quiet: bool) -> None:
@@ -157,19 +157,56 @@ def _finish_run(run: Run, trainer: Trainer, results: dict[str, dict[str, float]]
 
     with phase("report"):
         draw(_write_report, run)  # LATENTSCAPE_PLOTS: sync (default), background or none
+    # The finished mark is the last write: a run killed before it resumes and redoes the end.
+    trainer.save_checkpoint(finished=True)
     run.close()
     if not quiet:
         for split, m in results.items():
             print(f"final {split}: " + "  ".join(f"{k}={v:.4g}" for k, v in m.items()), flush=True)
 
 
-def resume(run_dir: str | Path, **kwargs) -> Run:
-    """Continue an interrupted run from checkpoints/last.pt with its saved config."""
+def _write_creation_files(run: Run, model: LatentModel, info: DataInfo, only_missing: bool = False) -> None:
+    """data_info.json and checkpoints/init.pt (`model` must be the freshly seeded one), written
+    inside the staging folder of Run.create, or on resume where missing (`only_missing`)."""
+    if not (only_missing and (run.path / INFO_FILE).exists()):
+        run.write_json(INFO_FILE, {"image_shape": list(info.image_shape), "num_classes": info.num_classes, "num_train": info.num_train})
+    if not (only_missing and (run.checkpoints / "init.pt").exists()):
+        save_weights(model, run.checkpoints / "init.pt", step=0)
+
+
+def _restore(trainer: Trainer, run: Run | None, run_dir: Path) -> None:
+    """Put a resumed trainer (and metrics.jsonl) back where checkpoints/last.pt left them.
+
+    Without a last.pt (killed before the first checkpoint) training restarts from init.pt and an
+    empty metrics log, exactly as the uninterrupted run started.
+    """
+    last = run_dir / "checkpoints" / "last.pt"
+    if last.exists():
+        trainer.load_state(last)
+        rows = trainer.restored_metrics_rows
+    else:
+        init = run_dir / "checkpoints" / "init.pt"
+        load_state_into(trainer.model, load_weights(init), str(init))
+        rows = 0
+    if run is not None:
+        run.repair_metrics(rows=rows, after_step=trainer.state.step)
+
+
+def resume(run_dir: str | Path, overrides: Sequence[str] = (), **kwargs) -> Run:
+    """Continue an interrupted run from checkpoints/last.pt with its saved config.
+
+    `overrides` (`key=value`) may change the keys in `resume_overrides.RESUMABLE_KEYS` (learning
+    rates, schedule, clipping, epochs / max_steps); each change is recorded in
+    config_history.jsonl and config.yaml is rewritten.
+    """
+    from latentscape.train.resume_overrides import is_main_process, resume_config
+
     run = Run.open(run_dir)
     last = run.checkpoints / "last.pt"
     if last.exists() and is_finished(last):
         raise LatentscapeError(f"{run_dir} has already finished (checkpoints/final.pt exists)")
-    return train_and_evaluate(run.config(), run_dir, resume=True, **kwargs)
+    cfg = resume_config(run, list(overrides), write=is_main_process())
+    return train_and_evaluate(cfg, run_dir, resume=True, **kwargs)
 
 
 def _write_report(run: Run) -> None:

@@ -137,7 +137,15 @@ class Trainer:
         self._nonfinite: Tensor | None = None
         self._step_fn = self._compiled_forward()
         self._evaluated: dict[tuple[str, int], dict[str, float]] = {}  # (split, step) -> metrics
+        self.restored_metrics_rows: int | None = None  # from a resumed checkpoint
         self._start_time = time.time()
+
+    def _nan_advice(self) -> str:
+        """How to continue after a NaN stop (resuming with a lower LR is allowed)."""
+        where = str(self.run.path) if self.run is not None else "RUN_DIR"
+        lr = self.tc.optimizer.lr
+        return (f"lower the learning rate, e.g. `latentscape train --resume {where} "
+                f"train.optimizer.lr={lr / 10:g}`, or add train.grad_clip=1.0")
 
     def _opt_cfg(self, group: str):
         return self.tc.group_optimizers.get(group, self.tc.optimizer)
@@ -165,12 +173,13 @@ class Trainer:
         if not all(torch.isfinite(p).all() for p in self.model.parameters()):
             raise TrainingDiverged(
                 f"weights became NaN/inf by step {self.state.step}; stopped without overwriting the "
-                f"last good checkpoint: lower the learning rate, or set train.grad_clip"
+                f"last good checkpoint: {self._nan_advice()}"
             )
         if not self.state.is_main or self.run is None:
             return
         sd = self.state_dict()
         sd["finished"] = finished
+        sd["metrics_rows"] = self.run.metrics_rows()  # a resume cuts metrics.jsonl back to this
         atomic_save(sd, self.run.checkpoints / "last.pt")
 
     def load_state(self, path) -> None:
@@ -179,18 +188,22 @@ class Trainer:
             self.model.load_state_dict(ckpt["model"])
             for g, o in self.optimizers.items():
                 o.load_state_dict(ckpt["optimizers"][g])
-        except (RuntimeError, KeyError) as exc:
+        except (RuntimeError, KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
             raise CheckpointError(f"{path}: does not fit this model ({str(exc).splitlines()[0]})") from None
         s = self.state
         s.step, s.epoch, s.batch_in_epoch = ckpt["step"], ckpt["epoch"], ckpt["batch_in_epoch"]
         self.model.set_step(s.step)
-        self._window = defaultdict(lambda: [0.0, 0], {k: list(v) for k, v in ckpt["window"].items()})
-        torch.set_rng_state(ckpt["rng_torch"])
-        if ckpt["rng_cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(ckpt["rng_cuda"])
-        random.setstate((3, tuple(int(v) for v in ckpt["rng_python"]), None))
-        keys, pos, has_gauss, cached = ckpt["rng_numpy"]
-        np.random.set_state(("MT19937", keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+        self.restored_metrics_rows = ckpt.get("metrics_rows")
+        try:
+            self._window = defaultdict(lambda: [0.0, 0], {k: list(v) for k, v in ckpt["window"].items()})
+            torch.set_rng_state(ckpt["rng_torch"])
+            if ckpt["rng_cuda"] and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(ckpt["rng_cuda"])
+            random.setstate((3, tuple(int(v) for v in ckpt["rng_python"]), None))
+            keys, pos, has_gauss, cached = ckpt["rng_numpy"]
+            np.random.set_state(("MT19937", keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+        except Exception as exc:  # a tagged file with damaged random-generator states
+            raise CheckpointError(f"{path}: damaged train state ({exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
 
     # ------------------------------------------------------------------ training
     def fit(self) -> TrainState:
@@ -279,7 +292,7 @@ class Trainer:
             if not torch.isfinite(loss).all():
                 raise TrainingDiverged(
                     f"loss became {loss.item()} at step {self.state.step} (group {group!r}); stopped, and the "
-                    f"last good checkpoint is kept: lower the learning rate, or set train.grad_clip"
+                    f"last good checkpoint is kept: {self._nan_advice()}"
                 )
             return
         bad = ~torch.isfinite(loss).all()
@@ -289,7 +302,7 @@ class Trainer:
         if self._nonfinite is not None and bool(self._nonfinite):
             raise TrainingDiverged(
                 f"the loss became NaN/inf at or before step {self.state.step}; stopped, and the last good "
-                f"checkpoint is kept: lower the learning rate, or set train.grad_clip"
+                f"checkpoint is kept: {self._nan_advice()}"
             )
 
     def _compiled_forward(self):
@@ -370,10 +383,12 @@ class Trainer:
 
         return tqdm(total=self.total_steps, initial=self.state.step, unit="step", dynamic_ncols=True)
 
-    def save_final_weights(self) -> None:
+    def save_final_weights(self, mark_finished: bool = True) -> None:
+        """Write final.pt, then (if `mark_finished`) a last.pt marked finished."""
         if self.state.is_main and self.run is not None:
             save_weights(self.model, self.run.checkpoints / "final.pt", step=self.state.step)
-            self.save_checkpoint(finished=True)
+            if mark_finished:
+                self.save_checkpoint(finished=True)
 
 
 def _average_gradients(params: list[torch.nn.Parameter], world_size: int) -> None:

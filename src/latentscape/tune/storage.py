@@ -23,6 +23,7 @@ from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
 from latentscape.errors import LatentscapeError
+from latentscape.rundir.run import process_alive
 
 MAX_RETRY = 3
 ATTEMPTS = 4
@@ -90,7 +91,7 @@ def fail_dead_local_trials(study: optuna.Study) -> list[int]:
     failed = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         w = t.user_attrs.get("worker") or {}
-        if w.get("host") != me["host"] or w.get("pid") in (None, me["pid"]) or _alive(int(w["pid"])):
+        if w.get("host") != me["host"] or w.get("pid") in (None, me["pid"]) or process_alive(int(w["pid"])):
             continue
         try:
             if study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL):
@@ -107,12 +108,3 @@ def fail_stale(study: optuna.Study) -> None:
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -73,10 +73,13 @@ def train_once(cfg: RunConfig, run_dir: Path) -> None:
         if not (run_dir / "checkpoints" / "last.pt").is_file():
             shutil.rmtree(run_dir)  # killed before its first checkpoint: nothing worth keeping
     resume = saved.is_file()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    # The trainer prints a line per log window; keep it with the run instead of flooding the
-    # study's terminal output (appended: a resumed repeat keeps its earlier log).
-    with open(run_dir / "train.log", "a", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+    logs = run_dir.parent.parent / "logs"
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    logs.mkdir(parents=True, exist_ok=True)
+    # The trainer prints a line per log window; keep it in study_dir/logs/<trial>.log instead of
+    # flooding the study's terminal output (appended: a resumed repeat keeps its earlier log).
+    # Not inside the run folder: a new run is created whole, by renaming a finished folder there.
+    with open(logs / f"{run_dir.name}.log", "a", encoding="utf-8") as log, contextlib.redirect_stdout(log):
         train_and_evaluate(cfg, run_dir, resume=resume, data=_data(cfg), quiet=True)
 
 

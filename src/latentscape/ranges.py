@@ -1,0 +1,96 @@
+"""Declared value ranges of numeric config fields (dataclass field metadata).
+
+Every int/float config field is declared with `ranged(default, low, high)`, so a value such as
+`train.max_steps=-1` is refused with an error naming the key, the value and the range instead of
+silently training zero steps. `check_ranges` is called by the config loader on every section it
+builds; a range on a tuple or dict field applies to each element / value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from latentscape.errors import ConfigError
+
+INF = math.inf
+
+
+@dataclass(frozen=True)
+class Range:
+    """An interval of allowed values; `low_open` / `high_open` exclude the bound."""
+
+    low: float = -INF
+    high: float = INF
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below
+
+    def __str__(self) -> str:
+        lo = "(" if self.low_open or self.low == -INF else "["
+        hi = ")" if self.high_open or self.high == INF else "]"
+        return f"{lo}{_fmt(self.low)}, {_fmt(self.high)}{hi}"
+
+
+def ranged(
+    default: Any = dataclasses.MISSING,
+    low: float = -INF,
+    high: float = INF,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+    default_factory: Any = dataclasses.MISSING,
+) -> Any:
+    """A dataclass field whose numeric value(s) must lie in [low, high] (bounds open if asked)."""
+    meta = {"range": Range(low, high, low_open, high_open)}
+    if default_factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=default_factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def range_of(f: dataclasses.Field) -> Range | None:
+    """The declared range of a field, or None."""
+    return f.metadata.get("range")
+
+
+def check_ranges(obj: Any, prefix: str = "") -> None:
+    """Raise ConfigError `key=value is out of range [low, high]` for the first bad field of `obj`."""
+    check_values(type(obj), {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}, prefix)
+
+
+def check_values(cls: type, values: dict[str, Any], prefix: str = "") -> None:
+    """Like `check_ranges`, for the field values about to build dataclass `cls` (checked first so
+    the range error, naming key, value and range, wins over a class's own validation)."""
+    for f in dataclasses.fields(cls):
+        r = range_of(f)
+        if r is None or f.name not in values:
+            continue
+        value = values[f.name]
+        for key, v in _numbers(f"{prefix}{f.name}", value):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v) or v not in r:
+                raise ConfigError(f"{key}={v!r} is out of range {r}")
+
+
+def _numbers(key: str, value: Any):
+    if value is None:
+        return
+    if isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from _numbers(f"{key}[{i}]", v)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _numbers(f"{key}.{k}", v)
+    else:
+        yield key, value
+
+
+def _fmt(x: float) -> str:
+    if x in (INF, -INF):
+        return "inf" if x > 0 else "-inf"
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
