@@ -98,6 +98,22 @@ class TuneSpec:
         validate(self.base, self.dims)
 
 
+class _GridSampler(optuna.samplers.GridSampler):
+    """Optuna's GridSampler, safe for trials we enqueue.
+
+    With one grid point left, GridSampler.after_trial (Optuna 5.0) reads the finished trial's
+    `grid_id`; a trial enqueued with fixed params (how `run_study` fills a point that concurrent
+    workers missed) has none, and the worker died with KeyError 'grid_id'. Such a trial stops the
+    study only when no grid point is left unvisited.
+    """
+
+    def after_trial(self, study, trial, state, values) -> None:  # noqa: ANN001 - Optuna's signature
+        if "grid_id" in study._storage.get_trial_system_attrs(trial._trial_id):
+            super().after_trial(study, trial, state, values)
+        elif not self._get_unvisited_grid_ids(study):
+            study.stop()
+
+
 def open_study(spec: TuneSpec) -> optuna.Study:
     """Create the study, or join it when the fingerprints match."""
     if spec.study_dir.exists() and not spec.study_dir.is_dir():
@@ -105,7 +121,7 @@ def open_study(spec: TuneSpec) -> optuna.Study:
     spec.study_dir.mkdir(parents=True, exist_ok=True)
     storage = open_storage(spec.url, spec.heartbeat)
     if spec.is_grid:
-        sampler: optuna.samplers.BaseSampler = optuna.samplers.GridSampler(
+        sampler: optuna.samplers.BaseSampler = _GridSampler(
             {d.key: list(d.values) for d in spec.dims}, seed=spec.seed
         )
     else:
