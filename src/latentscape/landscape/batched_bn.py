@@ -12,46 +12,26 @@ numbers of the per-point loop, to float rounding, at the cost of one batched for
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.func import functional_call, vmap
 
-from latentscape.landscape.batchnorm import ForwardFn, batchnorm_modules, fresh_buffers
+from latentscape.landscape.batchnorm import BatchNormRecomputer, fresh_buffers
 from latentscape.landscape.functional import Bound, prefixed
-from latentscape.landscape.params import Params
 
 
-class BatchedBatchNorm:
+class BatchedBatchNorm(BatchNormRecomputer):
     """Computes stacked BatchNorm buffers for stacked parameters of P points.
 
-    Args:
-        module: the architecture (not modified; a deep copy does the work).
-        batches: a callable returning a fresh iterable of batches (same batches every call).
-        forward: how to run the module on one batch, `(module, batch) -> anything`.
-        buffers: the non-BatchNorm buffers to use (default: the module's own).
+    The set-up and the pass over the training batches are `BatchNormRecomputer`'s; only the
+    forward differs: one vmap call over the P points per batch.
     """
 
-    def __init__(
-        self,
-        module: nn.Module,
-        batches: Callable[[], Iterable[Any]],
-        forward: ForwardFn,
-        buffers: Params | None = None,
-    ) -> None:
-        self._worker = copy.deepcopy(module).eval()
-        self._bn = batchnorm_modules(self._worker)
-        for m in self._bn.values():
-            m.train()  # only BatchNorm in train mode: dropout stays off (deterministic statistics)
-        self._bound = Bound(self._worker, forward)
-        self._batches = batches
-        self._buffers = buffers
-
     @torch.no_grad()
-    def __call__(self, stacked: dict[str, Tensor]) -> dict[str, Tensor]:
+    def __call__(self, stacked: dict[str, Tensor]) -> dict[str, Tensor]:  # type: ignore[override]
         """Buffers name -> (P, *shape) for parameters name -> (P, *shape)."""
         p = next(iter(stacked.values())).shape[0]
         fresh = fresh_buffers(self._worker, self._buffers)
@@ -64,15 +44,7 @@ class BatchedBatchNorm:
 
         # "different": a stochastic forward (a VAE's objective samples z) draws its own noise per point
         run = vmap(one, in_dims=(0, 0, None), out_dims=None, randomness="different")
-        seen = 0
-        for batch in self._batches():
-            b = int((batch.x if hasattr(batch, "x") else batch).shape[0])
-            for m in self._bn.values():
-                m.momentum = b / (seen + b)  # example-weighted cumulative average
-            run(stacked, bufs, batch)
-            seen += b
-        if seen == 0:
-            raise ValueError("no training batches to recompute BatchNorm statistics from")
+        self._accumulate(lambda batch: run(stacked, bufs, batch))
         return bufs
 
 

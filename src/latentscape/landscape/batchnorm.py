@@ -95,14 +95,19 @@ class BatchNormRecomputer:
         buffers = fresh_buffers(self._worker, self._buffers)
         if not self._bn:
             return buffers
-        seen = 0
         state: dict[str, Tensor] = {**params, **buffers}
+        self._accumulate(lambda batch: self._bound.call(state, batch))
+        return {name: state[name] for name in buffers}
+
+    def _accumulate(self, forward_batch: Callable[[Any], Any]) -> None:
+        """Run `forward_batch` on every training batch with the momentum that makes each running
+        statistic the example-weighted cumulative average of the batch statistics."""
+        seen = 0
         for batch in self._batches():
             b = self._batch_size(batch)
             for m in self._bn.values():
-                m.momentum = b / (seen + b)  # example-weighted cumulative average
-            self._bound.call(state, batch)
+                m.momentum = b / (seen + b)  # a batch of b after `seen` examples
+            forward_batch(batch)
             seen += b
         if seen == 0:
             raise ValueError("no training batches to recompute BatchNorm statistics from")
-        return {name: state[name] for name in buffers}
