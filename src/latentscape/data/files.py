@@ -96,18 +96,25 @@ def _read_md5_store() -> dict[str, str]:
 
 def _write_md5_store(entries: dict[str, str]) -> None:
     """Replace the digest store atomically (a lost concurrent update only costs a re-hash)."""
-    _atomic_write_bytes(_md5_store_path(), json.dumps(entries, sort_keys=True).encode())
+    _write_cache_file(_md5_store_path(), lambda fh: fh.write(json.dumps(entries, sort_keys=True).encode()))
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
+def _write_cache_file(path: Path, write: Callable[[Any], Any]) -> None:
+    """Call `write(binary file)` on a temp file and move it onto `path`; an OSError (read-only or
+    full cache) is ignored, as a missing cache entry only costs time next run.
+
+    Not `latentscape.io.atomic_write`: every write there is a numbered fault-injection point of
+    a run (LATENTSCAPE_FAULT_AT), and best-effort cache writes, present or not depending on what
+    an earlier command cached, must not shift that numbering.
+    """
     tmp: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            write(fh)
         os.replace(tmp, path)
-    except OSError:  # a read-only or full cache only costs speed next time
+    except OSError:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
 
@@ -181,15 +188,11 @@ def _load_decoded(key: tuple[Any, ...]) -> Any:
 
 
 def _store_decoded(key: tuple[Any, ...], value: Any) -> None:
-    import io
-
     import torch
 
     if not (isinstance(value, tuple) and value and all(isinstance(v, torch.Tensor) for v in value)):
         return
-    buffer = io.BytesIO()
-    torch.save(tuple(v.contiguous() for v in value), buffer)
-    _atomic_write_bytes(_decoded_path(key), buffer.getvalue())
+    _write_cache_file(_decoded_path(key), lambda fh: torch.save(tuple(v.contiguous() for v in value), fh))
 
 
 def memo(key: tuple[Any, ...], build: Callable[[], T]) -> T:
@@ -224,16 +227,7 @@ def disk_cached_array(key: dict[str, Any], build: Callable[[], np.ndarray]) -> n
         except (OSError, ValueError):
             path.unlink(missing_ok=True)
     array = build()
-    tmp: str | None = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npy", dir=path.parent)
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, array, allow_pickle=False)
-        os.replace(tmp, path)
-    except OSError:  # a read-only or full cache only costs speed next time
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
+    _write_cache_file(path, lambda fh: np.save(fh, array, allow_pickle=False))
     return array
 
 
