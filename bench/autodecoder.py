@@ -36,22 +36,8 @@ import time
 from pathlib import Path
 
 import torch
-from _common import default_data_dir, write_results
+from _common import StepClock, default_data_dir, write_results
 
-from latentscape.rundir.callbacks import Callback
-
-
-class StepClock(Callback):
-    """Times the optimisation steps only (no evaluation, no pictures)."""
-
-    def __init__(self) -> None:
-        self.start = self.end = 0.0
-
-    def on_train_start(self, state) -> None:
-        self.start = time.perf_counter()
-
-    def on_step_end(self, state, logs) -> None:
-        self.end = time.perf_counter()
 
 
 def _config(model: dict, args, epochs: int, max_steps: int | None = None):

@@ -34,25 +34,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import default_data_dir, write_results
+from _common import StepClock, default_data_dir, write_results
 from PIL import Image
 
-from latentscape.rundir.callbacks import Callback
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-class StepClock(Callback):
-    """Times the optimisation steps only (no evaluation, no pictures)."""
-
-    def __init__(self) -> None:
-        self.start = self.end = 0.0
-
-    def on_train_start(self, state) -> None:
-        self.start = time.perf_counter()
-
-    def on_step_end(self, state, logs) -> None:
-        self.end = time.perf_counter()
 
 
 def run_config(cfg_path: Path, data_dir: Path, epochs: int, threads: int, workdir: Path, name: str):

@@ -51,3 +51,15 @@ class CrashAt(Callback):
             if self.kill:
                 os.kill(os.getpid(), signal.SIGKILL)
             raise RuntimeError("simulated crash")
+
+
+class PoisonAt(Callback):
+    """Simulates divergence: one weight turns NaN after step `step` (a too-high learning rate)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_step_end(self, state, logs) -> None:
+        if state.step == self.step:
+            with torch.no_grad():
+                next(state.model.parameters()).view(-1)[0] = float("nan")

@@ -7,15 +7,14 @@ import hashlib
 import json
 
 import pytest
-import torch
 import yaml
 
+from tinydata import PoisonAt
 from latentscape.cli import main
 from latentscape.config import config_from_dict
 from latentscape.errors import TrainingDiverged
 from latentscape.train.api import train_and_evaluate
 from latentscape.rundir.checkpoint import load_checkpoint
-from latentscape.train.trainer import Callback
 
 CFG = {
     "model": {"name": "mlp_classifier", "hidden_dims": [8]},
@@ -25,17 +24,6 @@ CFG = {
     "seed": 1,
 }
 
-
-class _PoisonAt(Callback):
-    """Makes one weight NaN after step `step` (a stand-in for a too-high learning rate)."""
-
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def on_step_end(self, state, logs) -> None:
-        if state.step == self.step:
-            with torch.no_grad():
-                next(state.model.parameters()).view(-1)[0] = float("nan")
 
 
 def _snapshot(root):
@@ -48,7 +36,7 @@ def diverged(tmp_path, monkeypatch):
     monkeypatch.setenv("LATENTSCAPE_NO_TENSORBOARD", "1")
     run_dir = tmp_path / "run"
     with pytest.raises(TrainingDiverged) as info:
-        train_and_evaluate(config_from_dict(CFG), run_dir, callbacks=[_PoisonAt(3)], quiet=True)
+        train_and_evaluate(config_from_dict(CFG), run_dir, callbacks=[PoisonAt(3)], quiet=True)
     return run_dir, str(info.value)
 
 

@@ -19,17 +19,8 @@ from latentscape.train.checkpoint import load_checkpoint, load_weights
 from latentscape.train.optim import build_optimizer
 from latentscape.train.run import read_metrics
 from latentscape.train.trainer import Callback, Trainer
-from tinydata import tiny_config, tiny_splits
+from tinydata import PoisonAt, tiny_config, tiny_splits
 
-
-class _PoisonAt(Callback):
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def on_step_end(self, state, logs):
-        if state.step == self.step:
-            with torch.no_grad():
-                state.model.net.head.weight.fill_(float("nan"))
 
 
 class _DeferredCheck(Trainer):
@@ -63,7 +54,7 @@ def test_a_nan_found_at_the_flush_still_keeps_the_last_good_checkpoint(tmp_path,
     # checkpoint at step 2, weights poisoned after step 3, the NaN loss of step 4 seen at the flush
     cfg = tiny_config(checkpoint_every_steps=2, log_every=4)
     with pytest.raises(TrainingDiverged, match="at or before step 4"):
-        train_and_evaluate(cfg, tmp_path / "nan", data=tiny_splits(), quiet=True, callbacks=[_PoisonAt(3)])
+        train_and_evaluate(cfg, tmp_path / "nan", data=tiny_splits(), quiet=True, callbacks=[PoisonAt(3)])
     ckpt = load_checkpoint(tmp_path / "nan" / "checkpoints" / "last.pt")
     assert ckpt["step"] == 2
     assert all(torch.isfinite(v).all() for v in ckpt["model"].values())

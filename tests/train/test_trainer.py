@@ -14,8 +14,7 @@ from latentscape.train.checkpoint import load_checkpoint, load_weights
 from latentscape.train.optim import lr_factor
 from latentscape.train.run import read_metrics
 
-from latentscape.train.trainer import Callback
-from tinydata import CrashAt, tiny_config, tiny_splits
+from tinydata import CrashAt, PoisonAt, tiny_config, tiny_splits
 
 
 def _weights(run_dir, which="final"):
@@ -85,22 +84,11 @@ def test_sigkill_then_resume_gives_same_weights(tmp_path, tiny_data):
     assert all(torch.equal(wf[k], wr[k]) for k in wf)
 
 
-class _PoisonAt(Callback):
-    """Simulates divergence: the weights turn NaN at `step`."""
-
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def on_step_end(self, state, logs):
-        if state.step == self.step:
-            with torch.no_grad():
-                state.model.net.head.weight.fill_(float("nan"))
-
 
 def test_nan_guard_stops_with_message_and_keeps_last_good_checkpoint(tmp_path, tiny_data):
     cfg = tiny_config(checkpoint_every_steps=1)
     with pytest.raises(TrainingDiverged, match="last good checkpoint"):
-        train_and_evaluate(cfg, tmp_path / "nan", data=tiny_data, quiet=True, callbacks=[_PoisonAt(3)])
+        train_and_evaluate(cfg, tmp_path / "nan", data=tiny_data, quiet=True, callbacks=[PoisonAt(3)])
     ckpt = load_checkpoint(tmp_path / "nan" / "checkpoints" / "last.pt")
     assert ckpt["step"] == 2
     assert all(torch.isfinite(v).all() for v in ckpt["model"].values())
@@ -109,7 +97,7 @@ def test_nan_guard_stops_with_message_and_keeps_last_good_checkpoint(tmp_path, t
 
 def test_nan_loss_is_caught_before_the_optimizer_step(tmp_path, tiny_data):
     cfg = tiny_config(checkpoint_every_steps=0)
-    poison = _PoisonAt(3)
+    poison = PoisonAt(3)
     with pytest.raises(TrainingDiverged, match="loss became nan at step 3"):
         # weights poisoned after step 3 and no checkpoint then: the next forward pass is NaN
         train_and_evaluate(cfg, tmp_path / "nan2", data=tiny_data, quiet=True, callbacks=[poison])
