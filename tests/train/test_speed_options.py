@@ -97,9 +97,31 @@ def test_channels_last_trains_to_the_same_weights_up_to_rounding(tmp_path):
         torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
 
 
-def test_fused_optimizers_only_for_cuda_parameters():
-    cpu = build_optimizer([torch.nn.Parameter(torch.ones(2))], OptimizerConfig(name="adam"))
-    assert not cpu.defaults.get("fused")
+def test_fused_optimizers_for_cpu_parameters_follow_the_unfused_update():
+    torch.manual_seed(0)
+    w0 = torch.randn(5, 3)
+    target = torch.randn(5, 3)
+    weights = {}
+    for fused in (True, False):
+        w = torch.nn.Parameter(w0.clone())
+        opt = build_optimizer([w], OptimizerConfig(name="adam", lr=1e-2))
+        if not fused:  # the same update through the per-tensor loop
+            opt = torch.optim.Adam([w], lr=1e-2)
+        assert bool(opt.defaults.get("fused")) is fused
+        for _ in range(20):
+            opt.zero_grad()
+            ((w - target) ** 2).sum().backward()
+            opt.step()
+        weights[fused] = w.detach()
+    torch.testing.assert_close(weights[True], weights[False], rtol=1e-5, atol=1e-6)
+    assert ((weights[True] - target) ** 2).sum() < ((w0 - target) ** 2).sum()
+
+
+def test_fused_only_where_pytorch_has_a_kernel():
+    sgd = build_optimizer([torch.nn.Parameter(torch.ones(2))], OptimizerConfig(name="sgd"))
+    assert sgd.defaults.get("fused")
+    meta = build_optimizer([torch.nn.Parameter(torch.ones(2, device="meta"))], OptimizerConfig(name="adam"))
+    assert not meta.defaults.get("fused")
 
 
 def test_deterministic_kernels_switch_on_without_importing_the_compiler():

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from latentscape.viz.plots import plot_curves
-
 if TYPE_CHECKING:  # a type only: paths.py imports this module
     from latentscape.landscape.paths import PathResult
 
@@ -16,6 +14,8 @@ T_LABEL = "t (position on the path: 0 = start weights, 1 = end weights)"
 
 def plot_path(result: PathResult, images_dir: Path, label: str = "") -> list[Path]:
     """images/path_<metric>.png: one plot per metric, one series per split."""
+    from latentscape.viz.plots import plot_curves  # matplotlib: only when a picture is drawn
+
     out = []
     metrics = sorted({m for ms in result.values.values() for m in ms})
     for m in metrics:
@@ -29,5 +29,7 @@ def plot_path(result: PathResult, images_dir: Path, label: str = "") -> list[Pat
 
 def plot_compare(results: dict[str, PathResult], split: str, metric: str, path: Path) -> Path:
     """Several paths (e.g. line vs curve) for one split and metric on one axis."""
+    from latentscape.viz.plots import plot_curves
+
     series = {name: (r.ts, r.values[split][metric]) for name, r in results.items() if metric in r.values.get(split, {})}
     return plot_curves(series, path, xlabel=T_LABEL, ylabel=f"{split} {metric}", title=f"{split} {metric}: " + " vs ".join(series))

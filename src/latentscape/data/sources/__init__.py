@@ -1,11 +1,6 @@
-"""Dataset sources, one module per file format; importing this package registers them all."""
+"""Dataset sources, one module per file format.
 
-# ruff: noqa: F401
-from latentscape.data.sources import (
-    cifar,
-    cifar_subset,
-    embedded,
-    folder,
-    idx,
-    shapes,
-)
+Nothing is imported here: `latentscape.registry.DATASETS` names each dataset as "module:ATTR" and
+imports only the module of the dataset a command uses (PIL, for example, only for image folders,
+the CIFAR-10 subset and `shapes`).
+"""
