@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
+from collections.abc import Iterator
 
 from latentscape import __version__
 from latentscape.commands import COMMANDS
@@ -30,6 +32,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def plots_mode_from(args: argparse.Namespace) -> Iterator[None]:
+    """A command's `--plots MODE` as LATENTSCAPE_PLOTS (read by viz.deferred.draw) while it runs."""
+    mode = getattr(args, "plots", None)
+    if not mode:
+        yield
+        return
+    before = os.environ.get("LATENTSCAPE_PLOTS")
+    os.environ["LATENTSCAPE_PLOTS"] = mode
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("LATENTSCAPE_PLOTS", None)
+        else:
+            os.environ["LATENTSCAPE_PLOTS"] = before
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -37,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        with plots_mode_from(args):
+            return int(args.func(args) or 0)
     except (LatentscapeError, UnknownNameError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -52,3 +52,22 @@ def test_bad_mode_is_a_config_error(monkeypatch):
     monkeypatch.setenv("LATENTSCAPE_PLOTS", "later")
     with pytest.raises(ConfigError, match="LATENTSCAPE_PLOTS"):
         plots_mode()
+
+
+@pytest.mark.parametrize("command", ["surface", "hessian"])
+def test_plots_flag_none_still_writes_every_number(runs, tmp_path, monkeypatch, command):
+    monkeypatch.delenv("LATENTSCAPE_PLOTS", raising=False)
+    out = tmp_path / command
+    args = {"surface": ["--grid", "3", "--splits", "test"], "hessian": ["--top-k", "1", "--density", "--slq-steps", "5"]}[command]
+    assert main([command, str(runs[0]), *args, "--out", str(out), "--plots", "none"]) == 0
+    doc = json.loads((out / f"{command}.json").read_text())
+    assert doc and not list(out.glob("images/*.png")) and not (out / "report.html").exists()
+    if command == "surface":
+        assert (out / "surface.npz").is_file() and (out / "surface_test.vtk").is_file()
+
+
+def test_plots_flag_sync_overrides_the_environment(runs, tmp_path, monkeypatch):
+    monkeypatch.setenv("LATENTSCAPE_PLOTS", "none")
+    out = tmp_path / "p"
+    assert main(["path", str(runs[0]), str(runs[1]), "--points", "3", "--splits", "test", "--out", str(out), "--plots", "sync"]) == 0
+    assert (out / "report.html").is_file() and list(out.glob("images/path_*.png"))

@@ -22,6 +22,12 @@ def add_eval_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--data-dir", help="dataset root (default: the run's data.data_dir or $LATENTSCAPE_DATA)")
     g.add_argument("--no-vmap", action="store_true", help="evaluate points one by one (slower; for debugging)")
     g.add_argument("--threads", type=int, default=0, help="CPU threads (0: PyTorch's default)")
+    g.add_argument(
+        "--plots", choices=("sync", "background", "none"), default=None,
+        help="pictures and report.html: drawn before the command returns (sync, the default), by a "
+        "background process after the numbers are written (background: the command returns at once), "
+        "or not at all (none); default $LATENTSCAPE_PLOTS or sync",
+    )
 
 
 def eval_options(args: argparse.Namespace) -> EvalOptions:

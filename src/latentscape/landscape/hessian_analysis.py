@@ -17,6 +17,7 @@ from latentscape.landscape.analysis import EvalOptions, _is_main, from_refs
 from latentscape.landscape.inputs import load_eval_data
 from latentscape.landscape.outputs import adopt_config, new_output_dir, write_report
 from latentscape.landscape.surface_analysis import group_param_names
+from latentscape.viz.deferred import draw
 
 
 def analyse_hessian(
@@ -87,14 +88,8 @@ def analyse_hessian(
         return Path(out or "."), doc
     out_dir = new_output_dir("hessian", out, root=str(Path(src.run_dir) / "analysis"))
     adopt_config(out_dir, src.run_dir)
-    if dens is not None:
-        from latentscape.viz.plots import plot_curves
-
-        grid, sigma = H.default_grid(dens)
-        phi = dens.evaluate(grid, sigma)
-        plot_curves({"density": (grid, np.maximum(phi, 1e-12))}, out_dir / "images" / "hessian_density.png", xlabel="eigenvalue", ylabel="density (log)", title="Hessian eigenvalue density (SLQ)", logy=True)
-    write_json(out_dir / "hessian.json", doc)
-    write_report(out_dir)
+    write_json(out_dir / "hessian.json", doc)  # the numbers first: a failure while drawing cannot lose them
+    draw(_draw_hessian, out_dir, dens)
     if not quiet:
         if "top_eigenvalues" in doc:
             print("top eigenvalues: " + ", ".join(f"{v:.5g}" for v in doc["top_eigenvalues"]["values"]))
@@ -104,3 +99,14 @@ def analyse_hessian(
             print(f"density: {slq_runs} SLQ run(s) of {slq_steps} steps; trace from SLQ {doc['density']['trace_estimate']:.5g}")
         print(f"hessian results: {out_dir}")
     return out_dir, doc
+
+
+def _draw_hessian(out_dir: Path, dens: Any) -> None:
+    """images/hessian_density.png (when the density was estimated) and report.html."""
+    if dens is not None:
+        from latentscape.viz.plots import plot_curves
+
+        grid, sigma = H.default_grid(dens)
+        phi = dens.evaluate(grid, sigma)
+        plot_curves({"density": (grid, np.maximum(phi, 1e-12))}, out_dir / "images" / "hessian_density.png", xlabel="eigenvalue", ylabel="density (log)", title="Hessian eigenvalue density (SLQ)", logy=True)
+    write_report(out_dir)

@@ -68,8 +68,28 @@ def make_evaluator(src: Any, train: Any, opts: EvalOptions, recompute_bn: bool) 
 def write_surface_outputs(
     out_dir: Path, surface: Surface, doc: dict, path_xy: np.ndarray | None = None, points: dict | None = None, orthonormal: bool = False
 ) -> None:
-    """surface.json, surface.npz, surface_<split>.vtk and the plots of every split and metric."""
+    """surface.json, surface.npz and surface_<split>.vtk first, then (as LATENTSCAPE_PLOTS says)
+    the plots of every split and metric and report.html."""
     from latentscape.io import atomic_write
+    from latentscape.viz.deferred import draw
+
+    for s, ms in surface.values.items():
+        if ms:
+            z_field = "loss" if "loss" in ms else None
+            write_structured_grid(out_dir / f"surface_{s}.vtk", surface.xs, surface.ys, ms, z_field=z_field, title=f"latentscape surface {s}")
+
+    def save_npz(fh: Any) -> None:
+        buf = io.BytesIO()
+        np.savez(buf, **surface.arrays())
+        fh.write(buf.getvalue())
+
+    atomic_write(out_dir / "surface.npz", save_npz)
+    write_json(out_dir / "surface.json", doc)
+    draw(_draw_surface, out_dir, surface, path_xy, points, orthonormal)
+
+
+def _draw_surface(out_dir: Path, surface: Surface, path_xy: np.ndarray | None, points: dict | None, orthonormal: bool) -> None:
+    """1-D curves, or filled contours, contour lines and a 3-D view per split and metric; report.html."""
     from latentscape.viz.contour import plot_contour
     from latentscape.viz.plots import plot_curves
     from latentscape.viz.surface3d import plot_contour_lines, plot_surface_3d
@@ -90,18 +110,6 @@ def write_surface_outputs(
             plot_contour(surface.xs, surface.ys, z, images / f"surface_{tag}_{s}_filled.png", points=points, curve_xy=path_xy, title=title, cbar_label=m, xlabel="d1", ylabel="d2", log_scale=False if hib else None, clip_percentile=None if hib else 95.0, equal_aspect=orthonormal)
             plot_contour_lines(surface.xs, surface.ys, z, images / f"surface_{tag}_{s}_contour.png", title=title, xlabel="d1", ylabel="d2", path_xy=path_xy, clip_percentile=None if hib else 95.0)
             plot_surface_3d(surface.xs, surface.ys, z, images / f"surface_{tag}_{s}_3d.png", title=title, zlabel=m, xlabel="d1", ylabel="d2", clip_percentile=None if hib else 95.0)
-    for s, ms in surface.values.items():
-        if ms:
-            z_field = "loss" if "loss" in ms else None
-            write_structured_grid(out_dir / f"surface_{s}.vtk", surface.xs, surface.ys, ms, z_field=z_field, title=f"latentscape surface {s}")
-
-    def save_npz(fh: Any) -> None:
-        buf = io.BytesIO()
-        np.savez(buf, **surface.arrays())
-        fh.write(buf.getvalue())
-
-    atomic_write(out_dir / "surface.npz", save_npz)
-    write_json(out_dir / "surface.json", doc)
     write_report(out_dir)
 
 

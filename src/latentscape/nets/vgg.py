@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
+from latentscape.nets.pooling import MaxPool2x2
+
 
 class SmallVGG(nn.Module):
     """Conv blocks [conv3x3-BN-ReLU] x convs_per_block + maxpool, then dropout + linear head.
@@ -45,7 +47,7 @@ class SmallVGG(nn.Module):
                     layers.append(nn.BatchNorm2d(width))
                 layers.append(nn.ReLU(inplace=True))
                 c_in = width
-            layers.append(nn.MaxPool2d(2, ceil_mode=True))
+            layers.append(MaxPool2x2())
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.embedding = nn.Sequential(
