@@ -78,6 +78,12 @@ def test_vmap_and_factorised_paths_match_the_plain_loop(make):
         torch.testing.assert_close(torch.tensor(fast["test"][m]), torch.tensor(slow["test"][m]), atol=1e-5, rtol=1e-5)
     if make is mlp:
         assert fast_eval.last_strategy == "factorised"
+    point_by_point = _evaluator(a, chunk_size=3)
+    point_by_point.batch_rest = False  # factorised input layer, the rest one point at a time
+    rest = point_by_point.evaluate(pts, ds)
+    assert point_by_point.last_strategy == "factorised-loop"
+    for m in slow["test"]:
+        torch.testing.assert_close(torch.tensor(rest["test"][m]), torch.tensor(slow["test"][m]), atol=1e-5, rtol=1e-5)
 
 
 def test_batchnorm_points_recompute_statistics_and_t0_matches_endpoint():

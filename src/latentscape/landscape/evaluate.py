@@ -13,7 +13,8 @@ in `landscape`, so three strategies are used, all giving the same numbers:
    linear in its weights, so for points sum_k c_k w_k it equals sum_k c_k layer_{w_k}(x): K
    convolutions/GEMMs per batch instead of P (exact up to float rounding). The mixed outputs of
    a chunk of points are one (p, K) @ (K, B*features) matmul into a reused buffer, and only the
-   rest of the network runs under vmap.
+   rest of the network runs under vmap (or point by point, `batch_rest=False`, when that is
+   faster: convolutional nets on a CPU).
 
 When `torch.distributed` is initialised, points are sharded across ranks (point i on rank
 i mod world_size) and the results are gathered on every rank.
@@ -196,7 +197,10 @@ class PointEvaluator:
         the basis points `exact` that the factorised pass could evaluate on the way ({} if none)."""
         try:
             result, done = self._mean_vmap(points, idx, ds, exact)
-            self.last_strategy = "factorised" if self._input_layer is not None else "vmap"
+            if self._input_layer is None:
+                self.last_strategy = "vmap"
+            else:
+                self.last_strategy = "factorised" if self.batch_rest else "factorised-loop"
             return result, done
         except Exception:  # noqa: BLE001  (model not vmap-able: fall back to the exact loop)
             self.use_vmap = False
@@ -220,6 +224,10 @@ class PointEvaluator:
 
     _input_layer: str | None = None
     _probed = False
+    #: with the input-layer factorisation: run the rest of the network under vmap (True) or one
+    #: point at a time (False: faster for convolutions after the input layer on a CPU, where vmap
+    #: turns them into grouped convolutions; `surface.choose_strategy` times both)
+    batch_rest: bool = True
     #: the model copy whose input layer is a `_MixedInputLayer`, and that layer (kept across calls)
     _factorised: tuple[nn.Module, Any] | None = None
 
@@ -353,7 +361,12 @@ class PointEvaluator:
                 sums = [{} for _ in chunks]
             for k, (p, c) in enumerate(zip(params, coeffs)):
                 out = mixed.mix(c, basis_out)  # (p, B, ...)
-                for name, v in run({**p, out_name: out}, batch).items():  # name -> (p, B)
+                if self.batch_rest:
+                    values = run({**p, out_name: out}, batch)  # name -> (p, B)
+                else:  # the rest of the network one point at a time (convolutions on a CPU)
+                    rows = [one({**{n: t[j] for n, t in p.items()}, out_name: out[j]}, batch) for j in range(out.shape[0])]
+                    values = {name: torch.stack([r[name] for r in rows]) for name in rows[0]}
+                for name, v in values.items():
                     sums[k][name] = sums[k].get(name, 0) + v.sum(1, dtype=torch.float64)
             for i, k in at.items():
                 for name, v in one({**own[i], out_name: basis_out[k]}, batch).items():  # name -> (B,)

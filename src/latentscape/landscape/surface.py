@@ -143,11 +143,14 @@ def axes(spans: Sequence[tuple[float, float]], counts: Sequence[int], dims: int)
 
 
 def choose_strategy(evaluator: PointEvaluator, points: PointSet, data: dict[str, ImageDataset], probe: int | None = None) -> str:
-    """Time `probe` points with the batched strategies and with the plain loop; keep the faster.
+    """Time `probe` points with each strategy that applies and keep the fastest.
 
-    vmap pays off for dense layers (and the input-layer factorisation always does), but batched
-    convolutions after the input layer can be slower than one forward pass per point on a CPU.
-    Skipped (vmap kept) for grids smaller than four probes. Returns the strategy kept.
+    The candidates: vmap over points (with the input-layer factorisation when the model has one),
+    the factorisation followed by one forward pass per point through the rest of the network, and
+    the plain loop. vmap pays off for dense layers, but batched convolutions after the input layer
+    can be slower than one forward pass per point on a CPU. All give the same numbers. Skipped
+    (vmap kept) for grids smaller than four probes and for recomputed BatchNorm statistics.
+    Returns the strategy kept (the evaluator's `last_strategy` names it after the next call).
     """
     probe = probe or evaluator.chunk_size
     if not evaluator.use_vmap or evaluator.bn or len(points) < 4 * probe:
@@ -155,14 +158,24 @@ def choose_strategy(evaluator: PointEvaluator, points: PointSet, data: dict[str,
     rows = [i for i in range(len(points)) if not points.is_basis_element(i)][:probe]
     sample = PointSet(points.basis, points.coeffs[rows])
     first = {s: ds for s, ds in list(data.items())[:1]}
-    timings = {}
-    for use_vmap in (True, False, True):  # the first vmap call pays one-off set-up: time it twice
-        evaluator.use_vmap = use_vmap
+    timings: dict[tuple[bool, bool], float] = {}
+    names: dict[tuple[bool, bool], str] = {}
+
+    def time_it(use_vmap: bool, batch_rest: bool) -> None:
+        evaluator.use_vmap, evaluator.batch_rest = use_vmap, batch_rest
         t0 = time.perf_counter()
         evaluator.evaluate(sample, first)
-        timings[use_vmap] = time.perf_counter() - t0
-    evaluator.use_vmap = timings[True] <= timings[False]
-    return "vmap" if evaluator.use_vmap else "loop"
+        timings[(use_vmap, batch_rest)] = time.perf_counter() - t0
+        names[(use_vmap, batch_rest)] = evaluator.last_strategy
+
+    time_it(True, True)  # the first vmap call pays one-off set-up: timed again below
+    if evaluator.last_strategy == "factorised":  # the factorisation applies: also time it point by point
+        time_it(True, False)
+    time_it(False, True)
+    time_it(True, True)
+    best = min(timings, key=timings.__getitem__)
+    evaluator.use_vmap, evaluator.batch_rest = best
+    return names[best]
 
 
 def evaluate_surface(
