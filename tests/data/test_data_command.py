@@ -16,6 +16,8 @@ def test_list_shows_every_dataset_with_availability(tmp_path, capsys):
     line = next(l for l in out.splitlines() if l.startswith("mnist "))
     assert " no " in line  # empty data root
     assert "embedded" in next(l for l in out.splitlines() if l.startswith("digits "))
+    folder = next(l for l in out.splitlines() if l.startswith("folder "))
+    assert "data.path" in folder and "embedded" not in folder  # the user's own images, not bundled
 
 
 def test_info_digits(capsys):

@@ -172,7 +172,15 @@ def test_pca_init_whitens_and_fitting_starts_from_projection():
     # with no fitting steps, a training image's latent is its table row (its PCA coordinates)
     assert torch.allclose(model.embed(data.images[:5].float() / 255), table[:5], atol=1e-4)
     with pytest.raises(DataError, match="rows"):
-        model.initialize_from_data(tiny_dataset(10, 0))
+        AutoDecoder(AutoDecoderConfig(arch="8", latent_init="pca", val_steps=0), INFO).initialize_from_data(tiny_dataset(10, 0))
+
+
+def test_pca_init_is_in_the_runs_init_checkpoint(tmp_path):
+    cfg = _cfg({"latent_init": "pca", "arch": "8", "val_steps": 0}, epochs=1, max_steps=1, eval_every=0)
+    run = train_and_evaluate(cfg, tmp_path / "pca", data=_data(), quiet=True, callbacks=[])
+    init = load_weights(run.path / "checkpoints" / "init.pt")
+    table = init["latents.weight"]
+    assert table.std(0).min() > 0.5 and bool(init["pca_ready"])  # whitened PCA coordinates, not zeros
 
 
 @pytest.mark.slow

@@ -91,7 +91,8 @@ def run_info(args: argparse.Namespace) -> int:
     root = resolve_data_dir(cfg)
     print(f"dataset:  {entry.name}" + (f" (aliases: {', '.join(entry.aliases)})" if entry.aliases else ""))
     print(f"about:    {entry.description}")
-    print(f"folder:   {'embedded (no files)' if entry.embedded else entry.folder_path(root)}")
+    where = "embedded (no files)" if entry.embedded else "your data.path" if entry.user_supplied else entry.folder_path(root)
+    print(f"folder:   {where}")
     splits, problem = {}, None
     try:
         splits = load_splits(cfg)
@@ -116,7 +117,7 @@ def run_info(args: argparse.Namespace) -> int:
         _table(("split", "examples", "shape (CxHxW)", "dtype", "range", "mean/255"), rows)
     if problem and splits:
         print(f"\nunavailable: {problem}")
-    bad = _print_files(entry, root, args.verify) if not entry.embedded else 0
+    bad = _print_files(entry, root, args.verify) if not (entry.embedded or entry.user_supplied) else 0
     if not splits:
         raise DataError(problem or f"no split of {entry.name} could be loaded")
     if args.verify and bad:

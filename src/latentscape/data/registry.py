@@ -56,6 +56,7 @@ class DatasetEntry:
         sized_by_loader: `load` itself honours `cfg.image_size` (generated / resized datasets);
             otherwise `load_split` resizes when `image_size` differs from the stored size.
         aliases: other registered names of this entry.
+        user_supplied: the images come from the user's `data.path`, not from the data root.
     """
 
     name: str
@@ -69,10 +70,11 @@ class DatasetEntry:
     manual: str = ""
     sized_by_loader: bool = False
     aliases: tuple[str, ...] = ()
+    user_supplied: bool = False
 
     @property
     def embedded(self) -> bool:
-        return self.folder is None
+        return self.folder is None and not self.user_supplied
 
     def folder_path(self, root: Path) -> Path:
         return root if self.folder is None else root / self.folder
@@ -87,7 +89,9 @@ class DatasetEntry:
         ]
 
     def availability(self, root: Path) -> str:
-        """"embedded", "yes", "partial (N missing)" or "no" for `latentscape data list`."""
+        """"embedded", "data.path", "yes", "partial (N missing)" or "no" for `latentscape data list`."""
+        if self.user_supplied:
+            return "data.path"
         if self.embedded:
             return "embedded"
         if not self.folder_path(root).is_dir():
@@ -130,7 +134,7 @@ def ensure_files(entry: DatasetEntry, cfg: DataConfig, root: Path, split: str) -
     for a checksum mismatch) a `DataError` says what to do.
     """
     folder = entry.folder_path(root)
-    if entry.embedded:
+    if entry.embedded or entry.user_supplied:
         return folder
     missing = entry.missing_files(root, split)
     if missing and cfg.download:

@@ -102,8 +102,10 @@ class AutoDecoder(LatentModel):
         return [{"params": list(self.decoder.parameters())}, table]
 
     def initialize_from_data(self, train: ImageDataset) -> None:
-        """PCA initialisation of the table from the training images (no-op for other inits)."""
-        if self.cfg.latent_init != "pca":
+        """PCA initialisation of the table from the training images (no-op for other inits, and
+        once done: `train_and_evaluate` runs it before init.pt is written, the DataInit callback
+        again at step 0 for trainers driven by hand)."""
+        if self.cfg.latent_init != "pca" or bool(self.pca_ready):
             return
         if len(train) != self.num_train:
             raise DataError(f"the training split has {len(train)} images but the latent table {self.num_train} rows")

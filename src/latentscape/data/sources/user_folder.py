@@ -106,4 +106,5 @@ FOLDER_ENTRY = DatasetEntry(
     "centre crop to data.image_size (64), data.channels 1 or 3",
     load=_load,
     sized_by_loader=True,
+    user_supplied=True,
 )
