@@ -228,3 +228,14 @@ def test_sparse_table_with_grad_clip_is_a_config_error(tmp_path):
     cfg = _cfg({"sparse": True}, grad_clip=1.0)
     with pytest.raises(ConfigError, match="model.sparse"):
         train_and_evaluate(cfg, tmp_path / "s", data=_data(), quiet=True, callbacks=[])
+
+
+def test_eval_pictures_of_an_auto_decoder_draw_its_latent_maps(tmp_path):
+    from latentscape.cli import main
+
+    cfg = _cfg({"arch": "8", "val_steps": 2}, epochs=1, max_steps=2, eval_every=0, final_eval_splits=[])
+    run = train_and_evaluate(cfg, tmp_path / "ad", quiet=True, callbacks=[])  # no pictures while training
+    assert not (run.path / "images" / "latents_val.png").exists()
+    assert main(["eval", str(run.path), "--split", "test", "--metrics", "loss", "--pictures"]) == 0
+    for name in ("latents_train.png", "latents_val.png", "reconstructions.png"):
+        assert (run.path / "images" / name).is_file(), name

@@ -127,11 +127,13 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(metrics))
     print(f"written: {path}")
     if args.pictures:
-        _pictures(loaded, dataset, device, args.seed)
+        _pictures(loaded, dataset, device, args.seed, train if train is not None else lambda: load_split(data_cfg, "train"))
     return 0
 
 
-def _pictures(loaded, dataset, device, seed: int) -> None:
+def _pictures(loaded, dataset, device, seed: int, train) -> None:
+    """The model's pictures into RUN/images/; for auto-decoders also the latent maps (training
+    table by class, `dataset`'s fitted latents over it). `train`: the split or a loader of it."""
     if not callable(getattr(loaded.model, "embed", None)) or not callable(getattr(loaded.model, "decode", None)):
         raise LatentscapeError(f"--pictures: {type(loaded.model).__name__} has no latent space to draw")
     from latentscape.models.autoencoder_pictures import write_pictures
@@ -139,4 +141,13 @@ def _pictures(loaded, dataset, device, seed: int) -> None:
     paths = write_pictures(
         loaded.model, dataset, loaded.run.path / "images", run_dir=loaded.run.path, device=device, seed=seed
     )
+    if callable(getattr(loaded.model, "training_latents", None)):  # auto-decoder: its latent table
+        from latentscape.models.autodecoder_pictures import write_latent_plots
+
+        if callable(train):
+            try:
+                train = train()
+            except LatentscapeError:  # no training files here: the fitted latents alone
+                train = None
+        paths = [*paths, *write_latent_plots(loaded.model, train, dataset, loaded.run.path / "images", device=device)]
     print(f"pictures: {len(paths)} files in {loaded.run.path / 'images'}")
