@@ -165,6 +165,7 @@ def landscapes(args, work: Path, results: dict) -> None:
 
     nets = [peer_net(m) for m in models]
     ev = make_evaluator(models[0], metrics=["model"], batch_size=args.examples)
+    inprocess_repeats = max(args.repeats, 10)  # tens of milliseconds each: more draws for a stable best
 
     # line: loss-landscapes evaluates start + k (end - start) / steps for k = 1..steps; starting
     # one step before A puts its 21 steps on t = 0, 0.05, ..., 1 of the segment A -> B
@@ -177,7 +178,7 @@ def landscapes(args, work: Path, results: dict) -> None:
     ours = lambda: ev.evaluate(line_pts, data)["test"]["loss"]  # noqa: E731
     peer = lambda: loss_landscapes.linear_interpolation(pre, nets[1], peer_metric, steps=21, deepcopy_model=True)  # noqa: E731
     with torch.no_grad():
-        a, b, r_ours, r_peer = best_alternating(ours, peer, args.repeats)
+        a, b, r_ours, r_peer = best_alternating(ours, peer, inprocess_repeats)
     record(results, "line_inprocess", a, b, max_abs_diff=float(np.abs(np.asarray(r_ours) - np.asarray(r_peer)).max()), strategy=ev.last_strategy)
 
     # plane: planar_interpolation's own points (a snake over rows; see its source): point (i, k)
@@ -192,7 +193,7 @@ def landscapes(args, work: Path, results: dict) -> None:
     ours = lambda: ev.evaluate(plane_pts, data)["test"]["loss"].reshape(s, s)  # noqa: E731
     peer = lambda: loss_landscapes.planar_interpolation(nets[0], nets[1], nets[2], peer_metric, steps=s, deepcopy_model=True)  # noqa: E731
     with torch.no_grad():
-        a, b, r_ours, r_peer = best_alternating(ours, peer, args.repeats)
+        a, b, r_ours, r_peer = best_alternating(ours, peer, inprocess_repeats)
     record(results, "plane_inprocess", a, b, max_abs_diff=float(np.abs(np.asarray(r_ours) - np.asarray(r_peer)).max()), strategy=ev.last_strategy)
 
     # whole commands: fresh processes (start-up, imports, loading, evaluation, files, plots)

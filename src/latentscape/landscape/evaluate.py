@@ -163,6 +163,8 @@ class PointEvaluator:
                 per_split[s], done = self._mean_many(points, fast_idx, ds, loop_idx)
                 for i, r in done.items():
                     exact[i][s] = r
+        if not fast_idx:
+            self.last_strategy = "loop"
         for i in loop_idx:
             missing = [s for s in data if s not in exact[i]]
             if missing:

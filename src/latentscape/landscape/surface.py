@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from latentscape.data.types import ImageDataset
 from latentscape.errors import LatentscapeError
@@ -143,7 +144,7 @@ def axes(spans: Sequence[tuple[float, float]], counts: Sequence[int], dims: int)
 
 
 def choose_strategy(evaluator: PointEvaluator, points: PointSet, data: dict[str, ImageDataset], probe: int | None = None) -> str:
-    """Time `probe` points with each strategy that applies and keep the fastest.
+    """Time 2 x `probe` points with each strategy that applies and keep the fastest.
 
     The candidates: vmap over points (with the input-layer factorisation when the model has one),
     the factorisation followed by one forward pass per point through the rest of the network, and
@@ -155,7 +156,7 @@ def choose_strategy(evaluator: PointEvaluator, points: PointSet, data: dict[str,
     probe = probe or evaluator.chunk_size
     if not evaluator.use_vmap or evaluator.bn or len(points) < 4 * probe:
         return "vmap" if evaluator.use_vmap and not evaluator.bn else "loop"
-    rows = [i for i in range(len(points)) if not points.is_basis_element(i)][:probe]
+    rows = [i for i in range(len(points)) if not points.is_basis_element(i)][: 2 * probe]
     sample = PointSet(points.basis, points.coeffs[rows])
     first = {s: ds for s, ds in list(data.items())[:1]}
     timings: dict[tuple[bool, bool], float] = {}
@@ -168,14 +169,23 @@ def choose_strategy(evaluator: PointEvaluator, points: PointSet, data: dict[str,
         timings[(use_vmap, batch_rest)] = time.perf_counter() - t0
         names[(use_vmap, batch_rest)] = evaluator.last_strategy
 
-    time_it(True, True)  # the first vmap call pays one-off set-up: timed again below
-    if evaluator.last_strategy == "factorised":  # the factorisation applies: also time it point by point
-        time_it(True, False)
-    time_it(False, True)
+    evaluator.evaluate(PointSet(points.basis, points.coeffs[rows[:2]]), first)  # the first vmap call's one-off set-up
     time_it(True, True)
+    if evaluator.last_strategy == "factorised" and _convolutions_after_input(evaluator):
+        time_it(True, False)  # vmap makes them grouped convolutions: also time them point by point
+    time_it(False, True)
     best = min(timings, key=timings.__getitem__)
     evaluator.use_vmap, evaluator.batch_rest = best
     return names[best]
+
+
+def _convolutions_after_input(evaluator: PointEvaluator) -> bool:
+    """True on a CPU when the network has a convolution besides its input layer (the only case
+    where running the rest point by point can beat vmap)."""
+    if evaluator.device.type != "cpu":
+        return False
+    convs = [n for n, m in evaluator.model.named_modules() if isinstance(m, nn.modules.conv._ConvNd)]
+    return any(n != evaluator._input_layer for n in convs)
 
 
 def evaluate_surface(
