@@ -24,6 +24,7 @@ from latentscape.data.types import Batch, ImageDataset
 from latentscape.errors import ConfigError, DataError
 from latentscape.losses.image import weighted_image_loss
 from latentscape.models.autodecoder_config import AutoDecoderConfig
+from latentscape.models.decoding import SigmoidDecoding
 from latentscape.rundir.model import DataInfo, LatentModel, LossOutput, ModelEntry
 from latentscape.models.latent_fit import fit_latents, project_to_unit_ball
 from latentscape.models.latent_init import pca_fit, pca_project
@@ -63,7 +64,7 @@ def _eval_mode(module: nn.Module) -> Iterator[None]:
             m.training = flag
 
 
-class AutoDecoder(LatentModel):
+class AutoDecoder(SigmoidDecoding, LatentModel):
     """Decoder + per-example latent table, trained jointly (GLO / auto-decoder)."""
 
     def __init__(self, cfg: AutoDecoderConfig, info: DataInfo) -> None:
@@ -186,18 +187,6 @@ class AutoDecoder(LatentModel):
     def embed(self, x: Tensor) -> Tensor:
         """Images (B, C, H, W) in [0, 1] -> fitted latents (B, latent_dim)."""
         return self.fit_codes(x)
-
-    def decode_logits(self, z: Tensor) -> Tensor:
-        """Codes (B, latent_dim) -> decoder logits (B, C, H, W) in float32."""
-        return self.decoder(z).float()
-
-    def decode(self, z: Tensor) -> Tensor:
-        """Codes (B, latent_dim) -> images (B, C, H, W) in [0, 1]."""
-        return torch.sigmoid(self.decode_logits(z))
-
-    def reconstruct(self, x: Tensor) -> Tensor:
-        """Images -> decoded fitted latents, (B, C, H, W) in [0, 1]."""
-        return self.decode(self.embed(x))
 
     def training_latents(self) -> Tensor:
         """The learned table (N, D), detached (projected onto the unit ball when that is on)."""

@@ -27,6 +27,7 @@ from latentscape.losses.divergence import (
 from latentscape.losses.image import weighted_image_loss
 from latentscape.models.ae_nets import AE_NETS
 from latentscape.models.autoencoder_config import AEConfig, AutoencoderConfig, VAEConfig
+from latentscape.models.decoding import SigmoidDecoding
 from latentscape.rundir.model import DataInfo, LatentModel, LossOutput, ModelEntry
 from latentscape.models.likelihood import build_likelihood
 from latentscape.models.schedules import beta_at
@@ -40,7 +41,7 @@ def _full_precision(x: Tensor):
     return torch.autocast(device_type=x.device.type, enabled=False)
 
 
-class _AutoencoderBase(LatentModel):
+class _AutoencoderBase(SigmoidDecoding, LatentModel):
     """Encoder, decoder and the capabilities both families share."""
 
     def __init__(self, cfg: AutoencoderConfig, info: DataInfo, code_size: int, variational: bool) -> None:
@@ -70,21 +71,6 @@ class _AutoencoderBase(LatentModel):
     def _encode(self, x: Tensor) -> Tensor:
         """Encoder output (B, code_size) in float32, for images x (B, C, H, W) in [0, 1]."""
         return self.encoder(x * 2.0 - 1.0 if self.symmetric_input else x).float()
-
-    def decode_logits(self, z: Tensor) -> Tensor:
-        """Codes (B, latent_dim) -> decoder logits (B, C, H, W) in float32."""
-        return self.decoder(z).float()
-
-    def decode(self, z: Tensor) -> Tensor:
-        """Codes (B, latent_dim) -> images (B, C, H, W) in [0, 1]."""
-        return torch.sigmoid(self.decode_logits(z))
-
-    def reconstruct(self, x: Tensor) -> Tensor:
-        """Images (B, C, H, W) in [0, 1] -> reconstructions (decoded code / posterior mean)."""
-        return self.decode(self.embed(x))
-
-    def embed(self, x: Tensor) -> Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
 
     @property
     def num_pixels(self) -> int:
