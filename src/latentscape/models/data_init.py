@@ -10,10 +10,17 @@ from __future__ import annotations
 from latentscape.rundir.callbacks import Callback, TrainState
 
 
+def initialize_from_data(model: object, data: dict) -> None:
+    """`model.initialize_from_data(data["train"])` where the model has it and a training split
+    is given. `train_and_evaluate` calls this before init.pt is written."""
+    init = getattr(model, "initialize_from_data", None)
+    if callable(init) and "train" in data:
+        init(data["train"])
+
+
 class DataInit(Callback):
-    """Calls `model.initialize_from_data(state.data["train"])` when training starts from step 0."""
+    """Calls `initialize_from_data` when training starts from step 0 (trainers driven by hand)."""
 
     def on_train_start(self, state: TrainState) -> None:
-        init = getattr(state.model, "initialize_from_data", None)
-        if callable(init) and state.step == 0 and "train" in state.data:
-            init(state.data["train"])
+        if state.step == 0:
+            initialize_from_data(state.model, state.data)

@@ -16,6 +16,7 @@ import torch.distributed as dist
 from latentscape.config import RunConfig
 from latentscape.data.types import ImageDataset
 from latentscape.errors import LatentscapeError
+from latentscape.models.data_init import initialize_from_data
 from latentscape.registry import MODELS
 from latentscape.rundir.checkpoint import load_state_into, load_weights, save_weights
 from latentscape.rundir.model import DataInfo, LatentModel
@@ -96,7 +97,7 @@ def train_and_evaluate(
     seed_everything(cfg.seed)
     model = build_model(cfg, info)
     if not resume:  # a data-dependent start (the auto-decoder's PCA table) belongs in init.pt
-        _initialize_from_data(model, data)
+        initialize_from_data(model, data)
     run = _open_run(cfg, run_dir, resume, model, info) if rank == 0 else None
     if distributed:  # the others wait until rank 0 has published the run directory
         dist.barrier()
@@ -115,13 +116,6 @@ def train_and_evaluate(
     if run is not None:
         _finish_run(run, trainer, results, time.time() - start, quiet)
     return Run(run_dir)
-
-
-def _initialize_from_data(model: LatentModel, data: dict[str, ImageDataset]) -> None:
-    """`model.initialize_from_data(train)` where the model has it (see models/data_init.py)."""
-    init = getattr(model, "initialize_from_data", None)
-    if callable(init) and "train" in data:
-        init(data["train"])
 
 
 def _apply_torch_settings(cfg: RunConfig) -> None:
