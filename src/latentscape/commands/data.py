@@ -117,7 +117,7 @@ def run_info(args: argparse.Namespace) -> int:
         _table(("split", "examples", "shape (CxHxW)", "dtype", "range", "mean/255"), rows)
     if problem and splits:
         print(f"\nunavailable: {problem}")
-    bad = _print_files(entry, root, args.verify) if not (entry.embedded or entry.user_supplied) else 0
+    bad = _print_files(entry, root, args.verify) if entry.has_files else 0
     if not splits:
         raise DataError(problem or f"no split of {entry.name} could be loaded")
     if args.verify and bad:

@@ -76,6 +76,11 @@ class DatasetEntry:
     def embedded(self) -> bool:
         return self.folder is None and not self.user_supplied
 
+    @property
+    def has_files(self) -> bool:
+        """Whether the data are files under the data root (neither embedded nor user-supplied)."""
+        return self.folder is not None
+
     def folder_path(self, root: Path) -> Path:
         return root if self.folder is None else root / self.folder
 
@@ -134,7 +139,7 @@ def ensure_files(entry: DatasetEntry, cfg: DataConfig, root: Path, split: str) -
     for a checksum mismatch) a `DataError` says what to do.
     """
     folder = entry.folder_path(root)
-    if entry.embedded or entry.user_supplied:
+    if not entry.has_files:
         return folder
     missing = entry.missing_files(root, split)
     if missing and cfg.download:
