@@ -127,13 +127,14 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(metrics))
     print(f"written: {path}")
     if args.pictures:
-        _pictures(loaded, dataset, device, args.seed, train if train is not None else lambda: load_split(data_cfg, "train"))
+        _pictures(loaded, dataset, device, args.seed, train, data_cfg)
     return 0
 
 
-def _pictures(loaded, dataset, device, seed: int, train) -> None:
+def _pictures(loaded, dataset, device, seed: int, train, data_cfg) -> None:
     """The model's pictures into RUN/images/; for auto-decoders also the latent maps (training
-    table by class, `dataset`'s fitted latents over it). `train`: the split or a loader of it."""
+    table by class, `dataset`'s fitted latents over it). `train`: the training split when it was
+    loaded already (else read from `data_cfg` if its files are here)."""
     if not callable(getattr(loaded.model, "embed", None)) or not callable(getattr(loaded.model, "decode", None)):
         raise LatentscapeError(f"--pictures: {type(loaded.model).__name__} has no latent space to draw")
     from latentscape.models.autoencoder_pictures import write_pictures
@@ -144,9 +145,11 @@ def _pictures(loaded, dataset, device, seed: int, train) -> None:
     if callable(getattr(loaded.model, "training_latents", None)):  # auto-decoder: its latent table
         from latentscape.models.autodecoder_pictures import write_latent_plots
 
-        if callable(train):
+        from latentscape.data.registry import load_split
+
+        if train is None:
             try:
-                train = train()
+                train = load_split(data_cfg, "train")
             except LatentscapeError:  # no training files here: the fitted latents alone
                 train = None
         paths = [*paths, *write_latent_plots(loaded.model, train, dataset, loaded.run.path / "images", device=device)]
