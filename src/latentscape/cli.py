@@ -50,6 +50,15 @@ def plots_mode_from(args: argparse.Namespace) -> Iterator[None]:
             os.environ["LATENTSCAPE_PLOTS"] = before
 
 
+def _how_to_continue(command: str | None) -> str:
+    """How an interrupted command goes on, for the commands that can (others start again)."""
+    if command == "train":
+        return " (continue with `latentscape train --resume RUN_DIR`)"
+    if command == "tune":
+        return " (run the same command again: finished trials are not redone)"
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -63,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; what was written so far is kept (resume with --resume)", file=sys.stderr)
+        print(f"interrupted; what was written so far is kept{_how_to_continue(args.command)}", file=sys.stderr)
         return 130
     except Exception as exc:
         if os.environ.get("LATENTSCAPE_DEBUG"):

@@ -75,6 +75,8 @@ def test_trajectory_cli_reports_explained_variance(runs, tmp_path, capsys):
     assert coords.shape == (len(doc["trajectory"]["steps"]), 2) and coords[-1].tolist() == [0.0, 0.0]
     assert "explained variance ratio" in capsys.readouterr().out
     assert (out / "images" / "surface_loss_test_filled.png").is_file()
+    # the final weights are a grid node, so the summary has the value there, as `surface` does
+    assert 0.0 in doc["grid_x"] and 0.0 in doc["grid_y"] and doc["summary"]["test"]["loss"]["origin"] is not None
 
 
 def test_trajectory_without_kept_checkpoints_is_a_clear_error(tmp_path, capsys):
@@ -92,9 +94,26 @@ def test_hessian_cli_and_sharpness_along_a_path(runs, tmp_path):
     assert len(top) == 2 and abs(top[0]) >= abs(top[1]) - 1e-6 * abs(top[0]) and top[0] > 0
     assert doc["trace"]["estimate"] > 0 and len(doc["density"]["nodes"][0]) <= 12
     assert max(doc["density"]["nodes"][0]) == pytest.approx(top[0], rel=0.05)  # Lanczos finds the top too
-    assert (out / "images" / "hessian_density.png").is_file()
+    assert (out / "images" / "hessian_density.png").is_file() and doc["complete"] is True
     p = tmp_path / "p"
     assert main(["path", str(runs["a"]), str(runs["b"]), "--points", "3", "--metrics", "loss,hessian_top", "--splits", "test", "--out", str(p)]) == 0
     path = json.loads((p / "path.json").read_text())
     assert set(path["metrics"]["test"]) == {"loss", "hessian_top"}
     assert len(path["metrics"]["test"]["hessian_top"]) == 3 and path["metrics"]["test"]["hessian_top"][0] > 0
+
+
+def test_hessian_writes_each_stage_as_it_finishes(runs, tmp_path, monkeypatch, capsys):
+    """A failure (or a kill) in a later stage keeps the eigenvalues already computed."""
+    from latentscape.landscape import hessian as H
+
+    def broken_trace(*args, **kwargs):
+        raise KeyboardInterrupt  # as if the user stopped the run during the trace
+
+    monkeypatch.setattr(H, "hutchinson_trace", broken_trace)
+    out = tmp_path / "h"
+    assert main(["hessian", str(runs["a"]), "--top-k", "1", "--trace", "--out", str(out)]) == 130
+    doc = json.loads((out / "hessian.json").read_text())
+    assert doc["complete"] is False and len(doc["top_eigenvalues"]["values"]) == 1 and "trace" not in doc
+    printed = capsys.readouterr()
+    assert "top eigenvalues:" in printed.out and "Hessian-vector products so far" in printed.out
+    assert "interrupted; what was written so far is kept" in printed.err and "--resume" not in printed.err

@@ -12,7 +12,7 @@ from latentscape.landscape.evaluate import PointEvaluator
 from latentscape.landscape.params import add, named_params, norm, scale
 from latentscape.landscape.path_metrics import resolve_metrics
 from latentscape.landscape.surface import axes, evaluate_surface, parse_grid, parse_span
-from latentscape.landscape.trajectory import pca_plane
+from latentscape.landscape.trajectory import axis_through_zero, pca_plane, trajectory_axes
 from latentscape.landscape.vtk import read_structured_grid, write_structured_grid
 
 
@@ -101,6 +101,19 @@ def test_trajectory_in_a_plane_is_recovered_with_explained_variance_one():
     assert pca_plane(off).explained_variance_ratio.sum() < 1.0
     with pytest.raises(CheckpointError):
         pca_plane(weights[:2])
+
+
+@pytest.mark.parametrize("lo,hi,n", [(-18.3, 4.2, 9), (-1.0, 1.0, 4), (-0.01, 7.0, 21), (-5.0, 0.0, 11), (0.0, 3.0, 5), (-2.0, 2.0, 51)])
+def test_trajectory_axes_cover_the_path_with_the_final_weights_on_a_node(lo, hi, n):
+    xs = axis_through_zero(lo, hi, n)
+    assert xs.shape == (n,) and 0.0 in xs.tolist()  # exactly: the value at the final weights is on the grid
+    assert xs[0] <= lo + 1e-12 and xs[-1] >= hi - 1e-12
+    np.testing.assert_allclose(np.diff(xs), np.full(n - 1, xs[1] - xs[0]))
+    assert xs[1] - xs[0] <= (hi - lo) / (n - 1) * 2  # not much coarser than a plain linspace
+    coords = np.array([[-14.1, 3.2], [-5.5, -4.7], [-1.1, -1.9], [0.0, 0.0]])
+    gx, gy = trajectory_axes(coords, 9, margin=0.3)
+    assert 0.0 in gx.tolist() and 0.0 in gy.tolist()
+    assert gx[0] < -14.1 and gx[-1] > 0 and gy[0] < -4.7 and gy[-1] > 3.2
 
 
 def test_span_and_grid_parsing():

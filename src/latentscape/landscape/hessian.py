@@ -176,22 +176,28 @@ def lanczos(op: HessianOperator, m: int, v0: Tensor) -> tuple[np.ndarray, np.nda
     """m steps of Lanczos with full re-orthogonalisation from v0: T's (alpha (m',), beta (m'-1,)).
 
     Stops early (m' < m) when the Krylov space is exhausted (beta ~ 0), e.g. m > rank(H) + 1.
+    The Lanczos vectors are rows of one (m, N) matrix, and each new vector is re-orthogonalised
+    against all of them by classical Gram-Schmidt applied twice (CGS2: two matrix-vector products
+    per pass instead of 2j vector updates that each allocate an N-vector).
     """
-    q = v0 / v0.norm()
-    basis = [q]
+    steps = min(m, op.dim)
+    basis = torch.empty(steps, v0.numel(), dtype=v0.dtype, device=v0.device)  # (m, N) Lanczos vectors
+    basis[0] = v0 / v0.norm()
     alphas: list[float] = []
     betas: list[float] = []
-    for j in range(min(m, op.dim)):
-        w = op.matvec(q)
+    for j in range(steps):
+        q = basis[j]
+        w = op.matvec(q)  # (N,), a new tensor
         a = float(torch.dot(w, q))
         alphas.append(a)
-        w = _orthogonalise(w, basis)  # full re-orthogonalisation (removes a q and b q_prev too)
+        done = basis[: j + 1]  # (j + 1, N)
+        for _ in range(2):  # removes a q and b q_prev too
+            w.addmv_(done.t(), done @ w, alpha=-1.0)
         b = float(w.norm())
-        if j == min(m, op.dim) - 1 or b <= 1e-10 * max(1.0, abs(a)):
+        if j == steps - 1 or b <= 1e-10 * max(1.0, abs(a)):
             break
         betas.append(b)
-        q = w / b
-        basis.append(q)
+        basis[j + 1] = w / b
     return np.array(alphas), np.array(betas)
 
 

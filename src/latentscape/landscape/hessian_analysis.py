@@ -58,46 +58,59 @@ def analyse_hessian(
         "group": group, "seed": seed, "objective": "model(batch" + (f", group={group!r}" if group else "") + ").loss, eval mode",
     }
     timings: dict[str, float] = {}
+    main = _is_main()
+    out_dir = None
+    if main:  # the folder first: each stage's numbers are written as soon as they exist
+        out_dir = new_output_dir("hessian", out, root=str(Path(src.run_dir) / "analysis"))
+        adopt_config(out_dir, src.run_dir)
+    say = (lambda line: None) if quiet or not main else (lambda line: print(line, flush=True))
+
+    def stage_done(name: str, t0: float, line: str) -> None:
+        """Record a stage's time, write hessian.json so far (a kill loses at most the running
+        stage) and print the stage's result."""
+        timings[name] = time.perf_counter() - t0
+        doc["seconds"] = timings
+        doc["hessian_vector_products"] = op.calls
+        if out_dir is not None:
+            write_json(out_dir / "hessian.json", {**doc, "complete": False})
+        say(f"{line}  ({timings[name]:.1f} s, {op.calls} Hessian-vector products so far)")
+
+    say(f"Hessian of {op.dim:,} parameters on {doc['examples']} {split} examples")
     if top_k:
         t0 = time.perf_counter()
         if method == "power":
+            say(f"top {top_k} eigenvalue(s) by power iteration (at most {max_iter} products each)...")
             vals, _ = H.power_iteration(op, top_k, max_iter=max_iter, tol=tol, seed=seed)
         else:
+            say(f"top {top_k} eigenvalue(s) by Lanczos ({max(3 * top_k, slq_steps)} steps)...")
             vals = H.lanczos_top(op, top_k, m=max(3 * top_k, slq_steps), seed=seed)
-        timings["top_eigenvalues"] = time.perf_counter() - t0
         doc["top_eigenvalues"] = {"method": method, "values": vals}
+        stage_done("top_eigenvalues", t0, "top eigenvalues: " + ", ".join(f"{v:.5g}" for v in vals))
     if trace:
         t0 = time.perf_counter()
+        say(f"trace by Hutchinson's estimator (at most {trace_samples} samples)...")
         mean, err, n = H.hutchinson_trace(op, trace_samples, seed=seed, tol=tol)
-        timings["trace"] = time.perf_counter() - t0
         doc["trace"] = {"estimate": mean, "std_error": err, "samples": n, "method": "Hutchinson (Rademacher)"}
+        stage_done("trace", t0, f"trace: {mean:.5g} +- {err:.2g} ({n} samples)")
     dens = None
     if density:
         t0 = time.perf_counter()
+        say(f"eigenvalue density by stochastic Lanczos quadrature ({slq_runs} run(s) of {slq_steps} steps)...")
         dens = H.slq_density(op, slq_runs, slq_steps, seed=seed)
         grid, sigma = H.default_grid(dens)
-        timings["density"] = time.perf_counter() - t0
         doc["density"] = {
             "method": "stochastic Lanczos quadrature", "runs": slq_runs, "steps": slq_steps, "sigma": sigma,
             "nodes": [n.tolist() for n in dens.nodes], "weights": [x.tolist() for x in dens.weights],
             "trace_estimate": dens.moment(1) * op.dim,
         }
+        stage_done("density", t0, f"density: {slq_runs} SLQ run(s) of {slq_steps} steps; trace from SLQ {doc['density']['trace_estimate']:.5g}")
     doc["seconds"] = timings
     doc["hessian_vector_products"] = op.calls
-    if not _is_main():
+    if out_dir is None:
         return Path(out or "."), doc
-    out_dir = new_output_dir("hessian", out, root=str(Path(src.run_dir) / "analysis"))
-    adopt_config(out_dir, src.run_dir)
-    write_json(out_dir / "hessian.json", doc)  # the numbers first: a failure while drawing cannot lose them
+    write_json(out_dir / "hessian.json", {**doc, "complete": True})  # the numbers first: a failure while drawing cannot lose them
     draw(_draw_hessian, out_dir, dens)
-    if not quiet:
-        if "top_eigenvalues" in doc:
-            print("top eigenvalues: " + ", ".join(f"{v:.5g}" for v in doc["top_eigenvalues"]["values"]))
-        if "trace" in doc:
-            print(f"trace: {doc['trace']['estimate']:.5g} +- {doc['trace']['std_error']:.2g} ({doc['trace']['samples']} samples)")
-        if "density" in doc:
-            print(f"density: {slq_runs} SLQ run(s) of {slq_steps} steps; trace from SLQ {doc['density']['trace_estimate']:.5g}")
-        print(f"hessian results: {out_dir}")
+    say(f"hessian results: {out_dir}")
     return out_dir, doc
 
 

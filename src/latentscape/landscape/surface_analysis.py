@@ -21,10 +21,9 @@ from latentscape.landscape.analysis import EvalOptions, _data, _is_main, from_re
 from latentscape.landscape.directions import random_directions
 from latentscape.landscape.outputs import adopt_config, new_output_dir, write_report
 from latentscape.landscape.params import Params
-from latentscape.landscape.plane import grid_axes
 from latentscape.landscape.summaries import higher_is_better
 from latentscape.landscape.surface import Surface, axes, evaluate_surface
-from latentscape.landscape.trajectory import pca_plane, trajectory_weights
+from latentscape.landscape.trajectory import pca_plane, trajectory_axes, trajectory_weights
 from latentscape.landscape.vtk import write_structured_grid
 
 
@@ -66,10 +65,16 @@ def make_evaluator(src: Any, train: Any, opts: EvalOptions, recompute_bn: bool) 
 
 
 def write_surface_outputs(
-    out_dir: Path, surface: Surface, doc: dict, path_xy: np.ndarray | None = None, points: dict | None = None, orthonormal: bool = False
+    out_dir: Path,
+    surface: Surface,
+    doc: dict,
+    path_xy: np.ndarray | None = None,
+    points: dict | None = None,
+    orthonormal: bool = False,
+    axis_labels: tuple[str, str] = ("d1", "d2"),
 ) -> None:
     """surface.json, surface.npz and surface_<split>.vtk first, then (as LATENTSCAPE_PLOTS says)
-    the plots of every split and metric and report.html."""
+    the plots of every split and metric, with `axis_labels` on the two axes, and report.html."""
     from latentscape.io import atomic_write
     from latentscape.viz.deferred import draw
 
@@ -85,10 +90,12 @@ def write_surface_outputs(
 
     atomic_write(out_dir / "surface.npz", save_npz)
     write_json(out_dir / "surface.json", doc)
-    draw(_draw_surface, out_dir, surface, path_xy, points, orthonormal)
+    draw(_draw_surface, out_dir, surface, path_xy, points, orthonormal, axis_labels)
 
 
-def _draw_surface(out_dir: Path, surface: Surface, path_xy: np.ndarray | None, points: dict | None, orthonormal: bool) -> None:
+def _draw_surface(
+    out_dir: Path, surface: Surface, path_xy: np.ndarray | None, points: dict | None, orthonormal: bool, axis_labels: tuple[str, str]
+) -> None:
     """1-D curves, or filled contours, contour lines and a 3-D view per split and metric; report.html."""
     from latentscape.viz.contour import plot_contour
     from latentscape.viz.plots import plot_curves
@@ -98,18 +105,19 @@ def _draw_surface(out_dir: Path, surface: Surface, path_xy: np.ndarray | None, p
     metrics = sorted({m for ms in surface.values.values() for m in ms})
     for m in metrics:
         tag = m.replace("/", "_")
+        xl, yl = axis_labels
         if surface.ys is None:
             series = {s: (surface.xs, ms[m]) for s, ms in surface.values.items() if m in ms}
-            plot_curves(series, images / f"surface_{tag}.png", xlabel="alpha (d1)", ylabel=m, title=f"{m} along d1", markers=len(surface.xs) <= 31)
+            plot_curves(series, images / f"surface_{tag}.png", xlabel=f"alpha ({xl})", ylabel=m, title=f"{m} along d1", markers=len(surface.xs) <= 31)
             continue
         for s, ms in surface.values.items():
             if m not in ms:
                 continue
             z, hib = ms[m], higher_is_better(m)
             title = f"{s} {m}"
-            plot_contour(surface.xs, surface.ys, z, images / f"surface_{tag}_{s}_filled.png", points=points, curve_xy=path_xy, title=title, cbar_label=m, xlabel="d1", ylabel="d2", log_scale=False if hib else None, clip_percentile=None if hib else 95.0, equal_aspect=orthonormal)
-            plot_contour_lines(surface.xs, surface.ys, z, images / f"surface_{tag}_{s}_contour.png", title=title, xlabel="d1", ylabel="d2", path_xy=path_xy, clip_percentile=None if hib else 95.0)
-            plot_surface_3d(surface.xs, surface.ys, z, images / f"surface_{tag}_{s}_3d.png", title=title, zlabel=m, xlabel="d1", ylabel="d2", clip_percentile=None if hib else 95.0)
+            plot_contour(surface.xs, surface.ys, z, images / f"surface_{tag}_{s}_filled.png", points=points, curve_xy=path_xy, title=title, cbar_label=m, xlabel=xl, ylabel=yl, log_scale=False if hib else None, clip_percentile=None if hib else 95.0, equal_aspect=orthonormal)
+            plot_contour_lines(surface.xs, surface.ys, z, images / f"surface_{tag}_{s}_contour.png", title=title, xlabel=xl, ylabel=yl, path_xy=path_xy, clip_percentile=None if hib else 95.0)
+            plot_surface_3d(surface.xs, surface.ys, z, images / f"surface_{tag}_{s}_3d.png", title=title, zlabel=m, xlabel=xl, ylabel=yl, clip_percentile=None if hib else 95.0)
     write_report(out_dir)
 
 
@@ -170,7 +178,7 @@ def analyse_trajectory(
     src, (w,) = from_refs([run], opts.data_dir)
     steps, weights = trajectory_weights(src.run_dir, list(w))
     plane = pca_plane(weights, ignore=ignore)
-    xs, ys = grid_axes([tuple(c) for c in plane.coords], grid, margin)
+    xs, ys = trajectory_axes(plane.coords, grid, margin)  # (0, 0), the final weights, is a node
     data, train = _data(src, opts)
     ev = make_evaluator(src, train, opts, recompute_bn)
     surface = evaluate_surface(ev, plane.origin, plane.directions, xs, ys, data)
@@ -183,7 +191,10 @@ def analyse_trajectory(
         return Path(out or "."), doc
     out_dir = new_output_dir("trajectory", out, root=str(Path(src.run_dir) / "analysis"))
     adopt_config(out_dir, src.run_dir)
-    write_surface_outputs(out_dir, surface, doc, path_xy=plane.coords, points={"init": tuple(plane.coords[0]), "final": (0.0, 0.0)}, orthonormal=True)
+    labels = (f"1st PC ({100 * evr[0]:.1f}% of variance)", f"2nd PC ({100 * evr[1]:.1f}% of variance)")  # as Li et al.'s plot_trajectory
+    write_surface_outputs(
+        out_dir, surface, doc, path_xy=plane.coords, points={"init": tuple(plane.coords[0]), "final": (0.0, 0.0)}, orthonormal=True, axis_labels=labels
+    )
     if not quiet:
         print(f"{len(steps)} weight sets (steps {steps[0]}..{steps[-1]}); explained variance ratio: "
               f"PC1 {evr[0]:.4f}, PC2 {evr[1]:.4f} (sum {sum(evr):.4f})")

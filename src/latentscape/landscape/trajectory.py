@@ -127,3 +127,33 @@ def trajectory_weights(run_dir: str | Path, param_names: Sequence[str]) -> tuple
             f"{run_dir}: {len(weights)} weight sets (init/final only); train with train.keep_every=N to keep a trajectory"
         )
     return steps, weights
+
+
+def axis_through_zero(lo: float, hi: float, n: int) -> np.ndarray:
+    """(n,) evenly spaced positions covering [lo, hi] (lo <= 0 <= hi) with 0 exactly on a node.
+
+    A plain linspace(lo, hi, n) usually misses 0, so the surface would have no value at the final
+    weights. Here 0 is node k and the step is the smallest that still reaches both ends:
+    step = max(-lo / k, hi / (n - 1 - k)), minimised over k.
+    """
+    if n < 3:
+        return np.linspace(lo, hi, n)
+    lo, hi = min(lo, 0.0), max(hi, 0.0)
+    best_k, best_step = 1, np.inf
+    for k in range(1, n - 1):
+        step = max(-lo / k, hi / (n - 1 - k))
+        if step < best_step:
+            best_k, best_step = k, step
+    if not np.isfinite(best_step) or best_step <= 0:
+        return np.linspace(lo, hi, n)
+    return (np.arange(n) - best_k) * best_step
+
+
+def trajectory_axes(coords: np.ndarray, n: int, margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """Grid axes (n,), (n,) covering the trajectory's plane coordinates `coords` (K, 2) plus
+    `margin` (a fraction of the span on each side), with the final weights (0, 0) on a node."""
+    xy = np.asarray(coords, dtype=np.float64)
+    lo, hi = np.minimum(xy.min(0), 0.0), np.maximum(xy.max(0), 0.0)
+    span = np.maximum(hi - lo, 1e-12)
+    lo, hi = lo - margin * span, hi + margin * span
+    return axis_through_zero(float(lo[0]), float(hi[0]), n), axis_through_zero(float(lo[1]), float(hi[1]), n)

@@ -130,7 +130,8 @@ def _draw_field(fig, ax, gx, gy, z, field, lv, norm, is_log: bool, cmap: str, cb
     filled = ax.contourf(gx, gy, field, levels=lv, norm=norm, cmap=cmap)
     line_levels = lv[:: max(1, len(lv) // 10)]
     ax.contour(gx, gy, field, levels=line_levels, norm=norm, colors="k", linewidths=0.3, alpha=0.5)
-    cbar = fig.colorbar(filled, ax=ax)
+    # an inset colour bar follows the axes box, so it keeps the plot's height under an equal aspect
+    cbar = fig.colorbar(filled, cax=ax.inset_axes((1.03, 0.0, 0.04, 1.0)))
     clipped = np.isfinite(z).sum() < z.size or np.nanmax(np.where(np.isfinite(z), z, -np.inf)) > lv[-1]
     cbar.set_label(f"{cbar_label} (clipped at {lv[-1]:.3g})" if clipped else cbar_label)
     if is_log:
