@@ -48,7 +48,7 @@ FAMILIES = {
 #: latents): CUDA's generator (Philox) starts elsewhere than the CPU's (Mersenne Twister) for the
 #: same seed, so such runs agree in distribution, not number for number. On the CPU, other noise
 #: streams alone move the KL of these one-epoch VAEs by up to 13% (0.015 nats) and the scores of
-#: the 12-step GAN by up to 22% (1.3e-3), the negative ELBO (a sum over pixels) by 0.3%.
+#: the 12-step GAN by up to 22% (1.3e-3), the negative ELBO (a sum over pixels) by 0.4%.
 STOCHASTIC = {"vae", "conv_vae", "gan_wgan_gp"}
 
 
