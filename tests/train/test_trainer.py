@@ -166,3 +166,23 @@ def test_only_the_training_gpu_generator_is_saved_and_restored(monkeypatch):
     restore_cuda_rng([torch.zeros(16, dtype=torch.uint8), torch.ones(16, dtype=torch.uint8)], gpu)
     restore_cuda_rng([torch.ones(16, dtype=torch.uint8)], torch.device("cpu"))
     assert calls == [(0, gpu)]
+
+
+def test_a_checkpoint_written_on_a_gpu_resumes_on_a_machine_without_one(tmp_path, tiny_data, monkeypatch):
+    """Every tensor of last.pt tagged as saved from cuda:0 (as older GPU runs left the optimizer
+    moments), with the generator states of two GPUs: the CPU run resumes to the same weights."""
+    import torch.serialization
+
+    cfg = tiny_config(device="cpu", checkpoint_every_steps=4, schedule={"name": "cosine"})
+    full = train_and_evaluate(cfg, tmp_path / "full", data=tiny_data, quiet=True, callbacks=[])
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train_and_evaluate(cfg, tmp_path / "part", data=tiny_data, quiet=True, callbacks=[CrashAt(6)])
+    last = tmp_path / "part" / "checkpoints" / "last.pt"
+    ckpt = load_checkpoint(last)
+    ckpt["rng_cuda"] = [torch.zeros(16, dtype=torch.uint8)] * 2
+    with monkeypatch.context() as m:
+        m.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+        torch.save(ckpt, last)
+    train_and_evaluate(cfg, tmp_path / "part", resume=True, data=tiny_data, quiet=True, callbacks=[])
+    wf, wr = _weights(full.path), _weights(tmp_path / "part")
+    assert all(torch.equal(wf[k], wr[k]) for k in wf)
