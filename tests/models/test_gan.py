@@ -134,3 +134,13 @@ def test_ema_callback_updates_after_generator_steps_only():
     assert not torch.allclose(gan.generator_ema.project.weight, before)
     run_cfg = config_from_dict({"model": {"name": "gan", "ema_decay": 0.9}})
     assert any(isinstance(c, EMAUpdate) for c in gan_callbacks(run_cfg))
+
+
+def test_the_wgan_gp_critic_step_trains_under_torch_compile():
+    """train.compile: compiled graphs have no double backward, so the gradient penalty runs
+    eagerly (it used to fail at the first critic step's backward on every device)."""
+    gan = _gan(loss="wgan_gp")
+    torch.manual_seed(0)
+    out = torch.compile(gan, backend="aot_eager")(_batch(), "critic")
+    out.loss.backward()
+    assert all(p.grad is not None for p in gan.critic.parameters())

@@ -127,3 +127,62 @@ def test_lr_schedule_values(cfg, step, expected):
 @pytest.fixture
 def tiny_data():
     return tiny_splits()
+
+
+def _no_gpu_generators(monkeypatch):
+    """A machine that has CUDA, where any use of the GPU generators fails the test."""
+    def touched(*args, **kwargs):
+        raise AssertionError("a CPU run touched the CUDA generators")
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    for name in ("get_rng_state", "get_rng_state_all", "set_rng_state", "set_rng_state_all"):
+        monkeypatch.setattr(torch.cuda, name, touched)
+
+
+def test_a_cpu_run_on_a_cuda_machine_leaves_the_gpu_generators_alone(tmp_path, tiny_data, monkeypatch):
+    # ... also when resuming a checkpoint that holds them (a run moved from a 2-GPU machine)
+    cfg = tiny_config(device="cpu", checkpoint_every_steps=4)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train_and_evaluate(cfg, tmp_path / "r", data=tiny_data, quiet=True, callbacks=[CrashAt(6)])
+    last = tmp_path / "r" / "checkpoints" / "last.pt"
+    ckpt = load_checkpoint(last)
+    ckpt["rng_cuda"] = [torch.zeros(16, dtype=torch.uint8)] * 2
+    torch.save(ckpt, last)
+    _no_gpu_generators(monkeypatch)
+    run = train_and_evaluate(cfg, tmp_path / "r", resume=True, data=tiny_data, quiet=True, callbacks=[])
+    assert load_checkpoint(run.path / "checkpoints" / "last.pt")["rng_cuda"] == []
+
+
+def test_only_the_training_gpu_generator_is_saved_and_restored(monkeypatch):
+    from latentscape.train.trainer import cuda_rng_states, restore_cuda_rng
+
+    calls = []
+    monkeypatch.setattr(torch.cuda, "get_rng_state", lambda device: torch.full((16,), device.index, dtype=torch.uint8))
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, device: calls.append((int(state[0]), device)))
+    gpu = torch.device("cuda", 0)
+    assert [int(s[0]) for s in cuda_rng_states(gpu)] == [0]
+    assert cuda_rng_states(torch.device("cpu")) == []
+    # a checkpoint of a 2-GPU machine (one state per GPU) resumes on a 1-GPU machine
+    restore_cuda_rng([torch.zeros(16, dtype=torch.uint8), torch.ones(16, dtype=torch.uint8)], gpu)
+    restore_cuda_rng([torch.ones(16, dtype=torch.uint8)], torch.device("cpu"))
+    assert calls == [(0, gpu)]
+
+
+def test_a_checkpoint_written_on_a_gpu_resumes_on_a_machine_without_one(tmp_path, tiny_data, monkeypatch):
+    """Every tensor of last.pt tagged as saved from cuda:0 (as older GPU runs left the optimizer
+    moments), with the generator states of two GPUs: the CPU run resumes to the same weights."""
+    import torch.serialization
+
+    cfg = tiny_config(device="cpu", checkpoint_every_steps=4, schedule={"name": "cosine"})
+    full = train_and_evaluate(cfg, tmp_path / "full", data=tiny_data, quiet=True, callbacks=[])
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train_and_evaluate(cfg, tmp_path / "part", data=tiny_data, quiet=True, callbacks=[CrashAt(6)])
+    last = tmp_path / "part" / "checkpoints" / "last.pt"
+    ckpt = load_checkpoint(last)
+    ckpt["rng_cuda"] = [torch.zeros(16, dtype=torch.uint8)] * 2
+    with monkeypatch.context() as m:
+        m.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+        torch.save(ckpt, last)
+    train_and_evaluate(cfg, tmp_path / "part", resume=True, data=tiny_data, quiet=True, callbacks=[])
+    wf, wr = _weights(full.path), _weights(tmp_path / "part")
+    assert all(torch.equal(wf[k], wr[k]) for k in wf)

@@ -75,13 +75,13 @@ def pca_plane(weights: Sequence[Params], ignore: str = "none") -> TrajectoryPlan
     if vh.shape[0] < 2 or total <= 0 or float(s[1]) <= 1e-12 * float(s[0]):
         raise CheckpointError("the trajectory does not span two directions (all weight sets on a line?)")
     dirs = vh[:2]  # (2, N), orthonormal rows
-    ratio = (var[:2] / total).numpy()
-    full = torch.cat([m, torch.zeros(1, m.shape[1], dtype=m.dtype)])  # (n + 1, N), w_n - w_n = 0
+    ratio = (var[:2] / total).cpu().numpy()
+    full = torch.cat([m, m.new_zeros(1, m.shape[1])])  # (n + 1, N), w_n - w_n = 0
     coords = full @ dirs.T  # (n + 1, 2)
     resid = (full - coords @ dirs).norm(dim=1)  # (n + 1,)
     like = {k: v for k, v in final.items()}
     directions = [{k: t.to(final[k].dtype) for k, t in unflatten(d.clone(), like).items()} for d in dirs]
-    return TrajectoryPlane(final, directions, ratio, coords.numpy(), resid.numpy())
+    return TrajectoryPlane(final, directions, ratio, coords.cpu().numpy(), resid.cpu().numpy())
 
 
 def kept_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:

@@ -201,7 +201,8 @@ class AutoDecoder(SigmoidDecoding, LatentModel):
             self.latent_dim, self.latent_dim, device=z.device
         )
         chol = torch.linalg.cholesky(cov + 1e-6 * torch.eye(self.latent_dim, device=z.device))  # (D, D)
-        eps = torch.randn(n, self.latent_dim, generator=generator).to(z.device)  # (n, D)
+        where = generator.device if generator is not None else None  # the generator's device (CUDA ones too)
+        eps = torch.randn(n, self.latent_dim, generator=generator, device=where).to(z.device)  # (n, D)
         return self.decode(mu + eps @ chol.T)
 
     def evaluate_batch(self, batch: Batch) -> dict[str, Tensor]:

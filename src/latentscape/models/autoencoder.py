@@ -131,7 +131,9 @@ class VAE(_AutoencoderBase):
     def _noise(self, shape: tuple[int, ...], like: Tensor, generator: torch.Generator | None) -> Tensor:
         if generator is None:
             return torch.randn(shape, device=like.device, dtype=like.dtype)
-        return torch.randn(shape, generator=generator, dtype=like.dtype).to(like.device)
+        # drawn where the generator lives (the CPU for the seeded evaluations: the same numbers on
+        # every device), then moved
+        return torch.randn(shape, generator=generator, dtype=like.dtype, device=generator.device).to(like.device)
 
     def terms(self, x: Tensor, generator: torch.Generator | None = None) -> dict[str, Tensor]:
         """One-sample ELBO terms per image, (B,) each: recon (-log p(x|z)), kl, and logits."""

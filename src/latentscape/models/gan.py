@@ -12,7 +12,7 @@ Images arrive in [0, 1] and are mapped to [-1, 1] to match the generator's tanh 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
@@ -137,6 +137,13 @@ def _frozen(module: nn.Module) -> Iterator[nn.Module]:
             p.requires_grad_(f)
 
 
+def _penalty() -> Callable[..., Tensor]:
+    """`gradient_penalty`, kept out of the graph when `torch.compile` traces the step
+    (train.compile): compiled graphs have no double backward, which the penalty's gradient needs.
+    Decided at trace time, so an eager run never imports the compiler."""
+    return torch.compiler.disable(gradient_penalty) if torch.compiler.is_compiling() else gradient_penalty
+
+
 class GAN(LatentModel):
     """A generator G: z -> image and a critic D: image -> score, trained adversarially."""
 
@@ -193,7 +200,7 @@ class GAN(LatentModel):
         loss = self.objective.critic(real_s, fake_s)
         logs = {"critic/real_score": real_s.detach().mean(), "critic/fake_score": fake_s.detach().mean()}
         if self.objective.gradient_penalty:
-            gp = gradient_penalty(self.critic, real, fake)
+            gp = _penalty()(self.critic, real, fake)
             logs["critic/wasserstein"] = (real_s.detach().mean() - fake_s.detach().mean())
             logs["critic/gradient_penalty"] = gp.detach()
             loss = loss + self.cfg.gp_weight * gp

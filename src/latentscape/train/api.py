@@ -36,15 +36,25 @@ __all__ = [
 
 
 def resolve_device(name: str) -> torch.device:
-    """'auto' -> cuda (local rank under torchrun) if available, else cpu."""
+    """'auto' -> cuda if available, else cpu. Under torchrun, 'auto' and 'cuda' name the local
+    rank's GPU (cuda:LOCAL_RANK): one GPU per process, as NCCL requires."""
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         return torch.device("cpu")
     try:
-        return torch.device(name)
+        device = torch.device(name)
     except RuntimeError:
         raise LatentscapeError(f"train.device: unknown device {name!r} (auto, cpu, cuda, cuda:N)") from None
+    if device.type != "cuda":
+        return device
+    if not torch.cuda.is_available():
+        raise LatentscapeError(f"device {name!r}: this machine has no CUDA device (use auto or cpu)")
+    if device.index is None and "LOCAL_RANK" in os.environ:
+        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    if device.index is not None and device.index >= torch.cuda.device_count():
+        raise LatentscapeError(f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return device
 
 
 def default_callbacks(cfg: RunConfig) -> list[Callback]:
@@ -69,6 +79,9 @@ def init_distributed(device: torch.device | None = None) -> bool:
         return dist.is_initialized()
     on_cuda = device.type == "cuda" if device is not None else torch.cuda.is_available()
     backend = os.environ.get("LATENTSCAPE_DIST_BACKEND") or ("nccl" if on_cuda else "gloo")
+    if on_cuda:  # NCCL collectives (barrier, broadcast_object_list) run on the current GPU
+        index = device.index if device is not None else None
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)) if index is None else index)
     dist.init_process_group(backend)
     return True
 

@@ -156,13 +156,14 @@ class Trainer:
         return {
             "format": STATE_FORMAT,
             "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
-            "optimizers": {g: o.state_dict() for g, o in self.optimizers.items()},
+            # on the CPU like the weights: the file loads on any machine, whatever trained it
+            "optimizers": {g: _on_cpu(o.state_dict()) for g, o in self.optimizers.items()},
             "step": s.step,
             "epoch": s.epoch,
             "batch_in_epoch": s.batch_in_epoch,
             "window": {k: [float(v[0]), int(v[1])] for k, v in self._window.items()},
             "rng_torch": torch.get_rng_state(),
-            "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "rng_cuda": cuda_rng_states(self.device),
             "rng_python": list(random.getstate()[1]),
             "rng_numpy": _numpy_rng_state(),
             "finished": False,
@@ -197,8 +198,7 @@ class Trainer:
         try:
             self._window = defaultdict(lambda: [0.0, 0], {k: list(v) for k, v in ckpt["window"].items()})
             torch.set_rng_state(ckpt["rng_torch"])
-            if ckpt["rng_cuda"] and torch.cuda.is_available():
-                torch.cuda.set_rng_state_all(ckpt["rng_cuda"])
+            restore_cuda_rng(ckpt["rng_cuda"], self.device)
             random.setstate((3, tuple(int(v) for v in ckpt["rng_python"]), None))
             keys, pos, has_gauss, cached = ckpt["rng_numpy"]
             np.random.set_state(("MT19937", keys.numpy().astype(np.uint32), pos, has_gauss, cached))
@@ -403,6 +403,36 @@ def _average_gradients(params: list[torch.nn.Parameter], world_size: int) -> Non
         n = p.grad.numel()
         p.grad.copy_(flat[offset : offset + n].view_as(p.grad))
         offset += n
+
+
+def _on_cpu(obj: Any) -> Any:
+    """`obj` (nested dicts, lists, tuples) with every tensor copied to the CPU."""
+    if isinstance(obj, Tensor):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        return {k: _on_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_on_cpu(v) for v in obj)
+    return obj
+
+
+def cuda_rng_states(device: torch.device) -> list[Tensor]:
+    """[the training GPU's generator state] for a checkpoint; [] when training elsewhere.
+
+    Only the training device's: a run on the CPU never starts CUDA to save states it does not
+    use, and a checkpoint does not depend on how many GPUs the machine that wrote it had.
+    """
+    return [torch.cuda.get_rng_state(device)] if device.type == "cuda" else []
+
+
+def restore_cuda_rng(states: Sequence[Tensor], device: torch.device) -> None:
+    """Put a checkpoint's CUDA generator state back on the training GPU (nothing off CUDA).
+
+    Older checkpoints hold one state per visible GPU; the first (cuda:0's) is the one a
+    single-process run trained with.
+    """
+    if states and device.type == "cuda":
+        torch.cuda.set_rng_state(states[0], device)
 
 
 def _numpy_rng_state() -> list:
