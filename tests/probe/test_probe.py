@@ -50,6 +50,13 @@ def test_probe_table_has_every_embedding_and_protocol(runs, tmp_path, capsys):
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temp folders left
 
 
+def test_baselines_default_to_the_runs_code_dimension(runs, tmp_path):
+    out = tmp_path / "analysis"
+    assert main(["probe", str(runs["ae"]), "--baselines", "pca", "--out", str(out), "--max-train", "100", "--map-points", "0"]) == 0
+    data = json.loads((out / "probe.json").read_text())
+    assert [r["embedding"] for r in data["rows"]] == ["ae", "pca2"] and data["protocol"]["baseline_dim"] == 2
+
+
 def test_pixel_baseline_is_deterministic(runs):
     from latentscape.data.registry import load_split
     from latentscape.probe.api import ProbeOptions, probe_embeddings, subsample

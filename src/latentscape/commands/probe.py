@@ -1,4 +1,4 @@
-"""`latentscape probe RUN [RUN ...] [--baselines pca,umap,pixels] [--dim 10] [--classifiers ...]`."""
+"""`latentscape probe RUN [RUN ...] [--baselines pca,umap,pixels] [--dim D] [--classifiers ...]`."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="score runs' codes with logistic regression / kNN against PCA, UMAP and pixels",
         description=(
             "Embed the train and test splits with each run's `embed` (VAE posterior means, AE "
-            "codes, ...), fit PCA and UMAP of --dim components on the training split only, and "
+            "codes, ...), fit PCA and UMAP of --dim components (default: as many as the first "
+            "run's code dimensions) on the training split only, and "
             "score every embedding and the raw pixels with a standard scaler plus logistic "
             "regression and k-nearest neighbours fitted on train, evaluated on test. Prints a "
             "table (accuracy as a fraction, fit and embedding times in seconds) and writes "
@@ -40,7 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("runs", nargs="+", metavar="RUN", help="run directories (RUN@init / RUN@last for other weights)")
     p.add_argument("--baselines", default="pca,umap,pixels", help="comma-separated subset of pca,umap,pixels, or none")
-    p.add_argument("--dim", type=int, default=10, help="components of the PCA and UMAP baselines")
+    p.add_argument("--dim", type=int, default=None, help="components of the PCA and UMAP baselines (default: the first run's code dimension)")
     p.add_argument("--classifiers", default="logreg,knn", help="comma-separated subset of logreg,knn")
     p.add_argument("--max-train", type=int, help="probe on a seeded subsample of this many training images")
     p.add_argument("--max-test", type=int, help="likewise for the test split")

@@ -33,7 +33,8 @@ class ProbeOptions:
 
     Attributes:
         baselines: subset of ("pca", "umap", "pixels").
-        dim: components of the PCA and UMAP baselines.
+        dim: components of the PCA and UMAP baselines (None: the first run's code dimension, so
+            that the baselines are compared at the same dimension).
         classifiers: subset of ("logreg", "knn").
         max_train: score on a seeded subsample of this many training images (None: all).
         max_test: likewise for the test split.
@@ -45,7 +46,7 @@ class ProbeOptions:
     """
 
     baselines: tuple[str, ...] = BASELINES
-    dim: int = 10
+    dim: int | None = None
     classifiers: tuple[str, ...] = ("logreg", "knn")
     max_train: int | None = None
     max_test: int | None = None
@@ -64,7 +65,7 @@ class ProbeOptions:
             value = getattr(self, key)
             if value is not None and value < 2:
                 raise LatentscapeError(f"--{key.replace('_', '-')} must be at least 2, got {value}")
-        if self.dim < 1 or self.map_points < 0 or self.batch_size < 1:
+        if (self.dim is not None and self.dim < 1) or self.map_points < 0 or self.batch_size < 1:
             raise LatentscapeError("--dim and --batch-size must be >= 1, --map-points >= 0")
 
 
@@ -197,15 +198,16 @@ def probe_runs(specs: list[str], options: ProbeOptions, out_dir: str | Path | No
     for name, lr in zip(_run_names(list(specs)), loaded):
         say(f"embedding {name} ({type(lr.model).__name__})")
         embeddings.append(model_embedding(name, lr.model, train, test, options.batch_size, device))
+    dim = options.dim if options.dim is not None else embeddings[0].dim  # the same dimension as the first run's codes
     for kind in options.baselines:
-        say(f"fitting {kind}")
-        embeddings.append(baseline_embedding(kind, train, test, options.dim, seed))
+        say(f"fitting {kind}" + (f" ({dim} components)" if kind != "pixels" else ""))
+        embeddings.append(baseline_embedding(kind, train, test, dim, seed))
     say("scoring")
     rows = probe_embeddings(embeddings, train, test, options)
     protocol = {
         "runs": [f"{s} ({lr.weights} weights)" for s, lr in zip(specs, loaded)],
         "dataset": data_cfg.name, "train_size": len(train), "test_size": len(test),
-        "max_train": options.max_train, "max_test": options.max_test, "baseline_dim": options.dim,
+        "max_train": options.max_train, "max_test": options.max_test, "baseline_dim": dim,
         "baselines_fitted_on": "training split only", "classifiers": list(options.classifiers),
         **options.protocol.as_dict(), "umap": "umap-learn, n_neighbors=15, min_dist=0.1, random_state=seed",
     }
