@@ -176,9 +176,11 @@ def lanczos(op: HessianOperator, m: int, v0: Tensor) -> tuple[np.ndarray, np.nda
     """m steps of Lanczos with full re-orthogonalisation from v0: T's (alpha (m',), beta (m'-1,)).
 
     Stops early (m' < m) when the Krylov space is exhausted (beta ~ 0), e.g. m > rank(H) + 1.
-    The Lanczos vectors are rows of one (m, N) matrix, and each new vector is re-orthogonalised
-    against all of them by classical Gram-Schmidt applied twice (CGS2: two matrix-vector products
-    per pass instead of 2j vector updates that each allocate an N-vector).
+    Each step applies the three-term recurrence w = Hq - alpha q - beta q_prev, then removes what
+    rounding left of the earlier vectors in one classical Gram-Schmidt pass against all of them
+    (the rows of one (m, N) matrix: two matrix-vector products, no per-vector N-sized temporaries),
+    and a second pass when the first removed much (the "twice is enough" test of Daniel, Gragg,
+    Kaufman and Stewart 1976).
     """
     steps = min(m, op.dim)
     basis = torch.empty(steps, v0.numel(), dtype=v0.dtype, device=v0.device)  # (m, N) Lanczos vectors
@@ -190,9 +192,15 @@ def lanczos(op: HessianOperator, m: int, v0: Tensor) -> tuple[np.ndarray, np.nda
         w = op.matvec(q)  # (N,), a new tensor
         a = float(torch.dot(w, q))
         alphas.append(a)
+        w.add_(q, alpha=-a)
+        if j > 0:
+            w.add_(basis[j - 1], alpha=-betas[-1])
         done = basis[: j + 1]  # (j + 1, N)
-        for _ in range(2):  # removes a q and b q_prev too
+        for _ in range(2):
+            before = float(w.norm())
             w.addmv_(done.t(), done @ w, alpha=-1.0)
+            if float(w.norm()) > 0.5 * before:
+                break
         b = float(w.norm())
         if j == steps - 1 or b <= 1e-10 * max(1.0, abs(a)):
             break
