@@ -87,7 +87,7 @@ class BatchLoader:
         for b in range(start_batch, len(self)):
             idx = order[b * self.batch_size : (b + 1) * self.batch_size]  # (B,)
             x = self._images.index_select(0, idx).float().div_(255.0)  # (B, C, H, W) in [0, 1]
-            yield Batch(x=x, y=self._labels.index_select(0, idx), index=idx)
+            yield Batch(x=x, y=self._labels.index_select(0, idx), index=idx, index_bound=len(self.dataset))
 
     def __iter__(self) -> Iterator[Batch]:
         return self.batches()

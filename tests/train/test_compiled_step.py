@@ -1,9 +1,11 @@
-"""A scheduled KL weight does not recompile the compiled training step (train.compile).
+"""The compiled training step (train.compile) is traced once and reused at every step.
 
-The beta of a linear or cyclical schedule changes every step. Read as a Python float inside the
+A scheduled KL weight: the beta of a linear or cyclical schedule changes every step. Read as a Python float inside the
 compiled forward, each new value was a new constant for `torch.compile`: a recompile per step
 until PyTorch's recompile limit, then the step ran uncompiled. The VAE keeps it in a device
-tensor written in place by `set_step`, so one graph serves every step. The compiler runs with
+tensor written in place by `set_step`, so one graph serves every step. The auto-decoder's checks
+(PCA table initialised, indices inside the table) read no tensor back after the first step, so
+they neither sync with the device nor break the graph. The compiler runs with
 the "eager" backend here (no C++ compiler needed); recompiles are Dynamo's and do not depend on
 the backend.
 """
@@ -122,3 +124,17 @@ def test_eager_training_logs_and_checkpoints_keep_their_form(tmp_path):
     loaded = load_run(run.path)
     assert loaded.model.beta_t.item() == pytest.approx(loaded.model.current_beta())
     assert loaded.model.current_beta() == pytest.approx(2.0 * min(1.0, loaded.model.step / 7))
+
+
+def test_the_auto_decoder_step_compiles_to_one_graph(tmp_path, monkeypatch, dynamo_counters):
+    real_compile = torch.compile
+    monkeypatch.setattr(torch, "compile", lambda model, mode=None: real_compile(model, backend="eager"))
+    cfg = config_from_dict({
+        "model": {"name": "autodecoder", "arch": "8", "latent_dim": 2, "val_steps": 1, "sparse": False},
+        "data": {"name": "digits"},
+        "train": {"epochs": 2, "batch_size": 16, "eval_every": 0, "num_threads": 1, "compile": "default",
+                  "final_eval_splits": []},
+    })
+    train_and_evaluate(cfg, tmp_path / "ad", data=tiny_splits(), quiet=True, callbacks=[])
+    assert dynamo_counters["stats"]["unique_graphs"] == 1
+    assert not dynamo_counters["graph_break"]
