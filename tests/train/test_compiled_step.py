@@ -138,3 +138,17 @@ def test_the_auto_decoder_step_compiles_to_one_graph(tmp_path, monkeypatch, dyna
     train_and_evaluate(cfg, tmp_path / "ad", data=tiny_splits(), quiet=True, callbacks=[])
     assert dynamo_counters["stats"]["unique_graphs"] == 1
     assert not dynamo_counters["graph_break"]
+
+
+def test_a_step_change_before_backward_leaves_the_gradient_alone():
+    model = _vae(**SCHEDULES["linear"])
+    model.set_step(3)
+    torch.manual_seed(2)
+    model(_batch()).loss.backward()
+    expected = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    torch.manual_seed(2)
+    loss = model(_batch()).loss
+    model.set_step(4)  # the buffer is rewritten in place before backward runs
+    loss.backward()
+    assert all(torch.equal(p.grad, g) for p, g in zip(model.parameters(), expected))

@@ -158,12 +158,14 @@ class VAE(_AutoencoderBase):
 
     def forward(self, batch: Batch, group: str = "main") -> LossOutput:
         t = self.terms(batch.x)
-        objective = t["recon"] + self.beta_t * t["kl"]  # (B,) nats
+        # this step's value: backward must not see a buffer that set_step rewrote in the meantime
+        beta = self.beta_t.clone()
+        objective = t["recon"] + beta * t["kl"]  # (B,) nats
         nelbo = (t["recon"] + t["kl"]).mean()
         logs = {
             "recon": t["recon"].mean().detach(),
             "kl": t["kl"].mean().detach(),
-            "beta": self.beta_t.detach().clone(),  # a copy: the buffer changes at the next step
+            "beta": beta,
             "nelbo": nelbo.detach(),
         }
         if self.cfg.image_losses:
