@@ -119,7 +119,8 @@ class TrainConfig:
             `latentscape trajectory` (0: off).
         log_every: log training scalars every N steps.
         device: "auto" (CUDA if available), "cpu", "cuda", "cuda:1", ...
-        deterministic: ask PyTorch for deterministic kernels.
+        deterministic: ask PyTorch for deterministic kernels; false also turns on cuDNN's
+            autotuner (`cudnn.benchmark`) for CUDA runs.
         num_threads: CPU threads (0: PyTorch's default).
         compile: run the training objective through `torch.compile`: "none", "default",
             "reduce-overhead" (CUDA graphs: small batches on a GPU stop being launch-bound) or

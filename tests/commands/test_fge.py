@@ -46,3 +46,53 @@ def test_fge_command_writes_snapshots_and_ensemble(tmp_path, capsys):
     assert doc["ensemble_by_size"][0] == doc["snapshots"][0]  # an ensemble of one is that snapshot
     assert 0 <= doc["ensemble"]["accuracy"] <= 100
     assert "FGE ensemble (3)" in capsys.readouterr().out
+
+
+class _NaNLossAt(torch.nn.Module):
+    """A classifier whose loss turns NaN at one training call (a diverging learning rate)."""
+
+    def __init__(self, inner, bad_call: int) -> None:
+        super().__init__()
+        self.inner, self.bad_call, self.calls = inner, bad_call, 0
+
+    def forward(self, batch):
+        out = self.inner(batch)
+        self.calls += 1
+        return out._replace(loss=out.loss * float("nan")) if self.calls == self.bad_call else out
+
+    def logits(self, x):
+        return self.inner.logits(x)
+
+
+def _classifier():
+    from latentscape.models.base import DataInfo
+    from latentscape.registry import MODELS
+
+    cfg = config_from_dict({"model": {"name": "mlp_classifier", "hidden_dims": [8]}})
+    torch.manual_seed(0)
+    return MODELS.get("mlp_classifier").build(cfg.model, DataInfo((1, 6, 6), 2, 96))
+
+
+@pytest.mark.parametrize("at_once", [True, False])
+def test_a_nan_loss_stops_fge_with_its_step_on_every_device(at_once, monkeypatch):
+    """On the CPU the loss is checked at each step; on accelerators (played here by the CPU) the
+    check stays on the device until a snapshot or the end: the same error, no host read per step."""
+    from latentscape.landscape import fge
+    from tinydata import tiny_dataset
+
+    monkeypatch.setattr(fge._FiniteGuard, "__init__", _guard_init(at_once))
+    cfg = FGEConfig(cycles=2, cycle_epochs=1.0, batch_size=16)  # 6 steps a cycle, snapshots after steps 3 and 9
+    with pytest.raises(LatentscapeError, match=r"fge: loss became nan at step 4; lower --lr1"):
+        fge.train_snapshots(_NaNLossAt(_classifier(), bad_call=5), tiny_dataset(96), cfg)
+    reads = []
+    monkeypatch.setattr(torch.Tensor, "__bool__", lambda t, _real=torch.Tensor.__bool__: reads.append(1) or _real(t))
+    snaps = fge.train_snapshots(_classifier(), tiny_dataset(96), cfg)
+    assert len(snaps) == 2
+    assert len(reads) == (12 if at_once else 0)  # one per step at once; none when deferred
+
+
+def _guard_init(at_once: bool):
+    def init(self, device) -> None:
+        self.at_once, self.step, self.value = at_once, None, None
+
+    return init

@@ -28,6 +28,7 @@ def test_every_index_once_per_epoch_and_batches_match_data():
         assert b.x.dtype == torch.float32 and 0.0 <= float(b.x.min()) and float(b.x.max()) <= 1.0
         assert torch.allclose(b.x, data.images[b.index].float() / 255)
         assert torch.equal(b.y, data.labels[b.index])
+        assert b.index_bound == 50  # every index is below the dataset's length
 
 
 def test_permutation_seeded_per_epoch():

@@ -124,3 +124,22 @@ def test_reference_stats_are_cached_per_split_and_net(tmp_path):
     assert stats_path(data, other_net, tmp_path) != path
     assert stats_path(_dataset(seed=5), ext, tmp_path) != path  # other images, other key
     assert not list(tmp_path.glob(".*"))  # no temp files left behind
+
+
+def test_fid_runs_on_the_device_asked_for_even_with_a_gpu_present(monkeypatch):
+    from latentscape.metrics import fid as fid_module
+    from latentscape.metrics.fid import fid_from_stats
+
+    g = torch.Generator().manual_seed(3)
+    a, b = torch.randn(40, 5, generator=g), torch.randn(50, 5, generator=g) + 0.2
+    expected = frechet_distance(*feature_statistics(a, "cpu"), *feature_statistics(b, "cpu"), device="cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a GPU machine...
+    assert fid_module.default_device().type == "cuda"  # ...whose default is the GPU
+
+    def no_default():
+        raise AssertionError("FID fell back to the default device")
+
+    monkeypatch.setattr(fid_module, "default_device", no_default)
+    assert fid_from_features(a, b, device="cpu") == expected  # ...and --device cpu is obeyed
+    mu, sigma = feature_statistics(b, "cpu")
+    assert fid_from_stats(mu, sigma, a, device=torch.device("cpu")) == expected

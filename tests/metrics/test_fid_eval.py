@@ -23,6 +23,10 @@ def _data(n, seed, split):
     return ImageDataset(images, labels, name="toy", split=split, classes=("a", "b", "c"))
 
 
+def _no_default_device():
+    raise AssertionError("FID fell back to the default device instead of the one asked for")
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, monkeypatch_module):
     root = tmp_path_factory.mktemp("runs")
@@ -30,6 +34,9 @@ def runs(tmp_path_factory, monkeypatch_module):
     monkeypatch_module.setenv("LATENTSCAPE_NO_TENSORBOARD", "1")
     # The HTML report (tested with the viz package) takes longer than these runs themselves.
     monkeypatch_module.setattr("latentscape.train.api._write_report", lambda run: None)
+    # Every run and context here asks for the CPU: FID (the training callback, the reference
+    # statistics, the eval metric) must compute there, never on "the GPU when present".
+    monkeypatch_module.setattr("latentscape.metrics.fid.default_device", _no_default_device)
     data = {"train": _data(64, 0, "train"), "test": _data(48, 1, "test")}
     train = {"batch_size": 16, "device": "cpu", "eval_batch_size": 32, "log_every": 4, "deterministic": False}
     clf_cfg = config_from_dict(

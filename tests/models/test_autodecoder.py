@@ -239,3 +239,45 @@ def test_eval_pictures_of_an_auto_decoder_draw_its_latent_maps(tmp_path):
     assert main(["eval", str(run.path), "--split", "test", "--metrics", "loss", "--pictures"]) == 0
     for name in ("latents_train.png", "latents_val.png", "reconstructions.png"):
         assert (run.path / "images" / name).is_file(), name
+
+
+def _count_host_reads(monkeypatch) -> list[str]:
+    """Records every tensor -> Python conversion (on a GPU, each one waits for the device)."""
+    calls: list[str] = []
+    for name in ("__bool__", "__int__", "__float__", "__index__", "item", "tolist"):
+        real = getattr(torch.Tensor, name)
+
+        def spy(self, *args, _real=real, _name=name, **kwargs):
+            calls.append(_name)
+            return _real(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, spy)
+    return calls
+
+
+def test_training_forward_reads_nothing_back_from_the_device(monkeypatch):
+    from latentscape.data.loader import BatchLoader
+
+    data = tiny_dataset(96, 0)
+    model = _model(latent_init="pca", project_unit_ball=True)
+    model.initialize_from_data(data)
+    batches = list(BatchLoader(data, 16, seed=0))
+    model(batches[0])  # the first forward looks at the PCA flag, once
+    calls = _count_host_reads(monkeypatch)
+    for b in batches[1:]:  # loader batches: their indices are known to fit the table
+        model(b).loss.backward()
+    assert calls == []
+
+
+def test_the_checks_still_fire_where_they_are_needed():
+    data = tiny_dataset(200, 0)
+    model = _model(latent_init="pca")
+    model.initialize_from_data(tiny_dataset(96, 0))
+    batch = _batch(data, [0, 150])
+    with pytest.raises(DataError, match="batch index 150"):  # drawn from a larger split
+        model(batch._replace(index_bound=200))
+    model(batch._replace(index=torch.tensor([0, 95]), index_bound=96))
+    # a loaded state with an uninitialised table is noticed again
+    model.load_state_dict(_model(latent_init="pca").state_dict())
+    with pytest.raises(ConfigError, match="latent_init=pca"):
+        model(_batch(data, [0, 1]))

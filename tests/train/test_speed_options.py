@@ -138,6 +138,26 @@ def test_deterministic_kernels_switch_on_without_importing_the_compiler():
     assert out.stdout.strip() == "clean"
 
 
+@pytest.mark.parametrize(
+    "device, deterministic, autotune",
+    [("cuda", False, True), ("cuda:1", False, True), ("cuda", True, False), ("cpu", False, False), ("cpu", True, False)],
+)
+def test_cudnn_autotuner_only_for_cuda_runs_that_allow_nondeterminism(device, deterministic, autotune, monkeypatch):
+    from latentscape.train import api
+
+    monkeypatch.setattr(api, "use_deterministic_kernels", lambda **kwargs: None)  # process-wide switch
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", not autotune)  # restored after the test
+    api._apply_torch_settings(tiny_config(deterministic=deterministic), torch.device(device))
+    assert torch.backends.cudnn.benchmark is autotune
+
+
+def test_a_training_run_applies_the_cudnn_setting_of_its_device(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", True)  # left on by an earlier GPU run
+    cfg = tiny_config(deterministic=False, epochs=1, device="cpu")
+    train_and_evaluate(cfg, tmp_path / "r", data=tiny_splits(), quiet=True, callbacks=[])
+    assert torch.backends.cudnn.benchmark is False
+
+
 def test_compile_option_is_validated():
     from latentscape.errors import ConfigError
 

@@ -17,11 +17,15 @@ class Batch(NamedTuple):
         y: int64 labels, shape (B,) (all -1 when a dataset has no labels).
         index: int64 positions of the examples in their dataset, shape (B,); the
             auto-decoder uses them to look up per-example latents.
+        index_bound: every entry of `index` is below this (the length of the dataset the batch
+            comes from), or None when unknown; lets a model check the indices without reading
+            them back from the device.
     """
 
     x: Tensor
     y: Tensor
     index: Tensor
+    index_bound: int | None = None
 
 
 @dataclass(frozen=True, eq=False)

@@ -69,6 +69,42 @@ def _logits_fn(model: nn.Module) -> Bound:
     return Bound(model, lambda m, x: m.logits(x))
 
 
+class _FiniteGuard:
+    """Stops FGE at a NaN/inf loss, naming the first such step and its value.
+
+    On the CPU each loss is checked at once (free there). On accelerators an `if` on a device
+    tensor would stall every step, so the first bad step and value are kept on the device and read
+    where the loop waits for the device anyway: before each snapshot is copied to the CPU, and at
+    the end. No snapshot taken after a bad loss is returned, and the error is the same.
+    """
+
+    def __init__(self, device: torch.device | str) -> None:
+        self.at_once = torch.device(device).type == "cpu"
+        self.step: Tensor | None = None  # () int64: first bad step, -1 while none
+        self.value: Tensor | None = None  # () the loss at that step
+
+    def check(self, loss: Tensor, step: int) -> None:
+        loss = loss.detach()
+        if self.at_once:
+            if not torch.isfinite(loss):
+                _diverged(loss.item(), step)
+            return
+        if self.step is None:
+            self.step = torch.full((), -1, dtype=torch.long, device=loss.device)
+            self.value = torch.zeros((), dtype=loss.dtype, device=loss.device)
+        first = ~torch.isfinite(loss) & (self.step < 0)
+        self.step = torch.where(first, step, self.step)
+        self.value = torch.where(first, loss, self.value)
+
+    def raise_if_seen(self) -> None:
+        if self.step is not None and int(self.step) >= 0:
+            _diverged(self.value.item(), int(self.step))
+
+
+def _diverged(value: float, step: int) -> None:
+    raise LatentscapeError(f"fge: loss became {value} at step {step}; lower --lr1")
+
+
 def train_snapshots(model: nn.Module, train: ImageDataset, cfg: FGEConfig, device: torch.device | str = "cpu") -> list[Params]:
     """Run the cyclic schedule on a copy of `model`; return the parameter snapshots (one per cycle)."""
     work = copy.deepcopy(model).to(device).train()
@@ -79,6 +115,7 @@ def train_snapshots(model: nn.Module, train: ImageDataset, cfg: FGEConfig, devic
     snap_at = per_cycle // 2  # the iteration of a cycle where the LR reaches lr2
     total = cfg.cycles * per_cycle
     snapshots: list[Params] = []
+    guard = _FiniteGuard(device)
     step, epoch = 0, 0
     while step < total:
         loader.set_epoch(epoch)
@@ -90,14 +127,15 @@ def train_snapshots(model: nn.Module, train: ImageDataset, cfg: FGEConfig, devic
                 g["lr"] = cyclic_lr(i / per_cycle, cfg.lr1, cfg.lr2)
             opt.zero_grad(set_to_none=True)
             loss = work(batch).loss
-            if not torch.isfinite(loss):
-                raise LatentscapeError(f"fge: loss became {loss.item()} at step {step}; lower --lr1")
+            guard.check(loss, step)
             loss.backward()
             opt.step()
             step += 1
             if i + 1 == snap_at:
+                guard.raise_if_seen()
                 snapshots.append({k: v.cpu() for k, v in named_params(work).items()})
         epoch += 1
+    guard.raise_if_seen()
     return snapshots
 
 

@@ -6,7 +6,9 @@ The trace of the matrix square root needs no general (Schur) square root: with S
 S_1 S_2 is similar to the symmetric positive semi-definite A = R^T S_2 R, so
     Tr((S_1 S_2)^(1/2)) = sum_i sqrt(lambda_i(A)),
 a Cholesky factor (or `eigh` square root when S_1 is singular) and one symmetric eigenvalue
-decomposition (`torch.linalg.eigvalsh`) in float64, on the GPU when present;
+decomposition (`torch.linalg.eigvalsh`) in float64, on the device the caller asks for (the eval
+metric and the training callback: their `--device` / training device; the bare functions default
+to the GPU when present);
 tiny negative eigenvalues from rounding are clipped to 0, which also covers singular
 covariances. `frechet_distance_sqrtm` is the scipy.linalg.sqrtm formulation of pytorch-fid
 (kept as the reference the fast form is tested against). The `fid` eval metric (registered
@@ -29,7 +31,7 @@ ArrayLike = Tensor | np.ndarray
 
 
 def default_device() -> torch.device:
-    """Where the eigendecompositions run: the GPU when one is present."""
+    """Where the eigendecompositions run when no device is given: the GPU when one is present."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
@@ -117,9 +119,9 @@ def frechet_distance_sqrtm(
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
 
 
-def fid_from_features(features1: ArrayLike, features2: ArrayLike) -> float:
-    """FID between two feature sets (N1, D) and (N2, D)."""
-    return frechet_distance(*feature_statistics(features1), *feature_statistics(features2))
+def fid_from_features(features1: ArrayLike, features2: ArrayLike, device: torch.device | str | None = None) -> float:
+    """FID between two feature sets (N1, D) and (N2, D), computed on `device` (see `frechet_distance`)."""
+    return frechet_distance(*feature_statistics(features1, device), *feature_statistics(features2, device), device=device)
 
 
 def fid_metric(ctx: EvalContext) -> dict[str, float | str]:
@@ -127,12 +129,15 @@ def fid_metric(ctx: EvalContext) -> dict[str, float | str]:
     from latentscape.metrics.reference_stats import gather
 
     g = gather(ctx)
-    mu, sigma = feature_statistics(g.sample_features)
-    value = frechet_distance(mu, sigma, g.reference.mu, g.reference.sigma)
+    mu, sigma = feature_statistics(g.sample_features, ctx.device)  # --device, not any GPU present
+    value = frechet_distance(mu, sigma, g.reference.mu, g.reference.sigma, device=ctx.device)
     return {"fid": value, **{f"fid_{k}": v for k, v in g.protocol.items()}}
 
 
-def fid_from_stats(ref_mu: Tensor | np.ndarray, ref_sigma: Tensor | np.ndarray, features: Tensor) -> float:
-    """FID of `features` (N, D) against stored reference statistics."""
-    mu, sigma = feature_statistics(features)
-    return frechet_distance(mu, sigma, np.asarray(torch.as_tensor(ref_mu)), np.asarray(torch.as_tensor(ref_sigma)))
+def fid_from_stats(
+    ref_mu: Tensor | np.ndarray, ref_sigma: Tensor | np.ndarray, features: Tensor, device: torch.device | str | None = None
+) -> float:
+    """FID of `features` (N, D) against stored reference statistics, computed on `device`."""
+    mu, sigma = feature_statistics(features, device)
+    ref_mu, ref_sigma = np.asarray(torch.as_tensor(ref_mu)), np.asarray(torch.as_tensor(ref_sigma))
+    return frechet_distance(mu, sigma, ref_mu, ref_sigma, device=device)

@@ -72,7 +72,7 @@ def reference_stats(
         raw = load_checkpoint(path, STATS_FORMAT)
         return ReferenceStats(raw["mu"], raw["sigma"], raw["features"], int(raw["num_examples"]), path.stem)
     feats = dataset_features(dataset, extractor, batch_size)  # (N, D) float64
-    mu, sigma = feature_statistics(feats)
+    mu, sigma = feature_statistics(feats, extractor.device)  # where the features were computed
     if feats.shape[0] > MAX_KID_FEATURES:
         keep = torch.randperm(feats.shape[0], generator=torch.Generator().manual_seed(0))[:MAX_KID_FEATURES]
         feats = feats[keep.sort().values]

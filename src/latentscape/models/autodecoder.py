@@ -88,6 +88,8 @@ class AutoDecoder(SigmoidDecoding, LatentModel):
             self.register_buffer("pca_basis", torch.zeros(cfg.latent_dim, pixels))  # (D, P)
             self.register_buffer("pca_scale", torch.ones(cfg.latent_dim))  # (D,)
             self.register_buffer("pca_ready", torch.zeros((), dtype=torch.bool))
+        self._ready_seen: Tensor | None = None  # the pca_ready buffer last seen set (see forward)
+        self.register_load_state_dict_post_hook(_forget_ready_flag)
         probe = torch.zeros(1, *self.image_shape)
         try:
             weighted_image_loss(cfg.losses, probe, probe, None, cfg.ssim_window, cfg.laplacian_levels)
@@ -140,18 +142,36 @@ class AutoDecoder(SigmoidDecoding, LatentModel):
         objective = recon + self.cfg.latent_penalty * z.float().square().sum(1) if self.cfg.latent_penalty else recon
         return objective, recon, parts
 
-    def forward(self, batch: Batch, group: str = "main") -> LossOutput:
-        idx = batch.index  # (B,) rows of the table
-        if self.cfg.latent_init == "pca" and not bool(self.pca_ready):
+    def _check_table_ready(self) -> None:
+        """Fail when a PCA table was never initialised. Reading the flag waits for the device, so
+        once it has been seen set, that same buffer object is not read again: only
+        `initialize_from_data` sets it, and a load (the post-hook) or a device move (a new
+        buffer) makes the next forward look again."""
+        if self.cfg.latent_init != "pca" or self._ready_seen is self.pca_ready:
+            return
+        if not bool(self.pca_ready):
             raise ConfigError(
                 "model.latent_init=pca: the table was never initialised from the training images "
                 "(train through latentscape, whose callbacks do it, or call initialize_from_data)"
             )
+        self._ready_seen = self.pca_ready
+
+    def _check_indices(self, batch: Batch) -> None:
+        """Fail on indices past the table. A batch whose indices are known to lie below the table's
+        size (`Batch.index_bound`, set by the loaders) needs no look at them (no device sync)."""
+        idx = batch.index
+        if batch.index_bound is not None and batch.index_bound <= self.num_train:
+            return
         if idx.numel() and int(idx.max()) >= self.num_train:
             raise DataError(
                 f"batch index {int(idx.max())} is outside the latent table ({self.num_train} rows): the "
                 f"training split differs from the one this auto-decoder was built for"
             )
+
+    def forward(self, batch: Batch, group: str = "main") -> LossOutput:
+        idx = batch.index  # (B,) rows of the table
+        self._check_table_ready()
+        self._check_indices(batch)
         if self.cfg.project_unit_ball and self.training:
             with torch.no_grad():  # GLO's projection, applied to the rows before they are used
                 self.latents.weight[idx] = project_to_unit_ball(self.latents.weight[idx])
@@ -211,6 +231,11 @@ class AutoDecoder(SigmoidDecoding, LatentModel):
         with torch.no_grad(), _eval_mode(self):
             objective, recon, parts = self._objective(z, batch.x)
         return {"loss": objective, "recon": recon, **parts}
+
+
+def _forget_ready_flag(module: AutoDecoder, incompatible_keys: Any) -> None:
+    """A loaded state may hold an uninitialised table: the next forward reads the flag again."""
+    module._ready_seen = None
 
 
 def _callbacks(run_cfg) -> list:

@@ -7,6 +7,10 @@
   Its training objective per image is -log p(x|z) + beta * KL(q(z|x) || p(z)) in nats (the
   beta-VAE of Higgins et al. 2017, eq. 4; beta = 1 gives the negative ELBO), averaged over the
   batch, with beta following a schedule of the global step (`models.schedules`).
+
+The scheduled beta reaches the objective as a 0-d device tensor (`beta_t`) updated in place by
+`set_step`, not as a Python float: `torch.compile` (train.compile) would otherwise specialise the
+compiled step on each new value and recompile it every step of a linear or cyclical schedule.
 """
 
 from __future__ import annotations
@@ -114,10 +118,19 @@ class VAE(_AutoencoderBase):
         super().__init__(cfg, info, 2 * cfg.latent_dim, variational=True)
         self.likelihood = build_likelihood(cfg.likelihood, cfg.sigma)
         self._check_losses_fit("model.image_losses", cfg.image_losses)
+        # The KL weight at `self.step`, float32 like the Python float it replaces once multiplied
+        # into the float32 KL. Not persistent: checkpoints hold no copy (`set_step` rebuilds it).
+        self.register_buffer("beta_t", torch.tensor(self.current_beta(), dtype=torch.float32), persistent=False)
 
     def current_beta(self) -> float:
+        """The KL weight at the model's step, as a Python float (logs, reports)."""
         c = self.cfg
         return beta_at(c.beta_schedule, self.step, c.beta, c.warmup_steps, c.cycle_steps, c.cycle_ramp)
+
+    def set_step(self, step: int) -> None:
+        """Record the step and write its beta into `beta_t` in place (no new tensor, no sync)."""
+        super().set_step(step)
+        self.beta_t.fill_(self.current_beta())
 
     def posterior(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """q(z|x): means and log-variances, each (B, latent_dim)."""
@@ -145,13 +158,14 @@ class VAE(_AutoencoderBase):
 
     def forward(self, batch: Batch, group: str = "main") -> LossOutput:
         t = self.terms(batch.x)
-        beta = self.current_beta()
+        # this step's value: backward must not see a buffer that set_step rewrote in the meantime
+        beta = self.beta_t.clone()
         objective = t["recon"] + beta * t["kl"]  # (B,) nats
         nelbo = (t["recon"] + t["kl"]).mean()
         logs = {
             "recon": t["recon"].mean().detach(),
             "kl": t["kl"].mean().detach(),
-            "beta": torch.tensor(beta, device=objective.device),
+            "beta": beta,
             "nelbo": nelbo.detach(),
         }
         if self.cfg.image_losses:
@@ -167,7 +181,7 @@ class VAE(_AutoencoderBase):
     def evaluate_batch(self, batch: Batch) -> dict[str, Tensor]:
         t = self.terms(batch.x)
         nelbo = t["recon"] + t["kl"]
-        return {"loss": t["recon"] + self.current_beta() * t["kl"], "recon": t["recon"], "kl": t["kl"], "nelbo": nelbo}
+        return {"loss": t["recon"] + self.beta_t * t["kl"], "recon": t["recon"], "kl": t["kl"], "nelbo": nelbo}
 
     def iwae_log_likelihood(
         self, x: Tensor, k: int, generator: torch.Generator | None = None, max_decode: int = 8192

@@ -170,7 +170,7 @@ class GANPictures(Callback):
         extractor, ref = self._fid
         batch = state.config.train.eval_batch_size
         feats = sample_features(state.model.sample, self.cfg.fid_samples, extractor, batch, self.cfg.seed)
-        value = fid_from_stats(ref.mu.numpy(), ref.sigma.numpy(), feats)
+        value = fid_from_stats(ref.mu.numpy(), ref.sigma.numpy(), feats, device=state.device)
         self.fid_history.append((iteration, value))
         state.run.log({"fid": value, "iteration": iteration}, step=state.step, split="fid", epoch=state.epoch)
         iters, values = zip(*self.fid_history)

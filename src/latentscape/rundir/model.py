@@ -56,7 +56,9 @@ class LatentModel(nn.Module):
         Part of the contract: the trainer calls it before every training step and before every
         evaluation, `load_run` calls it with the step the loaded weights were trained to, and
         wrappers (the `curve` model) pass it on to the models they wrap. Models whose objective
-        depends on the step (the beta-VAE's KL schedule) read `self.step`; others ignore it.
+        depends on the step (the beta-VAE's KL schedule) derive it from `self.step` here, into a
+        device tensor updated in place that `forward` reads (the VAE's `beta_t`): a Python
+        number read by a compiled `forward` would recompile it at every new value. Others ignore it.
         """
         self.step = int(step)
 

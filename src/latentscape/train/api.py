@@ -102,7 +102,7 @@ def train_and_evaluate(
     device = resolve_device(cfg.train.device)
     distributed = init_distributed(device)
     rank = dist.get_rank() if distributed else 0
-    _apply_torch_settings(cfg)
+    _apply_torch_settings(cfg, device)
     run_dir = _agreed_run_dir(cfg, run_dir, distributed)
     with phase("data"):
         data = data if data is not None else load_data(cfg)
@@ -131,11 +131,19 @@ def train_and_evaluate(
     return Run(run_dir)
 
 
-def _apply_torch_settings(cfg: RunConfig) -> None:
+def _apply_torch_settings(cfg: RunConfig, device: torch.device) -> None:
+    """The process-wide settings of a run: CPU threads, deterministic kernels, cuDNN autotuning.
+
+    cuDNN's autotuner (`cudnn.benchmark`) times the convolution algorithms of each new input shape
+    once and keeps the fastest; the winner can change from run to run, so it is on only for CUDA
+    runs with train.deterministic=false, and switched off otherwise (also undoing an earlier run
+    of the same process).
+    """
     if cfg.train.num_threads:
         torch.set_num_threads(cfg.train.num_threads)
     if cfg.train.deterministic:
         use_deterministic_kernels(compiling=cfg.train.compile != "none")
+    torch.backends.cudnn.benchmark = device.type == "cuda" and not cfg.train.deterministic
 
 
 def _agreed_run_dir(cfg: RunConfig, run_dir: str | Path | None, distributed: bool) -> Path:
