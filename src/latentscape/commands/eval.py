@@ -9,6 +9,8 @@ import sys
 from typing import Any
 
 from latentscape.errors import LatentscapeError
+from latentscape.metrics.options import options_help, parse_options
+from latentscape.registry import METRICS
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,39 +27,32 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "examples:\n"
             "  latentscape eval runs/mnist_vae\n"
             "  latentscape eval runs/mnist_vae --metrics elbo,iwae --iwae-k 1000\n"
-            "  latentscape eval runs/mnist_vae@init --split val --pictures"
+            "  latentscape eval runs/mnist_vae@init --split val --pictures\n"
+            "  latentscape eval runs/mnist_gan --metrics fid,kid --opt reference_split=train\n"
+            "  latentscape eval runs/shapes_vae --metrics mig,factorvae,dci --opt dci_regressor=lasso\n"
+            "\n"
+            "metric options (--opt KEY=VALUE, repeatable):\n" + options_help()
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("run", metavar="RUN", help="run directory (RUN@init / RUN@last for other weights)")
-    p.add_argument("--split", default="test", choices=("test", "val", "train"), help="split to evaluate")
-    p.add_argument("--metrics", help="comma-separated metric names, e.g. loss,reconstruction,elbo,"
-                   "iwae,ssim,psnr,fid,kid (default: every registered metric that applies)")
-    p.add_argument("--iwae-k", type=int, default=100, help="importance samples of the IWAE bound")
-    p.add_argument("--batch-size", type=int, default=500, help="evaluation batch size")
-    p.add_argument("--num-samples", type=int, default=10_000, help="samples drawn by sample-based metrics")
-    p.add_argument("--seed", type=int, default=0, help="seed of every random draw")
+    p.add_argument("--split", default="test", choices=("test", "val", "train"), help="split to evaluate (default test)")
+    p.add_argument("--metrics", help=f"comma-separated metric names: {','.join(METRICS.names())} "
+                   "(default: every registered metric that applies)")
+    p.add_argument("--iwae-k", type=int, default=100, help="importance samples of the IWAE bound (default 100)")
+    p.add_argument("--batch-size", type=int, default=500, help="evaluation batch size (default 500)")
+    p.add_argument("--num-samples", type=int, default=10_000, help="samples drawn by sample-based metrics (FID, KID; default 10000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
     p.add_argument("--data-dir", help="dataset root (overrides the run's data.data_dir)")
-    p.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE", help="metric option")
+    p.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE", help="metric option (listed below)")
     p.add_argument("--pictures", action="store_true", help="(re)write the pictures into RUN/images/")
     p.set_defaults(func=run)
-
-
-def _parse_options(items: list[str]) -> dict[str, str]:
-    options = {}
-    for item in items:
-        if "=" not in item:
-            raise LatentscapeError(f"--opt {item!r} is not of the form key=value")
-        key, value = item.split("=", 1)
-        options[key.strip()] = value
-    return options
 
 
 def metric_names(requested: str | None) -> tuple[list[str], bool]:
     """(names in order, explicit). Default: `loss` first, then every other registered metric, so
     that a specific metric (e.g. the seeded `elbo`) refines what the generic `loss` reports."""
-    from latentscape.registry import METRICS
 
     if requested:
         names = [n.strip() for n in requested.split(",") if n.strip()]
@@ -99,12 +94,13 @@ def run(args: argparse.Namespace) -> int:
         raise LatentscapeError("--batch-size and --iwae-k must be >= 1")
     device = resolve_device(args.device)
     names, explicit = metric_names(args.metrics)
+    options = {"iwae_k": str(args.iwae_k), **parse_options(args.opt)}  # a misspelt option fails before any loading
     with phase("load_run"):
         loaded = load_run(args.run, device=device)
     data_cfg = loaded.config.data
     if args.data_dir:
         data_cfg = dataclasses.replace(data_cfg, data_dir=args.data_dir)
-    options = {"iwae_k": str(args.iwae_k), **_parse_options(args.opt)}
+    options = {"iwae_k": str(args.iwae_k), **parse_options(args.opt)}
     with phase("data"):
         dataset = load_split(data_cfg, args.split)
         # the training split only when a metric uses it (FID/KID against reference_split=train):

@@ -34,7 +34,8 @@ class EvalContext:
         batch_size: evaluation batch size.
         num_samples: samples to draw for sample-based metrics (FID, KID).
         seed: seed of every random draw in the evaluation.
-        options: free-form metric options from the command line (`--opt key=value`).
+        options: metric options from the command line (`--opt key=value`; keys declared in
+            `latentscape.metrics.options.METRIC_OPTIONS`).
     """
 
     loaded: Any
