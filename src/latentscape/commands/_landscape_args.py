@@ -11,16 +11,21 @@ if TYPE_CHECKING:  # the analysis stack imports torch and matplotlib: not needed
     from latentscape.landscape.analysis import EvalOptions
 
 
-def add_eval_options(p: argparse.ArgumentParser) -> None:
+def add_eval_options(p: argparse.ArgumentParser, per_point: bool = True, batch_size: int = 1000) -> None:
+    """The evaluation options; `per_point=False` (hessian: one objective, one split) leaves out
+    --splits, --metrics, --bn-batches and --no-vmap, which only steer per-point metric evaluation."""
     g = p.add_argument_group("evaluation")
-    g.add_argument("--splits", default="train,test", help="comma-separated splits to evaluate (default train,test)")
-    g.add_argument("--metrics", default=None, help="comma-separated path metrics (model, loss, ssim, lpips; path also hessian_top: top Hessian eigenvalue per point); default: all that apply")
-    g.add_argument("--batch-size", type=int, default=1000, help="evaluation batch size")
+    if per_point:
+        g.add_argument("--splits", default="train,test", help="comma-separated splits to evaluate (default train,test)")
+        g.add_argument("--metrics", default=None, help="comma-separated path metrics (model, loss, ssim, lpips; path also hessian_top: top Hessian eigenvalue per point); default: all that apply")
+    g.add_argument("--batch-size", type=int, default=batch_size, help=f"evaluation batch size (default {batch_size})")
     g.add_argument("--max-examples", type=int, default=None, help="use only the first N examples of each split (quick looks)")
-    g.add_argument("--bn-batches", type=int, default=None, help="training batches for BatchNorm statistics per point (default: all)")
+    if per_point:
+        g.add_argument("--bn-batches", type=int, default=None, help="training batches for BatchNorm statistics per point (default: all)")
     g.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
     g.add_argument("--data-dir", help="dataset root (default: the run's data.data_dir or $LATENTSCAPE_DATA)")
-    g.add_argument("--no-vmap", action="store_true", help="evaluate points one by one (slower; for debugging)")
+    if per_point:
+        g.add_argument("--no-vmap", action="store_true", help="evaluate points one by one (slower; for debugging)")
     g.add_argument("--threads", type=int, default=0, help="CPU threads (0: PyTorch's default)")
     g.add_argument(
         "--plots", choices=("sync", "background", "none"), default=None,
@@ -41,15 +46,16 @@ def eval_options(args: argparse.Namespace) -> EvalOptions:
 
     device = resolve_device(args.device)
     init_distributed(device)  # shard points across ranks under torchrun
+    metrics = getattr(args, "metrics", None)
     return EvalOptions(
-        splits=[s for s in args.splits.split(",") if s],
-        metrics=[m for m in args.metrics.split(",") if m] if args.metrics else None,
+        splits=[s for s in getattr(args, "splits", "train,test").split(",") if s],
+        metrics=[m for m in metrics.split(",") if m] if metrics else None,
         batch_size=args.batch_size,
         max_examples=args.max_examples,
-        bn_batches=args.bn_batches,
+        bn_batches=getattr(args, "bn_batches", None),
         device=str(device),
         data_dir=args.data_dir,
-        use_vmap=not args.no_vmap,
+        use_vmap=not getattr(args, "no_vmap", False),
     )
 
 

@@ -42,8 +42,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--slq-runs", type=int, default=1, help="SLQ random starts (default 1)")
     p.add_argument("--slq-steps", type=int, default=90, help="Lanczos steps per SLQ run (default 90)")
     p.add_argument("--out", help="output folder (default RUN/analysis/hessian-<time>)")
-    add_eval_options(p)
-    p.set_defaults(func=run, batch_size=256)
+    add_eval_options(p, per_point=False, batch_size=256)
+    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
