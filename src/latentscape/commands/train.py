@@ -36,7 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("config", nargs="?", help="YAML config file (see configs/)")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted overrides, e.g. train.epochs=5")
-    p.add_argument("--run-dir", help="where to write the run (default runs/<name>-<time>)")
+    p.add_argument("--run-dir", help="where to write the run (default OUTPUT_DIR/<name>-<time>; config output_dir, default runs)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint (KEY=VALUE may change the LR, "
                    "schedule, clipping or length; see below)")
     p.add_argument("--data-dir", help="dataset root (overrides data.data_dir and $LATENTSCAPE_DATA)")

@@ -18,7 +18,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "directions, evaluate the metrics on the plane they span around w_final and draw the path "
             "over it. Writes RUN/analysis/trajectory-<time>/ like `surface`."
         ),
-        epilog="example:\n  latentscape train model=mlp_classifier data=digits train.keep_every=20 --run-dir runs/mlp\n  latentscape trajectory runs/mlp --grid 31 --splits test",
+        epilog=(
+            "example (checkpoints kept every 20 steps, then the trajectory):\n"
+            "  latentscape train configs/mnist_mlp.yaml data.name=digits train.epochs=10 train.keep_every=20 --run-dir runs/mlp\n"
+            "  latentscape trajectory runs/mlp --grid 31 --splits test"
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("run", metavar="RUN_DIR", help="a finished run trained with train.keep_every=N")

@@ -7,7 +7,7 @@ import argparse
 EPILOG = """\
 examples:
   # the decoder-only study's search: LR grid 1e-4..1e-1, 3 executions per point
-  latentscape tune configs/mnist_mlp.yaml train.epochs=5 data.val_fraction=0.1 train.eval_split=val \\
+  latentscape tune configs/mnist_autodecoder.yaml train.epochs=5 data.val_fraction=0.1 train.eval_split=val \\
       --grid train.optimizer.lr=1e-4,1e-3,1e-2,1e-1 --repeats 3 --objective val/loss --study-dir studies/lr
   # TPE over two keys, 20 trials, seeded
   latentscape tune configs/mnist_mlp.yaml --space "train.optimizer.lr=loguniform(1e-5,1e-1)" \\
