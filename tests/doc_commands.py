@@ -88,8 +88,9 @@ def subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentPa
 
 
 def help_commands(parser: argparse.ArgumentParser) -> list[Shown]:
-    """Commands in each subcommand's epilog and the `latentscape ...` spans of its description."""
-    shown = []
+    """Commands in the epilogs of `latentscape --help` and of each subcommand, and the
+    `latentscape ...` spans of the subcommands' descriptions."""
+    shown = [Shown("`latentscape --help` epilog", cmd) for line in _logical_lines(parser.epilog or "") if (cmd := _command_part(line))]
     for name, sub in subparsers(parser).items():
         for line in _logical_lines(sub.epilog or ""):
             cmd = _command_part(line)

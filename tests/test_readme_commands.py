@@ -44,7 +44,8 @@ def test_the_commands_are_found():
     assert any(t.startswith("latentscape connect runs/mlp0 runs/mlp1") for t in readme)
     assert any(t.startswith("latentscape tune") and "--study-dir studies/tpe" in t for t in readme)
     assert any(t.startswith("latentscape train configs/mnist_mlp.yaml --run-dir runs/ddp") for t in readme)
-    assert {s.source for s in SHOWN if "epilog" in s.source} >= {f"`latentscape {n} --help` epilog" for n in subparsers(PARSER)}
+    epilogs = {s.source for s in SHOWN if "epilog" in s.source}
+    assert epilogs >= {"`latentscape --help` epilog"} | {f"`latentscape {n} --help` epilog" for n in subparsers(PARSER)}
 
 
 @pytest.mark.parametrize("shown", SHOWN, ids=[f"{s.source}: {s.text[:70]}" for s in SHOWN])
@@ -120,3 +121,11 @@ def test_readme_files_and_make_targets_exist():
 )
 def test_broken_lines_are_caught(text):
     assert check(Shown("test", text), PARSER) != []
+
+
+@pytest.mark.parametrize("name", ["", *sorted(subparsers(PARSER))])
+def test_help_text_is_wrapped(name, monkeypatch):
+    """Descriptions wrap to the terminal (examples keep their lines): no 400-character lines."""
+    monkeypatch.setenv("COLUMNS", "100")
+    parser = subparsers(PARSER)[name] if name else PARSER
+    assert max(len(line) for line in parser.format_help().splitlines()) <= 120

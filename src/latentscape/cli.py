@@ -15,6 +15,16 @@ from latentscape.errors import LatentscapeError
 from latentscape.registry import UnknownNameError
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Wraps one-paragraph text (descriptions) to the terminal; keeps text with line breaks (the
+    example epilogs) as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text.strip():
+            return super()._fill_text(text, width, indent)
+        return argparse.HelpFormatter._fill_text(self, text, width, indent)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="latentscape",
@@ -23,12 +33,24 @@ def build_parser() -> argparse.ArgumentParser:
             "their latent spaces and loss landscapes. Every run writes a run directory with its "
             "config, checkpoints, metrics, TensorBoard events, pictures and an HTML report."
         ),
-        epilog="Run `latentscape COMMAND --help` for the options of a command.",
+        epilog=(
+            "examples:\n"
+            "  latentscape demo                                    # the showcase on embedded data, about a minute\n"
+            "  latentscape train configs/mnist_mlp.yaml seed=1 --run-dir runs/a\n"
+            "  latentscape path runs/a runs/b --range 0,1.5\n"
+            "  latentscape report runs                             # runs/index.html\n"
+            "\n"
+            "Run `latentscape COMMAND --help` for the options and examples of a command."
+        ),
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"latentscape {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"latentscape.commands.{name}").add_parser(sub)
+    for command in sub.choices.values():  # wrapped descriptions, examples as written
+        if command.formatter_class is argparse.RawDescriptionHelpFormatter:
+            command.formatter_class = HelpFormatter
     return parser
 
 
