@@ -27,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "  latentscape surface runs/mlp --dims 1 --range -1:1 --grid 101\n"
             "  latentscape surface runs/cnn --range -0.5:0.5,-0.5:0.5 --grid 41 --ignore none --norm layer\n"
             "  latentscape surface runs/gan --group generator --metrics model\n"
-            "  latentscape surface runs/mlp --trajectory     # = latentscape trajectory runs/mlp"
+            "  latentscape surface runs/mlp --trajectory --grid 21   # = latentscape trajectory runs/mlp"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
