@@ -71,6 +71,7 @@ def evaluate_loaded(
     device: Any = "cpu",
     options: dict[str, str] | None = None,
     on_skip: Any = None,
+    keep_going: bool = False,
 ) -> dict[str, Any]:
     """Registered eval metrics of a loaded run on one dataset split.
 
@@ -79,7 +80,10 @@ def evaluate_loaded(
         dataset: the split to evaluate.
         metrics: metric names (None: every registered metric that applies, `loss` first; then a
             metric that does not apply or cannot run is skipped, and `on_skip(name, reason)` is
-            called). Named metrics that do not apply raise `LatentscapeError`.
+            called). Named metrics that do not apply raise `LatentscapeError`, at once, or with
+            `keep_going` after the others have been computed: then the result has
+            `"failed": {name: error line}` beside the values that could be computed (and nothing is
+            raised unless every named metric failed).
         train_dataset: the training split, needed only by FID/KID with reference_split=train.
         batch_size, num_samples, seed, device, options: as `latentscape eval`.
 
@@ -106,17 +110,22 @@ def evaluate_loaded(
     )
     values: dict[str, Any] = {}
     used: list[str] = []
+    failed: dict[str, str] = {}
     for name in names:
         try:
             out = METRICS.get(name)(ctx)
         except MetricNotApplicable as exc:
-            if explicit:
+            if explicit and not keep_going:
                 raise LatentscapeError(f"metric {name!r} does not apply: {exc}") from None
+            if explicit:
+                failed[name] = f"metric {name!r} does not apply: {exc}"
             continue
         except LatentscapeError as exc:  # e.g. a feature net that is not installed
-            if explicit:
+            if explicit and not keep_going:
                 raise
-            if on_skip is not None:
+            if explicit:
+                failed[name] = str(exc)
+            elif on_skip is not None:
                 on_skip(name, str(exc))
             continue
         used.append(name)
@@ -126,7 +135,9 @@ def evaluate_loaded(
     }
     if "iwae" in used and "iwae_k" in options:
         protocol["iwae_k"] = int(options["iwae_k"])
-    return {"metrics": values, "protocol": protocol}
+    if failed and not used:
+        raise LatentscapeError("; ".join(failed.values()))
+    return {"metrics": values, "protocol": protocol, **({"failed": failed} if failed else {})}
 
 
 def evaluate_run(

@@ -53,6 +53,12 @@ def test_eval_ae_skips_vae_metrics_and_explicit_request_fails(runs, capsys):
     capsys.readouterr()
     assert main(["eval", str(runs["ae"]), "--metrics", "iwae"]) == 2
     assert "error: metric 'iwae' does not apply" in capsys.readouterr().err
+    # one named metric that does not apply does not cost the others: they are written, exit 2
+    (runs["ae"] / "eval" / "test.json").unlink()
+    assert main(["eval", str(runs["ae"]), "--metrics", "psnr,iwae,ssim"]) == 2
+    captured = capsys.readouterr()
+    assert "error: metric 'iwae' does not apply" in captured.err and "psnr" in captured.out
+    assert {"psnr", "ssim"} <= set(json.loads((runs["ae"] / "eval" / "test.json").read_text())["metrics"])
 
 
 def test_eval_bad_inputs(runs, tmp_path, capsys):

@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         result = evaluate_loaded(
             loaded, dataset, metrics=names if explicit else None, train_dataset=train, batch_size=args.batch_size,
             num_samples=args.num_samples, seed=args.seed, device=device, options=options,
-            on_skip=lambda name, why: print(f"skipped {name}: {why}", file=sys.stderr),
+            on_skip=lambda name, why: print(f"skipped {name}: {why}", file=sys.stderr), keep_going=True,
         )
     metrics, protocol = result["metrics"], result["protocol"]
     path = loaded.run.path / "eval" / f"{args.split}.json"
@@ -124,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"written: {path}")
     if args.pictures:
         _pictures(loaded, dataset, device, args.seed, train, data_cfg)
+    if "failed" in result:  # the others are written above; the run still exits non-zero
+        raise LatentscapeError("; ".join(result["failed"].values()))
     return 0
 
 
