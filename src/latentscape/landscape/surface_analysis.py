@@ -168,7 +168,7 @@ def analyse_trajectory(
     """The kept checkpoints of `run` on their top-2 PCA plane, drawn over the metric surface."""
     opts = opts or EvalOptions()
     src, (w,) = from_refs([run], opts.data_dir)
-    steps, weights = trajectory_weights(src.run_dir, list(w))
+    steps, weights = trajectory_weights(src.run_dir, w)
     plane = pca_plane(weights, ignore=ignore)
     xs, ys = grid_axes([tuple(c) for c in plane.coords], grid, margin)
     data, train = _data(src, opts)

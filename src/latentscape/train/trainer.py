@@ -29,7 +29,7 @@ from latentscape.data.loader import BatchLoader, iterate_in_order
 from latentscape.data.types import ImageDataset
 from latentscape.errors import CheckpointError, ConfigError, TrainingDiverged
 from latentscape.rundir.callbacks import Callback, TrainState
-from latentscape.rundir.checkpoint import STATE_FORMAT, atomic_save, load_checkpoint, save_weights
+from latentscape.rundir.checkpoint import STATE_FORMAT, atomic_save, load_checkpoint, load_state_into, save_weights
 from latentscape.rundir.model import LatentModel
 from latentscape.rundir.run import Run
 from latentscape.train.optim import build_optimizer, lr_factor, set_lr
@@ -184,8 +184,8 @@ class Trainer:
 
     def load_state(self, path) -> None:
         ckpt = load_checkpoint(path, STATE_FORMAT)
+        load_state_into(self.model, ckpt["model"], str(path))  # names, shapes, dtypes, finite values
         try:
-            self.model.load_state_dict(ckpt["model"])
             for g, o in self.optimizers.items():
                 o.load_state_dict(ckpt["optimizers"][g])
         except (RuntimeError, KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:

@@ -1,0 +1,146 @@
+"""Well-formed torch files that hold weights no model should load: NaN / infinite values, sparse,
+complex or integer tensors where floats belong, step counters that are not counts, and pickles
+that try to run code. Each is a one-line CheckpointError naming the file (exit 2), for every
+command that reads weights, and nothing runs."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pickle
+import shutil
+import warnings
+
+import pytest
+import torch
+
+from latentscape.cli import main
+from latentscape.errors import CheckpointError
+from latentscape.rundir.checkpoint import WEIGHTS_FORMAT, load_checkpoint, read_weights
+from latentscape.train.api import train_and_evaluate
+from tinydata import tiny_config
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("LATENTSCAPE_NO_TENSORBOARD", "1")
+    mp.setenv("LATENTSCAPE_PLOTS", "none")
+    root = tmp_path_factory.mktemp("weights")
+    out = {}
+    for name, seed, extra in (("a", 1, {"keep_every": 2}), ("b", 2, {})):
+        cfg = tiny_config(epochs=1, **extra)
+        cfg = dataclasses.replace(cfg, seed=seed)
+        out[name] = train_and_evaluate(cfg, root / name, quiet=True).path
+    mp.undo()
+    return out
+
+
+@pytest.fixture
+def quiet(monkeypatch):
+    monkeypatch.setenv("LATENTSCAPE_NO_TENSORBOARD", "1")
+    monkeypatch.setenv("LATENTSCAPE_PLOTS", "none")
+
+
+def _tamper(run, tmp_path, change) -> tuple:
+    """A copy of `run` whose final.pt went through `change(checkpoint dict)`."""
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    path = copy / "checkpoints" / "final.pt"
+    ckpt = torch.load(path, weights_only=True)
+    change(ckpt)
+    torch.save(ckpt, path)
+    return copy, path
+
+
+def _weights(fn):
+    def change(ckpt):
+        ckpt["state_dict"] = {k: fn(v) for k, v in ckpt["state_dict"].items()}
+    return change
+
+
+def _meta(step):
+    def change(ckpt):
+        ckpt["meta"] = {"step": step}
+    return change
+
+
+BAD = [
+    ("nan", _weights(lambda v: torch.full_like(v, float("nan"))), "holds NaN or infinite values"),
+    ("inf", _weights(lambda v: v.clone().fill_(float("inf"))), "holds NaN or infinite values"),
+    ("sparse", _weights(lambda v: v.to_sparse()), "is a sparse tensor"),
+    ("complex", _weights(lambda v: v.to(torch.complex64)), "is of dtype torch.complex64"),
+    ("integer", _weights(lambda v: v.long()), "is of dtype torch.int64"),
+    ("meta step text", _meta("abc"), "meta.step 'abc' is not a step count"),
+    ("meta step list", _meta([1]), "meta.step [1] is not a step count"),
+    ("meta step negative", _meta(-5), "meta.step -5 is not a step count"),
+    ("meta step bool", _meta(True), "meta.step True is not a step count"),
+]
+
+
+@pytest.mark.parametrize("what, change, message", BAD, ids=[b[0] for b in BAD])
+def test_unusable_weights_are_one_line_checkpoint_errors(runs, tmp_path, quiet, capsys, what, change, message):
+    run, path = _tamper(runs["a"], tmp_path, change)
+    argvs = [
+        ["eval", str(run), "--metrics", "loss"],
+        ["path", str(run), str(runs["b"]), "--points", "3", "--splits", "test", "--out", str(tmp_path / "p")],
+        ["hessian", str(run), "--top-k", "1", "--max-iter", "2", "--out", str(tmp_path / "h")],
+    ]
+    for argv in argvs:
+        assert main(argv) == 2, (what, argv[0])
+        err = capsys.readouterr().err.strip()
+        assert err.splitlines() == [err] and str(path) in err and message in err, (argv[0], err)
+    assert not (tmp_path / "p").exists() and not (tmp_path / "h").exists()
+
+
+def test_a_kept_checkpoint_of_another_shape_is_named_by_trajectory(runs, tmp_path, quiet, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(runs["a"], run)
+    kept = sorted((run / "checkpoints" / "keep").glob("step_*.pt"))[0]
+    ckpt = torch.load(kept, weights_only=True)
+    ckpt["state_dict"] = {k: torch.zeros(*(s + 1 for s in v.shape)) for k, v in ckpt["state_dict"].items()}
+    torch.save(ckpt, kept)
+    assert main(["trajectory", str(run), "--grid", "3", "--splits", "test", "--out", str(tmp_path / "t")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines() == [err] and f"{kept}: weights do not fit the model" in err, err
+
+
+def test_resume_refuses_nan_weights_in_last_pt(runs, tmp_path, quiet, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(runs["a"], run)
+    last = run / "checkpoints" / "last.pt"
+    ckpt = load_checkpoint(last)
+    ckpt["finished"] = False
+    ckpt["model"] = {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in ckpt["model"].items()}
+    torch.save(ckpt, last)
+    assert main(["train", "--resume", str(run)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines() == [err] and f"{last}: weight" in err and "NaN" in err, err
+
+
+class _Touch:
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("protocol", [2, 4, pickle.HIGHEST_PROTOCOL])
+def test_code_carrying_pickles_never_run_and_print_one_line(tmp_path, protocol):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pt"
+    path.write_bytes(pickle.dumps({"format": WEIGHTS_FORMAT, "state_dict": _Touch(marker), "meta": {}}, protocol=protocol))
+    with warnings.catch_warnings(record=True) as shown, pytest.raises(CheckpointError) as info:
+        warnings.simplefilter("always")
+        read_weights(path)
+    assert "refused to load" in str(info.value) and "\n" not in str(info.value)
+    assert not shown, [str(w.message) for w in shown]  # torch's multi-line protocol warning is not shown
+    assert not marker.exists()
+
+
+def test_random_bytes_are_not_called_a_python_object(tmp_path):
+    path = tmp_path / "noise.pt"
+    path.write_bytes(bytes(range(256)) * 20)
+    with pytest.raises(CheckpointError, match="neither a torch.save archive nor a pickle of plain data"):
+        load_checkpoint(path)
