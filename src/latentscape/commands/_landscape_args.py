@@ -39,7 +39,7 @@ def eval_options(args: argparse.Namespace) -> EvalOptions:
         torch.set_num_threads(args.threads)
     from latentscape.train.api import init_distributed, resolve_device
 
-    device = resolve_device(args.device)
+    device = resolve_device(args.device, "--device")
     init_distributed(device)  # shard points across ranks under torchrun
     return EvalOptions(
         splits=[s for s in args.splits.split(",") if s],

@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1 or args.iwae_k < 1:
         raise LatentscapeError("--batch-size and --iwae-k must be >= 1")
-    device = resolve_device(args.device)
+    device = resolve_device(args.device, "--device")
     names, explicit = metric_names(args.metrics)
     with phase("load_run"):
         loaded = load_run(args.run, device=device)

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     from latentscape.train.api import resolve_device
 
-    result = run_fge(loaded.model, train, test, cfg, str(resolve_device(args.device)))
+    result = run_fge(loaded.model, train, test, cfg, str(resolve_device(args.device, "--device")))
     result["run"] = str(args.run_ref)
     out = Path(args.out) if args.out else loaded.run.path / "eval"
     out.mkdir(parents=True, exist_ok=True)

@@ -80,6 +80,26 @@ def _evaluate(model: LatentModel, dataset: ImageDataset, batch_size: int, device
     return {k: v / max(count, 1) for k, v in sums.items()}
 
 
+def check_setup(model: LatentModel, config: RunConfig, world_size: int = 1) -> None:
+    """ConfigError for training options that do not fit the model or the process count.
+
+    `train_and_evaluate` calls it before the run directory is created, so a refused option leaves
+    no half-made run behind (the Trainer checks again for trainers driven by hand).
+    """
+    tc = config.train
+    unknown = sorted(set(tc.group_optimizers) - set(model.groups))
+    if unknown:
+        raise ConfigError(
+            f"train.group_optimizers.{unknown[0]}: model {config.model.name!r} has no optimizer group "
+            f"{unknown[0]!r}; its groups: {', '.join(model.groups)}"
+        )
+    if tc.batch_size % world_size:
+        raise ConfigError(f"train.batch_size={tc.batch_size} must divide evenly over {world_size} processes")
+    sparse = any(g.get("sparse") for name in model.groups for g in model.param_groups_for(name))
+    if sparse and (tc.grad_clip or world_size > 1):  # clip_grad_norm_ and the all-reduce need dense gradients
+        raise ConfigError("sparse gradients (model.sparse=true) do not combine with train.grad_clip or torchrun")
+
+
 class Trainer:
     """Trains `model` on `data["train"]` as `config.train` says, writing into `run`."""
 
@@ -102,10 +122,7 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.world_size = dist.get_world_size() if dist.is_initialized() else 1
         self.rank = dist.get_rank() if dist.is_initialized() else 0
-        if self.tc.batch_size % self.world_size:
-            raise ValueError(
-                f"train.batch_size={self.tc.batch_size} must divide evenly over {self.world_size} processes"
-            )
+        check_setup(model, config, self.world_size)
         self.loader = BatchLoader(
             data["train"],
             self.tc.batch_size // self.world_size,
@@ -116,10 +133,6 @@ class Trainer:
             world_size=self.world_size,
         )
         self.optimizers = {g: build_optimizer(model.param_groups_for(g), self._opt_cfg(g)) for g in model.groups}
-        if (self.tc.grad_clip or self.world_size > 1) and any(
-            g.get("sparse") for o in self.optimizers.values() for g in o.param_groups
-        ):  # clip_grad_norm_ and the gradient all-reduce need dense gradients
-            raise ConfigError("sparse gradients (model.sparse=true) do not combine with train.grad_clip or torchrun")
         steps_per_epoch = len(self.loader)
         total = self.tc.epochs * steps_per_epoch
         self.total_steps = min(total, self.tc.max_steps) if self.tc.max_steps else total
