@@ -179,7 +179,23 @@ def load_published(cfg: DataConfig, split: str) -> ImageDataset:
     root = resolve_data_dir(cfg)
     folder = ensure_files(entry, cfg, root, split)
     data = entry.load(split, cfg, folder)
+    check_published(data, f"{entry.name} {split} split ({data.metadata.get('source', folder)})")
     return replace(data, name=entry.name, split=split)
+
+
+def check_published(data: ImageDataset, where: str) -> None:
+    """DataError naming `where` for a split no model can use: no images, or labels outside
+    -1 (unknown) .. K-1 for its K class names (a damaged or foreign label file)."""
+    if len(data) == 0:
+        raise DataError(f"{where} holds no images; its files are empty or damaged")
+    low, high = int(data.labels.min()), int(data.labels.max())
+    if low < -1:
+        raise DataError(f"{where}: label {low} is negative (labels are 0..K-1, or -1 for unknown); the label file is damaged")
+    if data.classes and high >= len(data.classes):
+        raise DataError(
+            f"{where}: label {high} is out of range for its {len(data.classes)} classes (0..{len(data.classes) - 1}); "
+            "the label file is damaged or belongs to another dataset"
+        )
 
 
 def load_split(cfg: DataConfig, split: str) -> ImageDataset:
@@ -210,7 +226,15 @@ def load_splits(cfg: DataConfig) -> dict[str, ImageDataset]:
     """{"train", "test"} (if published) and "val" when `val_fraction` > 0."""
     entry = get_entry(cfg.name)
     names = ["train"] + (["val"] if cfg.val_fraction > 0 else []) + (["test"] if entry.has_test else [])
-    return {name: load_split(cfg, name) for name in names}
+    splits = {name: load_split(cfg, name) for name in names}
+    shape = splits["train"].image_shape
+    other = next((s for s in splits.values() if s.image_shape != shape), None)
+    if other is not None:  # a model is built for the training images' shape
+        raise DataError(
+            f"{cfg.name}: the {other.split} images are {'x'.join(map(str, other.image_shape))} but the train images "
+            f"are {'x'.join(map(str, shape))} (C x H x W); the {other.split} files are damaged or from another dataset"
+        )
+    return splits
 
 
 def validation_indices(n: int, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -18,6 +18,7 @@ under $LATENTSCAPE_CACHE (default ~/.cache/latentscape/processed), so the JPEGs 
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -69,8 +70,11 @@ def load_images(paths: list[Path], size: int, crop: Callable[[int, int, int], Bo
                     disable=len(paths) < 2000, leave=False)
     for i, path in enumerate(progress):
         try:
-            with Image.open(path) as img:  # Pillow refuses huge headers before decoding
-                rgb = img.convert(mode)
+            with warnings.catch_warnings():
+                # a big-but-allowed picture only warns (several lines on stderr) and decodes
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(path) as img:  # Pillow refuses huge headers before decoding
+                    rgb = img.convert(mode)
         except Image.DecompressionBombError:
             raise DataError(f"{path} is too large to decode safely (over {2 * Image.MAX_IMAGE_PIXELS} "
                             "pixels: a decompression bomb?)") from None
