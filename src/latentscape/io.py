@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from latentscape.errors import LatentscapeError
 from latentscape.faults import fault_point
 
 # mkstemp creates files readable by the owner only; give the result ordinary permissions
@@ -36,8 +37,13 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         keeps the destination's suffix so that libraries choosing a format by suffix still work.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f"{path.suffix}.tmp", dir=path.parent)
+    if path.is_dir():
+        raise LatentscapeError(f"cannot write {path}: it is a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f"{path.suffix}.tmp", dir=path.parent)
+    except OSError as exc:  # a parent that is a file, a read-only or missing place
+        raise LatentscapeError(f"cannot write {path}: {exc.strerror or exc}") from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -45,6 +51,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.chmod(tmp_path, _FILE_MODE)
         fault_point(f"write {path.name}")  # test hook (latentscape.faults): a kill here leaves the temp file
         os.replace(tmp_path, path)
+    except OSError as exc:  # e.g. the disk is full: one line naming the destination, not the temp file
+        raise LatentscapeError(f"cannot write {path}: {exc.strerror or exc}") from None
     finally:
         if tmp_path.exists():
             tmp_path.unlink()

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from latentscape.errors import LatentscapeError
@@ -119,9 +120,7 @@ def run(args: argparse.Namespace) -> int:
         )
     metrics, protocol = result["metrics"], result["protocol"]
     path = loaded.run.path / "eval" / f"{args.split}.json"
-    previous = json.loads(path.read_text()) if path.is_file() else None
-    if previous is not None and not isinstance(previous, dict):
-        previous = None
+    previous = _read_previous(path)
     loaded.run.write_json(f"eval/{args.split}.json", merge_results(previous, protocol, metrics))
     print(f"{loaded.run.path} ({loaded.weights} weights), {args.split} split, n={len(dataset)}, seed={args.seed}")
     print(format_table(metrics))
@@ -129,6 +128,21 @@ def run(args: argparse.Namespace) -> int:
     if args.pictures:
         _pictures(loaded, dataset, device, args.seed, train, data_cfg)
     return 0
+
+
+def _read_previous(path: Path) -> dict[str, Any] | None:
+    """The earlier results in `path`, or None when there are none or the file is damaged (the
+    new results replace it rather than being lost to an error after the evaluation)."""
+    try:
+        previous = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except (OSError, ValueError, RecursionError):
+        print(f"warning: {path} is damaged; writing the new results over it", file=sys.stderr)
+        return None
+    if not isinstance(previous, dict) or not isinstance(previous.get("metrics", {}), dict) or not isinstance(
+        previous.get("protocol", {}), dict
+    ):
+        return None
+    return previous
 
 
 def _pictures(loaded, dataset, device, seed: int, train, data_cfg) -> None:

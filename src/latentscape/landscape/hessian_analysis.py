@@ -15,7 +15,7 @@ from latentscape.io import write_json
 from latentscape.landscape import hessian as H
 from latentscape.landscape.analysis import EvalOptions, _is_main, from_refs
 from latentscape.landscape.inputs import load_eval_data
-from latentscape.landscape.outputs import adopt_config, new_output_dir, write_report
+from latentscape.landscape.outputs import adopt_config, check_output_dir, new_output_dir, write_report
 from latentscape.landscape.surface_analysis import group_param_names
 from latentscape.viz.deferred import draw
 
@@ -41,6 +41,7 @@ def analyse_hessian(
     quiet: bool = False,
 ) -> tuple[Path, dict]:
     """Spectral summary of the Hessian of the model's objective on `batches` batches of `split`."""
+    check_output_dir(out)  # before any evaluation: a bad --out costs nothing
     opts = opts or EvalOptions()
     if top_k < 0 or batches < 1 or method not in ("power", "lanczos"):
         raise LatentscapeError("--top-k must be >= 0, --batches >= 1, --method power or lanczos")

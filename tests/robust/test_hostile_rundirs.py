@@ -1,0 +1,148 @@
+"""Damaged run directories and output places: a metrics log of garbage bytes, files where folders
+belong (and the reverse), a data_info.json declaring absurd sizes, a damaged earlier eval result,
+an --out that is a file or a training run, a run directory under a file. One LatentscapeError line
+(exit 2), before any evaluation where the problem is known up front, and no torn files."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from latentscape.cli import main
+from latentscape.rundir.checkpoint import atomic_save, load_checkpoint
+from latentscape.rundir.run import read_metrics
+from latentscape.train.api import train_and_evaluate
+from tinydata import tiny_config
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("LATENTSCAPE_NO_TENSORBOARD", "1")
+    mp.setenv("LATENTSCAPE_PLOTS", "none")
+    path = train_and_evaluate(tiny_config(epochs=1), tmp_path_factory.mktemp("rd") / "run", quiet=True).path
+    mp.undo()
+    return path
+
+
+@pytest.fixture
+def run(run_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("LATENTSCAPE_NO_TENSORBOARD", "1")
+    monkeypatch.setenv("LATENTSCAPE_PLOTS", "none")
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    return copy
+
+
+def _unfinished(run):
+    last = load_checkpoint(run / "checkpoints" / "last.pt")
+    last["finished"] = False
+    atomic_save(last, run / "checkpoints" / "last.pt")
+
+
+def _one_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines() == [err], err
+    return err
+
+
+GARBAGE = b'\xff\xfe garbage\n[1, 2]\n3\n"text"\n{"step": "x", "split": 5}\n{"step": 2, "split": "train", "loss": 0.5}\n'
+
+
+def test_readers_skip_metrics_lines_that_are_not_rows(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    path.write_bytes(GARBAGE)
+    assert read_metrics(path) == [{"step": 2, "split": "train", "loss": 0.5}]
+
+
+def test_resume_over_a_garbage_metrics_log(run, capsys):
+    _unfinished(run)
+    (run / "metrics.jsonl").write_bytes(GARBAGE)
+    assert main(["train", "--resume", str(run)]) == 0, capsys.readouterr().err
+    assert all(isinstance(r.get("step"), int) for r in read_metrics(run / "metrics.jsonl"))
+    assert main(["report", str(run)]) == 0
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda r: (shutil.rmtree(r / "checkpoints"), (r / "checkpoints").write_text("x")), "checkpoints: should be a folder"),
+        (lambda r: ((r / "metrics.jsonl").unlink(), (r / "metrics.jsonl").mkdir()), "metrics.jsonl: should be a file"),
+        (lambda r: (shutil.rmtree(r / "eval"), (r / "eval").write_text("x")), "eval: should be a folder"),
+    ],
+    ids=["checkpoints-file", "metrics-folder", "eval-file"],
+)
+def test_a_damaged_run_layout_is_named(run, capsys, damage, message):
+    _unfinished(run)
+    damage(run)
+    for argv in (["train", "--resume", str(run)], ["eval", str(run), "--metrics", "loss"]):
+        assert main(argv) == 2
+        assert f"{run}/{message}" in _one_line(capsys)
+
+
+def test_a_run_path_that_is_a_file(tmp_path, capsys):
+    path = tmp_path / "notes.txt"
+    path.write_text("x")
+    assert main(["eval", str(path)]) == 2
+    assert f"{path} is a file, not a run directory" in _one_line(capsys)
+
+
+@pytest.mark.parametrize("info", [
+    '{"image_shape": [1, 100000, 100000], "num_classes": 10, "num_train": 5}',
+    '{"image_shape": [1, 8, 8], "num_classes": 10, "num_train": 1000000000000}',
+])
+def test_absurd_sizes_in_data_info_are_refused_before_building_the_model(run, capsys, info):
+    (run / "data_info.json").write_text(info)
+    assert main(["eval", str(run), "--metrics", "loss"]) == 2
+    err = _one_line(capsys)
+    assert "data_info.json: damaged" in err and "beyond" in err
+
+
+def test_eval_writes_over_a_damaged_earlier_result(run, capsys):
+    (run / "eval" / "test.json").write_text("{not json")
+    assert main(["eval", str(run), "--metrics", "loss"]) == 0
+    assert "test.json is damaged" in capsys.readouterr().err
+    import json
+
+    assert "loss" in json.loads((run / "eval" / "test.json").read_text())["metrics"]
+
+
+def test_an_unusable_out_is_refused_before_evaluating(run, run_dir, tmp_path, capsys, monkeypatch):
+    import latentscape.landscape.analysis as analysis
+
+    def never(*a, **k):
+        raise AssertionError("evaluated although --out was unusable")
+
+    monkeypatch.setattr(analysis, "from_refs", never)
+    afile = tmp_path / "afile"
+    afile.write_text("keep me")
+    cases = [
+        (afile, f"--out {afile}: exists and is not a folder"),
+        (afile / "sub", f"--out {afile / 'sub'}: {afile} is not a folder"),
+        (run_dir, f"--out {run_dir}: is a training run's folder"),
+    ]
+    for out, message in cases:
+        assert main(["path", str(run), str(run), "--points", "3", "--out", str(out)]) == 2
+        assert message in _one_line(capsys)
+        assert main(["plane", str(run), str(run), str(run), "--grid", "3", "--out", str(out)]) == 2
+        assert message in _one_line(capsys)
+    assert afile.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("where", ["under-a-file", "is-a-folder"])
+def test_writes_to_impossible_places_name_the_destination(tmp_path, capsys, where):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("model: {name: mlp_classifier, hidden_dims: [4]}\ndata: {name: digits, fraction: 0.1}\n"
+                   "train: {epochs: 1, num_threads: 1}\n")
+    if where == "under-a-file":
+        assert main(["train", str(cfg), "--run-dir", str(cfg / "run")]) == 2
+        assert f"cannot create the run directory {cfg / 'run'}" in _one_line(capsys)
+    else:
+        out = tmp_path / "compare.html"
+        out.mkdir()
+        a = tmp_path / "a"
+        assert main(["train", str(cfg), "--run-dir", str(a)]) == 0
+        capsys.readouterr()
+        assert main(["report", "--compare", str(a), str(a), "--out", str(out)]) == 2
+        assert f"cannot write {out}: it is a folder" in _one_line(capsys)
