@@ -11,12 +11,13 @@ from collections.abc import Iterator
 
 from latentscape import __version__
 from latentscape.commands import COMMANDS
+from latentscape.commands._types import OneLineParser
 from latentscape.errors import LatentscapeError
 from latentscape.registry import UnknownNameError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="latentscape",
         description=(
             "Train latent-variable image models (classifiers, AE/VAE/beta-VAE, GANs) and study "

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import math
 from typing import TYPE_CHECKING
 
+from latentscape.commands._types import THREADS
 from latentscape.errors import LatentscapeError
 
 if TYPE_CHECKING:  # the analysis stack imports torch and matplotlib: not needed for --help
@@ -21,7 +23,7 @@ def add_eval_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
     g.add_argument("--data-dir", help="dataset root (default: the run's data.data_dir or $LATENTSCAPE_DATA)")
     g.add_argument("--no-vmap", action="store_true", help="evaluate points one by one (slower; for debugging)")
-    g.add_argument("--threads", type=int, default=0, help="CPU threads (0: PyTorch's default)")
+    g.add_argument("--threads", type=THREADS, default=0, help="CPU threads (0: PyTorch's default)")
     g.add_argument(
         "--plots", choices=("sync", "background", "none"), default=None,
         help="pictures and report.html: drawn before the command returns (sync, the default), by a "
@@ -59,6 +61,8 @@ def parse_range(text: str) -> tuple[float, float]:
         lo, hi = (float(v) for v in text.split(","))
     except ValueError:
         raise LatentscapeError(f"--range {text!r}: expected two numbers like 0,1.5") from None
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise LatentscapeError(f"--range {text!r}: the start and end must be finite numbers")
     if not hi > lo:
         raise LatentscapeError(f"--range {text!r}: the end must be larger than the start")
     return lo, hi

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from latentscape.commands._types import SEED, count
 from latentscape.errors import LatentscapeError
 
 
@@ -36,8 +37,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "iwae,ssim,psnr,fid,kid (default: every registered metric that applies)")
     p.add_argument("--iwae-k", type=int, default=100, help="importance samples of the IWAE bound")
     p.add_argument("--batch-size", type=int, default=500, help="evaluation batch size")
-    p.add_argument("--num-samples", type=int, default=10_000, help="samples drawn by sample-based metrics")
-    p.add_argument("--seed", type=int, default=0, help="seed of every random draw")
+    p.add_argument("--num-samples", type=count(2), default=10_000, help="samples drawn by sample-based metrics")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of every random draw")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
     p.add_argument("--data-dir", help="dataset root (overrides the run's data.data_dir)")
     p.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE", help="metric option")
@@ -60,8 +61,10 @@ def metric_names(requested: str | None) -> tuple[list[str], bool]:
     that a specific metric (e.g. the seeded `elbo`) refines what the generic `loss` reports."""
     from latentscape.registry import METRICS
 
-    if requested:
+    if requested is not None:
         names = [n.strip() for n in requested.split(",") if n.strip()]
+        if not names:
+            raise LatentscapeError("--metrics: give at least one metric name, or leave it out for all that apply")
         for name in names:
             METRICS.get(name)  # unknown names fail here, listing the allowed ones
         return names, True

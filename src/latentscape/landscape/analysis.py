@@ -39,6 +39,16 @@ class EvalOptions:
     use_vmap: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if not self.splits:
+            raise LatentscapeError("--splits: give at least one split (train, val, test)")
+        if self.metrics is not None and not self.metrics:
+            raise LatentscapeError("--metrics: give at least one metric name, or leave it out for all that apply")
+        for option, value in (("--batch-size", self.batch_size), ("--max-examples", self.max_examples),
+                              ("--bn-batches", self.bn_batches)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise LatentscapeError(f"{option} {value}: must be a positive integer")
+
 
 @dataclass
 class Source:

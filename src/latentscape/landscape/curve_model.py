@@ -58,6 +58,9 @@ class CurveConfig(ModelConfig):
             raise ValueError("model.start and model.end must name the endpoint runs")
         if self.bends < 0:
             raise ValueError(f"model.bends must be >= 0, got {self.bends}")
+        if self.bends == 0 and self.fix_start and self.fix_end:  # a fixed straight line: no parameter to train
+            raise ValueError("model.bends=0 with both ends fixed leaves nothing to train; use --bends >= 1 "
+                             "or free an end (--no-fix-start / --no-fix-end)")
         if self.l2 < 0:
             raise ValueError(f"model.l2 must be >= 0, got {self.l2}")
 
