@@ -146,3 +146,39 @@ def test_writes_to_impossible_places_name_the_destination(tmp_path, capsys, wher
         capsys.readouterr()
         assert main(["report", "--compare", str(a), str(a), "--out", str(out)]) == 2
         assert f"cannot write {out}: it is a folder" in _one_line(capsys)
+
+
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        ("config.yaml", "model: " + "[" * 5000 + "]" * 5000 + "\n"),
+        ("eval/final.json", "[" * 100_000 + "]" * 100_000),
+        ("metrics.jsonl", "[" * 100_000 + "]" * 100_000 + "\n"),
+        ("config_history.jsonl", "\udcff" + "[" * 100_000 + "\n"),
+    ],
+    ids=["deep-yaml-config", "deep-json-eval", "deep-json-metrics", "garbage-history"],
+)
+def test_reports_and_resume_survive_files_nested_too_deeply(run, tmp_path, capsys, name, text):
+    """The report and index pages show a damaged file as unreadable; a resume with overrides
+    appends to a damaged history; none of them dies of a RecursionError."""
+    (run / name).write_text(text, errors="surrogateescape")
+    assert main(["report", str(run)]) == 0, capsys.readouterr().err
+    assert main(["report", str(run.parent), "--index"]) == 0, capsys.readouterr().err
+    if name != "config.yaml":
+        _unfinished(run)
+        assert main(["train", "--resume", str(run), "train.optimizer.lr=1e-4"]) == 0, capsys.readouterr().err
+
+
+def test_python_dash_m_latentscape_is_the_command_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import latentscape
+
+    src = str(Path(latentscape.__file__).resolve().parents[1])
+    done = subprocess.run([sys.executable, "-m", "latentscape", "path", "a", "b", "--points", "0"], capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": src}, timeout=120)
+    assert done.returncode == 2 and done.stderr.strip().splitlines() == [
+        "error: latentscape path: argument --points: 0 is out of range [2, 100000] (see `latentscape path --help`)"]

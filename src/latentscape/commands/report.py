@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from latentscape.commands._types import count
-
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register the `report` subcommand."""
@@ -37,7 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--out", help="output file of --compare (default compare.html)")
     parser.add_argument("--index", action="store_true", help="write DIR/index.html even when DIR is itself a run")
     parser.add_argument("--serve", action="store_true", help="serve DIR's index on 127.0.0.1 until Ctrl-C")
-    parser.add_argument("--port", type=count(0, 65535), default=8000, help="port of --serve (0: any free port; default 8000)")
+    parser.add_argument("--port", type=int, default=8000, help="port of --serve (0: any free port; default 8000)")
     parser.add_argument(
         "--open-path",
         action="store_true",

@@ -61,7 +61,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from latentscape.config import apply_overrides, load_config
+    from latentscape.config import apply_overrides, load_config, read_yaml
     from latentscape.tune.objective import Objective
     from latentscape.tune.storage import redact
     from latentscape.tune.summary import write_outputs
@@ -70,9 +70,7 @@ def run(args: argparse.Namespace) -> int:
 
     overrides = list(args.overrides) + ([f"data.data_dir={args.data_dir}"] if args.data_dir else [])
     load_config(args.config, overrides)  # the base config itself must be valid
-    import yaml
-
-    raw = apply_overrides(yaml.safe_load(Path(args.config).read_text()) or {}, overrides)
+    raw = apply_overrides(read_yaml(Path(args.config)) or {}, overrides)
     objective = Objective.parse(args.objective, args.direction)
     raw, note = objective.ensure_final_eval(raw)
     if note:

@@ -101,8 +101,8 @@ def read_data_info(path: Path) -> DataInfo:
         info = DataInfo(shape, int(raw["num_classes"]), int(raw["num_train"]))  # type: ignore[arg-type]
     except json.JSONDecodeError as exc:
         raise LatentscapeError(f"{path}: damaged (not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno})") from None
-    except (KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
-        what = f"no {exc.args[0]!r} field" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
+    except (KeyError, TypeError, ValueError, UnicodeDecodeError, RecursionError) as exc:
+        what = f"no {exc.args[0]!r} field" if isinstance(exc, KeyError) else (str(exc).splitlines() or [type(exc).__name__])[0]
         raise LatentscapeError(f"{path}: damaged ({what}); it needs image_shape [C, H, W], num_classes, num_train") from None
     if len(shape) != 3 or min(shape) < 1 or info.num_classes < 0 or info.num_train < 0:
         raise LatentscapeError(f"{path}: damaged (image_shape {list(shape)} is not [C, H, W] with positive sizes)")
@@ -129,7 +129,7 @@ def _trained_step(run: Run, which: str, meta: dict) -> int:
     final = run.path / "eval" / "final.json"
     try:
         return int(json.loads(final.read_text())["steps"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         pass
     try:
         return max((int(r["step"]) for r in run.read_metrics() if isinstance(r.get("step"), int)), default=0)
