@@ -70,8 +70,10 @@ def test_resume_over_a_garbage_metrics_log(run, capsys):
         (lambda r: (shutil.rmtree(r / "checkpoints"), (r / "checkpoints").write_text("x")), "checkpoints: should be a folder"),
         (lambda r: ((r / "metrics.jsonl").unlink(), (r / "metrics.jsonl").mkdir()), "metrics.jsonl: should be a file"),
         (lambda r: (shutil.rmtree(r / "eval"), (r / "eval").write_text("x")), "eval: should be a folder"),
+        (lambda r: ((r / "checkpoints" / "final.pt").unlink(), (r / "checkpoints" / "final.pt").mkdir()),
+         "checkpoints/final.pt: should be a file"),
     ],
-    ids=["checkpoints-file", "metrics-folder", "eval-file"],
+    ids=["checkpoints-file", "metrics-folder", "eval-file", "final-folder"],
 )
 def test_a_damaged_run_layout_is_named(run, capsys, damage, message):
     _unfinished(run)

@@ -75,6 +75,7 @@ BAD = [
     ("meta step list", _meta([1]), "meta.step [1] is not a step count"),
     ("meta step negative", _meta(-5), "meta.step -5 is not a step count"),
     ("meta step bool", _meta(True), "meta.step True is not a step count"),
+    ("meta step huge", _meta(10**30), "is not a step count"),
 ]
 
 

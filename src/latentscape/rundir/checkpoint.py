@@ -86,7 +86,7 @@ def check_contents(obj: dict[str, Any], path: str | Path) -> None:
     if "step" in obj.get("meta", {}):
         counters["meta.step"] = obj["meta"]["step"]
     for name, value in counters.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**62:
             raise CheckpointError(f"{path}: damaged {obj['format']} checkpoint ({name} {value!r} is not a step count)")
 
 

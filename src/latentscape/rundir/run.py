@@ -79,7 +79,9 @@ class Run:
             raise LatentscapeError(f"run directory not found: {path}")
         if not (path / CONFIG_FILE).is_file():
             raise LatentscapeError(f"{path} is not a run directory (no {CONFIG_FILE})")
-        for name, want_dir in (("checkpoints", True), ("images", True), ("eval", True), ("metrics.jsonl", False)):
+        layout = (("checkpoints", True), ("images", True), ("eval", True), ("metrics.jsonl", False),
+                  ("checkpoints/init.pt", False), ("checkpoints/last.pt", False), ("checkpoints/final.pt", False))
+        for name, want_dir in layout:
             part = path / name
             if part.exists() and part.is_dir() != want_dir:  # what writes into the run would fail half-way
                 raise LatentscapeError(f"{part}: should be a {'folder' if want_dir else 'file'} (a damaged run directory)")
