@@ -184,3 +184,21 @@ def test_python_dash_m_latentscape_is_the_command_line(tmp_path):
                           text=True, env={**os.environ, "PYTHONPATH": src}, timeout=120)
     assert done.returncode == 2 and done.stderr.strip().splitlines() == [
         "error: latentscape path: argument --points: 0 is out of range [2, 100000] (see `latentscape path --help`)"]
+
+
+def test_a_run_published_by_another_process_meanwhile_is_kept(tmp_path):
+    """Two `train --run-dir X` started together: the second to publish says so and leaves the
+    first one's run (and no staging folder) behind."""
+    from latentscape.errors import LatentscapeError
+    from latentscape.rundir.run import Run
+
+    target = tmp_path / "run"
+
+    def other_process_wins(run):
+        (target / "checkpoints").mkdir(parents=True)
+        (target / "config.yaml").write_text("theirs")
+
+    with pytest.raises(LatentscapeError, match="another process created it meanwhile"):
+        Run.create(tiny_config(), target, other_process_wins)
+    assert (target / "config.yaml").read_text() == "theirs"
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]

@@ -59,9 +59,14 @@ class Run:
         if populate is not None:
             populate(run)
         fault_point("publish run")  # test hook (latentscape.faults)
-        if path.is_dir():
-            path.rmdir()  # an empty folder the user made; os.rename cannot replace it everywhere
-        os.rename(staging, path)
+        try:
+            if path.is_dir():
+                path.rmdir()  # an empty folder the user made; os.rename cannot replace it everywhere
+            os.rename(staging, path)
+        except OSError as exc:  # another process published a run there meanwhile: keep theirs
+            shutil.rmtree(staging, ignore_errors=True)
+            why = "another process created it meanwhile" if path.exists() else (exc.strerror or str(exc))
+            raise LatentscapeError(f"cannot create the run directory {path}: {why}; choose another --run-dir") from None
         return cls(path)
 
     @classmethod
