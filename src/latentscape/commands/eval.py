@@ -105,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
     names, explicit = metric_names(args.metrics)
     with phase("load_run"):
         loaded = load_run(args.run, device=device)
+    if args.pictures and not _has_latent_space(loaded.model):  # say so before evaluating
+        raise LatentscapeError(f"--pictures: {type(loaded.model).__name__} has no latent space to draw")
     data_cfg = loaded.config.data
     if args.data_dir:
         data_cfg = dataclasses.replace(data_cfg, data_dir=args.data_dir)
@@ -148,11 +150,15 @@ def _read_previous(path: Path) -> dict[str, Any] | None:
     return previous
 
 
+def _has_latent_space(model) -> bool:
+    return callable(getattr(model, "embed", None)) and callable(getattr(model, "decode", None))
+
+
 def _pictures(loaded, dataset, device, seed: int, train, data_cfg) -> None:
     """The model's pictures into RUN/images/; for auto-decoders also the latent maps (training
     table by class, `dataset`'s fitted latents over it). `train`: the training split when it was
     loaded already (else read from `data_cfg` if its files are here)."""
-    if not callable(getattr(loaded.model, "embed", None)) or not callable(getattr(loaded.model, "decode", None)):
+    if not _has_latent_space(loaded.model):
         raise LatentscapeError(f"--pictures: {type(loaded.model).__name__} has no latent space to draw")
     from latentscape.models.autoencoder_pictures import write_pictures
 

@@ -18,7 +18,7 @@ from torch import Tensor
 
 from latentscape.data.types import ImageDataset
 from latentscape.errors import LatentscapeError
-from latentscape.metrics.base import EvalContext, MetricNotApplicable
+from latentscape.metrics.base import EvalContext, MetricNotApplicable, int_option  # noqa: F401  (int_option re-exported)
 from latentscape.metrics.features import FeatureExtractor, build_feature_net, dataset_features, sample_features
 from latentscape.metrics.fid import feature_statistics
 from latentscape.nets.weights import cache_root
@@ -96,13 +96,6 @@ class GatheredFeatures:
     sample_features: Tensor
     reference: ReferenceStats
     protocol: dict[str, str]
-
-
-def int_option(options: dict[str, str], key: str, default: int) -> int:
-    try:
-        return int(options.get(key, default))
-    except ValueError:
-        raise LatentscapeError(f"--opt {key}={options[key]!r}: expected an integer") from None
 
 
 def gather(ctx: EvalContext) -> GatheredFeatures:
