@@ -153,3 +153,35 @@ def test_a_classifier_on_unlabelled_images_is_refused_before_the_run_exists(tmp_
         train_and_evaluate(tiny_config(epochs=1), tmp_path / "run", data={"train": train, "test": tiny_dataset(8, 1, "test")},
                            quiet=True)
     assert not shown and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["data.name=shapes", "data.image_size=4096", "data.num_examples=100000"], "the shapes dataset (100000 images of 4096x4096) needs"),
+        (["data.name=digits", "data.image_size=4096"], "images resized to 4096x4096 needs"),
+    ],
+    ids=["shapes", "resize"],
+)
+def test_a_dataset_larger_than_memory_is_refused_before_it_is_built(tmp_path, capsys, monkeypatch, overrides, message):
+    """Every value is in its declared range, but together they ask for terabytes: the kernel
+    would kill the process (no message) once the pages are touched."""
+    from latentscape.data import memory
+
+    if "resize" in message:  # digits at 4096 a side is 'only' ~29 GiB: pretend the machine has 1 GiB
+        monkeypatch.setattr(memory, "available_memory", lambda: 1024**3)
+    _train_fails(tmp_path, capsys, monkeypatch, overrides, message)
+
+
+def test_an_image_folder_larger_than_memory_is_refused_before_decoding(tmp_path, monkeypatch):
+    from latentscape.data import memory
+
+    root = tmp_path / "imgs"
+    for split in ("train", "test"):
+        (root / split / "a").mkdir(parents=True)
+        Image.new("RGB", (8, 8)).save(root / split / "a" / "x.png")
+    monkeypatch.setattr(memory, "available_memory", lambda: 1000)
+    cfg = config_from_dict({"model": {"name": "mlp_classifier"},
+                            "data": {"name": "folder", "path": str(root), "image_size": 64}}).data
+    with pytest.raises(DataError, match=r"1 images of 64x64 needs 0.0 GiB of memory, more than the 0.0 GiB available; lower data.image_size"):
+        load_split(cfg, "train")

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from latentscape.config import DataConfig
 from latentscape.data.download import Archive, download_archive, download_file
 from latentscape.data.files import FileSpec, verify_md5
+from latentscape.data.memory import check_fits
 from latentscape.data.types import ImageDataset
 from latentscape.errors import ConfigError, DataError
 from latentscape.registry import DATASETS, UnknownNameError
@@ -261,6 +262,9 @@ def fraction_indices(n: int, fraction: float, seed: int) -> torch.Tensor:
 
 def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
     """Resize uint8 (N, C, H, W) images to (N, C, size, size) with antialiased bilinear filtering."""
+    n, c = images.shape[:2]
+    check_fits(2 * n * c * size * size + min(n, 4096) * c * size * size * 4, f"{n} images resized to {size}x{size}",
+               "data.image_size")
     out = []
     for chunk in images.split(4096):  # bound the float copy's memory
         x = F.interpolate(chunk.float(), size=(size, size), mode="bilinear", antialias=True,

@@ -29,6 +29,7 @@ from PIL import Image, UnidentifiedImageError
 from latentscape.config import DataConfig
 from latentscape.data.download import Archive
 from latentscape.data.files import FileSpec, cached_parse, disk_cached_array, verify_md5
+from latentscape.data.memory import check_fits
 from latentscape.data.registry import DatasetEntry, fraction_indices
 from latentscape.data.types import ImageDataset
 from latentscape.errors import DataError
@@ -65,6 +66,7 @@ def load_images(paths: list[Path], size: int, crop: Callable[[int, int, int], Bo
     from tqdm import tqdm
 
     channels = 1 if mode == "L" else 3
+    check_fits(2 * len(paths) * size * size * channels, f"{len(paths)} images of {size}x{size}", "data.image_size")
     out = np.empty((len(paths), size, size, channels), dtype=np.uint8)  # (N, H, W, C)
     progress = tqdm(paths, desc=f"decoding {len(paths)} images (cached afterwards)", unit="img",
                     disable=len(paths) < 2000, leave=False)

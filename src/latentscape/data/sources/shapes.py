@@ -24,6 +24,7 @@ from PIL import Image, ImageDraw
 
 from latentscape.config import DataConfig
 from latentscape.data.files import memo
+from latentscape.data.memory import check_fits
 from latentscape.data.registry import DatasetEntry
 from latentscape.data.types import ImageDataset
 from latentscape.errors import ConfigError
@@ -108,6 +109,9 @@ def _load(split: str, cfg: DataConfig, root: Path) -> ImageDataset:
         raise ConfigError(f"data.image_size: shapes needs at least 16 pixels, got {size}")
     if num < 1:
         raise ConfigError(f"data.num_examples must be positive, got {num}")
+    # every image is rendered, then stacked: twice the uint8 dataset at the peak
+    check_fits(2 * (num + max(1, num // 4)) * size * size, f"the shapes dataset ({num} images of {size}x{size})",
+               "data.image_size or data.num_examples")
     images, factors = generate_shapes(num, size)[split]
     return ImageDataset(
         images, factors[:, 0].clone(), name="shapes", split=split, classes=SHAPES,
