@@ -95,6 +95,9 @@ def generate_shapes(num_train: int, image_size: int) -> dict[str, tuple[torch.Te
     def build() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         num_test = max(1, num_train // 4)
         factors = sample_factors(num_train + num_test, _SEED)
+        # every image is rendered, then stacked: twice the uint8 dataset at the peak
+        check_fits(2 * len(factors) * image_size**2, f"the shapes dataset ({num_train} images of "
+                   f"{image_size}x{image_size})", "data.image_size or data.num_examples")
         images = np.stack([render_sprite(f, image_size) for f in factors])[:, None]  # (N, 1, S, S)
         x, f = torch.from_numpy(images), torch.from_numpy(factors)
         return {"train": (x[:num_train], f[:num_train]), "test": (x[num_train:], f[num_train:])}
@@ -109,9 +112,6 @@ def _load(split: str, cfg: DataConfig, root: Path) -> ImageDataset:
         raise ConfigError(f"data.image_size: shapes needs at least 16 pixels, got {size}")
     if num < 1:
         raise ConfigError(f"data.num_examples must be positive, got {num}")
-    # every image is rendered, then stacked: twice the uint8 dataset at the peak
-    check_fits(2 * (num + max(1, num // 4)) * size * size, f"the shapes dataset ({num} images of {size}x{size})",
-               "data.image_size or data.num_examples")
     images, factors = generate_shapes(num, size)[split]
     return ImageDataset(
         images, factors[:, 0].clone(), name="shapes", split=split, classes=SHAPES,
