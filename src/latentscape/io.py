@@ -7,6 +7,7 @@ would give them, not mkstemp's owner-only 0o600.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
@@ -41,7 +42,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise LatentscapeError(f"cannot write {path}: it is a folder")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f"{path.suffix}.tmp", dir=path.parent)
+        # the writer's PID is in the name: a later write removes what a killed writer left
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.{os.getpid()}-", suffix=f"{path.suffix}.tmp", dir=path.parent)
     except OSError as exc:  # a parent that is a file, a read-only or missing place
         raise LatentscapeError(f"cannot write {path}: {exc.strerror or exc}") from None
     os.close(fd)
@@ -56,6 +58,26 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+    _remove_orphans(path)
+
+
+def _remove_orphans(path: Path) -> None:
+    """Delete temp files of `path` left by writers that were killed (their process is gone)."""
+    prefix = f".{path.stem}."
+    for p in path.parent.glob(f"{glob.escape(prefix)}*{glob.escape(path.suffix)}.tmp"):
+        pid = p.name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            p.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def atomic_write(path: str | Path, write: Callable[[IO[Any]], Any], mode: str = "wb") -> Path:

@@ -202,3 +202,24 @@ def test_a_run_published_by_another_process_meanwhile_is_kept(tmp_path):
         Run.create(tiny_config(), target, other_process_wins)
     assert (target / "config.yaml").read_text() == "theirs"
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+def test_a_write_removes_the_temp_files_of_killed_writers_of_the_same_file(tmp_path):
+    """A kill between the temp write and the rename leaves `.NAME.PID-xxxx.SUFFIX.tmp` (e.g. a
+    killed tune's history.png); the next write of that file removes it, not a live writer's."""
+    import os
+    import subprocess
+    import sys
+
+    from latentscape.io import atomic_write_text
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    orphan = tmp_path / f".history.{dead_pid}-abcd.png.tmp"
+    live = tmp_path / f".history.{os.getppid()}-efgh.png.tmp"
+    other = tmp_path / f".history.old.{dead_pid}-ijkl.png.tmp"  # a temp of history.old.png
+    for p in (orphan, live, other):
+        p.write_bytes(b"half")
+    atomic_write_text(tmp_path / "history.png", "whole")
+    assert not orphan.exists() and live.exists() and other.exists()
+    assert (tmp_path / "history.png").read_text() == "whole"
