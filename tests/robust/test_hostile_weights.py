@@ -145,3 +145,50 @@ def test_random_bytes_are_not_called_a_python_object(tmp_path):
     path.write_bytes(bytes(range(256)) * 20)
     with pytest.raises(CheckpointError, match="neither a torch.save archive nor a pickle of plain data"):
         load_checkpoint(path)
+
+
+def _restartable(run, tmp_path, change):
+    """A copy of `run` whose last.pt is an unfinished state at step 0, changed by `change`."""
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    last = copy / "checkpoints" / "last.pt"
+    ckpt = load_checkpoint(last)
+    ckpt.update(finished=False, step=0, epoch=0, batch_in_epoch=0, metrics_rows=0)
+    change(ckpt)
+    torch.save(ckpt, last)
+    return copy, last
+
+
+def _moments(fn):
+    def change(ckpt):
+        for state in ckpt["optimizers"]["main"]["state"].values():
+            for key in ("exp_avg", "exp_avg_sq"):
+                state[key] = fn(state[key])
+    return change
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (_moments(lambda t: torch.zeros(3)), "optimizer 'main' state 'exp_avg' is torch.float32 (3,), its parameter"),
+        (_moments(lambda t: torch.full_like(t, float("nan"))), "optimizer 'main' state 'exp_avg' holds NaN"),
+        (lambda c: c.update(window={"loss": "abc"}), "damaged train state (ValueError"),
+        (lambda c: c.update(metrics_rows="x"), "metrics_rows 'x' is not a row count"),
+    ],
+    ids=["moment-shape", "moment-nan", "window", "metrics-rows"],
+)
+def test_resume_refuses_optimizer_and_counter_state_that_does_not_fit(runs, tmp_path, change, message):
+    """The fused Adam kernel does not check shapes: a moment buffer of another shape read and
+    wrote out of bounds (SIGSEGV) before; run in a subprocess so a crash is a failure, not the end."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import latentscape
+
+    run, last = _restartable(runs["a"], tmp_path, change)
+    src = str(Path(latentscape.__file__).resolve().parents[1])
+    done = subprocess.run([sys.executable, "-m", "latentscape.cli", "train", "--resume", str(run)], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "PYTHONPATH": src, "LATENTSCAPE_NO_TENSORBOARD": "1"})
+    err = done.stderr.strip()
+    assert done.returncode == 2 and err.splitlines() == [err] and f"{last}: " in err and message in err, (done.returncode, err)

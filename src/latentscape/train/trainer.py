@@ -9,6 +9,7 @@ and resumes exactly (same weights as an uninterrupted run), and averages gradien
 
 from __future__ import annotations
 
+import math
 import random
 import sys
 import time
@@ -78,6 +79,37 @@ def _evaluate(model: LatentModel, dataset: ImageDataset, batch_size: int, device
         count += batch.x.shape[0]
     model.train(was_training)
     return {k: v / max(count, 1) for k, v in sums.items()}
+
+
+def check_optimizer_state(optimizer: Any, source: str) -> None:
+    """CheckpointError naming `source` when restored optimizer state does not fit its parameters.
+
+    `Optimizer.load_state_dict` checks only the number of parameters; a moment buffer of another
+    shape reaches the (fused) update kernel, which reads and writes out of bounds: a segfault,
+    or worse, from a crafted last.pt.
+    """
+    for opt in getattr(optimizer, "optimizers", [optimizer]):  # a JointOptimizer's parts
+        for group in opt.param_groups:
+            for p in group["params"]:
+                for key, value in opt.state.get(p, {}).items():
+                    if value is None:  # e.g. SGD's momentum buffer before its first step
+                        continue
+                    if not isinstance(value, Tensor):
+                        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+                        if not ok:
+                            raise CheckpointError(f"{source} state {key!r} is {value!r}, not a number")
+                        continue
+                    if key == "step":
+                        if value.numel() != 1 or value.is_complex() or not bool(torch.isfinite(value.float()).all()):
+                            raise CheckpointError(f"{source} state 'step' is not a finite count")
+                        continue
+                    if value.shape != p.shape or value.layout != p.layout or not value.is_floating_point():
+                        raise CheckpointError(
+                            f"{source} state {key!r} is {value.dtype} {tuple(value.shape)}, its parameter "
+                            f"{p.dtype} {tuple(p.shape)}"
+                        )
+                    if not bool(torch.isfinite(value).all()):
+                        raise CheckpointError(f"{source} state {key!r} holds NaN or infinite values")
 
 
 def check_setup(model: LatentModel, config: RunConfig, world_size: int = 1) -> None:
@@ -203,12 +235,17 @@ class Trainer:
                 o.load_state_dict(ckpt["optimizers"][g])
         except (RuntimeError, KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
             raise CheckpointError(f"{path}: does not fit this model ({str(exc).splitlines()[0]})") from None
+        for g, o in self.optimizers.items():
+            check_optimizer_state(o, f"{path}: optimizer {g!r}")
+        rows = ckpt.get("metrics_rows")
+        if rows is not None and (not isinstance(rows, int) or isinstance(rows, bool) or rows < 0):
+            raise CheckpointError(f"{path}: damaged train state (metrics_rows {rows!r} is not a row count)")
         s = self.state
         s.step, s.epoch, s.batch_in_epoch = ckpt["step"], ckpt["epoch"], ckpt["batch_in_epoch"]
         self.model.set_step(s.step)
         self.restored_metrics_rows = ckpt.get("metrics_rows")
         try:
-            self._window = defaultdict(lambda: [0.0, 0], {k: list(v) for k, v in ckpt["window"].items()})
+            self._window = defaultdict(lambda: [0.0, 0], {str(k): [float(v[0]), int(v[1])] for k, v in ckpt["window"].items()})
             torch.set_rng_state(ckpt["rng_torch"])
             if ckpt["rng_cuda"] and torch.cuda.is_available():
                 torch.cuda.set_rng_state_all(ckpt["rng_cuda"])
