@@ -223,3 +223,26 @@ def test_a_write_removes_the_temp_files_of_killed_writers_of_the_same_file(tmp_p
     atomic_write_text(tmp_path / "history.png", "whole")
     assert not orphan.exists() and live.exists() and other.exists()
     assert (tmp_path / "history.png").read_text() == "whole"
+
+
+def test_a_failing_background_plot_prints_one_line_not_a_traceback(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import latentscape
+
+    code = (
+        "import os, time\n"
+        "from latentscape.viz.deferred import draw\n"
+        "def bad():\n    raise ValueError('cannot draw NaN\\nsecond line')\n"
+        "draw(bad)\n"
+        "time.sleep(3)\n"
+    )
+    src = str(Path(latentscape.__file__).resolve().parents[1])
+    env = {k: v for k, v in os.environ.items() if k != "LATENTSCAPE_DEBUG"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**env, "PYTHONPATH": src, "LATENTSCAPE_PLOTS": "background"})
+    err = done.stderr.strip()
+    assert err.splitlines() == [err] and "error: background plots: ValueError: cannot draw NaN" in err, err
