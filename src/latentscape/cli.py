@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         with plots_mode_from(args):
             return int(args.func(args) or 0)
     except (LatentscapeError, UnknownNameError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # one line even when the message quotes a multi-line error of a library
+        print(f"error: {' '.join(part.strip() for part in str(exc).splitlines() if part.strip())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; what was written so far is kept (resume with --resume)", file=sys.stderr)

@@ -86,3 +86,14 @@ def test_nonsense_numbers_are_refused_in_one_line(run, tmp_path, capsys, argv, m
 def test_fge_with_fewer_examples_than_a_batch_stops_instead_of_looping_forever(run, tmp_path, capsys):
     _refused(["fge", run, "--max-train", "10", "--batch-size", "32", "--cycles", "1", "--out", str(tmp_path / "f")],
              capsys, "fge: 10 training examples make no full batch of 32; lower --batch-size")
+
+
+def test_an_error_quoting_a_multi_line_message_is_still_one_line(monkeypatch, capsys):
+    import latentscape.commands.eval as eval_command
+    from latentscape.errors import DataError
+
+    def run(args):
+        raise DataError("x.png is not a readable image (first line\n  second line\n)")
+
+    monkeypatch.setattr(eval_command, "run", run)
+    _refused(["eval", "anything"], capsys, "error: x.png is not a readable image (first line second line )")
