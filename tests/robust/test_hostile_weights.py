@@ -192,3 +192,32 @@ def test_resume_refuses_optimizer_and_counter_state_that_does_not_fit(runs, tmp_
                           text=True, timeout=300, env={**os.environ, "PYTHONPATH": src, "LATENTSCAPE_NO_TENSORBOARD": "1"})
     err = done.stderr.strip()
     assert done.returncode == 2 and err.splitlines() == [err] and f"{last}: " in err and message in err, (done.returncode, err)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "missing-sigma", "wrong-shape", "nan"])
+def test_a_damaged_fid_statistics_cache_is_rebuilt_not_trusted(tmp_path, damage):
+    """The reference statistics under ~/.cache are ours to rebuild: a damaged file (a kill while
+    copying, another version) is recomputed and replaced instead of failing every FID."""
+    from latentscape.data.types import ImageDataset
+    from latentscape.metrics.features import FeatureExtractor
+    from latentscape.metrics.reference_stats import reference_stats, stats_path
+
+    data = ImageDataset(torch.randint(0, 255, (20, 1, 4, 4), dtype=torch.uint8), torch.zeros(20, dtype=torch.long), name="toy")
+    ext = FeatureExtractor("toy", "toy-0001", 3, lambda x: x.flatten(1)[:, :3].double(), torch.device("cpu"))
+    good = reference_stats(data, ext, batch_size=8, cache_dir=tmp_path)
+    path = stats_path(data, ext, tmp_path)
+    raw = torch.load(path, weights_only=True)
+    if damage == "truncated":
+        path.write_bytes(path.read_bytes()[:100])
+    else:
+        if damage == "missing-sigma":
+            del raw["sigma"]
+        elif damage == "wrong-shape":
+            raw["sigma"] = torch.zeros(2, 2, dtype=torch.float64)
+        else:
+            raw["mu"] = torch.full_like(raw["mu"], float("nan"))
+        torch.save(raw, path)
+    again = reference_stats(data, ext, batch_size=8, cache_dir=tmp_path)
+    torch.testing.assert_close(again.mu, good.mu)
+    torch.testing.assert_close(again.sigma, good.sigma)
+    assert torch.load(path, weights_only=True)["sigma"].shape == (3, 3)  # replaced by a good copy

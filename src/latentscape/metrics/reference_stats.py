@@ -69,8 +69,9 @@ def reference_stats(
 
     path = stats_path(dataset, extractor, cache_dir)
     if use_cache and path.is_file():
-        raw = load_checkpoint(path, STATS_FORMAT)
-        return ReferenceStats(raw["mu"], raw["sigma"], raw["features"], int(raw["num_examples"]), path.stem)
+        cached = _read_cached(path, load_checkpoint)
+        if cached is not None:
+            return cached
     feats = dataset_features(dataset, extractor, batch_size)  # (N, D) float64
     mu, sigma = feature_statistics(feats)
     if feats.shape[0] > MAX_KID_FEATURES:
@@ -87,6 +88,23 @@ def reference_stats(
             path,
         )
     return stats
+
+
+def _read_cached(path: Path, load_checkpoint) -> ReferenceStats | None:
+    """The cached statistics in `path`, or None when the file is damaged or not of this shape
+    (a cache: it is rebuilt and replaced rather than trusted or reported)."""
+    from latentscape.errors import CheckpointError
+
+    try:
+        raw = load_checkpoint(path, STATS_FORMAT)
+        mu, sigma, feats, n = raw["mu"], raw["sigma"], raw["features"], raw["num_examples"]
+        d = mu.shape[0]
+        if not (mu.dim() == 1 and sigma.shape == (d, d) and feats.dim() == 2 and feats.shape[1] == d
+                and isinstance(n, int) and n > 0 and all(bool(torch.isfinite(t).all()) for t in (mu, sigma, feats))):
+            return None
+    except (CheckpointError, KeyError, AttributeError, IndexError, TypeError):
+        return None
+    return ReferenceStats(mu, sigma, feats, n, path.stem)
 
 
 @dataclass(frozen=True)
