@@ -117,3 +117,16 @@ def to_json_value(obj: Any) -> Any:
 def write_json(path: str | Path, obj: Any) -> Path:
     """Write `obj` as indented, strict JSON atomically (see `to_json_value`)."""
     return atomic_write_text(path, json.dumps(to_json_value(obj), indent=2) + "\n")
+
+
+def load_tensors(path: str | Path) -> Any:
+    """`torch.load(path, weights_only=True)` on the CPU, never unpickling code, and without
+    torch's multi-line warnings (e.g. "Detected pickle protocol 4"): the callers turn a refusal
+    into their own one-line error, or rebuild a cache."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.load(path, map_location="cpu", weights_only=True)

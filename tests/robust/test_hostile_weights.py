@@ -221,3 +221,23 @@ def test_a_damaged_fid_statistics_cache_is_rebuilt_not_trusted(tmp_path, damage)
     torch.testing.assert_close(again.mu, good.mu)
     torch.testing.assert_close(again.sigma, good.sigma)
     assert torch.load(path, weights_only=True)["sigma"].shape == (3, 3)  # replaced by a good copy
+
+
+def test_other_torch_files_are_read_quietly_and_never_run_code(tmp_path, monkeypatch):
+    """LPIPS / Inception weights given with --opt and the decoded-data cache go through the same
+    quiet safe load: a code-carrying protocol-4 pickle is refused with no warning lines."""
+    from latentscape.data import files
+    from latentscape.errors import LatentscapeError
+    from latentscape.nets.weights import load_state_dict
+
+    marker = tmp_path / "pwned"
+    path = tmp_path / "heads.pth"
+    path.write_bytes(pickle.dumps({"w": _Touch(marker)}, protocol=4))
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        with pytest.raises(LatentscapeError, match="not a readable weights file"):
+            load_state_dict(path, "LPIPS heads")
+        monkeypatch.setattr(files, "_decoded_path", lambda key: path)
+        assert files._load_decoded(("anything",)) is None and not path.exists()  # removed, to be rebuilt
+    assert not shown, [str(w.message) for w in shown]
+    assert not marker.exists()

@@ -8,7 +8,6 @@ uses `torch.load(weights_only=True)`, which only rebuilds tensors and plain cont
 from __future__ import annotations
 
 import re
-import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from latentscape.errors import CheckpointError
-from latentscape.io import atomic_write, atomic_write_text  # noqa: F401  (re-exported)
+from latentscape.io import atomic_write, atomic_write_text, load_tensors  # noqa: F401  (re-exported)
 
 WEIGHTS_FORMAT = "latentscape.weights/1"
 STATE_FORMAT = "latentscape.train_state/1"
@@ -37,9 +36,7 @@ def load_checkpoint(path: str | Path, expected_format: str | None = None) -> dic
     if damage:
         raise CheckpointError(f"{path}: {damage}")
     try:
-        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": the error says it in one line
-            warnings.simplefilter("ignore")
-            obj = torch.load(path, map_location="cpu", weights_only=True)
+        obj = load_tensors(path)  # quiet: the error below says it in one line
     except Exception as exc:
         if "weights only load failed" in str(exc).lower():  # the safe unpickler refused something
             raise CheckpointError(f"{path}: {_refusal(exc)}") from None
