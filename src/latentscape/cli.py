@@ -64,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         # one line even when the message quotes a multi-line error of a library
         print(f"error: {' '.join(part.strip() for part in str(exc).splitlines() if part.strip())}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the file system refused: permissions, a full disk, a path that vanished
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc.__class__.__name__}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted; what was written so far is kept (resume with --resume)", file=sys.stderr)
         return 130

@@ -97,3 +97,16 @@ def test_an_error_quoting_a_multi_line_message_is_still_one_line(monkeypatch, ca
 
     monkeypatch.setattr(eval_command, "run", run)
     _refused(["eval", "anything"], capsys, "error: x.png is not a readable image (first line second line )")
+
+
+def test_a_file_system_refusal_is_one_line_naming_the_path(monkeypatch, capsys):
+    """Permissions cannot be tested as root (the test machine): the refusal is simulated."""
+    import errno
+
+    import latentscape.commands.eval as eval_command
+
+    def run(args):
+        raise PermissionError(errno.EACCES, "Permission denied", "/runs/a/config.yaml")
+
+    monkeypatch.setattr(eval_command, "run", run)
+    _refused(["eval", "anything"], capsys, "error: /runs/a/config.yaml: Permission denied")
