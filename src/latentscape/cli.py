@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 from latentscape import __version__
 from latentscape.commands import COMMANDS
+from latentscape.commands._types import OneLineParser
 from latentscape.errors import LatentscapeError
 from latentscape.registry import UnknownNameError
 
@@ -26,7 +27,7 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="latentscape",
         description=(
             "Train latent-variable image models (classifiers, AE/VAE/beta-VAE, GANs) and study "
@@ -91,7 +92,12 @@ def main(argv: list[str] | None = None) -> int:
         with plots_mode_from(args):
             return int(args.func(args) or 0)
     except (LatentscapeError, UnknownNameError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # one line even when the message quotes a multi-line error of a library
+        print(f"error: {' '.join(part.strip() for part in str(exc).splitlines() if part.strip())}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the file system refused: permissions, a full disk, a path that vanished
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc.__class__.__name__}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"interrupted; what was written so far is kept{_how_to_continue(args.command)}", file=sys.stderr)

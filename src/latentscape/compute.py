@@ -158,7 +158,7 @@ def evaluate_run(
     from latentscape.rundir.load import load_run
     from latentscape.train.api import resolve_device
 
-    dev = resolve_device(device)
+    dev = resolve_device(device, "device")
     loaded = load_run(spec, device=dev)
     cfg = loaded.config.data
     if data_dir:

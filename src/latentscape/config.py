@@ -140,7 +140,7 @@ class TrainConfig:
     eval_every: int = ranged(1, 0, INF)
     eval_split: Literal["val", "test", "train"] = "test"
     eval_batch_size: int = ranged(1000, 1, INF)
-    final_eval_splits: tuple[str, ...] = ("train", "test")
+    final_eval_splits: tuple[Literal["train", "val", "test"], ...] = ("train", "test")
     checkpoint_every_steps: int = ranged(0, 0, INF)
     keep_every: int = ranged(0, 0, INF)
     log_every: int = ranged(50, 1, INF)
@@ -180,10 +180,15 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
     return config_from_dict(raw)
 
 
+#: Most nodes a config may expand to. Real configs have a few hundred; YAML aliases can make a
+#: few lines stand for billions ("billion laughs"), which copying and validating would expand.
+MAX_YAML_NODES = 100_000
+
+
 def read_yaml(path: Path) -> Any:
     """Parse a YAML file; broken YAML is one ConfigError line with the file, line and column."""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -191,6 +196,46 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(f"{path}{where}: not valid YAML ({what})") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid YAML (nested too deeply)") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    check_yaml_size(raw, str(path))
+    return raw
+
+
+def check_yaml_size(raw: Any, where: str) -> None:
+    """ConfigError when parsed YAML refers to itself or expands (aliases resolved) to more than
+    MAX_YAML_NODES nodes; counted without expanding, shared nodes once per reference."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def size(node: Any) -> int:
+        if not isinstance(node, (dict, list)):
+            return 1
+        key = id(node)
+        if key in open_nodes:
+            raise ConfigError(f"{where}: not a usable config (a YAML alias refers to the node that contains it)")
+        if key not in sizes:
+            open_nodes.add(key)
+            children = list(node.keys()) + list(node.values()) if isinstance(node, dict) else node
+            total = 1
+            for child in children:
+                total += size(child)
+                if total > MAX_YAML_NODES:
+                    break
+            open_nodes.discard(key)
+            sizes[key] = total
+        return sizes[key]
+
+    try:
+        total = size(raw)
+    except RecursionError:
+        raise ConfigError(f"{where}: not a usable config (nested too deeply)") from None
+    if total > MAX_YAML_NODES:
+        raise ConfigError(
+            f"{where}: not a usable config (its YAML aliases expand to more than {MAX_YAML_NODES} values)"
+        )
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
@@ -202,8 +247,9 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...])
         key, text = item.split("=", 1)
         try:
             value = yaml.safe_load(text) if text != "" else ""
-        except yaml.YAMLError:
+        except (yaml.YAMLError, RecursionError):
             value = text
+        check_yaml_size(value, f"override {key!r}")
         node = out
         parts = key.strip().split(".")
         for part in parts[:-1]:
@@ -267,7 +313,7 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
         raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {raw!r}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - set(fields))
+    unknown = sorted(set(raw) - set(fields), key=str)  # YAML keys may be numbers or null
     if unknown:
         raise ConfigError(
             f"unknown key '{prefix}{unknown[0]}'; allowed keys here: {', '.join(sorted(fields))}"

@@ -7,6 +7,7 @@ would give them, not mkstemp's owner-only 0o600.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from latentscape.errors import LatentscapeError
 from latentscape.faults import fault_point
 
 # mkstemp creates files readable by the owner only; give the result ordinary permissions
@@ -36,8 +38,14 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         keeps the destination's suffix so that libraries choosing a format by suffix still work.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f"{path.suffix}.tmp", dir=path.parent)
+    if path.is_dir():
+        raise LatentscapeError(f"cannot write {path}: it is a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # the writer's PID is in the name: a later write removes what a killed writer left
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.{os.getpid()}-", suffix=f"{path.suffix}.tmp", dir=path.parent)
+    except OSError as exc:  # a parent that is a file, a read-only or missing place
+        raise LatentscapeError(f"cannot write {path}: {exc.strerror or exc}") from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -45,9 +53,31 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.chmod(tmp_path, _FILE_MODE)
         fault_point(f"write {path.name}")  # test hook (latentscape.faults): a kill here leaves the temp file
         os.replace(tmp_path, path)
+    except OSError as exc:  # e.g. the disk is full: one line naming the destination, not the temp file
+        raise LatentscapeError(f"cannot write {path}: {exc.strerror or exc}") from None
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+    _remove_orphans(path)
+
+
+def _remove_orphans(path: Path) -> None:
+    """Delete temp files of `path` left by writers that were killed (their process is gone)."""
+    prefix = f".{path.stem}."
+    for p in path.parent.glob(f"{glob.escape(prefix)}*{glob.escape(path.suffix)}.tmp"):
+        pid = p.name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            p.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def atomic_write(path: str | Path, write: Callable[[IO[Any]], Any], mode: str = "wb") -> Path:
@@ -87,3 +117,16 @@ def to_json_value(obj: Any) -> Any:
 def write_json(path: str | Path, obj: Any) -> Path:
     """Write `obj` as indented, strict JSON atomically (see `to_json_value`)."""
     return atomic_write_text(path, json.dumps(to_json_value(obj), indent=2) + "\n")
+
+
+def load_tensors(path: str | Path) -> Any:
+    """`torch.load(path, weights_only=True)` on the CPU, never unpickling code, and without
+    torch's multi-line warnings (e.g. "Detected pickle protocol 4"): the callers turn a refusal
+    into their own one-line error, or rebuild a cache."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.load(path, map_location="cpu", weights_only=True)

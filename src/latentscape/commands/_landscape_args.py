@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import math
 from typing import TYPE_CHECKING
 
+from latentscape.commands._types import THREADS
 from latentscape.errors import LatentscapeError
 
 if TYPE_CHECKING:  # the analysis stack imports torch and matplotlib: not needed for --help
@@ -26,7 +28,7 @@ def add_eval_options(p: argparse.ArgumentParser, per_point: bool = True, batch_s
     g.add_argument("--data-dir", help="dataset root (default: the run's data.data_dir or $LATENTSCAPE_DATA)")
     if per_point:
         g.add_argument("--no-vmap", action="store_true", help="evaluate points one by one (slower; for debugging)")
-    g.add_argument("--threads", type=int, default=0, help="CPU threads (0: PyTorch's default)")
+    g.add_argument("--threads", type=THREADS, default=0, help="CPU threads (0: PyTorch's default)")
     g.add_argument(
         "--plots", choices=("sync", "background", "none"), default=None,
         help="pictures and report.html: drawn before the command returns (sync, the default), by a "
@@ -44,7 +46,7 @@ def eval_options(args: argparse.Namespace) -> EvalOptions:
         torch.set_num_threads(args.threads)
     from latentscape.train.api import init_distributed, resolve_device
 
-    device = resolve_device(args.device)
+    device = resolve_device(args.device, "--device")
     init_distributed(device)  # shard points across ranks under torchrun
     metrics = getattr(args, "metrics", None)
     return EvalOptions(
@@ -65,6 +67,8 @@ def parse_range(text: str) -> tuple[float, float]:
         lo, hi = (float(v) for v in text.split(","))
     except ValueError:
         raise LatentscapeError(f"--range {text!r}: expected two numbers like 0,1.5") from None
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise LatentscapeError(f"--range {text!r}: the start and end must be finite numbers")
     if not hi > lo:
         raise LatentscapeError(f"--range {text!r}: the end must be larger than the start")
     return lo, hi

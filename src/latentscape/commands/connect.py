@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from latentscape.commands._types import SEED, count, number
 from latentscape.registry import CURVE_KINDS, LR_SCHEDULES
 
 
@@ -30,15 +31,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("end", metavar="B", help="weight reference of the end")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted config overrides, e.g. train.schedule.name=cosine")
     p.add_argument("--curve", dest="kind", choices=CURVE_KINDS.names(), default="bezier", help="curve family (default bezier)")
-    p.add_argument("--bends", type=int, default=1, help="free control points between the ends (default 1)")
-    p.add_argument("--epochs", type=int, help="training epochs (default: the start run's)")
-    p.add_argument("--lr", type=float, help="learning rate (default: the start run's)")
-    p.add_argument("--wd", type=float, default=0.0, help="curve regulariser 0.5*wd*|theta(t)|^2 (default 0)")
+    p.add_argument("--bends", type=count(0, 64), default=1, help="free control points between the ends (default 1)")
+    p.add_argument("--epochs", type=count(1), help="training epochs (default: the start run's)")
+    p.add_argument("--lr", type=number(0.0, 1e3, low_open=True), help="learning rate (default: the start run's)")
+    p.add_argument("--wd", type=number(0.0), default=0.0, help="curve regulariser 0.5*wd*|theta(t)|^2 (default 0)")
     p.add_argument("--schedule", choices=LR_SCHEDULES.names(), help="LR schedule (default: the start run's)")
-    p.add_argument("--batch-size", type=int, help="batch size (default: the start run's)")
+    p.add_argument("--batch-size", type=count(1), help="batch size (default: the start run's)")
     p.add_argument("--fix-start", action=argparse.BooleanOptionalAction, default=True, help="keep the start fixed (default yes)")
     p.add_argument("--fix-end", action=argparse.BooleanOptionalAction, default=True, help="keep the end fixed (default yes)")
-    p.add_argument("--seed", type=int, help="seed of t sampling and batch order (default: the start run's)")
+    p.add_argument("--seed", type=SEED, help="seed of t sampling and batch order (default: the start run's)")
     p.add_argument("--data-dir", help="dataset root (overrides data.data_dir)")
     p.add_argument("--out", help="run directory of the curve (default runs/curve-<time>)")
     p.set_defaults(func=run)

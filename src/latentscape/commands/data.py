@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from latentscape.commands._types import count, number
 from latentscape.errors import DataError, LatentscapeError
 
 
@@ -42,9 +43,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ip.add_argument("--verify", action="store_true",
                     help="compare file MD5s with the expected ones; exit non-zero on a mismatch or missing file")
     ip.add_argument("--download", action="store_true", help="download missing files first")
-    ip.add_argument("--val-fraction", type=float, default=0.0, help="also show a seeded validation split")
-    ip.add_argument("--image-size", type=int, help="side length (shapes, celeba, cub; resizes others)")
-    ip.add_argument("--num-examples", type=int, help="generated training examples (shapes)")
+    ip.add_argument("--val-fraction", type=number(0.0, 0.9), default=0.0, help="also show a seeded validation split")
+    ip.add_argument("--image-size", type=count(1, 4096), help="side length (shapes, celeba, cub; resizes others)")
+    ip.add_argument("--num-examples", type=count(1), help="generated training examples (shapes)")
     ip.set_defaults(func=run)
     p.set_defaults(func=run, data_command=None)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from latentscape.commands._types import THREADS, count
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -19,10 +21,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--out", help="output folder (default runs/demo-<time>)")
-    p.add_argument("--epochs", type=int, default=None, help="epochs of each autoencoder")
-    p.add_argument("--curve-epochs", type=int, default=None, help="epochs of the curve")
-    p.add_argument("--points", type=int, default=None, help="points along each path")
-    p.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    p.add_argument("--epochs", type=count(1), default=None, help="epochs of each autoencoder")
+    p.add_argument("--curve-epochs", type=count(1), default=None, help="epochs of the curve")
+    p.add_argument("--points", type=count(2, 100_000), default=None, help="points along each path")
+    p.add_argument("--threads", type=THREADS, default=2, help="CPU threads (default 2)")
     p.set_defaults(func=run)
 
 

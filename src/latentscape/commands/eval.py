@@ -6,8 +6,10 @@ import argparse
 import dataclasses
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
+from latentscape.commands._types import SEED, count
 from latentscape.errors import LatentscapeError
 from latentscape.metrics.options import options_help, parse_options
 from latentscape.registry import METRICS
@@ -41,8 +43,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "(default: every registered metric that applies)")
     p.add_argument("--iwae-k", type=int, default=100, help="importance samples of the IWAE bound (default 100)")
     p.add_argument("--batch-size", type=int, default=500, help="evaluation batch size (default 500)")
-    p.add_argument("--num-samples", type=int, default=10_000, help="samples drawn by sample-based metrics (FID, KID; default 10000)")
-    p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
+    p.add_argument("--num-samples", type=count(2), default=10_000, help="samples drawn by sample-based metrics (FID, KID; default 10000)")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of every random draw (default 0)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
     p.add_argument("--data-dir", help="dataset root (overrides the run's data.data_dir)")
     p.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE", help="metric option (listed below)")
@@ -54,8 +56,10 @@ def metric_names(requested: str | None) -> tuple[list[str], bool]:
     """(names in order, explicit). Default: `loss` first, then every other registered metric, so
     that a specific metric (e.g. the seeded `elbo`) refines what the generic `loss` reports."""
 
-    if requested:
+    if requested is not None:
         names = [n.strip() for n in requested.split(",") if n.strip()]
+        if not names:
+            raise LatentscapeError("--metrics: give at least one metric name, or leave it out for all that apply")
         for name in names:
             METRICS.get(name)  # unknown names fail here, listing the allowed ones
         return names, True
@@ -92,11 +96,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1 or args.iwae_k < 1:
         raise LatentscapeError("--batch-size and --iwae-k must be >= 1")
-    device = resolve_device(args.device)
+    device = resolve_device(args.device, "--device")
     names, explicit = metric_names(args.metrics)
     options = {"iwae_k": str(args.iwae_k), **parse_options(args.opt)}  # a misspelt option fails before any loading
     with phase("load_run"):
         loaded = load_run(args.run, device=device)
+    if args.pictures and not _has_latent_space(loaded.model):  # say so before evaluating
+        raise LatentscapeError(f"--pictures: {type(loaded.model).__name__} has no latent space to draw")
     data_cfg = loaded.config.data
     if args.data_dir:
         data_cfg = dataclasses.replace(data_cfg, data_dir=args.data_dir)
@@ -115,9 +121,7 @@ def run(args: argparse.Namespace) -> int:
         )
     metrics, protocol = result["metrics"], result["protocol"]
     path = loaded.run.path / "eval" / f"{args.split}.json"
-    previous = json.loads(path.read_text()) if path.is_file() else None
-    if previous is not None and not isinstance(previous, dict):
-        previous = None
+    previous = _read_previous(path)
     loaded.run.write_json(f"eval/{args.split}.json", merge_results(previous, protocol, metrics))
     print(f"{loaded.run.path} ({loaded.weights} weights), {args.split} split, n={len(dataset)}, seed={args.seed}")
     print(format_table(metrics))
@@ -129,11 +133,30 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_previous(path: Path) -> dict[str, Any] | None:
+    """The earlier results in `path`, or None when there are none or the file is damaged (the
+    new results replace it rather than being lost to an error after the evaluation)."""
+    try:
+        previous = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except (OSError, ValueError, RecursionError):
+        print(f"warning: {path} is damaged; writing the new results over it", file=sys.stderr)
+        return None
+    if not isinstance(previous, dict) or not isinstance(previous.get("metrics", {}), dict) or not isinstance(
+        previous.get("protocol", {}), dict
+    ):
+        return None
+    return previous
+
+
+def _has_latent_space(model) -> bool:
+    return callable(getattr(model, "embed", None)) and callable(getattr(model, "decode", None))
+
+
 def _pictures(loaded, dataset, device, seed: int, train, data_cfg) -> None:
     """The model's pictures into RUN/images/; for auto-decoders also the latent maps (training
     table by class, `dataset`'s fitted latents over it). `train`: the training split when it was
     loaded already (else read from `data_cfg` if its files are here)."""
-    if not callable(getattr(loaded.model, "embed", None)) or not callable(getattr(loaded.model, "decode", None)):
+    if not _has_latent_space(loaded.model):
         raise LatentscapeError(f"--pictures: {type(loaded.model).__name__} has no latent space to draw")
     from latentscape.models.autoencoder_pictures import write_pictures
 

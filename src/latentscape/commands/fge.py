@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from latentscape.commands._types import SEED, THREADS, count, number
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -21,17 +23,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("run_ref", metavar="RUN", help="weight reference of a trained classifier run")
     p.add_argument("--cycles", type=int, default=4, help="cycles = snapshots (default 4)")
-    p.add_argument("--cycle-epochs", type=float, default=2.0, help="cycle length in epochs (default 2)")
-    p.add_argument("--lr1", type=float, default=0.05, help="largest learning rate (default 0.05)")
-    p.add_argument("--lr2", type=float, default=0.0005, help="smallest learning rate (default 0.0005)")
-    p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
-    p.add_argument("--wd", type=float, default=0.0, help="SGD weight decay (default 0)")
-    p.add_argument("--batch-size", type=int, default=128, help="batch size (default 128)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the batch order")
-    p.add_argument("--max-train", type=int, default=None, help="use only the first N training examples")
+    p.add_argument("--cycle-epochs", type=number(0.0, low_open=True), default=2.0, help="cycle length in epochs (default 2)")
+    p.add_argument("--lr1", type=number(0.0, 1e3, low_open=True), default=0.05, help="largest learning rate (default 0.05)")
+    p.add_argument("--lr2", type=number(0.0, 1e3, low_open=True), default=0.0005, help="smallest learning rate (default 0.0005)")
+    p.add_argument("--momentum", type=number(0.0, 1.0, high_open=True), default=0.9, help="SGD momentum (default 0.9)")
+    p.add_argument("--wd", type=number(0.0), default=0.0, help="SGD weight decay (default 0)")
+    p.add_argument("--batch-size", type=count(1), default=128, help="batch size (default 128)")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the batch order")
+    p.add_argument("--max-train", type=count(1), default=None, help="use only the first N training examples")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
     p.add_argument("--data-dir", help="dataset root")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: PyTorch's default)")
+    p.add_argument("--threads", type=THREADS, default=0, help="CPU threads (0: PyTorch's default)")
     p.add_argument("--out", help="folder for fge.json (default RUN/eval)")
     p.set_defaults(func=run)
 
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     from latentscape.train.api import resolve_device
 
-    result = run_fge(loaded.model, train, test, cfg, str(resolve_device(args.device)))
+    result = run_fge(loaded.model, train, test, cfg, str(resolve_device(args.device, "--device")))
     result["run"] = str(args.run_ref)
     out = Path(args.out) if args.out else loaded.run.path / "eval"
     out.mkdir(parents=True, exist_ok=True)

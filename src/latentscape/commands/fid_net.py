@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from latentscape.commands._types import SEED, count
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -28,9 +30,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("dataset", help="registered dataset name (latentscape data list)")
     p.add_argument("--out", help="run directory (default: the dataset's cached feature net)")
     p.add_argument("--data-dir", help="dataset root (default $LATENTSCAPE_DATA)")
-    p.add_argument("--epochs", type=int, default=1, help="training epochs (default 1)")
+    p.add_argument("--epochs", type=count(1), default=1, help="training epochs (default 1)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, or auto")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=SEED, default=0)
     p.set_defaults(func=run)
 
 

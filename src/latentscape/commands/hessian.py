@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from latentscape.commands._landscape_args import add_eval_options, eval_options
+from latentscape.commands._types import SEED, number
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -35,9 +36,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batches", type=int, default=1, help="batches of --batch-size examples the objective averages over (default 1)")
     p.add_argument("--split", default="train", help="data split (default train)")
     p.add_argument("--group", default=None, help="optimizer group whose loss and parameters to use (GANs: critic, generator)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random vectors and of any noise in the objective")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the random vectors and of any noise in the objective")
     p.add_argument("--max-iter", type=int, default=100, help="power-iteration steps per eigenvalue (default 100)")
-    p.add_argument("--tol", type=float, default=1e-3, help="relative tolerance of power iteration / Hutchinson (default 1e-3)")
+    p.add_argument("--tol", type=number(0.0, low_open=True), default=1e-3, help="relative tolerance of power iteration / Hutchinson (default 1e-3)")
     p.add_argument("--trace-samples", type=int, default=100, help="Hutchinson samples at most (default 100)")
     p.add_argument("--slq-runs", type=int, default=1, help="SLQ random starts (default 1)")
     p.add_argument("--slq-steps", type=int, default=90, help="Lanczos steps per SLQ run (default 90)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from latentscape.commands._landscape_args import add_eval_options, eval_options
+from latentscape.commands._types import count
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -33,9 +34,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("refs", nargs="*", metavar="WEIGHTS", help="two weight references A B")
     p.add_argument("--curve", metavar="CURVE_RUN", help="a curve run made by `latentscape connect`")
-    p.add_argument("--points", type=int, default=61, help="evaluation points (default 61)")
+    p.add_argument("--points", type=count(2, 100_000), default=61, help="evaluation points (default 61)")
     p.add_argument("--range", default="0,1", help="t range of the segment, e.g. 0,1.5 (lines only; default 0,1)")
-    p.add_argument("--dynamics-images", type=int, default=4, help="test images in the image-dynamics strip/GIF (autoencoders)")
+    p.add_argument("--dynamics-images", type=count(0, 1000), default=4, help="test images in the image-dynamics strip/GIF (autoencoders)")
     p.add_argument("--out", help="output folder (default runs/path-<time>)")
     add_eval_options(p)
     p.set_defaults(func=run)

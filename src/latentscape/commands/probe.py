@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from latentscape.commands._types import SEED, number
 from latentscape.errors import LatentscapeError
 
 
@@ -45,11 +46,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--classifiers", default="logreg,knn", help="comma-separated subset of logreg,knn")
     p.add_argument("--max-train", type=int, help="probe on a seeded subsample of this many training images")
     p.add_argument("--max-test", type=int, help="likewise for the test split")
-    p.add_argument("--logreg-c", type=float, default=1.0, help="inverse L2 strength of logistic regression")
+    p.add_argument("--logreg-c", type=number(0.0, low_open=True), default=1.0, help="inverse L2 strength of logistic regression")
     p.add_argument("--logreg-max-iter", type=int, default=1000, help="lbfgs iterations of logistic regression")
     p.add_argument("--knn-k", type=int, default=5, help="neighbours of the kNN classifier")
     p.add_argument("--map-points", type=int, default=3000, help="test points per 2-D map (0: no maps.png)")
-    p.add_argument("--seed", type=int, default=0, help="seed of subsampling, UMAP, PCA and the classifiers")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of subsampling, UMAP, PCA and the classifiers")
     p.add_argument("--batch-size", type=int, default=500, help="embedding batch size")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, or auto")
     p.add_argument("--data-dir", help="dataset root (overrides the runs' data.data_dir)")

@@ -6,6 +6,7 @@ import argparse
 import re
 
 from latentscape.commands._landscape_args import add_eval_options, eval_options
+from latentscape.commands._types import SEED
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -32,14 +33,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     # let "--range -1:1" through: argparse only treats plain negative numbers as values
-    p._negative_number_matcher = re.compile(r"^-\d+$|^-\d*\.\d+$|^-?[\d.]+:-?[\d.]+(,-?[\d.]+:-?[\d.]+)?$")
+    # (any value starting with "-" and a digit, ".", "inf" or "nan": -1:1, -1e3:1e3, -inf:inf, -1,1;
+    # parse_span then says what is wrong with it rather than argparse's "expected one argument")
+    p._negative_number_matcher = re.compile(r"^-(\d|\.|inf|nan)", re.IGNORECASE)
     p.add_argument("run", metavar="WEIGHTS", help="a run (RUN_DIR, RUN_DIR@init, RUN_DIR@last)")
     p.add_argument("--dims", type=int, choices=(1, 2), default=2, help="1-D line or 2-D surface (default 2)")
     p.add_argument("--range", default="-1:1", help="coordinate span LO:HI, or LO:HI,LO:HI for x and y (default -1:1)")
     p.add_argument("--grid", default="51", help="grid points per axis, or NX,NY (default 51)")
     p.add_argument("--norm", choices=("filter", "layer", "none"), default="filter", help="direction normalisation (default filter)")
     p.add_argument("--ignore", choices=("biasbn", "none"), default="biasbn", help="biasbn: zero the direction on biases and BatchNorm parameters (default)")
-    p.add_argument("--seed", type=int, default=0, help="direction seed (same seed, same directions for the same architecture)")
+    p.add_argument("--seed", type=SEED, default=0, help="direction seed (same seed, same directions for the same architecture)")
     p.add_argument("--group", default=None, help="move only this parameter group (GANs: generator or critic)")
     p.add_argument("--fixed-bn", action="store_true", help="keep the model's BatchNorm statistics instead of recomputing them per point")
     p.add_argument("--trajectory", action="store_true", help="use the PCA plane of the run's kept checkpoints instead (see `trajectory`)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from latentscape.commands._landscape_args import add_eval_options, eval_options
+from latentscape.commands._types import count, number
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,8 +27,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("run", metavar="RUN_DIR", help="a finished run trained with train.keep_every=N")
-    p.add_argument("--grid", type=int, default=21, help="grid points per axis (default 21)")
-    p.add_argument("--margin", type=float, default=0.3, help="margin around the path as a fraction of its span (default 0.3)")
+    p.add_argument("--grid", type=count(2, 10_000), default=21, help="grid points per axis (default 21)")
+    p.add_argument("--margin", type=number(0.0), default=0.3, help="margin around the path as a fraction of its span (default 0.3)")
     p.add_argument("--ignore", choices=("biasbn", "none"), default="none", help="biasbn: leave biases/BatchNorm parameters out of the PCA")
     p.add_argument("--fixed-bn", action="store_true", help="keep the final model's BatchNorm statistics instead of recomputing them")
     p.add_argument("--out", help="output folder (default RUN/analysis/trajectory-<time>)")

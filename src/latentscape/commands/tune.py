@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from latentscape.commands._types import SEED, count
+
 EPILOG = """\
 examples:
   # the decoder-only study's search: LR grid 1e-4..1e-1, 3 executions per point
@@ -42,15 +44,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="grid axis (repeatable: the product is searched); values are YAML, e.g. [8,16]")
     p.add_argument("--space", action="append", default=[], metavar="KEY=DIST(...)",
                    help="sampled key: uniform(a,b), loguniform(a,b), int(a,b), logint(a,b), choice(x,y,...)")
-    p.add_argument("--trials", type=int, help="number of trials of a --space search (all workers together)")
-    p.add_argument("--repeats", type=int, default=1, help="runs per trial, seeds seed..seed+N-1 (default 1)")
+    p.add_argument("--trials", type=count(1), help="number of trials of a --space search (all workers together)")
+    p.add_argument("--repeats", type=count(1), default=1, help="runs per trial, seeds seed..seed+N-1 (default 1)")
     p.add_argument("--objective", default="val/loss", help="SPLIT/METRIC to optimise (default val/loss)")
     p.add_argument("--direction", default="minimize", choices=("minimize", "maximize"))
     p.add_argument("--study-dir", required=True, help="folder of the study: trials/, summary, plots, study.db")
     p.add_argument("--storage", help="Optuna storage URL (default sqlite:///STUDY_DIR/study.db; postgresql+psycopg://... for many machines)")
     p.add_argument("--study-name", default="latentscape", help="study name inside the storage (default latentscape)")
-    p.add_argument("--seed", type=int, default=0, help="sampler seed (TPE draws; grid order) (default 0)")
-    p.add_argument("--heartbeat", type=int, default=10,
+    p.add_argument("--seed", type=SEED, default=0, help="sampler seed (TPE draws; grid order) (default 0)")
+    p.add_argument("--heartbeat", type=count(1), default=10,
                    help="seconds between trial heartbeats; a trial silent for twice this is retried (default 10)")
     p.add_argument("--data-dir", help="dataset root (overrides data.data_dir and $LATENTSCAPE_DATA)")
     p.set_defaults(func=run)
@@ -59,7 +61,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from latentscape.config import apply_overrides, load_config
+    from latentscape.config import apply_overrides, load_config, read_yaml
     from latentscape.tune.objective import Objective
     from latentscape.tune.storage import redact
     from latentscape.tune.summary import write_outputs
@@ -68,9 +70,7 @@ def run(args: argparse.Namespace) -> int:
 
     overrides = list(args.overrides) + ([f"data.data_dir={args.data_dir}"] if args.data_dir else [])
     load_config(args.config, overrides)  # the base config itself must be valid
-    import yaml
-
-    raw = apply_overrides(yaml.safe_load(Path(args.config).read_text()) or {}, overrides)
+    raw = apply_overrides(read_yaml(Path(args.config)) or {}, overrides)
     objective = Objective.parse(args.objective, args.direction)
     raw, note = objective.ensure_final_eval(raw)
     if note:

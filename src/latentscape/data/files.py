@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from latentscape.errors import DataError
+from latentscape.io import load_tensors
 
 T = TypeVar("T")
 
@@ -178,7 +179,7 @@ def _load_decoded(key: tuple[Any, ...]) -> Any:
     if not path.is_file():
         return None
     try:
-        value = torch.load(path, weights_only=True, map_location="cpu")
+        value = load_tensors(path)
     except Exception:  # noqa: BLE001 - any unreadable cache file is rebuilt
         path.unlink(missing_ok=True)
         return None

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from latentscape.config import DataConfig
 from latentscape.data.download import Archive, download_archive, download_file
 from latentscape.data.files import FileSpec, verify_md5
+from latentscape.data.memory import check_fits
 from latentscape.data.types import ImageDataset
 from latentscape.errors import ConfigError, DataError
 from latentscape.registry import DATASETS, UnknownNameError
@@ -179,7 +180,23 @@ def load_published(cfg: DataConfig, split: str) -> ImageDataset:
     root = resolve_data_dir(cfg)
     folder = ensure_files(entry, cfg, root, split)
     data = entry.load(split, cfg, folder)
+    check_published(data, f"{entry.name} {split} split ({data.metadata.get('source', folder)})")
     return replace(data, name=entry.name, split=split)
+
+
+def check_published(data: ImageDataset, where: str) -> None:
+    """DataError naming `where` for a split no model can use: no images, or labels outside
+    -1 (unknown) .. K-1 for its K class names (a damaged or foreign label file)."""
+    if len(data) == 0:
+        raise DataError(f"{where} holds no images; its files are empty or damaged")
+    low, high = int(data.labels.min()), int(data.labels.max())
+    if low < -1:
+        raise DataError(f"{where}: label {low} is negative (labels are 0..K-1, or -1 for unknown); the label file is damaged")
+    if data.classes and high >= len(data.classes):
+        raise DataError(
+            f"{where}: label {high} is out of range for its {len(data.classes)} classes (0..{len(data.classes) - 1}); "
+            "the label file is damaged or belongs to another dataset"
+        )
 
 
 def load_split(cfg: DataConfig, split: str) -> ImageDataset:
@@ -210,7 +227,15 @@ def load_splits(cfg: DataConfig) -> dict[str, ImageDataset]:
     """{"train", "test"} (if published) and "val" when `val_fraction` > 0."""
     entry = get_entry(cfg.name)
     names = ["train"] + (["val"] if cfg.val_fraction > 0 else []) + (["test"] if entry.has_test else [])
-    return {name: load_split(cfg, name) for name in names}
+    splits = {name: load_split(cfg, name) for name in names}
+    shape = splits["train"].image_shape
+    other = next((s for s in splits.values() if s.image_shape != shape), None)
+    if other is not None:  # a model is built for the training images' shape
+        raise DataError(
+            f"{cfg.name}: the {other.split} images are {'x'.join(map(str, other.image_shape))} but the train images "
+            f"are {'x'.join(map(str, shape))} (C x H x W); the {other.split} files are damaged or from another dataset"
+        )
+    return splits
 
 
 def validation_indices(n: int, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -237,6 +262,9 @@ def fraction_indices(n: int, fraction: float, seed: int) -> torch.Tensor:
 
 def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
     """Resize uint8 (N, C, H, W) images to (N, C, size, size) with antialiased bilinear filtering."""
+    n, c = images.shape[:2]
+    check_fits(2 * n * c * size * size + min(n, 4096) * c * size * size * 4, f"{n} images resized to {size}x{size}",
+               "data.image_size")
     out = []
     for chunk in images.split(4096):  # bound the float copy's memory
         x = F.interpolate(chunk.float(), size=(size, size), mode="bilinear", antialias=True,

@@ -19,7 +19,7 @@ from latentscape.landscape import api as A
 from latentscape.landscape import paths as P
 from latentscape.landscape.curves import Curve
 from latentscape.landscape.evaluate import linspace, shard
-from latentscape.landscape.outputs import adopt_config, new_output_dir, write_json, write_report
+from latentscape.landscape.outputs import adopt_config, check_output_dir, new_output_dir, write_json, write_report
 from latentscape.landscape.plane import curve_in_plane, plane_for_curve, plane_through
 from latentscape.timing import phase
 from latentscape.viz.deferred import draw, plots_mode
@@ -38,6 +38,16 @@ class EvalOptions:
     data_dir: str | None = None
     use_vmap: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.splits:
+            raise LatentscapeError("--splits: give at least one split (train, val, test)")
+        if self.metrics is not None and not self.metrics:
+            raise LatentscapeError("--metrics: give at least one metric name, or leave it out for all that apply")
+        for option, value in (("--batch-size", self.batch_size), ("--max-examples", self.max_examples),
+                              ("--bn-batches", self.bn_batches)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise LatentscapeError(f"{option} {value}: must be a positive integer")
 
 
 @dataclass
@@ -100,6 +110,7 @@ def analyse_path(
     quiet: bool = False,
 ) -> tuple[Path, dict]:
     """Metrics along the segment between `refs[0]` and `refs[1]` or along the curve `curve_ref`."""
+    check_output_dir(out)  # before any evaluation: a bad --out costs nothing
     opts = opts or EvalOptions()
     if curve_ref:
         if refs:
@@ -191,6 +202,7 @@ def analyse_plane(
     quiet: bool = False,
 ) -> tuple[Path, dict]:
     """Metric grid on the plane through three weight sets (or a curve's ends and middle bend)."""
+    check_output_dir(out)  # before any evaluation: a bad --out costs nothing
     opts = opts or EvalOptions()
     curve = None
     if curve_ref:

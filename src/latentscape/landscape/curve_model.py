@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from latentscape.data.types import Batch
+from latentscape.errors import LatentscapeError
 from latentscape.landscape.functional import Bound
 from latentscape.landscape.curves import Curve, coefficients
 from latentscape.landscape.params import Params, check_compatible, combine, flatten, unflatten
@@ -58,6 +59,9 @@ class CurveConfig(ModelConfig):
             raise ValueError("model.start and model.end must name the endpoint runs")
         if self.bends < 0:
             raise ValueError(f"model.bends must be >= 0, got {self.bends}")
+        if self.bends == 0 and self.fix_start and self.fix_end:  # a fixed straight line: no parameter to train
+            raise ValueError("model.bends=0 with both ends fixed leaves nothing to train; use --bends >= 1 "
+                             "or free an end (--no-fix-start / --no-fix-end)")
         if self.l2 < 0:
             raise ValueError(f"model.l2 must be >= 0, got {self.l2}")
 
@@ -126,6 +130,11 @@ class CurveModel(LatentModel):
         vec = combine(c, [{"theta": v} for v in self.control_vectors()])["theta"]  # (N,)
         return unflatten(vec, self._like)
 
+    def _group_names(self, group: str) -> set[str]:
+        """Names of the base model's parameters that `group`'s optimizer trains."""
+        mine = {id(p) for p in self.base.params_for(group)}
+        return {n for n, p in self.base.named_parameters() if id(p) in mine}
+
     def base_buffers(self) -> Params:
         return dict(self.base.named_buffers())
 
@@ -149,6 +158,9 @@ class CurveModel(LatentModel):
 
     def _at(self, t: float, batch: Batch, group: str) -> tuple[LossOutput, Params]:
         theta = self.theta(t)
+        if len(self.groups) > 1:  # a GAN step trains its group's weights only: the others are constants
+            own = self._group_names(group)
+            theta = {n: (v if n in own else v.detach()) for n, v in theta.items()}
         state = {**theta, **self.base_buffers()}
         self.base.train(self.training)
         out = functional_call(self.base, state, (batch, group), strict=False)
@@ -176,8 +188,13 @@ class CurveModel(LatentModel):
 
 
 def _endpoint(spec: str) -> tuple[LatentModel, Params]:
-    from latentscape.train.api import load_run
+    from latentscape.rundir.load import load_run, parse_weight_spec
+    from latentscape.rundir.run import Run
 
+    # Read the endpoint's config first: loading a curve run builds its own endpoints, so a curve
+    # whose end is a curve (or itself) would recurse without end.
+    if Run.open(parse_weight_spec(spec)[0]).config().model.name == "curve":
+        raise LatentscapeError(f"curve endpoint {spec} is itself a curve run; a curve joins two ordinary runs")
     loaded = load_run(spec)
     return loaded.model, {n: p.detach().clone() for n, p in loaded.model.named_parameters()}
 

@@ -11,6 +11,7 @@ ensemble predicts the mean of the snapshots' softmax outputs.
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,10 +50,15 @@ class FGEConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.cycles < 1 or self.cycle_epochs <= 0:
+        if self.cycles < 1 or not self.cycle_epochs > 0:
             raise LatentscapeError("fge: cycles must be >= 1 and the cycle length > 0")
-        if not self.lr1 > self.lr2 > 0:
+        if not self.lr1 > self.lr2 > 0 or not math.isfinite(self.lr1):
             raise LatentscapeError(f"fge: need lr1 > lr2 > 0, got lr1={self.lr1}, lr2={self.lr2}")
+        if not 0 <= self.momentum < 1 or not 0 <= self.weight_decay < math.inf or self.batch_size < 1:
+            raise LatentscapeError(
+                f"fge: need 0 <= momentum < 1, weight decay >= 0 and batch size >= 1, got momentum={self.momentum}, "
+                f"wd={self.weight_decay}, batch size={self.batch_size}"
+            )
 
 
 def cyclic_lr(s: float, lr1: float, lr2: float) -> float:
@@ -111,6 +117,10 @@ def train_snapshots(model: nn.Module, train: ImageDataset, cfg: FGEConfig, devic
     params = [p for p in work.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=cfg.lr1, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     loader = BatchLoader(train, cfg.batch_size, shuffle=True, seed=cfg.seed, device=device, drop_last=True)
+    if len(loader) == 0:  # full batches only: the loop below would never take a step
+        raise LatentscapeError(
+            f"fge: {len(train)} training examples make no full batch of {cfg.batch_size}; lower --batch-size"
+        )
     per_cycle = max(2, round(cfg.cycle_epochs * len(loader)))
     snap_at = per_cycle // 2  # the iteration of a cycle where the LR reaches lr2
     total = cfg.cycles * per_cycle

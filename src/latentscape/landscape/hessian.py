@@ -125,7 +125,8 @@ class HessianOperator:
         total = torch.zeros(self.dim, dtype=self.dtype, device=self.device)
         for w, batch in zip(self.weights, self.batches):
             hv = self._hvp_batch(vp, batch)
-            total += w * torch.cat([h.detach().reshape(-1) for h in hv])  # (N,)
+            # an embedding with sparse gradients (the auto-decoder's latent table) gives a sparse h
+            total += w * torch.cat([(h.to_dense() if h.is_sparse else h).detach().reshape(-1) for h in hv])  # (N,)
         return total
 
     def random(self, gen: torch.Generator, kind: str = "gaussian") -> Tensor:

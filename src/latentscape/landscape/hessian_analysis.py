@@ -3,6 +3,7 @@ Hessian at a run's weights (PyHessian, Yao et al. 2020), written to RUN/analysis
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from latentscape.io import write_json
 from latentscape.landscape import hessian as H
 from latentscape.landscape.analysis import EvalOptions, _is_main, from_refs
 from latentscape.landscape.inputs import load_eval_data
-from latentscape.landscape.outputs import adopt_config, new_output_dir, write_report
+from latentscape.landscape.outputs import adopt_config, check_output_dir, new_output_dir, write_report
 from latentscape.landscape.surface_analysis import group_param_names
 from latentscape.viz.deferred import draw
 
@@ -41,9 +42,16 @@ def analyse_hessian(
     quiet: bool = False,
 ) -> tuple[Path, dict]:
     """Spectral summary of the Hessian of the model's objective on `batches` batches of `split`."""
+    check_output_dir(out)  # before any evaluation: a bad --out costs nothing
     opts = opts or EvalOptions()
     if top_k < 0 or batches < 1 or method not in ("power", "lanczos"):
         raise LatentscapeError("--top-k must be >= 0, --batches >= 1, --method power or lanczos")
+    for option, value, low in (("--max-iter", max_iter, 1), ("--trace-samples", trace_samples, 2),
+                               ("--slq-runs", slq_runs, 1), ("--slq-steps", slq_steps, 2)):
+        if value < low:
+            raise LatentscapeError(f"{option} {value}: must be at least {low}")
+    if not (math.isfinite(tol) and tol > 0):
+        raise LatentscapeError(f"--tol {tol}: must be a positive number")
     src, (w,) = from_refs([ref], opts.data_dir)
     names = group_param_names(src.model, group)
     data = load_eval_data(src.data_cfg, [split], opts.max_examples)[split]
@@ -53,6 +61,8 @@ def analyse_hessian(
     fixed = {k: v.to(device) for k, v in {**src.buffers, **{k: v for k, v in w.items() if k not in params}}.items()}
     model = src.model.to(device)
     op = H.HessianOperator(H.model_objective(model, fixed, group=group, seed=seed), params, sub)
+    if top_k > op.dim:
+        raise LatentscapeError(f"--top-k {top_k}: the Hessian has only {op.dim} eigenvalues (one per parameter)")
     doc: dict[str, Any] = {
         "source": str(ref), "split": split, "examples": sum(int(b.x.shape[0]) for b in sub), "parameters": op.dim,
         "group": group, "seed": seed, "objective": "model(batch" + (f", group={group!r}" if group else "") + ").loss, eval mode",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
+from latentscape.errors import LatentscapeError
 from latentscape.io import atomic_write_text, write_json  # noqa: F401  (write_json re-exported)
 
 
@@ -18,8 +20,32 @@ def new_output_dir(kind: str, out: str | None, root: str = "runs") -> Path:
         while path.exists():
             i += 1
             path = Path(root) / f"{kind}-{stamp}-{i}"
-    (path / "images").mkdir(parents=True, exist_ok=True)
+    check_output_dir(path)
+    try:
+        (path / "images").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LatentscapeError(f"cannot create the output folder {path}: {exc.strerror or exc}") from None
     return path
+
+
+def check_output_dir(out: str | Path | None) -> None:
+    """LatentscapeError when `out` (an --out folder) cannot take an analysis's files: a file, a
+    training run's own folder (its report.html would be replaced), or a place not writable.
+
+    The analyses call it before evaluating, so a bad --out costs nothing.
+    """
+    if out is None:
+        return
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise LatentscapeError(f"--out {path}: exists and is not a folder")
+    if (path / "checkpoints").is_dir():
+        raise LatentscapeError(f"--out {path}: is a training run's folder; choose a new folder for the analysis")
+    existing = next(p for p in (path, *path.parents) if p.exists() or p == p.parent)
+    if not existing.is_dir():
+        raise LatentscapeError(f"--out {path}: {existing} is not a folder")
+    if not os.access(existing, os.W_OK):
+        raise LatentscapeError(f"--out {path}: {existing} is not writable")
 
 
 def adopt_config(out_dir: Path, run_dir: Path) -> None:

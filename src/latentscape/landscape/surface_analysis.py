@@ -19,7 +19,7 @@ from latentscape.errors import LatentscapeError
 from latentscape.io import write_json
 from latentscape.landscape.analysis import EvalOptions, _data, _is_main, from_refs
 from latentscape.landscape.directions import random_directions
-from latentscape.landscape.outputs import adopt_config, new_output_dir, write_report
+from latentscape.landscape.outputs import adopt_config, check_output_dir, new_output_dir, write_report
 from latentscape.landscape.params import Params
 from latentscape.landscape.summaries import higher_is_better
 from latentscape.landscape.surface import Surface, axes, evaluate_surface
@@ -137,6 +137,7 @@ def analyse_surface(
     quiet: bool = False,
 ) -> tuple[Path, dict]:
     """Metrics on w + a d1 (+ b d2) for random normalised directions around the weights `ref`."""
+    check_output_dir(out)  # before any evaluation: a bad --out costs nothing
     opts = opts or EvalOptions()
     if dims not in (1, 2):
         raise LatentscapeError(f"--dims {dims}: 1 or 2")
@@ -174,9 +175,10 @@ def analyse_trajectory(
     quiet: bool = False,
 ) -> tuple[Path, dict]:
     """The kept checkpoints of `run` on their top-2 PCA plane, drawn over the metric surface."""
+    check_output_dir(out)  # before any evaluation: a bad --out costs nothing
     opts = opts or EvalOptions()
     src, (w,) = from_refs([run], opts.data_dir)
-    steps, weights = trajectory_weights(src.run_dir, list(w))
+    steps, weights = trajectory_weights(src.run_dir, w)
     plane = pca_plane(weights, ignore=ignore)
     xs, ys = trajectory_axes(plane.coords, grid, margin)  # (0, 0), the final weights, is a node
     data, train = _data(src, opts)

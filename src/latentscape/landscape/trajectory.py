@@ -96,13 +96,17 @@ def kept_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
     return sorted(out)
 
 
-def trajectory_weights(run_dir: str | Path, param_names: Sequence[str]) -> tuple[list[int], list[Params]]:
+def trajectory_weights(run_dir: str | Path, reference: Params) -> tuple[list[int], list[Params]]:
     """Steps and parameters of init.pt, the kept checkpoints and final.pt of a run, in order.
 
+    Args:
+        run_dir: the run directory.
+        reference: the run's parameters (names, shapes, dtypes) that every weight set must fit.
+
     Raises:
-        CheckpointError: a file is unreadable or lacks a parameter; fewer than 3 weight sets.
+        CheckpointError: a file is unreadable or does not fit `reference`; fewer than 3 weight sets.
     """
-    from latentscape.rundir.checkpoint import load_checkpoint, load_weights
+    from latentscape.rundir.checkpoint import check_state_fits, read_weights
 
     ckpts = Path(run_dir) / "checkpoints"
     final_path = ckpts / "final.pt"
@@ -111,17 +115,15 @@ def trajectory_weights(run_dir: str | Path, param_names: Sequence[str]) -> tuple
     files: list[tuple[int, Path]] = []
     if (ckpts / "init.pt").is_file():
         files.append((0, ckpts / "init.pt"))
-    final_step = int(load_checkpoint(final_path).get("meta", {}).get("step", 10**12))
+    final_step = int(read_weights(final_path)[1].get("step", 10**12))
     files += [(s, p) for s, p in kept_checkpoints(run_dir) if 0 < s < final_step]
     files.append((final_step, final_path))
     steps, weights = [], []
     for step, path in files:
-        state = load_weights(path)
-        missing = [n for n in param_names if n not in state]
-        if missing:
-            raise CheckpointError(f"{path}: weights do not fit the model (missing {missing[0]!r})")
+        state = read_weights(path)[0]
+        check_state_fits(reference, state, str(path), exact=False)  # names, shapes, dtypes, finite
         steps.append(step)
-        weights.append({n: state[n].float() if state[n].is_floating_point() else state[n] for n in param_names})
+        weights.append({n: state[n].float() if state[n].is_floating_point() else state[n] for n in reference})
     if len(weights) < 3:
         raise CheckpointError(
             f"{run_dir}: {len(weights)} weight sets (init/final only); train with train.keep_every=N to keep a trajectory"

@@ -21,6 +21,18 @@ class MetricNotApplicable(LatentscapeError):
     """The requested metric needs a capability this model lacks."""
 
 
+def int_option(options: dict[str, str], key: str, default: int, low: int = 1) -> int:
+    """`--opt key=N` as an integer >= `low` (the default when absent); a LatentscapeError naming
+    the option otherwise (int("abc") deep inside a metric was a ValueError summary)."""
+    try:
+        value = int(options.get(key, default))
+    except (TypeError, ValueError):
+        raise LatentscapeError(f"--opt {key}={options[key]!r}: expected an integer") from None
+    if value < low:
+        raise LatentscapeError(f"--opt {key}={value}: must be at least {low}")
+    return value
+
+
 @dataclass
 class EvalContext:
     """What a metric may use.

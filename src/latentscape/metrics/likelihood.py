@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from latentscape.data.types import Batch
-from latentscape.metrics.base import EvalContext, MetricNotApplicable
+from latentscape.metrics.base import EvalContext, MetricNotApplicable, int_option
 from latentscape.metrics.reconstruction import mean_over_split
 
 DEFAULT_IWAE_K = 100
@@ -30,10 +30,7 @@ def _variational(ctx: EvalContext, metric: str):
 
 def iwae_k(ctx: EvalContext) -> int:
     """k of the IWAE bound: `--iwae-k` (ctx.options["iwae_k"]), default 100."""
-    k = int(ctx.options.get("iwae_k", DEFAULT_IWAE_K))
-    if k < 1:
-        raise MetricNotApplicable(f"iwae: k must be >= 1, got {k}")
-    return k
+    return int_option(ctx.options, "iwae_k", DEFAULT_IWAE_K)
 
 
 def elbo_metric(ctx: EvalContext) -> dict[str, float]:

@@ -17,7 +17,7 @@ from torch import Tensor
 from latentscape.data.loader import iterate_in_order
 from latentscape.data.types import Batch
 from latentscape.losses.image import bce, fitting_window, mae, mse, ssim
-from latentscape.metrics.base import EvalContext, MetricNotApplicable
+from latentscape.metrics.base import EvalContext, MetricNotApplicable, int_option
 
 
 def batches(ctx: EvalContext) -> Iterator[Batch]:
@@ -73,7 +73,7 @@ def ssim_metric(ctx: EvalContext) -> dict[str, float]:
     did.
     """
     rec = _reconstructor(ctx, "ssim")
-    window = int(ctx.options.get("ssim_window", 11))
+    window = int_option(ctx.options, "ssim_window", 11)
 
     def per_batch(batch: Batch) -> dict[str, Tensor]:
         x_hat = rec(batch.x).float().clamp(0, 1)

@@ -18,7 +18,7 @@ from torch import Tensor
 
 from latentscape.data.types import ImageDataset
 from latentscape.errors import LatentscapeError
-from latentscape.metrics.base import EvalContext, MetricNotApplicable
+from latentscape.metrics.base import EvalContext, MetricNotApplicable, int_option  # noqa: F401  (int_option re-exported)
 from latentscape.metrics.features import FeatureExtractor, build_feature_net, dataset_features, sample_features
 from latentscape.metrics.fid import feature_statistics
 from latentscape.nets.weights import cache_root
@@ -69,8 +69,9 @@ def reference_stats(
 
     path = stats_path(dataset, extractor, cache_dir)
     if use_cache and path.is_file():
-        raw = load_checkpoint(path, STATS_FORMAT)
-        return ReferenceStats(raw["mu"], raw["sigma"], raw["features"], int(raw["num_examples"]), path.stem)
+        cached = _read_cached(path, load_checkpoint)
+        if cached is not None:
+            return cached
     feats = dataset_features(dataset, extractor, batch_size)  # (N, D) float64
     mu, sigma = feature_statistics(feats, extractor.device)  # where the features were computed
     if feats.shape[0] > MAX_KID_FEATURES:
@@ -89,6 +90,23 @@ def reference_stats(
     return stats
 
 
+def _read_cached(path: Path, load_checkpoint) -> ReferenceStats | None:
+    """The cached statistics in `path`, or None when the file is damaged or not of this shape
+    (a cache: it is rebuilt and replaced rather than trusted or reported)."""
+    from latentscape.errors import CheckpointError
+
+    try:
+        raw = load_checkpoint(path, STATS_FORMAT)
+        mu, sigma, feats, n = raw["mu"], raw["sigma"], raw["features"], raw["num_examples"]
+        d = mu.shape[0]
+        if not (mu.dim() == 1 and sigma.shape == (d, d) and feats.dim() == 2 and feats.shape[1] == d
+                and isinstance(n, int) and n > 0 and all(bool(torch.isfinite(t).all()) for t in (mu, sigma, feats))):
+            return None
+    except (CheckpointError, KeyError, AttributeError, IndexError, TypeError):
+        return None
+    return ReferenceStats(mu, sigma, feats, n, path.stem)
+
+
 @dataclass(frozen=True)
 class GatheredFeatures:
     """Sample features, reference statistics and the protocol string values."""
@@ -96,13 +114,6 @@ class GatheredFeatures:
     sample_features: Tensor
     reference: ReferenceStats
     protocol: dict[str, str]
-
-
-def int_option(options: dict[str, str], key: str, default: int) -> int:
-    try:
-        return int(options.get(key, default))
-    except ValueError:
-        raise LatentscapeError(f"--opt {key}={options[key]!r}: expected an integer") from None
 
 
 def gather(ctx: EvalContext) -> GatheredFeatures:

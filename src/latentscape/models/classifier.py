@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from latentscape.data.types import Batch
+from latentscape.data.types import Batch, ImageDataset
+from latentscape.errors import DataError
 from latentscape.rundir.model import DataInfo, LatentModel, LossOutput, ModelConfig, ModelEntry
 from latentscape.nets.mlp import ACTIVATIONS, MLP
 from latentscape.nets.vgg import SmallVGG
@@ -52,6 +53,14 @@ class Classifier(LatentModel):
         super().__init__()
         self.net = net
 
+    def initialize_from_data(self, train: ImageDataset) -> None:
+        """Refuse unlabelled training images (label -1, e.g. CelebA) before the first step:
+        cross-entropy would fail on them deep inside the first batch."""
+        unlabelled = int((train.labels < 0).sum())
+        if unlabelled:
+            raise DataError(f"{train.name}: a classifier needs a class for every training image; "
+                            f"{unlabelled} of {len(train)} have none (label -1)")
+
     def logits(self, x: Tensor) -> Tensor:
         """(B, C, H, W) in [0, 1] -> (B, K)."""
         return self.net(x)
@@ -90,15 +99,22 @@ def per_example_cross_entropy(logits: Tensor, y: Tensor) -> Tensor:
     return shifted.logsumexp(1)
 
 
+def _num_classes(info: DataInfo) -> int:
+    if info.num_classes < 1:  # an unlabelled dataset (every label -1): nothing to classify
+        raise DataError("a classifier needs labelled data, and this dataset has no classes; train an "
+                        "autoencoder, VAE or GAN on it instead")
+    return info.num_classes
+
+
 def build_mlp(cfg: MLPClassifierConfig, info: DataInfo) -> Classifier:
     c, h, w = info.image_shape
-    return Classifier(MLP(c * h * w, cfg.hidden_dims, info.num_classes, cfg.activation))
+    return Classifier(MLP(c * h * w, cfg.hidden_dims, _num_classes(info), cfg.activation))
 
 
 def build_cnn(cfg: CNNClassifierConfig, info: DataInfo) -> Classifier:
     net = SmallVGG(
         info.image_shape[0],
-        info.num_classes,
+        _num_classes(info),
         widths=cfg.widths,
         convs_per_block=cfg.convs_per_block,
         dropout=cfg.dropout,

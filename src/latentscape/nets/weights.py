@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from latentscape.errors import LatentscapeError
+from latentscape.io import load_tensors
 
 
 class WeightsError(LatentscapeError):
@@ -131,7 +132,7 @@ def _download(spec: WeightsSpec, dest: Path) -> Path:
 def load_state_dict(path: str | Path, what: str = "weights") -> dict[str, Tensor]:
     """A state dict read safely (weights_only=True) from `path`."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_tensors(path)
     except FileNotFoundError:
         raise WeightsError(f"{what} not found: {path}") from None
     except Exception as exc:  # unpickling errors have many types

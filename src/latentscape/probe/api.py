@@ -184,7 +184,7 @@ def probe_runs(specs: list[str], options: ProbeOptions, out_dir: str | Path | No
 
     say = log or (lambda *_: None)
     check_out_dir(Path(out_dir) if out_dir is not None else default_out_dir(list(specs)))
-    device = resolve_device(options.device)
+    device = resolve_device(options.device, "--device")
     loaded = load_probe_runs(list(specs), device)
     data_cfg = loaded[0].config.data
     if options.data_dir:

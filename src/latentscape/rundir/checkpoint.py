@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from latentscape.errors import CheckpointError
-from latentscape.io import atomic_write, atomic_write_text  # noqa: F401  (re-exported)
+from latentscape.io import atomic_write, atomic_write_text, load_tensors  # noqa: F401  (re-exported)
 
 WEIGHTS_FORMAT = "latentscape.weights/1"
 STATE_FORMAT = "latentscape.train_state/1"
@@ -36,7 +36,7 @@ def load_checkpoint(path: str | Path, expected_format: str | None = None) -> dic
     if damage:
         raise CheckpointError(f"{path}: {damage}")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        obj = load_tensors(path)  # quiet: the error below says it in one line
     except Exception as exc:
         if "weights only load failed" in str(exc).lower():  # the safe unpickler refused something
             raise CheckpointError(f"{path}: {_refusal(exc)}") from None
@@ -78,6 +78,13 @@ def check_contents(obj: dict[str, Any], path: str | Path) -> None:
     bad = next((k for k, v in weights.items() if not isinstance(k, str) or not isinstance(v, Tensor)), None)
     if bad is not None:
         raise CheckpointError(f"{path}: damaged {obj['format']} checkpoint (weight {bad!r} is not a tensor)")
+    # Counters: a step that is not a count would reach the schedules (int("abc") deep inside).
+    counters = {k: obj[k] for k in ("step", "epoch", "batch_in_epoch") if k in fields}
+    if "step" in obj.get("meta", {}):
+        counters["meta.step"] = obj["meta"]["step"]
+    for name, value in counters.items():
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**62:
+            raise CheckpointError(f"{path}: damaged {obj['format']} checkpoint ({name} {value!r} is not a step count)")
 
 
 def _damage(path: Path) -> str:
@@ -96,6 +103,9 @@ def _damage(path: Path) -> str:
 def _refusal(exc: Exception) -> str:
     """The unpickler's refusal, naming the blocked global (never suggesting weights_only=False)."""
     text = str(exc)
+    if re.search(r"Unsupported operand \d+", text):  # random bytes, or a pickle protocol torch never writes
+        return ("refused to load: its bytes are neither a torch.save archive nor a pickle of plain data "
+                "(a damaged or foreign file)")
     found = re.search(r"GLOBAL\s+([\w.]+)", text)
     what = f"the Python object {found.group(1)}" if found else "a Python object that is not plain data"
     return (f"refused to load: it asks to rebuild {what}, and checkpoints may hold only tensors and "
@@ -124,15 +134,33 @@ def read_weights(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
 def load_state_into(module: nn.Module, state: dict[str, Tensor], source: str) -> None:
     """`module.load_state_dict(state)` with a one-line error naming the first mismatch."""
     own = module.state_dict()
+    check_state_fits(own, state, source)
+    module.load_state_dict(state)
+
+
+def check_state_fits(own: dict[str, Tensor], state: dict[str, Tensor], source: str, exact: bool = True) -> None:
+    """CheckpointError naming `source` and the first weight of `state` that does not fit `own`.
+
+    Names (all of `own`; with `exact`, nothing more), shapes, dense layout and dtype kind must
+    match, and floating-point weights must be finite: NaN weights would evaluate to NaN numbers
+    everywhere downstream (a diverged or altered file; training never saves them).
+    """
     missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
+    unexpected = [k for k in state if k not in own] if exact else []
     if missing or unexpected:
         what = f"missing {missing[0]!r}" if missing else f"unexpected {unexpected[0]!r}"
         raise CheckpointError(f"{source}: weights do not fit the model ({what})")
     for k, v in own.items():
-        if state[k].shape != v.shape:
+        got = state[k]
+        if not isinstance(got, Tensor):
+            raise CheckpointError(f"{source}: weights do not fit the model ({k!r} is not a tensor)")
+        if got.shape != v.shape:
             raise CheckpointError(
                 f"{source}: weights do not fit the model ({k!r} has shape "
-                f"{tuple(state[k].shape)}, the model needs {tuple(v.shape)})"
+                f"{tuple(got.shape)}, the model needs {tuple(v.shape)})"
             )
-    module.load_state_dict(state)
+        if got.layout != torch.strided or got.is_complex() or got.is_floating_point() != v.is_floating_point():
+            kind = "a sparse tensor" if got.layout != torch.strided else f"of dtype {got.dtype}"
+            raise CheckpointError(f"{source}: weights do not fit the model ({k!r} is {kind}, the model needs {v.dtype})")
+        if got.is_floating_point() and not bool(torch.isfinite(got).all()):
+            raise CheckpointError(f"{source}: weight {k!r} holds NaN or infinite values (a diverged or damaged checkpoint)")

@@ -22,6 +22,8 @@ from latentscape.rundir.model import DataInfo, LatentModel
 from latentscape.rundir.run import Run
 
 INFO_FILE = "data_info.json"
+#: Largest sizes a data_info.json may declare (data.image_size allows 4096 a side).
+MAX_CHANNELS, MAX_SIDE, MAX_CLASSES, MAX_TRAIN = 4, 4096, 1_000_000, 100_000_000
 
 
 @dataclass
@@ -99,11 +101,18 @@ def read_data_info(path: Path) -> DataInfo:
         info = DataInfo(shape, int(raw["num_classes"]), int(raw["num_train"]))  # type: ignore[arg-type]
     except json.JSONDecodeError as exc:
         raise LatentscapeError(f"{path}: damaged (not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno})") from None
-    except (KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
-        what = f"no {exc.args[0]!r} field" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
+    except (KeyError, TypeError, ValueError, UnicodeDecodeError, RecursionError) as exc:
+        what = f"no {exc.args[0]!r} field" if isinstance(exc, KeyError) else (str(exc).splitlines() or [type(exc).__name__])[0]
         raise LatentscapeError(f"{path}: damaged ({what}); it needs image_shape [C, H, W], num_classes, num_train") from None
     if len(shape) != 3 or min(shape) < 1 or info.num_classes < 0 or info.num_train < 0:
         raise LatentscapeError(f"{path}: damaged (image_shape {list(shape)} is not [C, H, W] with positive sizes)")
+    # Sizes no dataset has: a model built from them would ask for terabytes before the weights
+    # could say they do not fit.
+    if shape[0] > MAX_CHANNELS or max(shape[1:]) > MAX_SIDE or info.num_classes > MAX_CLASSES or info.num_train > MAX_TRAIN:
+        raise LatentscapeError(
+            f"{path}: damaged (image_shape {list(shape)}, {info.num_classes} classes, {info.num_train} training "
+            f"images: beyond {MAX_CHANNELS} channels, {MAX_SIDE} pixels a side, {MAX_CLASSES} classes or {MAX_TRAIN} images)"
+        )
     return info
 
 
@@ -120,7 +129,7 @@ def _trained_step(run: Run, which: str, meta: dict) -> int:
     final = run.path / "eval" / "final.json"
     try:
         return int(json.loads(final.read_text())["steps"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         pass
     try:
         return max((int(r["step"]) for r in run.read_metrics() if isinstance(r.get("step"), int)), default=0)

@@ -45,20 +45,28 @@ class Run:
         path = Path(path)
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise LatentscapeError(f"{path} already exists and is not an empty folder; choose another --run-dir")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_creations(path)
         staging = path.parent / f"{CREATING_PREFIX.format(name=path.name)}{os.getpid()}"
-        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            remove_stale_creations(path)
+            shutil.rmtree(staging, ignore_errors=True)
+            for sub in ("checkpoints", "images", "eval"):
+                (staging / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a parent that is a file, a read-only or missing place
+            raise LatentscapeError(f"cannot create the run directory {path}: {exc.strerror or exc}") from None
         run = cls(staging)
-        for sub in ("checkpoints", "images", "eval"):
-            (run.path / sub).mkdir(parents=True, exist_ok=True)
         atomic_write_text(run.path / CONFIG_FILE, dump_config(cfg))
         if populate is not None:
             populate(run)
         fault_point("publish run")  # test hook (latentscape.faults)
-        if path.is_dir():
-            path.rmdir()  # an empty folder the user made; os.rename cannot replace it everywhere
-        os.rename(staging, path)
+        try:
+            if path.is_dir():
+                path.rmdir()  # an empty folder the user made; os.rename cannot replace it everywhere
+            os.rename(staging, path)
+        except OSError as exc:  # another process published a run there meanwhile: keep theirs
+            shutil.rmtree(staging, ignore_errors=True)
+            why = "another process created it meanwhile" if path.exists() else (exc.strerror or str(exc))
+            raise LatentscapeError(f"cannot create the run directory {path}: {why}; choose another --run-dir") from None
         return cls(path)
 
     @classmethod
@@ -71,9 +79,17 @@ class Run:
                     f"{path} was never completely created (killed during creation); start it again "
                     f"with `latentscape train CONFIG --run-dir {path}`"
                 )
+            if path.exists():
+                raise LatentscapeError(f"{path} is a file, not a run directory")
             raise LatentscapeError(f"run directory not found: {path}")
         if not (path / CONFIG_FILE).is_file():
             raise LatentscapeError(f"{path} is not a run directory (no {CONFIG_FILE})")
+        layout = (("checkpoints", True), ("images", True), ("eval", True), ("metrics.jsonl", False),
+                  ("checkpoints/init.pt", False), ("checkpoints/last.pt", False), ("checkpoints/final.pt", False))
+        for name, want_dir in layout:
+            part = path / name
+            if part.exists() and part.is_dir() != want_dir:  # what writes into the run would fail half-way
+                raise LatentscapeError(f"{part}: should be a {'folder' if want_dir else 'file'} (a damaged run directory)")
         return cls(path)
 
     def config(self) -> RunConfig:
@@ -167,7 +183,7 @@ class Run:
                 seen.add(key)
                 kept.append(r)
         text = "".join(json.dumps(r, allow_nan=True) + "\n" for r in kept)
-        current = self.metrics_path.read_text(encoding="utf-8") if self.metrics_path.is_file() else ""
+        current = self.metrics_path.read_text(encoding="utf-8", errors="replace") if self.metrics_path.is_file() else ""
         if text != current:
             atomic_write_text(self.metrics_path, text)
         self._rows, self._keys = len(kept), seen
@@ -200,15 +216,26 @@ class Run:
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
-    """Parse a metrics.jsonl file, skipping a torn last line."""
+    """Parse a metrics.jsonl file, skipping a torn last line and any line that is not a row.
+
+    A row is a JSON object whose "step" (when present) is an integer; anything else (damaged
+    bytes, a stray value) is skipped, so the readers (resume, reports, tune) never meet it.
+    """
     if not path.is_file():
         return []
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise LatentscapeError(f"cannot read {path}: {exc.strerror or exc}") from None
     rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
+            row = json.loads(line)
+        except (json.JSONDecodeError, RecursionError):
             continue
+        step = row.get("step", 0) if isinstance(row, dict) else None
+        if isinstance(step, int) and not isinstance(step, bool) and isinstance(row.get("split", ""), str):
+            rows.append(row)
     return rows
 
 

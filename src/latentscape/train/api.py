@@ -24,7 +24,7 @@ from latentscape.rundir.load import INFO_FILE, LoadedRun, build_model, data_info
 from latentscape.rundir.run import Run, default_run_dir
 from latentscape.timing import phase
 from latentscape.train.determinism import use_deterministic_kernels
-from latentscape.train.trainer import Callback, Trainer, is_finished, seed_everything
+from latentscape.train.trainer import Callback, Trainer, check_setup, is_finished, seed_everything
 
 # load_run and friends live in latentscape.rundir.load (below models and metrics, which use them);
 # they stay importable from here.
@@ -35,25 +35,31 @@ __all__ = [
 
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name: str, key: str = "train.device") -> torch.device:
     """'auto' -> cuda if available, else cpu. Under torchrun, 'auto' and 'cuda' name the local
-    rank's GPU (cuda:LOCAL_RANK): one GPU per process, as NCCL requires."""
+    rank's GPU (cuda:LOCAL_RANK): one GPU per process, as NCCL requires.
+
+    A device this machine does not have is a LatentscapeError naming `key` (the config key or
+    the command's option), raised before any file is written.
+    """
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         return torch.device("cpu")
     try:
         device = torch.device(name)
-    except RuntimeError:
-        raise LatentscapeError(f"train.device: unknown device {name!r} (auto, cpu, cuda, cuda:N)") from None
-    if device.type != "cuda":
-        return device
-    if not torch.cuda.is_available():
-        raise LatentscapeError(f"device {name!r}: this machine has no CUDA device (use auto or cpu)")
-    if device.index is None and "LOCAL_RANK" in os.environ:
-        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
-    if device.index is not None and device.index >= torch.cuda.device_count():
-        raise LatentscapeError(f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    except (RuntimeError, TypeError):
+        raise LatentscapeError(f"{key}: unknown device {name!r} (auto, cpu, cuda, cuda:N)") from None
+    if device.type not in ("cpu", "cuda"):
+        raise LatentscapeError(f"{key}: unsupported device {name!r} (auto, cpu, cuda, cuda:N)")
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise LatentscapeError(f"{key}={name}: no CUDA device is available on this machine (use auto or cpu)")
+        if device.index is None and "LOCAL_RANK" in os.environ:
+            device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+        if device.index is not None and device.index >= count:
+            raise LatentscapeError(f"{key}={name}: this machine has {count} CUDA device(s), cuda:0..cuda:{count - 1}")
     return device
 
 
@@ -109,6 +115,7 @@ def train_and_evaluate(
     info = data_info_of(data)
     seed_everything(cfg.seed)
     model = build_model(cfg, info)
+    check_setup(model, cfg, dist.get_world_size() if distributed else 1)  # before anything is written
     if not resume:  # a data-dependent start (the auto-decoder's PCA table) belongs in init.pt
         initialize_from_data(model, data)
     run = _open_run(cfg, run_dir, resume, model, info) if rank == 0 else None

@@ -67,7 +67,7 @@ def resume_config(run: Run, overrides: list[str] | tuple[str, ...], write: bool 
     if write and changes:
         entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "step": _resumed_step(run), "changes": changes}
         history = run.path / HISTORY_FILE
-        old = history.read_text(encoding="utf-8") if history.is_file() else ""
+        old = history.read_text(encoding="utf-8", errors="replace") if history.is_file() else ""
         if old and not old.endswith("\n"):
             old = old[: old.rfind("\n") + 1]  # drop a line torn by a kill
         atomic_write_text(history, old + json.dumps(entry) + "\n")
@@ -80,7 +80,15 @@ def read_history(run: Run) -> list[dict[str, Any]]:
     path = run.path / HISTORY_FILE
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            row = json.loads(line)
+        except (ValueError, RecursionError):  # a line torn by a kill, or damaged
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
 
 
 def is_main_process() -> bool:

@@ -9,6 +9,7 @@ and resumes exactly (same weights as an uninterrupted run), and averages gradien
 
 from __future__ import annotations
 
+import math
 import random
 import sys
 import time
@@ -29,7 +30,7 @@ from latentscape.data.loader import BatchLoader, iterate_in_order
 from latentscape.data.types import ImageDataset
 from latentscape.errors import CheckpointError, ConfigError, TrainingDiverged
 from latentscape.rundir.callbacks import Callback, TrainState
-from latentscape.rundir.checkpoint import STATE_FORMAT, atomic_save, load_checkpoint, save_weights
+from latentscape.rundir.checkpoint import STATE_FORMAT, atomic_save, load_checkpoint, load_state_into, save_weights
 from latentscape.rundir.model import LatentModel
 from latentscape.rundir.run import Run
 from latentscape.train.optim import build_optimizer, lr_factor, set_lr
@@ -80,6 +81,57 @@ def _evaluate(model: LatentModel, dataset: ImageDataset, batch_size: int, device
     return {k: v / max(count, 1) for k, v in sums.items()}
 
 
+def check_optimizer_state(optimizer: Any, source: str) -> None:
+    """CheckpointError naming `source` when restored optimizer state does not fit its parameters.
+
+    `Optimizer.load_state_dict` checks only the number of parameters; a moment buffer of another
+    shape reaches the (fused) update kernel, which reads and writes out of bounds: a segfault,
+    or worse, from a crafted last.pt.
+    """
+    for opt in getattr(optimizer, "optimizers", [optimizer]):  # a JointOptimizer's parts
+        for group in opt.param_groups:
+            for p in group["params"]:
+                for key, value in opt.state.get(p, {}).items():
+                    if value is None:  # e.g. SGD's momentum buffer before its first step
+                        continue
+                    if not isinstance(value, Tensor):
+                        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+                        if not ok:
+                            raise CheckpointError(f"{source} state {key!r} is {value!r}, not a number")
+                        continue
+                    if key == "step":
+                        if value.numel() != 1 or value.is_complex() or not bool(torch.isfinite(value.float()).all()):
+                            raise CheckpointError(f"{source} state 'step' is not a finite count")
+                        continue
+                    if value.shape != p.shape or value.layout != p.layout or not value.is_floating_point():
+                        raise CheckpointError(
+                            f"{source} state {key!r} is {value.dtype} {tuple(value.shape)}, its parameter "
+                            f"{p.dtype} {tuple(p.shape)}"
+                        )
+                    if not bool(torch.isfinite(value).all()):
+                        raise CheckpointError(f"{source} state {key!r} holds NaN or infinite values")
+
+
+def check_setup(model: LatentModel, config: RunConfig, world_size: int = 1) -> None:
+    """ConfigError for training options that do not fit the model or the process count.
+
+    `train_and_evaluate` calls it before the run directory is created, so a refused option leaves
+    no half-made run behind (the Trainer checks again for trainers driven by hand).
+    """
+    tc = config.train
+    unknown = sorted(set(tc.group_optimizers) - set(model.groups))
+    if unknown:
+        raise ConfigError(
+            f"train.group_optimizers.{unknown[0]}: model {config.model.name!r} has no optimizer group "
+            f"{unknown[0]!r}; its groups: {', '.join(model.groups)}"
+        )
+    if tc.batch_size % world_size:
+        raise ConfigError(f"train.batch_size={tc.batch_size} must divide evenly over {world_size} processes")
+    sparse = any(g.get("sparse") for name in model.groups for g in model.param_groups_for(name))
+    if sparse and (tc.grad_clip or world_size > 1):  # clip_grad_norm_ and the all-reduce need dense gradients
+        raise ConfigError("sparse gradients (model.sparse=true) do not combine with train.grad_clip or torchrun")
+
+
 class Trainer:
     """Trains `model` on `data["train"]` as `config.train` says, writing into `run`."""
 
@@ -102,10 +154,7 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.world_size = dist.get_world_size() if dist.is_initialized() else 1
         self.rank = dist.get_rank() if dist.is_initialized() else 0
-        if self.tc.batch_size % self.world_size:
-            raise ValueError(
-                f"train.batch_size={self.tc.batch_size} must divide evenly over {self.world_size} processes"
-            )
+        check_setup(model, config, self.world_size)
         self.loader = BatchLoader(
             data["train"],
             self.tc.batch_size // self.world_size,
@@ -116,10 +165,6 @@ class Trainer:
             world_size=self.world_size,
         )
         self.optimizers = {g: build_optimizer(model.param_groups_for(g), self._opt_cfg(g)) for g in model.groups}
-        if (self.tc.grad_clip or self.world_size > 1) and any(
-            g.get("sparse") for o in self.optimizers.values() for g in o.param_groups
-        ):  # clip_grad_norm_ and the gradient all-reduce need dense gradients
-            raise ConfigError("sparse gradients (model.sparse=true) do not combine with train.grad_clip or torchrun")
         steps_per_epoch = len(self.loader)
         total = self.tc.epochs * steps_per_epoch
         self.total_steps = min(total, self.tc.max_steps) if self.tc.max_steps else total
@@ -185,18 +230,23 @@ class Trainer:
 
     def load_state(self, path) -> None:
         ckpt = load_checkpoint(path, STATE_FORMAT)
+        load_state_into(self.model, ckpt["model"], str(path))  # names, shapes, dtypes, finite values
         try:
-            self.model.load_state_dict(ckpt["model"])
             for g, o in self.optimizers.items():
                 o.load_state_dict(ckpt["optimizers"][g])
         except (RuntimeError, KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
             raise CheckpointError(f"{path}: does not fit this model ({str(exc).splitlines()[0]})") from None
+        for g, o in self.optimizers.items():
+            check_optimizer_state(o, f"{path}: optimizer {g!r}")
+        rows = ckpt.get("metrics_rows")
+        if rows is not None and (not isinstance(rows, int) or isinstance(rows, bool) or rows < 0):
+            raise CheckpointError(f"{path}: damaged train state (metrics_rows {rows!r} is not a row count)")
         s = self.state
         s.step, s.epoch, s.batch_in_epoch = ckpt["step"], ckpt["epoch"], ckpt["batch_in_epoch"]
         self.model.set_step(s.step)
         self.restored_metrics_rows = ckpt.get("metrics_rows")
         try:
-            self._window = defaultdict(lambda: [0.0, 0], {k: list(v) for k, v in ckpt["window"].items()})
+            self._window = defaultdict(lambda: [0.0, 0], {str(k): [float(v[0]), int(v[1])] for k, v in ckpt["window"].items()})
             torch.set_rng_state(ckpt["rng_torch"])
             restore_cuda_rng(ckpt["rng_cuda"], self.device)
             random.setstate((3, tuple(int(v) for v in ckpt["rng_python"]), None))

@@ -6,7 +6,7 @@ more than computing the numbers. `LATENTSCAPE_PLOTS` chooses how:
 - `sync` (default): draw in this process before the command returns;
 - `background`: fork a child that draws while the command returns at once (POSIX only; the
   numbers are already on disk, so a failing or killed child cannot lose them; its errors go to
-  stderr);
+  stderr, one line each unless LATENTSCAPE_DEBUG is set);
 - `none`: draw nothing (numbers only).
 """
 
@@ -43,8 +43,13 @@ def draw(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
             try:
                 os.setsid()  # not killed with the parent's terminal process group
                 fn(*args, **kwargs)
-            except BaseException:  # noqa: BLE001  (report, never propagate into the parent's code)
-                traceback.print_exc()
+            except BaseException as exc:  # noqa: BLE001  (report, never propagate into the parent's code)
+                if os.environ.get("LATENTSCAPE_DEBUG"):
+                    traceback.print_exc()
+                else:  # one line, like the command line's own errors
+                    first = (str(exc).splitlines() or [""])[0]
+                    print(f"error: background plots: {exc.__class__.__name__}: {first} "
+                          "(set LATENTSCAPE_DEBUG=1 for the traceback)", file=sys.stderr)
                 code = 1
             finally:
                 sys.stdout.flush()

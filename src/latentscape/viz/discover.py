@@ -57,7 +57,7 @@ def read_json(path: Path) -> Any:
     """Parsed JSON of `path`, or None when missing or unreadable."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
         return None
 
 
@@ -65,7 +65,7 @@ def read_config(folder: Path) -> dict[str, Any] | None:
     """`folder/config.yaml` as a dict, or None."""
     try:
         config = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8", errors="replace"))
-    except (OSError, yaml.YAMLError):
+    except (OSError, yaml.YAMLError, RecursionError):
         return None
     return config if isinstance(config, dict) else None
 

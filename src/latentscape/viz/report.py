@@ -104,7 +104,7 @@ def write_report(
 def _parse_config(text: str) -> dict[str, Any] | None:
     try:
         config = yaml.safe_load(text)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):  # RecursionError: nested thousands deep
         return None
     return config if isinstance(config, dict) else None
 
@@ -148,8 +148,8 @@ def _eval_section(run_dir: Path, skip: set[str] = frozenset()) -> str:
         name = str(path.relative_to(eval_dir))
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            parts.append(f"<h3>{escape(name)}</h3><p class='note'>unreadable JSON: {escape(str(exc))}</p>")
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            parts.append(f"<h3>{escape(name)}</h3><p class='note'>unreadable JSON: {escape(str(exc) or type(exc).__name__)}</p>")
             continue
         parts.append(f"<h3>{escape(name)}</h3>{_eval_html(data)}")
     return "".join(parts)

@@ -42,6 +42,9 @@ def _allowed_globals() -> dict[tuple[str, str], Any]:
     import _codecs
 
     allowed[("_codecs", "encode")] = _codecs.encode
+    # ... and empty bytes as bytes() (a numpy array with no elements).
+    allowed[("__builtin__", "bytes")] = bytes
+    allowed[("builtins", "bytes")] = bytes
     return allowed
 
 
@@ -87,7 +90,13 @@ def read_cifar_batch(path: Path, label_key: bytes) -> tuple[np.ndarray, np.ndarr
     if not isinstance(batch, dict) or b"data" not in batch or label_key not in batch:
         raise DataError(f"{path}: not a CIFAR batch (expected keys b'data' and {label_key!r})")
     data = np.asarray(batch[b"data"])
-    labels = np.asarray(batch[label_key], dtype=np.int64)
+    try:
+        labels = np.asarray(batch[label_key])
+        if labels.size and labels.dtype.kind not in "iu":  # bools, floats, strings or objects are not class indices
+            raise TypeError(f"{labels.dtype} values")
+        labels = labels.astype(np.int64)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{path}: {label_key!r} is not a list of integer labels ({exc})") from None
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
         raise DataError(f"{path}: expected uint8 data (N, 3072), got {data.dtype} {data.shape}")
     if labels.shape != (data.shape[0],):
@@ -99,7 +108,13 @@ def read_label_names(path: Path, key: bytes) -> tuple[str, ...]:
     meta = safe_unpickle(path)
     if not isinstance(meta, dict) or key not in meta:
         raise DataError(f"{path}: no {key!r} in the CIFAR meta file")
-    return tuple(n.decode() if isinstance(n, bytes) else str(n) for n in meta[key])
+    names = meta[key]
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, (bytes, str)) for n in names):
+        raise DataError(f"{path}: {key!r} in the CIFAR meta file is not a list of class names")
+    try:
+        return tuple(n.decode() if isinstance(n, bytes) else n for n in names)
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: {key!r} in the CIFAR meta file holds names that are not text") from None
 
 
 def load_cifar_files(paths: list[Path], label_key: bytes) -> tuple[torch.Tensor, torch.Tensor]:

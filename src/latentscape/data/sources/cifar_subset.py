@@ -8,6 +8,7 @@ text, one per line.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -28,14 +29,16 @@ _SIDE = 32
 def read_png_batch(path: Path) -> np.ndarray:
     """uint8 images (1000, 3, 32, 32) from one ConvNetJS-style PNG batch."""
     try:
-        with Image.open(path) as img:
-            if img.size != (_SIDE * _SIDE, _IMAGES_PER_PNG):
-                raise DataError(
-                    f"{path}: expected a {_SIDE * _SIDE}x{_IMAGES_PER_PNG} PNG, got "
-                    f"{img.size[0]}x{img.size[1]}"
-                )
-            pixels = np.asarray(img.convert("RGB"))  # (1000, 1024, 3)
-    except (OSError, UnidentifiedImageError, SyntaxError) as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size check says it in one line
+            with Image.open(path) as img:
+                if img.size != (_SIDE * _SIDE, _IMAGES_PER_PNG):
+                    raise DataError(
+                        f"{path}: expected a {_SIDE * _SIDE}x{_IMAGES_PER_PNG} PNG, got "
+                        f"{img.size[0]}x{img.size[1]}"
+                    )
+                pixels = np.asarray(img.convert("RGB"))  # (1000, 1024, 3)
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise DataError(f"{path} is not a readable PNG ({exc}); copy it again") from None
     hwc = pixels.reshape(_IMAGES_PER_PNG, _SIDE, _SIDE, 3)  # (N, H, W, C)
     return np.ascontiguousarray(hwc.transpose(0, 3, 1, 2))  # (N, C, H, W)
@@ -81,7 +84,10 @@ def _load(split: str, cfg: DataConfig, folder: Path) -> ImageDataset:
 
     images, labels = cached_parse([*paths, folder / label_file], "cifar10-subset", parse)
     classes_file = folder / "classes.txt"
-    classes = tuple(classes_file.read_text().split()) if classes_file.is_file() else CIFAR10_CLASSES
+    try:
+        classes = tuple(classes_file.read_text(encoding="utf-8").split()) if classes_file.is_file() else CIFAR10_CLASSES
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{classes_file}: not a list of class names ({exc})") from None
     return ImageDataset(images, labels, name="cifar10-subset", split=split, classes=classes,
                         metadata={"source": str(folder)})
 

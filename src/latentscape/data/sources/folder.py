@@ -18,6 +18,7 @@ under $LATENTSCAPE_CACHE (default ~/.cache/latentscape/processed), so the JPEGs 
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from PIL import Image, UnidentifiedImageError
 from latentscape.config import DataConfig
 from latentscape.data.download import Archive
 from latentscape.data.files import FileSpec, cached_parse, disk_cached_array, verify_md5
+from latentscape.data.memory import check_fits
 from latentscape.data.registry import DatasetEntry, fraction_indices
 from latentscape.data.types import ImageDataset
 from latentscape.errors import DataError
@@ -64,13 +66,17 @@ def load_images(paths: list[Path], size: int, crop: Callable[[int, int, int], Bo
     from tqdm import tqdm
 
     channels = 1 if mode == "L" else 3
+    check_fits(2 * len(paths) * size * size * channels, f"{len(paths)} images of {size}x{size}", "data.image_size")
     out = np.empty((len(paths), size, size, channels), dtype=np.uint8)  # (N, H, W, C)
     progress = tqdm(paths, desc=f"decoding {len(paths)} images (cached afterwards)", unit="img",
                     disable=len(paths) < 2000, leave=False)
     for i, path in enumerate(progress):
         try:
-            with Image.open(path) as img:  # Pillow refuses huge headers before decoding
-                rgb = img.convert(mode)
+            with warnings.catch_warnings():
+                # a big-but-allowed picture only warns (several lines on stderr) and decodes
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(path) as img:  # Pillow refuses huge headers before decoding
+                    rgb = img.convert(mode)
         except Image.DecompressionBombError:
             raise DataError(f"{path} is too large to decode safely (over {2 * Image.MAX_IMAGE_PIXELS} "
                             "pixels: a decompression bomb?)") from None

@@ -132,6 +132,8 @@ def load_idx_pair(images_path: Path, labels_path: Path) -> tuple[torch.Tensor, t
         labels = read_idx(labels_path)
         if images.ndim != 3 or images.dtype != np.uint8:
             raise DataError(f"{images_path}: expected uint8 images (N, H, W), got {images.dtype} {images.shape}")
+        if labels.dtype.kind not in "iu":  # float labels would be truncated to wrong classes
+            raise DataError(f"{labels_path}: expected integer labels, got {labels.dtype}")
         if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
             raise DataError(
                 f"{labels_path}: {labels.shape[0] if labels.ndim == 1 else labels.shape} labels "

@@ -24,6 +24,7 @@ from PIL import Image, ImageDraw
 
 from latentscape.config import DataConfig
 from latentscape.data.files import memo
+from latentscape.data.memory import check_fits
 from latentscape.data.registry import DatasetEntry
 from latentscape.data.types import ImageDataset
 from latentscape.errors import ConfigError
@@ -94,6 +95,9 @@ def generate_shapes(num_train: int, image_size: int) -> dict[str, tuple[torch.Te
     def build() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         num_test = max(1, num_train // 4)
         factors = sample_factors(num_train + num_test, _SEED)
+        # every image is rendered, then stacked: twice the uint8 dataset at the peak
+        check_fits(2 * len(factors) * image_size**2, f"the shapes dataset ({num_train} images of "
+                   f"{image_size}x{image_size})", "data.image_size or data.num_examples")
         images = np.stack([render_sprite(f, image_size) for f in factors])[:, None]  # (N, 1, S, S)
         x, f = torch.from_numpy(images), torch.from_numpy(factors)
         return {"train": (x[:num_train], f[:num_train]), "test": (x[num_train:], f[num_train:])}

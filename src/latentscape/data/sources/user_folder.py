@@ -79,6 +79,9 @@ def split_files(cfg: DataConfig, split: str) -> tuple[list[Path], list[int], tup
             if unknown:
                 raise DataError(f"{root / 'test' / unknown[0]}: class {unknown[0]!r} is not in {root / 'train'}")
             labels = [classes.index(test_classes[t]) for t in test_labels] if test_classes else test_labels
+    elif (root / "test").is_dir():  # not a class named "test": the train/ folder is missing
+        raise DataError(f"{root} has test/ but no train/ folder; add train/ (or put every image under {root} "
+                        "without split folders)")
     else:
         paths, labels, classes = list_images(root)
         test = set(fraction_indices(len(paths), 0.2, cfg.split_seed).tolist()) if len(paths) > 1 else set()

@@ -1,0 +1,70 @@
+"""argparse value types with declared ranges, and a parser whose errors are one line.
+
+A command declares `--points` as `type=count(2, 100_000)` instead of `type=int`, so a zero, a
+negative, a NaN or an absurd value is refused while the arguments are parsed, with the option,
+the value and the allowed range named, before any run is loaded or any file written (the numeric
+counterpart of the config's declared field ranges, latentscape.ranges).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Callable
+from typing import NoReturn
+
+from latentscape.ranges import INF, Range
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr (exit 2), like every other error of
+    the command line; the usage is one `--help` away. Subparsers inherit the class."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog}: {message} (see `{self.prog} --help`)\n")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            sys.stderr.write(message if status == 0 else " ".join(message.split()) + "\n")
+        sys.exit(status)
+
+
+def count(low: int = 1, high: float = INF) -> Callable[[str], int]:
+    """An integer option in [low, high]."""
+    allowed = Range(low, high)
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer (allowed: {allowed})") from None
+        if value not in allowed:
+            raise argparse.ArgumentTypeError(f"{value} is out of range {allowed}")
+        return value
+
+    parse.__name__ = "integer"  # argparse names the type in some messages
+    return parse
+
+
+def number(low: float = -INF, high: float = INF, *, low_open: bool = False, high_open: bool = False) -> Callable[[str], float]:
+    """A finite float option in the interval (bounds open if asked)."""
+    allowed = Range(low, high, low_open, high_open)
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number (allowed: {allowed})") from None
+        if not math.isfinite(value) or value not in allowed:
+            raise argparse.ArgumentTypeError(f"{text} is out of range {allowed}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+#: Worker threads: 0 is PyTorch's default.
+THREADS = count(0, 4096)
+#: Seeds of torch / numpy generators.
+SEED = count(0, 2**63 - 1)
