@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import signal
+from pathlib import Path
 
+import pytest
 import torch
 
 from latentscape.config import config_from_dict
@@ -63,3 +65,17 @@ class PoisonAt(Callback):
         if state.step == self.step:
             with torch.no_grad():
                 next(state.model.parameters()).view(-1)[0] = float("nan")
+
+
+def train_quietly(root: Path, configs: dict) -> dict[str, Path]:
+    """Train each config into root/<name> without TensorBoard or pictures: name -> run dir (the
+    module-scoped run fixtures of tests that only need finished runs)."""
+    from latentscape.train.api import train_and_evaluate
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("LATENTSCAPE_NO_TENSORBOARD", "1")
+    mp.setenv("LATENTSCAPE_PLOTS", "none")
+    try:
+        return {name: train_and_evaluate(cfg, root / name, quiet=True).path for name, cfg in configs.items()}
+    finally:
+        mp.undo()

@@ -13,7 +13,7 @@ import yaml
 
 from latentscape.cli import main
 from latentscape.config import config_from_dict
-from latentscape.train.api import train_and_evaluate
+from tinydata import train_quietly
 
 BASE = {"data": {"name": "digits", "fraction": 0.1},
         "train": {"epochs": 1, "batch_size": 32, "num_threads": 1, "final_eval_splits": ["test"], "eval_every": 0}}
@@ -27,17 +27,11 @@ MODELS = {
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("LATENTSCAPE_NO_TENSORBOARD", "1")
-    mp.setenv("LATENTSCAPE_PLOTS", "none")
-    root = tmp_path_factory.mktemp("families")
-    out = {}
+    configs = {}
     for name, model in MODELS.items():
         data = {**BASE["data"], **({"image_size": 8} if name == "gan" else {})}
-        cfg = config_from_dict({**BASE, "data": data, "model": model, "seed": 1})
-        out[name] = str(train_and_evaluate(cfg, root / name, quiet=True).path)
-    mp.undo()
-    return out
+        configs[name] = config_from_dict({**BASE, "data": data, "model": model, "seed": 1})
+    return {name: str(path) for name, path in train_quietly(tmp_path_factory.mktemp("families"), configs).items()}
 
 
 @pytest.fixture(autouse=True)

@@ -17,23 +17,14 @@ import torch
 from latentscape.cli import main
 from latentscape.errors import CheckpointError
 from latentscape.rundir.checkpoint import WEIGHTS_FORMAT, load_checkpoint, read_weights
-from latentscape.train.api import train_and_evaluate
-from tinydata import tiny_config
+from tinydata import tiny_config, train_quietly
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("LATENTSCAPE_NO_TENSORBOARD", "1")
-    mp.setenv("LATENTSCAPE_PLOTS", "none")
-    root = tmp_path_factory.mktemp("weights")
-    out = {}
-    for name, seed, extra in (("a", 1, {"keep_every": 2}), ("b", 2, {})):
-        cfg = tiny_config(epochs=1, **extra)
-        cfg = dataclasses.replace(cfg, seed=seed)
-        out[name] = train_and_evaluate(cfg, root / name, quiet=True).path
-    mp.undo()
-    return out
+    configs = {name: dataclasses.replace(tiny_config(epochs=1, **extra), seed=seed)
+               for name, seed, extra in (("a", 1, {"keep_every": 2}), ("b", 2, {}))}
+    return train_quietly(tmp_path_factory.mktemp("weights"), configs)
 
 
 @pytest.fixture
