@@ -11,8 +11,8 @@ differs, is what is timed. (With a real model each step adds the same HVP time t
 
     nice -n 10 python bench/lanczos.py [--params 3300000] [--steps 60] [--repeats 2] [--threads 1]
 
-Measured (2026-11-23, 2-core CPU shared with other jobs, defaults): PyHessian loop 7.8 s, latentscape
-4.4 s (1.8x), top Ritz values agree to 2e-5 (float32). Before latentscape kept its Lanczos vectors in
+Measured (2026-11-23, 2-core CPU, defaults): PyHessian loop 8.3 s, latentscape 3.8 s (2.2x), top
+Ritz values agree to 2e-5 (float32). Before latentscape kept its Lanczos vectors in
 one matrix it took 53 s here (two per-vector passes, each update a fresh 13 MB tensor).
 
 JSON keys: pyhessian_loop_s, latentscape_s, speedup, top_ritz_abs_diff, bottom_ritz_abs_diff.
