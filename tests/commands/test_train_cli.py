@@ -1,9 +1,11 @@
 """`latentscape train` end to end on the embedded digits dataset, and its error lines."""
 
+import json
 import subprocess
 import sys
 
 import pytest
+import torch
 
 from latentscape.cli import main
 from latentscape.train.api import load_run
@@ -25,14 +27,22 @@ def test_train_writes_a_loadable_run(tmp_path, capsys):
     assert "run dir:" in out and "final test" in out
     loaded = load_run(tmp_path / "run")
     assert loaded.config.seed == 1 and loaded.info.image_shape == (1, 8, 8)
-    import json
-
     final = json.loads((tmp_path / "run" / "eval" / "final.json").read_text())
     assert final["test"]["accuracy"] > 0.8  # 8x8 digits are easy; 3 epochs suffice
     assert (tmp_path / "run" / "report.html").exists()
-    # resuming a finished run is refused with one line
+    # resuming a finished run is refused with one line, unless it is asked to train longer
     assert main(["train", "--resume", str(tmp_path / "run")]) == 2
-    assert "already finished" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "already finished" in err and "train.epochs" in err and len(err.strip().splitlines()) == 1
+    assert main(["train", "--resume", str(tmp_path / "run"), "train.epochs=2"]) == 2  # fewer epochs: nothing to do
+    before = load_run(tmp_path / "run").model.state_dict()
+    assert main(["train", "--resume", str(tmp_path / "run"), "train.epochs=4"]) == 0
+    longer = load_run(tmp_path / "run")
+    assert longer.config.train.epochs == 4
+    assert any(not torch.equal(a, b) for a, b in zip(before.values(), longer.model.state_dict().values()))
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert max(r["epoch"] for r in rows if "epoch" in r) == 4
+    assert json.loads((tmp_path / "run" / "eval" / "final.json").read_text())["test"]["accuracy"] > 0.8
 
 
 @pytest.mark.parametrize(

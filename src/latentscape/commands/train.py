@@ -23,6 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "  latentscape train configs/mnist_mlp.yaml train.optimizer.lr=3e-4 seed=1 --run-dir runs/a\n"
             "  latentscape train --resume runs/a\n"
             "  latentscape train --resume runs/a train.optimizer.lr=1e-4 train.grad_clip=1.0\n"
+            "  latentscape train --resume runs/a train.epochs=40      # a finished run: train on to epoch 40\n"
 
             "  torchrun --nproc-per-node 2 -m latentscape.cli train configs/mnist_mlp.yaml --run-dir runs/ddp\n"
             "  latentscape train configs/mnist_mlp.yaml data.name=folder data.path=~/pets data.image_size=32\n"
@@ -30,7 +31,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "--resume may change only the learning rates, schedule, clipping and run length\n"
             "(train.optimizer.lr, train.group_optimizers.*.lr, train.schedule.*, train.grad_clip,\n"
             "train.epochs, train.max_steps); each change is recorded in config_history.jsonl.\n"
-            "A killed run resumes to the same files and weights as an uninterrupted one."
+            "A killed run resumes to the same files and weights as an uninterrupted one; a finished\n"
+            "run resumes only to train longer (a larger train.epochs or train.max_steps)."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from latentscape.config import RunConfig
+from latentscape.config import RunConfig, TrainConfig
 from latentscape.data.types import ImageDataset
 from latentscape.errors import LatentscapeError
 from latentscape.models.data_init import initialize_from_data
@@ -224,7 +224,9 @@ def _restore(trainer: Trainer, run: Run | None, run_dir: Path) -> None:
 
 
 def resume(run_dir: str | Path, overrides: Sequence[str] = (), **kwargs) -> Run:
-    """Continue an interrupted run from checkpoints/last.pt with its saved config.
+    """Continue an interrupted run from checkpoints/last.pt with its saved config, or a finished
+    one when `overrides` raise train.epochs or train.max_steps (it trains on from its last state,
+    then evaluates and writes final.pt again).
 
     `overrides` (`key=value`) may change the keys in `resume_overrides.RESUMABLE_KEYS` (learning
     rates, schedule, clipping, epochs / max_steps); each change is recorded in
@@ -235,9 +237,22 @@ def resume(run_dir: str | Path, overrides: Sequence[str] = (), **kwargs) -> Run:
     run = Run.open(run_dir)
     last = run.checkpoints / "last.pt"
     if last.exists() and is_finished(last):
-        raise LatentscapeError(f"{run_dir} has already finished (checkpoints/final.pt exists)")
+        before, after = resume_config(run, [], write=False).train, resume_config(run, list(overrides), write=False).train
+        if not trains_longer(before, after):
+            raise LatentscapeError(
+                f"{run_dir} has already finished (checkpoints/final.pt exists); to train it longer, "
+                "resume with a larger train.epochs or train.max_steps"
+            )
     cfg = resume_config(run, list(overrides), write=is_main_process())
     return train_and_evaluate(cfg, run_dir, resume=True, **kwargs)
+
+
+def trains_longer(before: TrainConfig, after: TrainConfig) -> bool:
+    """Whether the train config `after` allows more training than `before` (a larger epoch count,
+    or a larger or removed step limit): the condition to continue a finished run."""
+    more_epochs = after.epochs > before.epochs
+    more_steps = before.max_steps is not None and (after.max_steps is None or after.max_steps > before.max_steps)
+    return more_epochs or more_steps
 
 
 def _write_report(run: Run) -> None:
