@@ -106,7 +106,6 @@ def run(args: argparse.Namespace) -> int:
     data_cfg = loaded.config.data
     if args.data_dir:
         data_cfg = dataclasses.replace(data_cfg, data_dir=args.data_dir)
-    options = {"iwae_k": str(args.iwae_k), **parse_options(args.opt)}
     with phase("data"):
         dataset = load_split(data_cfg, args.split)
         # the training split only when a metric uses it (FID/KID against reference_split=train):

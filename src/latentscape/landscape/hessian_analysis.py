@@ -107,7 +107,7 @@ def analyse_hessian(
         t0 = time.perf_counter()
         say(f"eigenvalue density by stochastic Lanczos quadrature ({slq_runs} run(s) of {slq_steps} steps)...")
         dens = H.slq_density(op, slq_runs, slq_steps, seed=seed)
-        grid, sigma = H.default_grid(dens)
+        _, sigma = H.default_grid(dens)
         doc["density"] = {
             "method": "stochastic Lanczos quadrature", "runs": slq_runs, "steps": slq_steps, "sigma": sigma,
             "nodes": [n.tolist() for n in dens.nodes], "weights": [x.tolist() for x in dens.weights],

@@ -103,9 +103,9 @@ def _draw_surface(
 
     images = out_dir / "images"
     metrics = sorted({m for ms in surface.values.values() for m in ms})
+    xl, yl = axis_labels
     for m in metrics:
         tag = m.replace("/", "_")
-        xl, yl = axis_labels
         if surface.ys is None:
             series = {s: (surface.xs, ms[m]) for s, ms in surface.values.items() if m in ms}
             plot_curves(series, images / f"surface_{tag}.png", xlabel=f"alpha ({xl})", ylabel=m, title=f"{m} along d1", markers=len(surface.xs) <= 31)

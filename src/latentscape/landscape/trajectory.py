@@ -154,8 +154,7 @@ def axis_through_zero(lo: float, hi: float, n: int) -> np.ndarray:
 def trajectory_axes(coords: np.ndarray, n: int, margin: float) -> tuple[np.ndarray, np.ndarray]:
     """Grid axes (n,), (n,) covering the trajectory's plane coordinates `coords` (K, 2) plus
     `margin` (a fraction of the span on each side), with the final weights (0, 0) on a node."""
-    xy = np.asarray(coords, dtype=np.float64)
-    lo, hi = np.minimum(xy.min(0), 0.0), np.maximum(xy.max(0), 0.0)
-    span = np.maximum(hi - lo, 1e-12)
-    lo, hi = lo - margin * span, hi + margin * span
-    return axis_through_zero(float(lo[0]), float(hi[0]), n), axis_through_zero(float(lo[1]), float(hi[1]), n)
+    from latentscape.landscape.plane import grid_axes
+
+    xs, ys = grid_axes([(0.0, 0.0), *map(tuple, np.asarray(coords, dtype=np.float64))], n, margin)  # the extent
+    return axis_through_zero(float(xs[0]), float(xs[-1]), n), axis_through_zero(float(ys[0]), float(ys[-1]), n)

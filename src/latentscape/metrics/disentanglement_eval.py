@@ -17,17 +17,16 @@ import numpy as np
 import torch
 
 from latentscape.metrics import disentanglement as dis
-from latentscape.metrics.base import EvalContext, MetricNotApplicable
+from latentscape.errors import LatentscapeError
+from latentscape.metrics.base import EvalContext, MetricNotApplicable, int_option
 
 
 def _int_option(ctx: EvalContext, key: str, default: int) -> int:
+    """`int_option`, refused as MetricNotApplicable (these metrics' other refusals)."""
     try:
-        value = int(ctx.options.get(key, default))
-    except ValueError:
-        raise MetricNotApplicable(f"--opt {key}={ctx.options[key]!r} is not an integer") from None
-    if value < 1:
-        raise MetricNotApplicable(f"--opt {key} must be >= 1, got {value}")
-    return value
+        return int_option(ctx.options, key, default)
+    except LatentscapeError as exc:
+        raise MetricNotApplicable(str(exc)) from None
 
 
 @torch.no_grad()

@@ -237,8 +237,7 @@ def resume(run_dir: str | Path, overrides: Sequence[str] = (), **kwargs) -> Run:
     run = Run.open(run_dir)
     last = run.checkpoints / "last.pt"
     if last.exists() and is_finished(last):
-        before, after = resume_config(run, [], write=False).train, resume_config(run, list(overrides), write=False).train
-        if not trains_longer(before, after):
+        if not trains_longer(run.config().train, resume_config(run, list(overrides), write=False).train):
             raise LatentscapeError(
                 f"{run_dir} has already finished (checkpoints/final.pt exists); to train it longer, "
                 "resume with a larger train.epochs or train.max_steps"
