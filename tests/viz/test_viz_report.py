@@ -69,7 +69,7 @@ def test_report_contents(tmp_path):
 def test_report_escapes_text(tmp_path):
     html = write_report(_full_run(tmp_path)).read_text()
     assert "<script>" not in html
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
 
 
 def test_report_on_run_with_only_config(tmp_path):

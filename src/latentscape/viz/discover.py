@@ -14,19 +14,25 @@ The index page, the compare page and the per-folder report all start here. Recog
   name -> number) and `report` (a page relative to the folder). Top-level numbers are used when
   `metrics` is missing. A new analysis shows up in the index without any code change here.
 
-Nothing here raises on a hostile file: an unreadable JSON or YAML is treated as absent.
+A folder whose `summary.json` names its `kind` is that analysis, whatever else it holds (an
+analysis folder keeps a copy of its run's config.yaml). A file that is present but cannot be read
+(not UTF-8, not JSON/YAML, an unexpected shape, text that is not valid Unicode, larger than
+`MAX_JSON_BYTES`) makes `discover` skip that folder with a one-line reason (`Skipped`), so one bad
+file never stops an index; long text is cut to `MAX_TEXT` characters with a note.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from latentscape.errors import LatentscapeError
 from latentscape.viz.findings import as_number, demo_finding, fge_finding, path_finding, pick, plane_finding, plane_range, short
 from latentscape.viz.metrics_log import final_metrics, read_metrics
 
@@ -34,6 +40,15 @@ SUMMARY_NAMES = ("summary.json", "result.json", "results.json", "study.json")
 SKIP_DIRS = {"images", "checkpoints", "tb", "eval", "__pycache__", ".git", "node_modules"}
 WATCHED = ("config.yaml", "metrics.jsonl", "path.json", "plane.json", *SUMMARY_NAMES)
 MAX_METRICS = 6
+MAX_JSON_BYTES = 64 * 1024 * 1024  # a result file larger than this is not read at all
+MAX_TEXT = {"title": 240, "finding": 600, "name": 120, "model": 80, "dataset": 80, "kind": 40}
+MAX_METRIC_NAME = 60
+LARGE_SUMMARY_BYTES = 1024 * 1024  # a summary this large is noted as such (its page shows a part)
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # a \uD800-\uDFFF escape in JSON text
+
+
+class UnreadableResult(LatentscapeError):
+    """A result file that is present but cannot be read (the message names the file and why)."""
 
 
 @dataclass
@@ -51,23 +66,112 @@ class Entry:
     page: str = "report.html"  # relative to `folder`; "" when there is nothing to link
     anchor: str = ""
     updated: float = 0.0
+    note: str = ""  # e.g. "long text shortened (summary.json is 53 MB)"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A folder left out of the index, and why (one line)."""
+
+    folder: Path
+    reason: str
+
+    def line(self, root: Path) -> str:
+        try:
+            where = self.folder.relative_to(root).as_posix() or "."
+        except ValueError:
+            where = str(self.folder)
+        return printable(f"skipped {where}: {self.reason}")
+
+
+@dataclass
+class Discovery:
+    """What `discover` found: the entries, and the folders it had to skip."""
+
+    entries: list[Entry]
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+def printable(text: str) -> str:
+    """`text` with anything that cannot be written as UTF-8 (a lone surrogate from a file name
+    that is not UTF-8) shown as a backslash escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def load_json(path: Path) -> Any:
+    """Parsed JSON of `path`; None when it does not exist.
+
+    Raises:
+        UnreadableResult: the file is present but too large, not UTF-8, not JSON, nested too
+            deep, or holds an unpaired surrogate (text that cannot be written into a page).
+    """
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise UnreadableResult(f"{path.name}: cannot read ({exc.strerror or exc})") from None
+    if size > MAX_JSON_BYTES:
+        raise UnreadableResult(f"{path.name}: {size / 2**20:.0f} MB, larger than the {MAX_JSON_BYTES // 2**20} MB read for a result file")
+    try:
+        text = path.read_bytes().decode("utf-8")
+        doc = json.loads(text)
+    except UnicodeDecodeError as exc:
+        raise UnreadableResult(f"{path.name}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise UnreadableResult(f"{path.name}: cannot read ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise UnreadableResult(f"{path.name}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise UnreadableResult(f"{path.name}: nested too deeply") from None
+    if _SURROGATE_ESCAPE.search(text) and not encodable(doc):
+        raise UnreadableResult(f"{path.name}: holds text that is not valid Unicode (an unpaired surrogate escape)")
+    return doc
 
 
 def read_json(path: Path) -> Any:
-    """Parsed JSON of `path`, or None when missing or unreadable."""
+    """Parsed JSON of `path`, or None when missing or unreadable (see `load_json`)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
+        return load_json(path)
+    except UnreadableResult:
         return None
+
+
+def encodable(obj: Any) -> bool:
+    """Whether every string in `obj` (keys included) can be written as UTF-8."""
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, ValueError, TypeError, RecursionError):
+        return False
+    return True
 
 
 def read_config(folder: Path) -> dict[str, Any] | None:
-    """`folder/config.yaml` as a dict, or None."""
+    """`folder/config.yaml` as a dict, or None (missing or unreadable)."""
     try:
-        config = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8", errors="replace"))
-    except (OSError, yaml.YAMLError, RecursionError):
+        return load_config(folder)
+    except UnreadableResult:
         return None
-    return config if isinstance(config, dict) else None
+
+
+def load_config(folder: Path) -> dict[str, Any] | None:
+    """`folder/config.yaml` as a dict; None when there is none.
+
+    Raises:
+        UnreadableResult: it is present but not a YAML mapping (or cannot be read).
+    """
+    path = folder / "config.yaml"
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8", errors="replace"))
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise UnreadableResult(f"config.yaml: cannot read ({exc.strerror or exc})") from None
+    except (yaml.YAMLError, RecursionError, ValueError) as exc:
+        raise UnreadableResult(f"config.yaml: not valid YAML ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+    if not isinstance(config, dict):
+        raise UnreadableResult("config.yaml: not a mapping of keys to values")
+    return config
 
 
 def _section(config: dict | None, key: str) -> dict:
@@ -85,20 +189,24 @@ def model_and_dataset(folder: Path, config: dict | None) -> tuple[str, str]:
     return name, str(_section(config, "data").get("name", ""))
 
 
+WINDOW = " (window mean)"  # a train-split value: the mean of the last logging window, not the final weights
+
+
 def run_metrics(folder: Path) -> tuple[dict[str, float], int | None]:
     """Key metrics of a training run (last logged loss per split first, then eval/*.json) and its last step."""
     records = read_metrics(folder)
     finals = final_metrics(records)
     out: dict[str, float] = {}
-    splits = [sp for sp in ("test", "val", "train") if sp in finals] + [sp for sp in finals if sp not in ("test", "val", "train")]
+    order = ("test", "val", "train_eval", "train")
+    splits = [sp for sp in order if sp in finals] + [sp for sp in finals if sp not in order]
     for split in splits:  # the loss of every split first
         if "loss" in finals[split]:
-            out[f"{split} loss"] = finals[split]["loss"]
+            out[f"{split} loss{WINDOW if split == 'train' else ''}"] = finals[split]["loss"]
     if splits:  # then the other metrics of the first split, unless they repeat the loss (recon == loss)
         first = finals[splits[0]]
         for name, value in first.items():
             if name != "loss" and value != first.get("loss") and len(out) < MAX_METRICS:
-                out[f"{splits[0]} {name}"] = value
+                out[f"{splits[0]} {name}{WINDOW if splits[0] == 'train' else ''}"] = value
     steps = [r["step"] for r in records if isinstance(r.get("step"), int)]
     for path in sorted((folder / "eval").glob("*.json")) if (folder / "eval").is_dir() else []:
         doc = read_json(path)
@@ -122,15 +230,25 @@ def _mtime(folder: Path) -> float:
 
 
 def describe(folder: Path) -> list[Entry]:
-    """The entries of one folder ([] when it holds nothing recognisable)."""
+    """The entries of one folder ([] when it holds nothing recognisable).
+
+    Raises:
+        UnreadableResult: a file that decides what the folder is (summary.json, config.yaml,
+            path.json, plane.json, eval/demo.json, eval/fge.json) is present but unreadable.
+    """
     folder = Path(folder)
-    config = read_config(folder) if (folder / "config.yaml").is_file() else None
+    summary = load_json(folder / "summary.json")
+    if summary is not None and not isinstance(summary, dict):
+        raise UnreadableResult("summary.json: not a JSON object")
+    if isinstance(summary, dict) and isinstance(summary.get("kind"), str) and summary["kind"].strip():
+        return [summary_entry(folder, summary, "summary.json")]  # the analysis says what it is
+    config = load_config(folder)
     model, dataset = model_and_dataset(folder, config)
     name = str((config or {}).get("name") or folder.name)
     base = dict(folder=folder, model=model, dataset=dataset, updated=_mtime(folder))
     entries: list[Entry] = []
-    demo = read_json(folder / "eval" / "demo.json")
-    path_doc, plane_doc = read_json(folder / "path.json"), read_json(folder / "plane.json")
+    demo = load_json(folder / "eval" / "demo.json")
+    path_doc, plane_doc = load_json(folder / "path.json"), load_json(folder / "plane.json")
     curve = _section(config, "model")
     if isinstance(path_doc, dict) and path_doc.get("start") == "start" and curve.get("name") == "curve":
         path_doc.update(start=curve.get("start"), end=curve.get("end"))  # a curve path: name the curve's ends
@@ -169,15 +287,16 @@ def describe(folder: Path) -> list[Entry]:
             lead = next(iter(metrics.items()), None)
             finding = f"Trained{steps}" + (f"; last {lead[0]} {lead[1]:.4g}." if lead else "; no metrics logged yet.")
             entries.append(Entry(kind="run", name=name, title=title, finding=finding, metrics=metrics, **base))
-        fge = read_json(folder / "eval" / "fge.json")
+        fge = load_json(folder / "eval" / "fge.json")
         if isinstance(fge, dict) and isinstance(fge.get("ensemble"), dict):
             metrics = {f"fge {k} accuracy": float(fge[k]["accuracy"]) for k in ("original", "ensemble") if as_number((fge.get(k) or {}).get("accuracy")) is not None}
             entries.append(Entry(kind="fge", name=f"{name} (fge)", title=f"Fast geometric ensembling from {name}", finding=fge_finding(fge), metrics=metrics, anchor="fge", **base))
     for summary_name in SUMMARY_NAMES:
-        doc = read_json(folder / summary_name)
-        if isinstance(doc, dict) and not entries:
-            entries.append(summary_entry(folder, doc, summary_name))
+        if entries:
             break
+        doc = summary if summary_name == "summary.json" else load_json(folder / summary_name)
+        if isinstance(doc, dict):
+            entries.append(summary_entry(folder, doc, summary_name))
     return entries
 
 
@@ -198,32 +317,71 @@ def summary_entry(folder: Path, doc: dict, file_name: str) -> Entry:
     kind = str(doc.get("kind") or folder.name.split("-")[0] or "analysis")
     report = doc.get("report")
     inside = isinstance(report, str) and not Path(report).is_absolute() and ".." not in Path(report).parts
+    if inside and not (folder / report).resolve().is_relative_to(folder.resolve()):
+        inside = False  # a link that leaves the folder
     page = report if inside and (folder / report).is_file() else "report.html"  # never a link out of the folder
+    stat = (folder / file_name).stat()
+    note = f"{file_name} is {stat.st_size / 2**20:.0f} MB; the index shows its title, finding and metrics." if stat.st_size > LARGE_SUMMARY_BYTES else ""
     return Entry(
         folder=folder, kind=kind, name=folder.name, title=str(doc.get("title") or f"{kind}: {folder.name}"),
         model=str(doc.get("model") or ""), dataset=str(doc.get("dataset") or ""), finding=str(doc.get("finding") or ""),
-        metrics=metrics, page=page, updated=(folder / file_name).stat().st_mtime,
+        metrics=metrics, page=page, updated=stat.st_mtime, note=note,
     )
 
 
-def discover(root: str | Path, max_depth: int = 6) -> list[Entry]:
-    """Every recognised folder under `root` (itself included), sorted by path.
+def discover(root: str | Path, max_depth: int = 6) -> Discovery:
+    """Every recognised folder under `root` (itself included), sorted by path, and the folders
+    skipped because a result file in them could not be read or written into a page.
 
     Run internals (images/, checkpoints/, tb/, eval/) and hidden folders are not searched; a folder
-    that is a run is still searched below (the demo keeps its runs in sub-folders).
+    that is a run is still searched below (the demo keeps its runs in sub-folders, an analysis
+    of a run lives in RUN/analysis/).
     """
     root = Path(root)
-    found: list[Entry] = []
+    found = Discovery([])
     for current, dirs, _ in os.walk(root, followlinks=False):
         here = Path(current)
         depth = len(here.relative_to(root).parts)
         dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith(".")) if depth < max_depth else []
         try:
-            found.extend(describe(here))
-        except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a JSON of an unexpected shape
-            page = "report.html" if (here / "config.yaml").is_file() else ""
-            found.append(Entry(folder=here, kind="unreadable", name=here.name, title=here.name, page=page, finding=f"could not read this folder's results: {exc}"))
+            entries = [bounded(e) for e in describe(here)]
+            for e in entries:
+                check_text(e)
+        except UnreadableResult as exc:
+            found.skipped.append(Skipped(here, str(exc)))
+            continue
+        except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:  # a JSON of an unexpected shape
+            found.skipped.append(Skipped(here, f"a result file of an unexpected shape ({type(exc).__name__}: {exc})"))
+            continue
+        found.entries.extend(entries)
     return found
+
+
+def check_text(entry: Entry) -> None:
+    """Raise UnreadableResult when some text of `entry` cannot be written as UTF-8 (a lone
+    surrogate: from a JSON escape, or a folder name that is not UTF-8)."""
+    texts = [str(entry.folder), *(getattr(entry, f.name) for f in fields(entry) if isinstance(getattr(entry, f.name), str))]
+    if not encodable([texts, list(entry.metrics)]):
+        where = "its folder name" if not encodable(str(entry.folder)) else "its results"
+        raise UnreadableResult(f"{where} hold text that is not valid Unicode (an unpaired surrogate)")
+
+
+def bounded(entry: Entry) -> Entry:
+    """`entry` with its text fields cut to MAX_TEXT characters and at most MAX_METRICS + 2 metrics
+    (an index row stays small however large the summary it came from); says so in `note`."""
+    cut = []
+    for name, limit in MAX_TEXT.items():
+        text = getattr(entry, name)
+        if len(text) > limit:
+            setattr(entry, name, text[: limit - 1] + "\u2026")
+            cut.append(name)
+    metrics = {(k if len(k) <= MAX_METRIC_NAME else k[: MAX_METRIC_NAME - 1] + "\u2026"): v for k, v in entry.metrics.items()}
+    if len(entry.metrics) > MAX_METRICS + 2 or any(len(k) > MAX_METRIC_NAME for k in entry.metrics):
+        cut.append("metrics")
+    entry.metrics = dict(list(metrics.items())[: MAX_METRICS + 2])
+    if cut:
+        entry.note = (entry.note + " " if entry.note else "") + f"Shortened for this page: {', '.join(cut)} (see the folder's files)."
+    return entry
 
 
 def fingerprint(root: str | Path) -> tuple:
