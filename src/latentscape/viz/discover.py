@@ -241,7 +241,7 @@ def describe(folder: Path) -> list[Entry]:
     if summary is not None and not isinstance(summary, dict):
         raise UnreadableResult("summary.json: not a JSON object")
     if isinstance(summary, dict) and isinstance(summary.get("kind"), str) and summary["kind"].strip():
-        return [summary_entry(folder, summary, "summary.json")]  # the analysis says what it is
+        return [bounded(summary_entry(folder, summary, "summary.json"))]  # the analysis says what it is
     config = load_config(folder)
     model, dataset = model_and_dataset(folder, config)
     name = str((config or {}).get("name") or folder.name)
@@ -297,7 +297,7 @@ def describe(folder: Path) -> list[Entry]:
         doc = summary if summary_name == "summary.json" else load_json(folder / summary_name)
         if isinstance(doc, dict):
             entries.append(summary_entry(folder, doc, summary_name))
-    return entries
+    return [bounded(e) for e in entries]
 
 
 def curve_label(model_section: dict) -> str:
@@ -344,7 +344,7 @@ def discover(root: str | Path, max_depth: int = 6) -> Discovery:
         depth = len(here.relative_to(root).parts)
         dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith(".")) if depth < max_depth else []
         try:
-            entries = [bounded(e) for e in describe(here)]
+            entries = describe(here)
             for e in entries:
                 check_text(e)
         except UnreadableResult as exc:
@@ -362,8 +362,9 @@ def check_text(entry: Entry) -> None:
     surrogate: from a JSON escape, or a folder name that is not UTF-8)."""
     texts = [str(entry.folder), *(getattr(entry, f.name) for f in fields(entry) if isinstance(getattr(entry, f.name), str))]
     if not encodable([texts, list(entry.metrics)]):
-        where = "its folder name" if not encodable(str(entry.folder)) else "its results"
-        raise UnreadableResult(f"{where} hold text that is not valid Unicode (an unpaired surrogate)")
+        if not encodable(str(entry.folder)):
+            raise UnreadableResult("its folder name is not valid UTF-8")
+        raise UnreadableResult("its results hold text that is not valid Unicode (an unpaired surrogate)")
 
 
 def bounded(entry: Entry) -> Entry:

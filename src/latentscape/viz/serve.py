@@ -60,7 +60,7 @@ class IndexServer(ThreadingHTTPServer):
         """
         with self._lock:  # one rebuild at a time; concurrent requests wait for it
             current = fingerprint(self.root)
-            if current == self._seen and (self.root / "index.html").is_file():
+            if current == self._seen and self.error is None and (self.root / "index.html").is_file():
                 return False
             self._seen = current
             lines: list[str] = []
