@@ -25,10 +25,16 @@ def new_figure(width: float = 6.4, height: float = 4.4) -> Figure:
     return fig
 
 
-def save_figure(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
-    """Render `fig` to a PNG at `path` (parents created, atomic), then clear the figure."""
+def save_figure(fig: Figure, path: str | Path, dpi: int = 120, trim: bool = False) -> Path:
+    """Render `fig` to a PNG at `path` (parents created, atomic), then clear the figure.
+
+    Args:
+        trim: cut the blank margin around the drawing (a picture whose axes keep a fixed aspect
+            ratio, e.g. a plane drawn to scale, cannot fill a figure of any other shape).
+    """
+    extra = {"bbox_inches": "tight", "pad_inches": 0.08} if trim else {}
     try:
-        return atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=dpi))
+        return atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=dpi, **extra))
     finally:
         fig.clear()
 

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib import colors
+from matplotlib.patches import Patch
 
 from latentscape.viz.figure import as_array, new_figure, save_figure
 from latentscape.viz.plots import _class_colormap
@@ -34,7 +36,7 @@ def plot_latents_over_cloud(
         cloud: (M, 2) reference latents drawn in grey underneath, or None.
         class_names: legend names by class index.
         title: plot title.
-        max_points: evenly spaced subsets above this many points (each of points and cloud).
+        max_points: an evenly spaced subset of `points` above this many (the cloud is binned whole).
 
     Returns:
         The path written.
@@ -46,20 +48,36 @@ def plot_latents_over_cloud(
     xy, lab = _thin(xy, max_points), _thin(lab, max_points)
     fig = new_figure(width=6.4, height=5.4)
     ax = fig.add_subplot()
+    handles = []
     if cloud is not None:
-        bg = _thin(as_array(cloud, "cloud", 2), max_points)
-        ax.scatter(bg[:, 0], bg[:, 1], s=3.0, color="0.8", linewidths=0, label="train (all)", zorder=1)
+        handles.append(draw_cloud(ax, as_array(cloud, "cloud", 2)))
     classes = np.unique(lab)
     cmap = _class_colormap(len(classes))
     size = float(np.clip(4000.0 / max(len(xy), 1), 3.0, 25.0))
     for i, k in enumerate(classes):
         sel = lab == k
         name = class_names[k] if class_names is not None and 0 <= k < len(class_names) else str(k)
-        ax.scatter(xy[sel, 0], xy[sel, 1], s=size, color=cmap(i), label=str(name), alpha=0.8, linewidths=0, zorder=2)
+        ax.scatter(xy[sel, 0], xy[sel, 1], s=size, color=cmap(i), label=str(name), alpha=0.75, linewidths=0, zorder=2)
     ax.set(xlabel="z[0]", ylabel="z[1]", title=title)
     if len(classes) <= 20:
-        ax.legend(markerscale=2.0, fontsize="small", loc="best", framealpha=0.8)
+        ax.legend(handles=handles + ax.get_legend_handles_labels()[0], markerscale=2.0, fontsize="small", loc="best", framealpha=0.8)
     return save_figure(fig, path)
+
+
+#: Greys from light to dark: a cell holding one training latent is already visibly grey.
+CLOUD_CMAP = colors.LinearSegmentedColormap.from_list("cloud", ["0.78", "0.3"])
+
+
+def draw_cloud(ax, cloud: np.ndarray) -> Patch:
+    """The reference latents (M, 2) as a grey density (hexagonal bins, darker where denser),
+    under the coloured points: tiny light-grey dots under thousands of coloured ones were
+    invisible, a filled density is not. Returns the legend handle."""
+    if cloud.ndim != 2 or cloud.shape[1] != 2:
+        raise ValueError(f"cloud must be (M, 2), got {cloud.shape}")
+    finite = cloud[np.isfinite(cloud).all(axis=1)]
+    if len(finite):
+        ax.hexbin(finite[:, 0], finite[:, 1], gridsize=60, mincnt=1, bins="log", cmap=CLOUD_CMAP, linewidths=0, zorder=1)
+    return Patch(facecolor="0.55", edgecolor="none", label=f"train latents ({len(cloud)}, density)")
 
 
 def _thin(a: np.ndarray, limit: int) -> np.ndarray:
