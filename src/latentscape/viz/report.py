@@ -89,7 +89,7 @@ def write_report(
         section("metrics", "Final metrics", _metrics_blocks(records)),
         section("eval", "Evaluation", _eval_blocks(run_dir, {HANDLED_EVAL[k] for k in HANDLED_EVAL if k in kinds})),
         section("curves", "Training curves", _curves_blocks(run_dir, budget)),
-        section("images", "Images", _images_blocks(run_dir, budget, shown)),
+        section("images", "Images", _images_blocks(run_dir, budget, shown) + ([] if has_config else _top_pictures(run_dir, budget))),
         section("summary", "Summary", _summary_blocks(run_dir) if not has_config else []),
         section("inside", "Runs and analyses in this folder", subfolder_links(run_dir, discover(run_dir, max_depth=2).entries)),
         section("config", "Config", _config_blocks(config_text, config) if has_config else []),
@@ -98,7 +98,8 @@ def write_report(
     heading = lead.title if lead else f"{title['run']}: {title['model']} on {title['dataset']}"
     html = render(
         "report.html", title=f"{heading} - latentscape report", wide=False, heading=heading,
-        kind=lead.kind if lead else "", model=title["model"], dataset=title["dataset"],
+        kind=lead.kind if lead else "", model=(lead.model if lead else "") or title["model"],
+        dataset=(lead.dataset if lead else "") or title["dataset"],
         location=str(run_dir.resolve()), finding=lead.finding if lead else "",
         sections=[s for s in sections if s],  # leave out what has nothing to show
     )
@@ -202,6 +203,13 @@ def _images_blocks(run_dir: Path, budget: list[int], shown: set[Path] = frozense
     for group, members in groups.items():
         blocks += [Heading(group), *_gallery(*_embed(members, images, budget))]
     return blocks
+
+
+def _top_pictures(folder: Path, budget: list[int]) -> list[Block]:
+    """The pictures an analysis folder keeps next to its summary (a tune study's
+    objective_vs_params.png and history.png), as wide plots."""
+    paths = [p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    return [Heading(folder.name), *_gallery(*_embed(paths, folder, budget), style="plots")] if paths else []
 
 
 def _eval_doc_blocks(data: object) -> list[Block]:
