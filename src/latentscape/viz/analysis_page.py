@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from latentscape.viz.blocks import Block, Gallery, Heading, Links, Note, Section, Strip, Table, picture, section, table
-from latentscape.viz.discover import read_json
+from latentscape.viz.result_files import read_json
 from latentscape.viz.html_parts import format_value
 
 STRIP_NOTE = (

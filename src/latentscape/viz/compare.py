@@ -24,7 +24,7 @@ import numpy as np
 from latentscape.errors import LatentscapeError
 from latentscape.io import atomic_write_text
 from latentscape.viz.blocks import Block, Gallery, Heading, Note, Table, picture, section, table
-from latentscape.viz.discover import read_config, read_json
+from latentscape.viz.result_files import read_config, read_json
 from latentscape.viz.figure import draw_series, few_steps_ticks, new_figure, save_figure, wants_log
 from latentscape.viz.html_parts import flatten, format_value
 from latentscape.viz.metrics_log import CURVE_PREFIX, WINDOW_NOTE, final_metrics, last_steps, metric_series, read_metrics, train_window

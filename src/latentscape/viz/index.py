@@ -23,7 +23,8 @@ from urllib.parse import quote
 
 from latentscape.errors import LatentscapeError
 from latentscape.io import atomic_write_text
-from latentscape.viz.discover import Entry, discover, printable
+from latentscape.viz.discover import Entry, discover
+from latentscape.viz.result_files import printable
 from latentscape.viz.templating import GENERATOR, render
 
 MAX_METRIC_COLUMNS = 5

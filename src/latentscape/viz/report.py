@@ -3,10 +3,12 @@
 The page has no external references (images and GIFs are base64 data URIs, CSS is inline), so it
 can be mailed or opened offline on a phone. It shows: a title saying what the folder holds, the
 finding of an analysis (demo, path, plane, fge: viz/analysis_page.py) with its table and labelled
-pictures, a final-metrics table, every JSON result under eval/ with its protocol, the training
-curves, every other picture under images/ grouped by file-name prefix, links to the runs inside
-the folder, and the resolved config. Sections with nothing to show are left out, so a partial
-run (only config.yaml) gets a short page.
+pictures, the last logged values per split (with the steps the train value averages over), every
+JSON result under eval/ with its protocol, the training curves, every other picture under images/
+grouped by file-name prefix, links to the runs inside the folder, and the resolved config. An
+analysis folder's summary JSON is shown flattened, at most MAX_SUMMARY_ROWS fields. The page is
+built as blocks (viz/blocks.py) and written by templates/report.html. Sections with nothing to
+show are left out, so a partial run (only config.yaml) gets a short page.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from latentscape.errors import LatentscapeError
 from latentscape.io import atomic_write_text
 from latentscape.viz.analysis_page import analysis_sections, subfolder_links
 from latentscape.viz.blocks import Block, Figure, Gallery, Heading, Note, Protocol, Source, key_values, picture, section, table
-from latentscape.viz.discover import SUMMARY_NAMES, UnreadableResult, describe, discover, load_json, model_and_dataset, read_json
+from latentscape.viz.discover import SUMMARY_NAMES, describe, discover, model_and_dataset
+from latentscape.viz.result_files import UnreadableResult, load_json, read_json
 from latentscape.viz.html_parts import flatten, format_value
 from latentscape.viz.metrics_log import CURVE_PREFIX, WINDOW_NOTE, final_metrics, last_steps, plot_metrics_jsonl, read_metrics, train_window
 from latentscape.viz.templating import render
@@ -86,7 +89,7 @@ def write_report(
     budget = [max_image_bytes]
     sections += [
         section("problem", "Unreadable results", problem),
-        section("metrics", "Final metrics", _metrics_blocks(records)),
+        section("metrics", "Last logged values", last_logged_table(records)),
         section("eval", "Evaluation", _eval_blocks(run_dir, {HANDLED_EVAL[k] for k in HANDLED_EVAL if k in kinds})),
         section("curves", "Training curves", _curves_blocks(run_dir, budget)),
         section("images", "Images", _images_blocks(run_dir, budget, shown) + ([] if has_config else _top_pictures(run_dir, budget))),
@@ -143,8 +146,6 @@ def last_logged_table(records: list[dict[str, Any]]) -> list[Block]:
     rows += [([n], [finals[sp].get(n) for sp in splits]) for n in names]
     return [Note(WINDOW_NOTE, muted=True), table(["metric"], splits, rows)]
 
-
-_metrics_blocks = last_logged_table
 
 
 def _eval_blocks(run_dir: Path, skip: set[str] = frozenset()) -> list[Block]:
