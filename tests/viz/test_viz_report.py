@@ -137,3 +137,20 @@ def test_analysis_page_shows_its_summary_fields_and_pictures(tmp_path):
     assert "model <b>vae</b>" in html and "dataset <b>mnist</b>" in html  # from the summary, not "unknown"
     assert "Best lr 3e-4." in html and "trials[0].lr" in html
     assert [m for m, _ in _data_uris(html)] == ["image/png"]
+
+
+def test_templates_escape_by_default_and_mark_nothing_safe():
+    from pathlib import Path
+
+    import latentscape.viz
+    from latentscape.viz.templating import environment
+
+    env = environment()
+    assert env.autoescape is True
+    assert env.from_string("{{ x }}").render(x="<b onclick='y'>&") == "&lt;b onclick=&#39;y&#39;&gt;&amp;"
+    templates = Path(latentscape.viz.__file__).parent / "templates"
+    names = sorted(p.name for p in templates.iterdir())
+    assert {"base.html", "blocks.html", "index.html", "report.html", "compare.html", "page.css", "index.js"} <= set(names)
+    for path in templates.glob("*.html"):
+        text = path.read_text()
+        assert "|safe" not in text.replace(" ", "") and "Markup" not in text and "autoescape false" not in text, path.name
