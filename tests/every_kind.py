@@ -35,12 +35,29 @@ def _run(*args: str) -> None:
     assert main([*args]) == 0, args
 
 
-def _fixture(folder: Path, kind: str, title: str, finding: str, metrics: dict[str, float]) -> Path:
-    """summary.json for an analysis whose command does not write one yet."""
+def _fixture(folder: Path, kind: str, title: str, finding: str, metrics) -> None:
+    """summary.json for an analysis whose command does not write one yet (`metrics`: a function
+    reading them from the command's own output, called only then)."""
     if not (folder / "summary.json").is_file():
-        doc = {"kind": kind, "title": title, "finding": finding, "model": "mlp_classifier", "dataset": "digits", "metrics": metrics}
+        doc = {"kind": kind, "title": title, "finding": finding, "model": "mlp_classifier", "dataset": "digits", "metrics": metrics()}
         (folder / "summary.json").write_text(json.dumps(doc))
-    return folder
+
+
+def _fixtures(analysis: Path, probe: Path) -> None:
+    def surface_metrics():
+        loss = json.loads((analysis / "surface" / "surface.json").read_text())["summary"]["test"]["loss"]
+        return {k: v for k, v in loss.items() if isinstance(v, (int, float))}
+
+    def top_eigenvalue():
+        return float(json.loads((analysis / "hessian" / "hessian.json").read_text())["top_eigenvalues"]["values"][0])
+
+    _fixture(analysis / "surface", "surface", "Test loss on two random filter-normalised directions around a",
+             "The test loss rises from its value at w on every side of the grid.", surface_metrics)
+    _fixture(analysis / "trajectory", "trajectory", "Training trajectory of a on its top-2 PCA plane",
+             "The checkpoints of a descend the test-loss surface to the final weights.", lambda: {"points": 5})
+    _fixture(analysis / "hessian", "hessian", "Hessian of a's training objective",
+             "The top Hessian eigenvalue of a is computed.", lambda: {"top eigenvalue": top_eigenvalue()})
+    _fixture(probe, "probe", "Codes of ae against PCA", "A logistic regression on ae's codes is compared with PCA.", lambda: {"runs": 1})
 
 
 def make_every_kind(root: Path) -> dict[str, Path]:
@@ -81,20 +98,9 @@ def _make(root: Path) -> dict[str, Path]:
     settings = DemoSettings(epochs=1, curve_epochs=1, points=3, hidden=16, latent_dim=4, threads=1, max_examples=100)
     run_demo(root / "demo", settings, quiet=True)
 
-    surface = json.loads((analysis / "surface" / "surface.json").read_text())
-    loss = surface["summary"]["test"]["loss"] if "summary" in surface else {}
-    _fixture(analysis / "surface", "surface", "Test loss on two random filter-normalised directions around a",
-             "The test loss rises from its value at w on every side of the grid.", {k: v for k, v in loss.items() if isinstance(v, (int, float))})
-    _fixture(analysis / "trajectory", "trajectory", "Training trajectory of a on its top-2 PCA plane",
-             "The checkpoints of a descend the test-loss surface to the final weights.", {"points": 5})
-    hessian = json.loads((analysis / "hessian" / "hessian.json").read_text())
-    top = hessian["top_eigenvalues"]["values"]
-    _fixture(analysis / "hessian", "hessian", "Hessian of a's training objective",
-             f"The top Hessian eigenvalue of a is {float(top[0]):.3g}.", {"top eigenvalue": float(top[0])})
-    probe = runs / "ae" / "analysis" / "probe"
-    _fixture(probe, "probe", "Codes of ae against PCA", "A logistic regression on ae's codes is compared with PCA.", {"runs": 1})
+    _fixtures(analysis, runs / "ae" / "analysis" / "probe")
     return {
         "run": a, "connect": runs / "chain", "path": runs / "path-line", "plane": runs / "plane",
         "surface": analysis / "surface", "trajectory": analysis / "trajectory", "hessian": analysis / "hessian",
-        "fge": b, "probe": probe, "tune": root / "studies" / "lr", "demo": root / "demo",
+        "fge": b, "probe": runs / "ae" / "analysis" / "probe", "tune": root / "studies" / "lr", "demo": root / "demo",
     }
