@@ -93,23 +93,55 @@ def test_report_pages_load(browser, workspace, tmp_path, role):
 
 def test_index_sorts_and_filters(browser, workspace, tmp_path):
     page, _ = _open_index(browser, workspace["index"], tmp_path / "index.png")
-    header = page.locator("th", has_text="test loss").first
-    column = page.evaluate("Array.from(document.querySelectorAll('#entries thead th')).findIndex(t => t.textContent === 'test loss')")
-    read = f"Array.from(document.querySelectorAll('#entries tbody tr')).map(r => r.cells[{column}].getAttribute('data-v')).filter(v => v !== '').map(Number)"
+    runs = "table.entries[data-kind='run']"
+    header = page.locator(f"{runs} th", has_text="test loss").first
+    column = page.evaluate(f"Array.from(document.querySelectorAll(\"{runs} thead th\")).findIndex(t => t.textContent.trim() === 'test loss')")
+    read = f"Array.from(document.querySelectorAll(\"{runs} tbody tr\")).map(r => r.cells[{column}].getAttribute('data-v')).filter(v => v !== '').map(Number)"
     header.click()
     values = page.evaluate(read)
     assert len(values) >= 2 and values == sorted(values)
     header.click()
     assert page.evaluate(read) == sorted(values, reverse=True)
     assert header.get_attribute("aria-sort") == "descending"
-    total = page.locator("#entries tbody tr").count()
+    total = page.locator("table.entries tbody tr").count()
     page.select_option("#f-model", "ae")
-    visible = page.locator("#entries tbody tr:not([hidden])")
+    visible = page.locator("table.entries tbody tr:not([hidden])")
     assert 0 < visible.count() < total
     assert set(visible.evaluate_all("rs => rs.map(r => r.getAttribute('data-model'))")) == {"ae"}
+    assert page.locator("section.kind-section[data-kind='tune']").is_hidden()  # a kind with nothing left is folded away
     page.select_option("#f-model", "")
     page.fill("#f-text", "LR grid")
-    assert page.locator("#entries tbody tr:not([hidden])").count() == 1
+    assert page.locator("table.entries tbody tr:not([hidden])").count() == 1
+    page.close()
+
+
+@pytest.mark.slow
+def test_index_lists_every_kind_of_analysis(browser, tmp_path):
+    """The index over a folder where every command has run (tests/every_kind.py): each kind has its
+    section, lists its folder with a working link, and the page fits a 1,400 px window."""
+    from every_kind import KINDS, make_every_kind
+
+    root = tmp_path / "all"
+    folders = make_every_kind(root)
+    index = write_index(root)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(index.resolve().as_uri())
+    page.wait_for_load_state("load")
+    assert errors == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1400  # no 2,200 px table
+    for kind in KINDS:
+        section = page.locator(f"section.kind-section[data-kind='{kind}']")
+        assert section.count() == 1, kind
+        assert section.locator(".kind").first.inner_text() == kind
+        where = folders[kind].relative_to(root).as_posix()
+        row = section.locator("tbody tr", has_text=where).first
+        assert row.count() == 1, (kind, where)
+        href = row.locator("a").first.get_attribute("href")
+        assert (root / href.split("#")[0]).is_file(), (kind, href)
+    assert page.locator(".warnings").count() == 0
+    page.screenshot(path=str(tmp_path / "index-every-kind.png"), full_page=True)
     page.close()
 
 
@@ -122,6 +154,7 @@ def _open_index(browser, path: Path, shot: Path):
     page.wait_for_load_state("load")
     assert errors == []
     assert "of" in page.locator("#shown").inner_text()  # the script ran
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
     page.screenshot(path=str(shot), full_page=True)
     return page, errors
 

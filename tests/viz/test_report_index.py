@@ -5,6 +5,7 @@ import json
 import re
 import threading
 import urllib.request
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ def _links(html: str) -> list[str]:
 
 def test_discover_finds_every_kind(tmp_path):
     ws = make_workspace(tmp_path)
-    entries = {e.folder: e for e in discover(tmp_path)}
+    entries = {e.folder: e for e in discover(tmp_path).entries}
     kinds = {role: entries[path].kind for role, path in ws.items()}
     assert kinds == {"a": "run", "b": "run", "demo": "demo", "path": "path", "plane": "plane", "study": "tune", "probe": "probe"}
     demo = entries[ws["demo"]]
@@ -180,5 +181,80 @@ def test_hostile_result_files_do_not_break_pages(tmp_path):
     assert "/etc/passwd" not in html and "<b>k</b>" not in html and "&lt;b&gt;k&lt;/b&gt;" in html
     for link in _links(html):
         assert (tmp_path / link).is_file(), link
-    for role in ("path", "plane", "demo", "b"):
-        assert (ws[role] / "report.html").is_file()
+    assert (ws["b"] / "report.html").is_file()  # a damaged eval/fge.json does not hide its run
+    for role in ("path", "plane", "demo"):  # results of an unexpected shape: skipped, each named in a warning
+        rel = ws[role].relative_to(tmp_path).as_posix()
+        assert f"skipped {rel}: a result file of an unexpected shape" in html
+        assert f"href='{rel}/report.html'" not in html
+
+
+class _Tables(HTMLParser):
+    """Each index table: its kind, column headers and the cell texts of its rows."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: dict[str, dict] = {}
+        self._table = self._cell = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table" and "entries" in (attrs.get("class") or ""):
+            self._table = self.tables.setdefault(attrs["data-kind"], {"head": [], "rows": []})
+        elif self._table is not None and tag == "tr":
+            self._table["rows"].append([])
+        elif self._table is not None and tag in ("th", "td"):
+            self._cell = []
+        elif tag == "br" and self._cell is not None:
+            self._cell.append(" ")
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+    def handle_endtag(self, tag):
+        if self._table is None:
+            return
+        if tag in ("th", "td") and self._cell is not None:
+            text = " ".join("".join(self._cell).split()).replace(" \u2195", "")
+            (self._table["head"] if tag == "th" else self._table["rows"][-1]).append(text)
+            self._cell = None
+        elif tag == "table":
+            self._table["rows"] = [r for r in self._table["rows"] if r]
+            self._table = None
+
+
+def _analysis(folder: Path, kind: str, metrics: dict) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text("name: copy\nmodel: {name: vae}\ndata: {name: mnist}\n")  # an analysis keeps its run's config
+    (folder / "summary.json").write_text(json.dumps({"kind": kind, "title": f"{kind} of a", "finding": f"The {kind} finding.", "metrics": metrics}))
+    return folder
+
+
+def test_index_has_a_table_per_kind_with_its_own_columns(tmp_path):
+    ws = make_workspace(tmp_path)
+    analysis = ws["a"] / "analysis"
+    _analysis(analysis / "surface-1", "surface", {"loss at w": 0.1, "max loss": 2.0})
+    _analysis(analysis / "hessian-1", "hessian", {"top eigenvalue": 2.2, "trace": 40.0})
+    _analysis(analysis / "probe", "probe", {"logreg accuracy": 0.9})
+    _analysis(tmp_path / "odd", "my-new-kind", {"widgets": 3})
+    c = tmp_path / "runs" / "c"  # a classifier among autoencoders: its accuracy gets no column of its own
+    c.mkdir()
+    (c / "config.yaml").write_text("name: c\nmodel: {name: mlp_classifier}\ndata: {name: digits}\n")
+    (c / "metrics.jsonl").write_text(json.dumps({"step": 3, "split": "test", "loss": 0.7, "accuracy": 0.61}) + "\n")
+    html = write_index(tmp_path).read_text()
+    tables = _Tables()
+    tables.feed(html)
+    kinds = tables.tables
+    assert list(kinds) == ["demo", "run", "path", "plane", "surface", "hessian", "probe", "tune", "my-new-kind"]
+    assert kinds["hessian"]["head"] == ["name", "model · data", "finding", "top eigenvalue", "trace", "updated"]
+    assert kinds["probe"]["rows"][0][0] == "probe runs/a/analysis/probe"  # the probe under RUN/analysis/probe
+    assert kinds["path"]["head"][3:] == ["test loss barrier", "updated"]
+    assert "copy" not in html  # an analysis folder is not listed again as a run
+    for kind, table in kinds.items():
+        columns = table["head"][3:-1]
+        for i, column in enumerate(columns, start=3):  # no mostly-empty metric column
+            filled = sum(1 for row in table["rows"] if row[i])
+            assert 2 * filled >= len(table["rows"]), (kind, column)
+    runs = kinds["run"]
+    assert runs["head"][3:] == ["test loss", "train loss (window mean)", "test ssim", "test fid (eval)", "test psnr (eval)", "updated"]
+    assert [row[2] for row in runs["rows"] if row[0].startswith("c ")] == ["Trained for 3 steps; last test loss 0.7. also: test accuracy 0.61"]

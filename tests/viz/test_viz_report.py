@@ -69,7 +69,7 @@ def test_report_contents(tmp_path):
 def test_report_escapes_text(tmp_path):
     html = write_report(_full_run(tmp_path)).read_text()
     assert "<script>" not in html
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
 
 
 def test_report_on_run_with_only_config(tmp_path):
@@ -125,3 +125,32 @@ def test_images_grouped_by_prefix_and_sorted(tmp_path):
     order = [html.index(s) for s in ("<h3>recon</h3>", "recon a (png)", "<h3>samples</h3>", "samples 1", "samples 2")]
     assert order == sorted(order)
     assert "class='pixel'" in html  # tiny grids are enlarged with crisp pixels
+
+
+def test_analysis_page_shows_its_summary_fields_and_pictures(tmp_path):
+    study = tmp_path / "study"
+    study.mkdir()
+    (study / "summary.json").write_text(json.dumps({"kind": "tune", "title": "LR search", "finding": "Best lr 3e-4.",
+                                                    "model": "vae", "dataset": "mnist", "trials": [{"lr": 3e-4}]}))
+    save_image_grid(torch.rand(4, 1, 8, 8), study / "history.png", nrow=2)  # tune keeps its plots next to the summary
+    html = write_report(study).read_text()
+    assert "model <b>vae</b>" in html and "dataset <b>mnist</b>" in html  # from the summary, not "unknown"
+    assert "Best lr 3e-4." in html and "trials[0].lr" in html
+    assert [m for m, _ in _data_uris(html)] == ["image/png"]
+
+
+def test_templates_escape_by_default_and_mark_nothing_safe():
+    from pathlib import Path
+
+    import latentscape.viz
+    from latentscape.viz.templating import environment
+
+    env = environment()
+    assert env.autoescape is True
+    assert env.from_string("{{ x }}").render(x="<b onclick='y'>&") == "&lt;b onclick=&#39;y&#39;&gt;&amp;"
+    templates = Path(latentscape.viz.__file__).parent / "templates"
+    names = sorted(p.name for p in templates.iterdir())
+    assert {"base.html", "blocks.html", "index.html", "report.html", "compare.html", "page.css", "index.js"} <= set(names)
+    for path in templates.glob("*.html"):
+        text = path.read_text()
+        assert "|safe" not in text.replace(" ", "") and "Markup" not in text and "autoescape false" not in text, path.name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         elif root.is_dir():
             from latentscape.viz.index import write_index
 
-            path = write_index(root)
+            path = write_index(root, warn=lambda line: print(f"warning: {line}", file=sys.stderr, flush=True))
         else:
             raise LatentscapeError(f"not a directory: {root}")
     print(path.resolve().as_uri() if args.open_path else path)

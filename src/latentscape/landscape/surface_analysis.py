@@ -116,7 +116,7 @@ def _draw_surface(
             z, hib = ms[m], higher_is_better(m)
             title = f"{s} {m}"
             plot_contour(surface.xs, surface.ys, z, images / f"surface_{tag}_{s}_filled.png", points=points, curve_xy=path_xy, title=title, cbar_label=m, xlabel=xl, ylabel=yl, log_scale=False if hib else None, clip_percentile=None if hib else 95.0, equal_aspect=orthonormal)
-            plot_contour_lines(surface.xs, surface.ys, z, images / f"surface_{tag}_{s}_contour.png", title=title, xlabel=xl, ylabel=yl, path_xy=path_xy, clip_percentile=None if hib else 95.0)
+            plot_contour_lines(surface.xs, surface.ys, z, images / f"surface_{tag}_{s}_contour.png", title=title, xlabel=xl, ylabel=yl, path_xy=path_xy, points=points, equal_aspect=orthonormal, clip_percentile=None if hib else 95.0)
             plot_surface_3d(surface.xs, surface.ys, z, images / f"surface_{tag}_{s}_3d.png", title=title, zlabel=m, xlabel=xl, ylabel=yl, clip_percentile=None if hib else 95.0)
     write_report(out_dir)
 

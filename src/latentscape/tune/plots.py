@@ -8,6 +8,7 @@ colour per trial (the study's "history" plot of all executions).
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import matplotlib
 import numpy as np
 
 from latentscape.tune.space import Dimension
-from latentscape.viz.figure import new_figure, save_figure, wants_log
+from latentscape.viz.figure import few_steps_ticks, new_figure, save_figure, wants_log
 
 
 def plot_objective_vs_params(rows: list[dict[str, Any]], dims: list[Dimension], objective: str, path: Path) -> Path | None:
@@ -54,18 +55,32 @@ def plot_histories(rows: list[dict[str, Any]], keys: list[str], objective: str, 
     ax = fig.add_subplot()
     cmap = matplotlib.colormaps["viridis"]
     for i, r in enumerate(sorted(done, key=lambda r: _order(r, keys))):  # colours follow the values
-        colour = cmap(i / max(1, len(done) - 1))
-        label = f"#{r['trial']} " + " ".join(f"{k.split('.')[-1]}={r['params'].get(k)}" for k in keys)
+        colour = cmap(0.85 * i / max(1, len(done) - 1))  # viridis without its pale yellow end, unreadable on white
+        label = f"#{r['trial']} " + " ".join(f"{k.split('.')[-1]}={short_value(r['params'].get(k))}" for k in keys)
         for j, h in enumerate(r.get("histories") or []):
             if h:
                 steps, vals = zip(*h)
-                ax.plot(steps, vals, color=colour, alpha=0.8, label=label if j == 0 else None)
+                # markers: a trial evaluated once is one point, which a line alone does not draw
+                ax.plot(steps, vals, color=colour, alpha=0.85, label=label if j == 0 else None,
+                        marker="o" if len(steps) <= 30 else None, markersize=6, markerfacecolor="none", markeredgewidth=1.5)
+    few_steps_ticks(ax, [s for h in histories for s, _ in h])
     if wants_log([np.asarray([v for h in histories for _, v in h], dtype=float)]):
         ax.set_yscale("log")
     ax.set(xlabel="step", ylabel=objective, title=f"{objective} of every trial (all repeats)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
     return save_figure(fig, path)
+
+
+def short_value(value: Any) -> str:
+    """A searched value as a legend shows it: 3 significant digits in the shorter of plain and
+    scientific notation (0.00030000000000000003 -> "3e-4", 0.01 -> "0.01", 128 -> "128")."""
+    if not isinstance(value, float) or not math.isfinite(value):
+        return str(value)
+    plain = f"{value:.3g}"
+    mantissa, exp = f"{value:.2e}".split("e")
+    scientific = f"{mantissa.rstrip('0').rstrip('.')}e{int(exp)}"
+    return scientific if len(scientific) < len(plain) else plain
 
 
 def _order(row: dict[str, Any], keys: list[str]) -> list[tuple[int, Any]]:

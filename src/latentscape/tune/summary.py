@@ -83,9 +83,10 @@ def write_summary(study: optuna.Study, spec, storage_shown: str) -> dict[str, An
         "direction": spec.objective.direction,
         "repeats": spec.repeats,
         "search": [d.describe() for d in spec.dims],
-        "counts": {s: states.count(s) for s in sorted(set(states))},
+        "counts": summary_counts(states),
         "best": best,
         "trials": rows,
+        **index_fields(spec, best, summary_counts(states)),
     }
     out = Path(spec.study_dir)
     write_json(out / "summary.json", summary)  # strict JSON: a NaN in a history becomes null
@@ -100,6 +101,45 @@ def write_summary(study: optuna.Study, spec, storage_shown: str) -> dict[str, An
         atomic_write_text(out / "best_config.yaml", dump_config(config_from_dict(raw)))
     atomic_write_text(out / "summary.md", "".join(md))
     return summary
+
+
+def summary_counts(states: list[str]) -> dict[str, int]:
+    return {s: states.count(s) for s in sorted(set(states))}
+
+
+def index_fields(spec, best: dict[str, Any] | None, counts: dict[str, int]) -> dict[str, Any]:
+    """The fields every analysis summary.json carries for `latentscape report`'s index
+    (docs/ARCHITECTURE.md, "Reports"): kind, title, finding, model, dataset and flat metrics."""
+    objective, keys = spec.objective.name, [d.key for d in spec.dims]
+    base = spec.base if isinstance(spec.base, dict) else {}
+    model = str((base.get("model") or {}).get("name", "")) if isinstance(base.get("model"), dict) else ""
+    dataset = str((base.get("data") or {}).get("name", "")) if isinstance(base.get("data"), dict) else ""
+    done = counts.get("COMPLETE", 0)
+    metrics: dict[str, Any] = {}
+    if best is not None:
+        setting = ", ".join(f"{k} = {_fmt(best['params'].get(k))}" for k in keys)
+        finding = (f"Best of {done} completed trial{'s' if done != 1 else ''}: {setting} gives {objective} "
+                   f"{_fmt(best['mean'])} (mean of {len(best['values'])} repeat{'s' if len(best['values']) != 1 else ''}).")
+        metrics[f"best {objective}"] = best["mean"]
+        if best.get("std") is not None:
+            metrics["std"] = best["std"]
+        for k in keys[:4]:
+            value = best["params"].get(k)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                metrics[f"best {k.split('.')[-1]}"] = value
+    else:
+        finding = f"No trial has completed yet ({sum(counts.values())} recorded)."
+    metrics["trials"] = done
+    if counts.get("FAIL"):
+        metrics["failed"] = counts["FAIL"]
+    return {
+        "kind": "tune",
+        "title": f"{spec.objective.direction.capitalize()} {objective} over {', '.join(keys)}",
+        "finding": finding,
+        "model": model,
+        "dataset": dataset,
+        "metrics": metrics,
+    }
 
 
 def terminal_table(summary: dict[str, Any], keys: list[str]) -> str:

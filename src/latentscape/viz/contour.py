@@ -10,12 +10,13 @@ draws the same picture: the plane through w1, w2 and the bend theta, with the cu
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib import colors
+from matplotlib import colors, ticker
 
 from latentscape.viz.figure import as_array, new_figure, save_figure
 
@@ -81,7 +82,7 @@ def plot_contour(
     title: str = "",
     cbar_label: str = "loss",
     xlabel: str = "u (weight-space distance along B - A)",
-    ylabel: str = "v (weight-space distance, orthogonal to u)",
+    ylabel: str = "v (orthogonal to u)",
     cmap: str = "viridis",
     equal_aspect: bool = True,
 ) -> Path:
@@ -112,16 +113,43 @@ def plot_contour(
     lv, field, is_log = contour_levels(z, levels, log_scale, clip_percentile)
     norm = colors.LogNorm(vmin=lv[0], vmax=lv[-1]) if is_log else colors.Normalize(vmin=lv[0], vmax=lv[-1])
 
-    fig = new_figure(width=6.6, height=5.4)
-    ax = fig.add_subplot()
+    fig, ax = plane_axes(gx, gy, equal_aspect, xlabel, ylabel, title)
     _draw_field(fig, ax, gx, gy, z, field, lv, norm, is_log, cmap, cbar_label)
     if curve_xy is not None:
         _draw_curve(ax, as_array(curve_xy, "curve_xy", 2))
-    _draw_points(ax, points or {})
-    ax.set(xlabel=xlabel, ylabel=ylabel, title=title, xlim=(gx.min(), gx.max()), ylim=(gy.min(), gy.max()))
+    draw_points(ax, points or {})
+    return save_figure(fig, path, trim=True)
+
+
+AXES_WIDTH = 4.6  # inches of the plotting area of a plane picture
+MIN_AXES_HEIGHT, MAX_AXES_HEIGHT = 1.2, 5.2
+AROUND = (1.9, 1.1)  # inches around the axes: tick labels, labels and colour bar; title and x label
+
+
+def plane_axes(gx: np.ndarray, gy: np.ndarray, equal_aspect: bool, xlabel: str, ylabel: str, title: str):
+    """A figure sized to the grid and one axes whose limits are the grid's (S,) x (T,) extent.
+
+    With `equal_aspect`, the figure takes the grid's own aspect ratio (within MIN/MAX_AXES_HEIGHT),
+    so a wide, flat plane is drawn wide and flat instead of a strip in a square figure of mostly
+    blank margin; the v-axis label is wrapped to the height of its axis so it stays beside it.
+    """
+    (x0, x1), (y0, y1) = (float(gx.min()), float(gx.max())), (float(gy.min()), float(gy.max()))
+    ratio = (y1 - y0) / (x1 - x0) if equal_aspect and x1 > x0 and y1 > y0 else 0.8
+    height = float(np.clip(AXES_WIDTH * ratio, MIN_AXES_HEIGHT, MAX_AXES_HEIGHT))
+    fig = new_figure(width=AXES_WIDTH + AROUND[0], height=height + AROUND[1])
+    ax = fig.add_subplot()
+    ax.set(xlabel=xlabel, title=title, xlim=(x0, x1), ylim=(y0, y1))
+    ax.set_ylabel(wrap_label(ylabel, height))
     if equal_aspect:
-        ax.set_aspect("equal")
-    return save_figure(fig, path)
+        ax.set_aspect("equal", adjustable="box")
+    return fig, ax
+
+
+def wrap_label(text: str, length_inches: float, fontsize: float = 10.0) -> str:
+    """`text` broken into lines no longer than `length_inches` (an axis label that is longer
+    than its axis would otherwise stick out past both ends of it)."""
+    per_line = max(12, int(length_inches * 72 / (0.55 * fontsize)))
+    return "\n".join(textwrap.wrap(text, per_line)) or text
 
 
 def _draw_field(fig, ax, gx, gy, z, field, lv, norm, is_log: bool, cmap: str, cbar_label: str) -> None:
@@ -133,9 +161,13 @@ def _draw_field(fig, ax, gx, gy, z, field, lv, norm, is_log: bool, cmap: str, cb
     # an inset colour bar follows the axes box, so it keeps the plot's height under an equal aspect
     cbar = fig.colorbar(filled, cax=ax.inset_axes((1.03, 0.0, 0.04, 1.0)))
     clipped = np.isfinite(z).sum() < z.size or np.nanmax(np.where(np.isfinite(z), z, -np.inf)) > lv[-1]
-    cbar.set_label(f"{cbar_label} (clipped at {lv[-1]:.3g})" if clipped else cbar_label)
+    height = ax.get_position().height * fig.get_figheight()  # inches: a flat plane gets fewer ticks
+    label = f"{cbar_label} (clipped at {lv[-1]:.3g})" if clipped else cbar_label
+    cbar.set_label(wrap_label(label, height, fontsize=9), fontsize=9)
     if is_log:
         cbar.ax.set_yscale("log")
+    else:
+        cbar.ax.yaxis.set_major_locator(ticker.MaxNLocator(nbins=max(3, int(2.5 * height))))
 
 
 def _draw_curve(ax, curve: np.ndarray) -> None:
@@ -146,7 +178,7 @@ def _draw_curve(ax, curve: np.ndarray) -> None:
     ax.plot(curve[:, 0], curve[:, 1], color="tab:red", linewidth=1.2, label="curve")
 
 
-def _draw_points(ax, points: Mapping[str, tuple[float, float]]) -> None:
+def draw_points(ax, points: Mapping[str, tuple[float, float]]) -> None:
     """Named points (endpoints, bends) as white dots with labels on a dark box."""
     for name, (px, py) in points.items():
         ax.scatter([px], [py], s=60, marker="o", color="white", edgecolors="black", zorder=5)

@@ -14,26 +14,30 @@ The index page, the compare page and the per-folder report all start here. Recog
   name -> number) and `report` (a page relative to the folder). Top-level numbers are used when
   `metrics` is missing. A new analysis shows up in the index without any code change here.
 
-Nothing here raises on a hostile file: an unreadable JSON or YAML is treated as absent.
+A folder whose `summary.json` names its `kind` is that analysis, whatever else it holds (an
+analysis folder keeps a copy of its run's config.yaml). A file that is present but cannot be read
+(not UTF-8, not JSON/YAML, an unexpected shape, text that is not valid Unicode, larger than
+`MAX_JSON_BYTES`) makes `discover` skip that folder with a one-line reason (`Skipped`), so one bad
+file never stops an index; long text is cut to `MAX_TEXT` characters with a note.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from latentscape.viz.findings import as_number, demo_finding, fge_finding, path_finding, pick, plane_finding, plane_range, short
 from latentscape.viz.metrics_log import final_metrics, read_metrics
+from latentscape.viz.result_files import UnreadableResult, encodable, load_config, load_json, printable, read_config, read_json
 
 SUMMARY_NAMES = ("summary.json", "result.json", "results.json", "study.json")
 SKIP_DIRS = {"images", "checkpoints", "tb", "eval", "__pycache__", ".git", "node_modules"}
 WATCHED = ("config.yaml", "metrics.jsonl", "path.json", "plane.json", *SUMMARY_NAMES)
 MAX_METRICS = 6
+MAX_TEXT = {"title": 240, "finding": 600, "name": 120, "model": 80, "dataset": 80, "kind": 40}
+MAX_METRIC_NAME = 60
+LARGE_SUMMARY_BYTES = 1024 * 1024  # a summary this large is noted as such (its page shows a part)
 
 
 @dataclass
@@ -51,23 +55,30 @@ class Entry:
     page: str = "report.html"  # relative to `folder`; "" when there is nothing to link
     anchor: str = ""
     updated: float = 0.0
+    note: str = ""  # e.g. "long text shortened (summary.json is 53 MB)"
 
 
-def read_json(path: Path) -> Any:
-    """Parsed JSON of `path`, or None when missing or unreadable."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
-        return None
+@dataclass(frozen=True)
+class Skipped:
+    """A folder left out of the index, and why (one line)."""
+
+    folder: Path
+    reason: str
+
+    def line(self, root: Path) -> str:
+        try:
+            where = self.folder.relative_to(root).as_posix() or "."
+        except ValueError:
+            where = str(self.folder)
+        return printable(f"skipped {where}: {self.reason}")
 
 
-def read_config(folder: Path) -> dict[str, Any] | None:
-    """`folder/config.yaml` as a dict, or None."""
-    try:
-        config = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8", errors="replace"))
-    except (OSError, yaml.YAMLError, RecursionError):
-        return None
-    return config if isinstance(config, dict) else None
+@dataclass
+class Discovery:
+    """What `discover` found: the entries, and the folders it had to skip."""
+
+    entries: list[Entry]
+    skipped: list[Skipped] = field(default_factory=list)
 
 
 def _section(config: dict | None, key: str) -> dict:
@@ -85,20 +96,24 @@ def model_and_dataset(folder: Path, config: dict | None) -> tuple[str, str]:
     return name, str(_section(config, "data").get("name", ""))
 
 
+WINDOW = " (window mean)"  # a train-split value: the mean of the last logging window, not the final weights
+
+
 def run_metrics(folder: Path) -> tuple[dict[str, float], int | None]:
     """Key metrics of a training run (last logged loss per split first, then eval/*.json) and its last step."""
     records = read_metrics(folder)
     finals = final_metrics(records)
     out: dict[str, float] = {}
-    splits = [sp for sp in ("test", "val", "train") if sp in finals] + [sp for sp in finals if sp not in ("test", "val", "train")]
+    order = ("test", "val", "train_eval", "train")
+    splits = [sp for sp in order if sp in finals] + [sp for sp in finals if sp not in order]
     for split in splits:  # the loss of every split first
         if "loss" in finals[split]:
-            out[f"{split} loss"] = finals[split]["loss"]
+            out[f"{split} loss{WINDOW if split == 'train' else ''}"] = finals[split]["loss"]
     if splits:  # then the other metrics of the first split, unless they repeat the loss (recon == loss)
         first = finals[splits[0]]
         for name, value in first.items():
             if name != "loss" and value != first.get("loss") and len(out) < MAX_METRICS:
-                out[f"{splits[0]} {name}"] = value
+                out[f"{splits[0]} {name}{WINDOW if splits[0] == 'train' else ''}"] = value
     steps = [r["step"] for r in records if isinstance(r.get("step"), int)]
     for path in sorted((folder / "eval").glob("*.json")) if (folder / "eval").is_dir() else []:
         doc = read_json(path)
@@ -122,15 +137,25 @@ def _mtime(folder: Path) -> float:
 
 
 def describe(folder: Path) -> list[Entry]:
-    """The entries of one folder ([] when it holds nothing recognisable)."""
+    """The entries of one folder ([] when it holds nothing recognisable).
+
+    Raises:
+        UnreadableResult: a file that decides what the folder is (summary.json, config.yaml,
+            path.json, plane.json, eval/demo.json, eval/fge.json) is present but unreadable.
+    """
     folder = Path(folder)
-    config = read_config(folder) if (folder / "config.yaml").is_file() else None
+    summary = load_json(folder / "summary.json")
+    if summary is not None and not isinstance(summary, dict):
+        raise UnreadableResult("summary.json: not a JSON object")
+    if isinstance(summary, dict) and isinstance(summary.get("kind"), str) and summary["kind"].strip():
+        return [bounded(summary_entry(folder, summary, "summary.json"))]  # the analysis says what it is
+    config = load_config(folder)
     model, dataset = model_and_dataset(folder, config)
     name = str((config or {}).get("name") or folder.name)
     base = dict(folder=folder, model=model, dataset=dataset, updated=_mtime(folder))
     entries: list[Entry] = []
-    demo = read_json(folder / "eval" / "demo.json")
-    path_doc, plane_doc = read_json(folder / "path.json"), read_json(folder / "plane.json")
+    demo = load_json(folder / "eval" / "demo.json")
+    path_doc, plane_doc = load_json(folder / "path.json"), load_json(folder / "plane.json")
     curve = _section(config, "model")
     if isinstance(path_doc, dict) and path_doc.get("start") == "start" and curve.get("name") == "curve":
         path_doc.update(start=curve.get("start"), end=curve.get("end"))  # a curve path: name the curve's ends
@@ -169,16 +194,17 @@ def describe(folder: Path) -> list[Entry]:
             lead = next(iter(metrics.items()), None)
             finding = f"Trained{steps}" + (f"; last {lead[0]} {lead[1]:.4g}." if lead else "; no metrics logged yet.")
             entries.append(Entry(kind="run", name=name, title=title, finding=finding, metrics=metrics, **base))
-        fge = read_json(folder / "eval" / "fge.json")
+        fge = load_json(folder / "eval" / "fge.json")
         if isinstance(fge, dict) and isinstance(fge.get("ensemble"), dict):
             metrics = {f"fge {k} accuracy": float(fge[k]["accuracy"]) for k in ("original", "ensemble") if as_number((fge.get(k) or {}).get("accuracy")) is not None}
             entries.append(Entry(kind="fge", name=f"{name} (fge)", title=f"Fast geometric ensembling from {name}", finding=fge_finding(fge), metrics=metrics, anchor="fge", **base))
     for summary_name in SUMMARY_NAMES:
-        doc = read_json(folder / summary_name)
-        if isinstance(doc, dict) and not entries:
-            entries.append(summary_entry(folder, doc, summary_name))
+        if entries:
             break
-    return entries
+        doc = summary if summary_name == "summary.json" else load_json(folder / summary_name)
+        if isinstance(doc, dict):
+            entries.append(summary_entry(folder, doc, summary_name))
+    return [bounded(e) for e in entries]
 
 
 def curve_label(model_section: dict) -> str:
@@ -198,32 +224,72 @@ def summary_entry(folder: Path, doc: dict, file_name: str) -> Entry:
     kind = str(doc.get("kind") or folder.name.split("-")[0] or "analysis")
     report = doc.get("report")
     inside = isinstance(report, str) and not Path(report).is_absolute() and ".." not in Path(report).parts
+    if inside and not (folder / report).resolve().is_relative_to(folder.resolve()):
+        inside = False  # a link that leaves the folder
     page = report if inside and (folder / report).is_file() else "report.html"  # never a link out of the folder
+    stat = (folder / file_name).stat()
+    note = f"{file_name} is {stat.st_size / 2**20:.0f} MB; the index shows its title, finding and metrics." if stat.st_size > LARGE_SUMMARY_BYTES else ""
     return Entry(
         folder=folder, kind=kind, name=folder.name, title=str(doc.get("title") or f"{kind}: {folder.name}"),
         model=str(doc.get("model") or ""), dataset=str(doc.get("dataset") or ""), finding=str(doc.get("finding") or ""),
-        metrics=metrics, page=page, updated=(folder / file_name).stat().st_mtime,
+        metrics=metrics, page=page, updated=stat.st_mtime, note=note,
     )
 
 
-def discover(root: str | Path, max_depth: int = 6) -> list[Entry]:
-    """Every recognised folder under `root` (itself included), sorted by path.
+def discover(root: str | Path, max_depth: int = 6) -> Discovery:
+    """Every recognised folder under `root` (itself included), sorted by path, and the folders
+    skipped because a result file in them could not be read or written into a page.
 
     Run internals (images/, checkpoints/, tb/, eval/) and hidden folders are not searched; a folder
-    that is a run is still searched below (the demo keeps its runs in sub-folders).
+    that is a run is still searched below (the demo keeps its runs in sub-folders, an analysis
+    of a run lives in RUN/analysis/).
     """
     root = Path(root)
-    found: list[Entry] = []
+    found = Discovery([])
     for current, dirs, _ in os.walk(root, followlinks=False):
         here = Path(current)
         depth = len(here.relative_to(root).parts)
         dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith(".")) if depth < max_depth else []
         try:
-            found.extend(describe(here))
-        except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a JSON of an unexpected shape
-            page = "report.html" if (here / "config.yaml").is_file() else ""
-            found.append(Entry(folder=here, kind="unreadable", name=here.name, title=here.name, page=page, finding=f"could not read this folder's results: {exc}"))
+            entries = describe(here)
+            for e in entries:
+                check_text(e)
+        except UnreadableResult as exc:
+            found.skipped.append(Skipped(here, str(exc)))
+            continue
+        except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:  # a JSON of an unexpected shape
+            found.skipped.append(Skipped(here, f"a result file of an unexpected shape ({type(exc).__name__}: {exc})"))
+            continue
+        found.entries.extend(entries)
     return found
+
+
+def check_text(entry: Entry) -> None:
+    """Raise UnreadableResult when some text of `entry` cannot be written as UTF-8 (a lone
+    surrogate: from a JSON escape, or a folder name that is not UTF-8)."""
+    texts = [str(entry.folder), *(getattr(entry, f.name) for f in fields(entry) if isinstance(getattr(entry, f.name), str))]
+    if not encodable([texts, list(entry.metrics)]):
+        if not encodable(str(entry.folder)):
+            raise UnreadableResult("its folder name is not valid UTF-8")
+        raise UnreadableResult("its results hold text that is not valid Unicode (an unpaired surrogate)")
+
+
+def bounded(entry: Entry) -> Entry:
+    """`entry` with its text fields cut to MAX_TEXT characters and at most MAX_METRICS + 2 metrics
+    (an index row stays small however large the summary it came from); says so in `note`."""
+    cut = []
+    for name, limit in MAX_TEXT.items():
+        text = getattr(entry, name)
+        if len(text) > limit:
+            setattr(entry, name, text[: limit - 1] + "\u2026")
+            cut.append(name)
+    metrics = {(k if len(k) <= MAX_METRIC_NAME else k[: MAX_METRIC_NAME - 1] + "\u2026"): v for k, v in entry.metrics.items()}
+    if len(entry.metrics) > MAX_METRICS + 2 or any(len(k) > MAX_METRIC_NAME for k in entry.metrics):
+        cut.append("metrics")
+    entry.metrics = dict(list(metrics.items())[: MAX_METRICS + 2])
+    if cut:
+        entry.note = (entry.note + " " if entry.note else "") + f"Shortened for this page: {', '.join(cut)} (see the folder's files)."
+    return entry
 
 
 def fingerprint(root: str | Path) -> tuple:

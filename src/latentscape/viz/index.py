@@ -1,69 +1,84 @@
-"""`write_index(root)`: one page listing every run and analysis under a folder.
+"""`write_index(root)`: one page listing every run and analysis under a folder, kind by kind.
 
-Each row (viz/discover.py) shows the kind, a link to the folder's report page, model, dataset,
-the one-sentence finding and the key metrics as numeric columns. The table sorts on a header
-click and filters by kind / model / dataset / text, in a few lines of inline JavaScript (no
-network, no library). Missing or stale report pages are (re)written first, so the links work.
+Each kind of entry (viz/discover.py: run, connect, path, plane, surface, trajectory, hessian,
+probe, fge, tune, demo, and any other kind a summary.json names) gets its own section and table:
+its name (a link to the folder's report page), model and data, the one-sentence finding, and the
+metrics that at least half of that kind's entries have as numeric columns (the others of a row are
+listed under its finding), so no column is mostly empty and the page fits a laptop screen.
+Tables sort on a header click; one filter row (kind / model / dataset / text) narrows all of them,
+in a few lines of inline JavaScript (templates/index.js: no network, no library). Missing or stale
+report pages are (re)written first, so the links work. Folders that cannot be read are listed as
+one-line warnings at the top (and returned to the caller, which prints them).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
-from html import escape
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 from latentscape.errors import LatentscapeError
 from latentscape.io import atomic_write_text
 from latentscape.viz.discover import Entry, discover
-from latentscape.viz.html_parts import footer, format_value, page
+from latentscape.viz.result_files import printable
+from latentscape.viz.templating import GENERATOR, render
 
-MAX_METRIC_COLUMNS = 10
-GENERATOR_MARK = b"<meta name='generator' content='latentscape report'>"
+MAX_METRIC_COLUMNS = 5
+GENERATOR_MARK = f"<meta name='generator' content='{GENERATOR}'>".encode()
 
-SCRIPT = """
-(function () {
-  var table = document.getElementById('entries');
-  var tbody = table.tBodies[0];
-  var heads = Array.prototype.slice.call(table.tHead.rows[0].cells);
-  function key(td, numeric) {
-    if (numeric) { var v = parseFloat(td.getAttribute('data-v')); return isNaN(v) ? null : v; }
-    var t = td.textContent.trim().toLowerCase(); return t === '' ? null : t;
-  }
-  function sortBy(i) {
-    var th = heads[i], numeric = th.classList.contains('num');
-    var asc = th.getAttribute('aria-sort') !== 'ascending';
-    heads.forEach(function (h) { h.removeAttribute('aria-sort'); });
-    th.setAttribute('aria-sort', asc ? 'ascending' : 'descending');
-    var rows = Array.prototype.slice.call(tbody.rows);
-    rows.sort(function (a, b) {
-      var x = key(a.cells[i], numeric), y = key(b.cells[i], numeric);
-      if (x === null || y === null) { return (x === null) - (y === null); }  // blanks last
-      return (x < y ? -1 : x > y ? 1 : 0) * (asc ? 1 : -1);
-    });
-    rows.forEach(function (r) { tbody.appendChild(r); });
-  }
-  heads.forEach(function (th, i) {
-    th.addEventListener('click', function () { sortBy(i); });
-    th.addEventListener('keydown', function (e) { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); sortBy(i); } });
-  });
-  var filters = Array.prototype.slice.call(document.querySelectorAll('[data-filter]'));
-  var count = document.getElementById('shown');
-  function apply() {
-    var n = 0, text = document.getElementById('f-text').value.trim().toLowerCase();
-    Array.prototype.forEach.call(tbody.rows, function (row) {
-      var ok = filters.every(function (f) { return f.value === '' || row.getAttribute('data-' + f.getAttribute('data-filter')) === f.value; });
-      ok = ok && (text === '' || row.textContent.toLowerCase().indexOf(text) >= 0);
-      row.hidden = !ok; if (ok) { n += 1; }
-    });
-    count.textContent = n + ' of ' + tbody.rows.length + ' shown';
-  }
-  filters.forEach(function (f) { f.addEventListener('change', apply); });
-  document.getElementById('f-text').addEventListener('input', apply);
-  apply();
-})();
-"""
+
+@dataclass(frozen=True)
+class KindInfo:
+    """How the index introduces a kind of entry."""
+
+    heading: str
+    about: str
+
+
+KINDS: dict[str, KindInfo] = {
+    "demo": KindInfo("Demos", "latentscape demo: the straight line and a trained curve between two autoencoders; barrier = max - max(start, end)."),
+    "run": KindInfo("Training runs", "latentscape train: the last logged values. test, val, train_eval: the weights at the last logged step; "
+                    "train (window mean): the mean of the last logging window while the weights still changed."),
+    "connect": KindInfo("Trained curves", "latentscape connect: low-loss curves between two weight sets, trained as runs (their training metrics)."),
+    "path": KindInfo("Paths", "latentscape path: metrics along a straight line or a trained curve; barrier = max - max(start, end)."),
+    "plane": KindInfo("Planes", "latentscape plane: a metric grid on the plane through three weight sets (or a curve's ends and bend)."),
+    "surface": KindInfo("Loss surfaces", "latentscape surface: metrics along random filter-normalised directions around a run's weights (Li et al. 2018)."),
+    "trajectory": KindInfo("Training trajectories", "latentscape trajectory: a run's checkpoints on their top-2 PCA plane, over the loss surface."),
+    "hessian": KindInfo("Hessian spectra", "latentscape hessian: top eigenvalues, trace and eigenvalue density of the Hessian of a run's objective."),
+    "fge": KindInfo("Fast geometric ensembles", "latentscape fge: cyclic-learning-rate snapshots of a run; the ensemble against the single model."),
+    "probe": KindInfo("Probes of learned codes", "latentscape probe: classification accuracy of the runs' codes against PCA, UMAP and pixels."),
+    "tune": KindInfo("Hyperparameter searches", "latentscape tune: a grid or TPE search; the best trial's objective."),
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One entry as its table shows it."""
+
+    entry: Entry
+    href: str  # "" when the folder has no page to link
+    where: str  # the folder, relative to the index
+    title: str  # "" when it would only repeat the name
+    values: tuple[float | None, ...]
+    also: str  # the entry's metrics that have no column
+    error: str  # why its report page could not be written
+    updated: str
+
+
+@dataclass(frozen=True)
+class KindTable:
+    """One kind's section: heading, what the kind is, its metric columns and rows."""
+
+    kind: str
+    anchor: str
+    heading: str
+    about: str
+    columns: tuple[str, ...]
+    rows: tuple[Row, ...]
 
 
 def refresh_pages(entries: list[Entry]) -> dict[Path, str]:
@@ -93,85 +108,69 @@ def refresh_pages(entries: list[Entry]) -> dict[Path, str]:
     return errors
 
 
-def _metric_columns(entries: list[Entry]) -> list[str]:
+def metric_columns(entries: list[Entry], limit: int = MAX_METRIC_COLUMNS) -> list[str]:
+    """The metrics that at least half of `entries` have, most common first (then first seen)."""
     counts = Counter(name for e in entries for name in e.metrics)
     order = {name: i for i, name in enumerate(dict.fromkeys(n for e in entries for n in e.metrics))}
-    ranked = sorted(counts, key=lambda n: (-counts[n], order[n]))
-    return ranked[:MAX_METRIC_COLUMNS]
+    common = [n for n in counts if 2 * counts[n] >= len(entries)]
+    return sorted(common, key=lambda n: (-counts[n], order[n]))[:limit]
 
 
-def _select(name: str, label: str, values: list[str]) -> str:
-    options = "".join(f"<option value='{escape(v, quote=True)}'>{escape(v)}</option>" for v in values)
-    return (
-        f"<label>{escape(label)} <select id='f-{name}' data-filter='{name}'>"
-        f"<option value=''>all</option>{options}</select></label>"
-    )
-
-
-def _row(root: Path, e: Entry, columns: list[str], error: str | None) -> str:
-    rel = e.folder.relative_to(root).as_posix() if e.folder != root else "."
+def _row(root: Path, e: Entry, columns: list[str], error: str | None) -> Row:
     target = e.folder / e.page if e.page else None
+    href = ""
     if target is not None and target.is_file():
-        href = quote((target.relative_to(root)).as_posix()) + (f"#{quote(e.anchor)}" if e.anchor else "")
-        name = f"<a href='{escape(href, quote=True)}'>{escape(e.name)}</a>"
-    else:
-        name = escape(e.name)
-    note = f"<br><span class='note'>report not written: {escape(error)}</span>" if error else ""
-    cells = [
-        f"<td><span class='kind'>{escape(e.kind)}</span></td>",
-        f"<td>{name}<br><span class='meta'>{escape(rel)}</span></td>",
-        f"<td>{escape(e.model)}</td>",
-        f"<td>{escape(e.dataset)}</td>",
-        f"<td class='find'>{'' if e.kind == 'run' else f'<b>{escape(e.title)}</b><br>'}{escape(e.finding)}{note}</td>",
-    ]
-    for col in columns:
-        v = e.metrics.get(col)
-        cells.append(f"<td class='num' data-v='{'' if v is None else repr(float(v))}'>{escape(format_value(v)) if v is not None else ''}</td>")
-    stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.updated)) if e.updated else ""
-    cells.append(f"<td data-v='{e.updated:.0f}'>{escape(stamp)}</td>")
-    attrs = "".join(f" data-{k}='{escape(v, quote=True)}'" for k, v in (("kind", e.kind), ("model", e.model), ("dataset", e.dataset)))
-    return f"<tr{attrs}>{''.join(cells)}</tr>"
-
-
-def index_html(root: Path, entries: list[Entry], errors: dict[Path, str] | None = None, refresh_seconds: int | None = None) -> str:
-    """The index page of `entries` (found under `root`)."""
-    errors = errors or {}
-    columns = _metric_columns(entries)
-    head = ["kind", "name", "model", "dataset", "finding"]
-    ths = "".join(f"<th scope='col' class='sortable' tabindex='0'>{escape(h)}</th>" for h in head)
-    ths += "".join(f"<th scope='col' class='sortable num' tabindex='0'>{escape(c)}</th>" for c in columns)
-    ths += "<th scope='col' class='sortable num' tabindex='0'>updated</th>"
-    rows = "".join(_row(root, e, columns, errors.get(e.folder)) for e in entries)
-    kinds = Counter(e.kind for e in entries)
-    tally = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "nothing recognised yet"
-    filters = "".join(
-        _select(name, name, sorted({getattr(e, name) for e in entries if getattr(e, name)}))
-        for name in ("kind", "model", "dataset")
+        href = quote(target.relative_to(root).as_posix()) + (f"#{quote(e.anchor)}" if e.anchor else "")
+    also = ", ".join(f"{name} {_short_number(v)}" for name, v in e.metrics.items() if name not in columns)
+    return Row(
+        entry=e, href=href, where=e.folder.relative_to(root).as_posix() if e.folder != root else ".",
+        title="" if e.kind == "run" or e.title == e.name or e.finding.startswith(e.title) else e.title,
+        values=tuple(e.metrics.get(c) for c in columns), also=also, error=error or "",
+        updated=time.strftime("%Y-%m-%d %H:%M", time.localtime(e.updated)) if e.updated else "",
     )
-    filters += "<label>text <input id='f-text' type='search' placeholder='name, finding...'></label><span id='shown' class='meta'></span>"
-    live = f"<p class='meta'>Live: this page reloads every {refresh_seconds} s and is rebuilt when a run logs.</p>" if refresh_seconds else ""
-    body = (
-        f"<header><h1>Runs and analyses in {escape(root.resolve().name or str(root))}</h1>"
-        f"<p class='meta'>{escape(str(root.resolve()))} &middot; {escape(tally)}</p></header>{live}"
-        "<p>Every training run, curve, path, plane, FGE, tune study and probe found in this folder. "
-        "Click a name to open its page, a column header to sort, or narrow the list with the filters. "
-        "Metric columns hold each entry's key numbers (the last logged value of a run, the barrier of a path).</p>"
-        f"<div class='filters'>{filters}</div>"
-        f"<div class='scroll'><table id='entries'><thead><tr>{ths}</tr></thead><tbody>{rows}</tbody></table></div>"
+
+
+def _short_number(value: float) -> str:
+    return f"{value:.4g}" if math.isfinite(value) else str(value)
+
+
+def kind_tables(root: Path, entries: list[Entry], errors: dict[Path, str]) -> list[KindTable]:
+    """One table per kind: the known kinds in KINDS order, then the others alphabetically."""
+    by_kind: dict[str, list[Entry]] = {}
+    for e in entries:
+        by_kind.setdefault(e.kind, []).append(e)
+    order = [k for k in KINDS if k in by_kind] + sorted(k for k in by_kind if k not in KINDS)
+    tables = []
+    for i, kind in enumerate(order):
+        members = by_kind[kind]
+        columns = metric_columns(members)
+        info = KINDS.get(kind, KindInfo(kind, f"Analyses whose summary.json says kind \"{kind}\"."))
+        rows = tuple(_row(root, e, columns, errors.get(e.folder)) for e in members)
+        tables.append(KindTable(kind, f"kind-{i}", info.heading, info.about, tuple(columns), rows))
+    return tables
+
+
+def index_html(root: Path, entries: list[Entry], errors: dict[Path, str] | None = None,
+               refresh_seconds: int | None = None, warnings: list[str] | None = None) -> str:
+    """The index page of `entries` (found under `root`), with `warnings` (skipped folders) on top."""
+    tables = kind_tables(root, entries, errors or {})
+    name = root.resolve().name or str(root.resolve())
+    return render(
+        "index.html", title=f"{name} - latentscape index", wide=True, name=name, location=str(root.resolve()),
+        tables=tables, total=len(entries), warnings=warnings or [], refresh_seconds=refresh_seconds or 0,
+        filters={f: sorted({getattr(e, f) for e in entries if getattr(e, f)}) for f in ("kind", "model", "dataset")},
     )
-    if not entries:
-        body += "<p class='note'>No runs here yet: a run is a folder with config.yaml; an analysis writes summary.json.</p>"
-    extra_head = f"<meta http-equiv='refresh' content='{int(refresh_seconds)}'>" if refresh_seconds else ""
-    return page(f"{root.resolve().name} - latentscape index", body + footer(), head=extra_head, script=SCRIPT, wide=True)
 
 
-def write_index(root: str | Path, refresh_seconds: int | None = None, pages: bool = True) -> Path:
+def write_index(root: str | Path, refresh_seconds: int | None = None, pages: bool = True,
+                warn: Callable[[str], None] | None = None) -> Path:
     """Write `root/index.html` listing everything under `root` and return its path.
 
     Args:
         root: a folder of runs (searched recursively, run internals skipped).
         refresh_seconds: add a meta refresh (used by `--serve`).
         pages: first (re)write missing or stale report.html pages of the entries.
+        warn: called with one line per folder that was skipped (also listed on the page).
 
     Raises:
         LatentscapeError: `root` is missing or not a folder.
@@ -179,6 +178,17 @@ def write_index(root: str | Path, refresh_seconds: int | None = None, pages: boo
     root = Path(root)
     if not root.is_dir():
         raise LatentscapeError(f"not a folder: {root}")
-    entries = discover(root)
-    errors = refresh_pages(entries) if pages else {}
-    return atomic_write_text(root / "index.html", index_html(root, entries, errors, refresh_seconds))
+    found = discover(root)
+    errors = refresh_pages(found.entries) if pages else {}
+    warnings = [s.line(root) for s in found.skipped]
+    for line in warnings:
+        if warn is not None:
+            warn(line)
+    html = index_html(root, found.entries, errors, refresh_seconds, warnings)
+    return atomic_write_text(root / "index.html", html)
+
+
+def error_html(root: Path, message: str, refresh_seconds: int) -> str:
+    """The page `--serve` answers instead of a stale index when rebuilding it failed."""
+    return render("error.html", title="index rebuild failed - latentscape", wide=False, location=printable(str(root.resolve())),
+                  message=printable(message), refresh_seconds=refresh_seconds)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from latentscape.viz.figure import new_figure, save_figure, wants_log
+from latentscape.viz.figure import draw_series, few_steps_ticks, new_figure, save_figure, wants_log
 
 RESERVED_KEYS = ("step", "epoch", "split")
 CURVE_PREFIX = "curves_"
@@ -88,6 +88,35 @@ def final_metrics(records: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     return out
 
 
+WINDOW_NOTE = (
+    "Last logged row of each split. train: the mean over the training batches of the last logging "
+    "window (the steps in the 'averaged over steps' row), measured while the weights were still "
+    "changing: not the loss of the final weights. Every other split (test, val, train_eval): the "
+    "weights at that step evaluated on the split."
+)
+
+
+def last_steps(records: list[dict[str, Any]]) -> dict[str, int]:
+    """The step at which each split was last logged: split -> step."""
+    out: dict[str, int] = {}
+    for record in records:
+        step = record.get("step")
+        if isinstance(step, int) and not isinstance(step, bool):
+            out[str(record.get("split", "train"))] = step
+    return out
+
+
+def train_window(records: list[dict[str, Any]]) -> str | None:
+    """The steps the last `train` row averages over, as "first-last" (the trainer logs the mean
+    of the batches since its previous train row), or None without train rows."""
+    steps = [r["step"] for r in records if str(r.get("split", "train")) == "train" and isinstance(r.get("step"), int)]
+    if not steps:
+        return None
+    before = [s for s in steps if s < steps[-1]]
+    first = (max(before) if before else 0) + 1
+    return f"{first}-{steps[-1]}" if first < steps[-1] else str(steps[-1])
+
+
 def curve_file_name(metric: str) -> str:
     """`curves_<metric>.png` with characters unsafe in file names replaced by '_'."""
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", metric).strip("._") or "metric"
@@ -121,7 +150,8 @@ def plot_metrics_jsonl(run_dir: str | Path) -> list[Path]:
         ax = fig.add_subplot()
         arrays = [np.asarray(ys) for _, ys in by_split.values()]
         for split, (xs, ys) in by_split.items():
-            ax.plot(xs, ys, label=split, marker="o" if len(xs) <= 30 else None, markersize=3)
+            draw_series(ax, xs, ys, label=split, split=split)
+        few_steps_ticks(ax, [x for xs, _ in by_split.values() for x in xs])
         if wants_log(arrays):
             ax.set_yscale("log")
         ax.set(xlabel="training step", ylabel=metric, title=f"{metric} per split")

@@ -3,17 +3,18 @@
 The page has no external references (images and GIFs are base64 data URIs, CSS is inline), so it
 can be mailed or opened offline on a phone. It shows: a title saying what the folder holds, the
 finding of an analysis (demo, path, plane, fge: viz/analysis_page.py) with its table and labelled
-pictures, a final-metrics table, every JSON result under eval/ with its protocol, the training
-curves, every other picture under images/ grouped by file-name prefix, links to the runs inside
-the folder, and the resolved config. Sections with nothing to show are left out, so a partial
-run (only config.yaml) gets a short page.
+pictures, the last logged values per split (with the steps the train value averages over), every
+JSON result under eval/ with its protocol, the training curves, every other picture under images/
+grouped by file-name prefix, links to the runs inside the folder, and the resolved config. An
+analysis folder's summary JSON is shown flattened, at most MAX_SUMMARY_ROWS fields. The page is
+built as blocks (viz/blocks.py) and written by templates/report.html. Sections with nothing to
+show are left out, so a partial run (only config.yaml) gets a short page.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +23,19 @@ import yaml
 from latentscape.errors import LatentscapeError
 from latentscape.io import atomic_write_text
 from latentscape.viz.analysis_page import analysis_sections, subfolder_links
-from latentscape.viz.discover import SUMMARY_NAMES, describe, discover, model_and_dataset, read_json
-from latentscape.viz.html_parts import figure_html, flatten, footer, key_value_table, matrix_table, page
-from latentscape.viz.metrics_log import CURVE_PREFIX, final_metrics, plot_metrics_jsonl, read_metrics
+from latentscape.viz.blocks import Block, Figure, Gallery, Heading, Note, Protocol, Source, key_values, picture, section, table
+from latentscape.viz.discover import SUMMARY_NAMES, describe, discover, model_and_dataset
+from latentscape.viz.result_files import UnreadableResult, load_json, read_json
+from latentscape.viz.html_parts import flatten, format_value
+from latentscape.viz.metrics_log import CURVE_PREFIX, WINDOW_NOTE, final_metrics, last_steps, plot_metrics_jsonl, read_metrics, train_window
+from latentscape.viz.templating import render
 
 IMAGE_SUFFIXES = (".png", ".gif", ".jpg", ".jpeg")
 DEFAULT_MAX_IMAGE_BYTES = 64 * 1024 * 1024  # keep the page openable on a phone
 HANDLED_EVAL = {"demo": "demo.json", "fge": "fge.json"}  # eval files shown by their analysis sections
+MAX_SUMMARY_ROWS = 200  # a summary JSON's fields shown on its page (a 50 MB summary stays a small page)
+MAX_TEXT = 400  # characters of one shown value
+ELLIPSIS = "\u2026"
 
 
 def check_run_dir(run_dir: str | Path) -> Path:
@@ -69,8 +76,11 @@ def write_report(
     records = read_metrics(run_dir)
     if plot_curves:
         plot_metrics_jsonl(run_dir)
+    problem: list[Block] = []
     try:
         entries = describe(run_dir)
+    except UnreadableResult as exc:
+        entries, problem = [], [Note(f"Could not read this folder's results: {exc}")]
     except (AttributeError, KeyError, TypeError, ValueError):  # a result JSON of an unexpected shape
         entries = []
     lead = entries[0] if entries else None
@@ -78,27 +88,25 @@ def write_report(
     sections, shown = analysis_sections(run_dir, kinds)
     budget = [max_image_bytes]
     sections += [
-        ("metrics", "Final metrics", _metrics_section(records)),
-        ("eval", "Evaluation", _eval_section(run_dir, {HANDLED_EVAL[k] for k in HANDLED_EVAL if k in kinds})),
-        ("curves", "Training curves", _curves_section(run_dir, budget)),
-        ("images", "Images", _images_section(run_dir, budget, shown)),
-        ("summary", "Summary", _summary_section(run_dir) if not has_config else ""),
-        ("inside", "Runs and analyses in this folder", subfolder_links(run_dir, discover(run_dir, max_depth=2))),
-        ("config", "Config", _config_section(config_text, config) if has_config else ""),
+        section("problem", "Unreadable results", problem),
+        section("metrics", "Last logged values", last_logged_table(records)),
+        section("eval", "Evaluation", _eval_blocks(run_dir, {HANDLED_EVAL[k] for k in HANDLED_EVAL if k in kinds})),
+        section("curves", "Training curves", _curves_blocks(run_dir, budget)),
+        section("images", "Images", _images_blocks(run_dir, budget, shown) + ([] if has_config else _top_pictures(run_dir, budget))),
+        section("summary", "Summary", _summary_blocks(run_dir) if not has_config else []),
+        section("inside", "Runs and analyses in this folder", subfolder_links(run_dir, discover(run_dir, max_depth=2).entries)),
+        section("config", "Config", _config_blocks(config_text, config) if has_config else []),
     ]
-    sections = [s for s in sections if s[2]]  # leave out what has nothing to show
     title = _title(run_dir, config)
     heading = lead.title if lead else f"{title['run']}: {title['model']} on {title['dataset']}"
-    finding = f"<p class='finding'>{escape(lead.finding)}</p>" if lead and lead.finding else ""
-    kind = f"<span class='kind'>{escape(lead.kind)}</span> " if lead else ""
-    nav = "".join(f"<a href='#{sid}'>{escape(name)}</a>" for sid, name, _ in sections)
-    body = "".join(f"<section id='{sid}'><h2>{escape(name)}</h2>{html}</section>" for sid, name, html in sections)
-    main = (
-        f"<header><h1>{escape(heading)}</h1><p class='meta'>{kind}model <b>{escape(title['model'])}</b>"
-        f" &middot; dataset <b>{escape(title['dataset'])}</b> &middot; {escape(str(run_dir.resolve()))}</p></header>"
-        f"{finding}<nav>{nav}</nav>{body}{_footer()}"
+    html = render(
+        "report.html", title=f"{heading} - latentscape report", wide=False, heading=heading,
+        kind=lead.kind if lead else "", model=(lead.model if lead else "") or title["model"],
+        dataset=(lead.dataset if lead else "") or title["dataset"],
+        location=str(run_dir.resolve()), finding=lead.finding if lead else "",
+        sections=[s for s in sections if s],  # leave out what has nothing to show
     )
-    return atomic_write_text(run_dir / "report.html", page(f"{heading} - latentscape report", main))
+    return atomic_write_text(run_dir / "report.html", html)
 
 
 def _parse_config(text: str) -> dict[str, Any] | None:
@@ -118,104 +126,122 @@ def _title(run_dir: Path, config: dict[str, Any] | None) -> dict[str, str]:
     }
 
 
-def _config_section(text: str, config: dict[str, Any] | None) -> str:
-    warn = "" if config is not None else "<p class='note'>config.yaml could not be parsed; shown as is.</p>"
-    return f"{warn}<details><summary>config.yaml</summary><pre>{escape(text)}</pre></details>"
+def _config_blocks(text: str, config: dict[str, Any] | None) -> list[Block]:
+    warn = [] if config is not None else [Note("config.yaml could not be parsed; shown as is.")]
+    return [*warn, Source("config.yaml", text)]
 
 
-def _metrics_section(records: list[dict[str, Any]]) -> str:
+def last_logged_table(records: list[dict[str, Any]]) -> list[Block]:
+    """The last logged value of each metric, one column per split, with the step of each split's
+    last row and the steps the train split's value averages over (WINDOW_NOTE says why)."""
     finals = final_metrics(records)
     if not finals:
-        return ""
-    names: list[str] = []
-    for by_name in finals.values():
-        names.extend(n for n in by_name if n not in names)
-    for record in records:  # the step at which each split was last logged, as a first row
-        split = str(record.get("split", "train"))
-        if split in finals and isinstance(record.get("step"), int):
-            finals[split]["(step)"] = record["step"]
-    note = "<p class='meta'>last logged value of each metric, per split</p>"
-    return note + matrix_table(["(step)", *names], list(finals), finals, corner="metric")
+        return []
+    names = list(dict.fromkeys(n for by_name in finals.values() for n in by_name))
+    splits = list(finals)
+    steps, window = last_steps(records), train_window(records)
+    rows = [(["(logged at step)"], [steps.get(sp) for sp in splits])]
+    if window and "train" in finals:
+        rows.append((["(averaged over steps)"], [window if sp == "train" else None for sp in splits]))
+    rows += [([n], [finals[sp].get(n) for sp in splits]) for n in names]
+    return [Note(WINDOW_NOTE, muted=True), table(["metric"], splits, rows)]
 
 
-def _eval_section(run_dir: Path, skip: set[str] = frozenset()) -> str:
+
+def _eval_blocks(run_dir: Path, skip: set[str] = frozenset()) -> list[Block]:
     eval_dir = run_dir / "eval"
     files = sorted(eval_dir.rglob("*.json")) if eval_dir.is_dir() else []
-    parts = []
+    blocks: list[Block] = []
     for path in files:
         if path.parent == eval_dir and path.name in skip:
             continue
         name = str(path.relative_to(eval_dir))
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-            parts.append(f"<h3>{escape(name)}</h3><p class='note'>unreadable JSON: {escape(str(exc) or type(exc).__name__)}</p>")
+            data = load_json(path)
+        except UnreadableResult as exc:
+            blocks += [Heading(name), Note(f"unreadable JSON: {exc}")]
             continue
-        parts.append(f"<h3>{escape(name)}</h3>{_eval_html(data)}")
-    return "".join(parts)
+        blocks += [Heading(name), *_eval_doc_blocks(data)]
+    return blocks
 
 
-def _embed(paths: list[Path], root: Path, budget: list[int]) -> tuple[str, list[str]]:
-    """Figures for `paths` while the byte budget lasts; returns (html, names left out)."""
-    html, skipped = [], []
+def _embed(paths: list[Path], root: Path, budget: list[int]) -> tuple[list[Figure], list[str]]:
+    """Figures for `paths` while the byte budget lasts; returns (figures, names left out)."""
+    figures, skipped = [], []
     for path in paths:
         size = path.stat().st_size
         if size > budget[0]:
             skipped.append(str(path.relative_to(root)))
             continue
         budget[0] -= size
-        html.append(figure_html(path, caption_for(path)))
-    return "".join(html), skipped
+        figures.append(picture(path, caption_for(path)))
+    return figures, skipped
 
 
-def _skipped_note(skipped: list[str]) -> str:
-    if not skipped:
-        return ""
-    return f"<p class='note'>Not embedded (report size limit): {escape(', '.join(skipped))}</p>"
+def _gallery(figures: list[Figure], skipped: list[str], style: str = "") -> list[Block]:
+    blocks: list[Block] = [Gallery(tuple(figures), style)] if figures else []
+    if skipped:
+        blocks.append(Note(f"Not embedded (report size limit): {', '.join(skipped)}"))
+    return blocks
 
 
-def _curves_section(run_dir: Path, budget: list[int]) -> str:
+def _curves_blocks(run_dir: Path, budget: list[int]) -> list[Block]:
     images = run_dir / "images"
     paths = sorted(images.glob(f"{CURVE_PREFIX}*.png")) if images.is_dir() else []
-    if not paths:
-        return ""
-    html, skipped = _embed(paths, images, budget)
-    return f"<div class='gallery curves'>{html}</div>{_skipped_note(skipped)}"
+    return _gallery(*_embed(paths, images, budget), style="curves") if paths else []
 
 
-def _images_section(run_dir: Path, budget: list[int], shown: set[Path] = frozenset()) -> str:
+def _images_blocks(run_dir: Path, budget: list[int], shown: set[Path] = frozenset()) -> list[Block]:
     images = run_dir / "images"
     paths = [
         p for p in sorted(images.rglob("*")) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
         and not (p.parent == images and p.name.startswith(CURVE_PREFIX)) and p not in shown
     ] if images.is_dir() else []
-    if not paths:
-        return ""
     groups: dict[str, list[Path]] = {}
     for path in paths:
         groups.setdefault(group_for(path.relative_to(images)), []).append(path)
-    parts = []
+    blocks: list[Block] = []
     for group, members in groups.items():
-        html, skipped = _embed(members, images, budget)
-        parts.append(f"<h3>{escape(group)}</h3><div class='gallery'>{html}</div>{_skipped_note(skipped)}")
-    return "".join(parts)
+        blocks += [Heading(group), *_gallery(*_embed(members, images, budget))]
+    return blocks
 
 
-def _eval_html(data: object) -> str:
+def _top_pictures(folder: Path, budget: list[int]) -> list[Block]:
+    """The pictures an analysis folder keeps next to its summary (a tune study's
+    objective_vs_params.png and history.png), as wide plots."""
+    paths = [p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    return [Heading(folder.name), *_gallery(*_embed(paths, folder, budget), style="plots")] if paths else []
+
+
+def _eval_doc_blocks(data: object) -> list[Block]:
     """An eval JSON: the protocol behind the numbers on one line, then the metrics."""
     if isinstance(data, dict) and isinstance(data.get("protocol"), dict) and isinstance(data.get("metrics"), dict):
-        protocol = " &middot; ".join(f"{escape(str(k))} <b>{escape(str(v))}</b>" for k, v in data["protocol"].items())
-        return f"<p class='meta'>protocol: {protocol}</p>{key_value_table(flatten(data['metrics']))}"
-    return key_value_table(flatten(data))
+        protocol = Protocol(tuple((_short(str(k)), _short(str(v))) for k, v in list(data["protocol"].items())[:MAX_SUMMARY_ROWS]))
+        return [protocol, *bounded_key_values(flatten(data["metrics"]))]
+    return bounded_key_values(flatten(data))
 
 
-def _summary_section(run_dir: Path) -> str:
+def _summary_blocks(run_dir: Path) -> list[Block]:
     """The summary JSON of a generic analysis folder (tune study, probe, ...), flattened."""
     for name in SUMMARY_NAMES:
         data = read_json(run_dir / name)
         if isinstance(data, dict):
-            return f"<h3>{escape(name)}</h3>{key_value_table(flatten(data))}"
-    return ""
+            return [Heading(name), *bounded_key_values(flatten(data), name)]
+    return []
+
+
+def bounded_key_values(rows: list[tuple[str, Any]], name: str = "the file") -> list[Block]:
+    """A key/value table of at most MAX_SUMMARY_ROWS rows of at most MAX_TEXT characters each,
+    with a note when something was left out (a 50 MB summary must not become a 50 MB page)."""
+    shown = [(_short(k), _short(format_value(v))) for k, v in rows[:MAX_SUMMARY_ROWS]]
+    cut = len(rows) > MAX_SUMMARY_ROWS or any(s.endswith(ELLIPSIS) for pair in shown for s in pair)
+    note = [Note(f"{name} holds {len(rows)} fields: the first {len(shown)} are shown, long values cut at "
+                 f"{MAX_TEXT} characters; the file itself has them all.")] if cut else []
+    return [*note, key_values(shown)]
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + ELLIPSIS
 
 
 def group_for(relpath: Path) -> str:
@@ -231,5 +257,3 @@ def caption_for(path: Path) -> str:
     words = re.sub(r"[_\-]+", " ", path.stem).strip() or path.stem
     return f"{words} ({path.suffix.lstrip('.').lower()})"
 
-
-_footer = footer

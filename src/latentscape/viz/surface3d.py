@@ -6,11 +6,13 @@ these are the other two views their `plot_2D` writes. Only arrays in, a PNG out.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from latentscape.viz.contour import draw_points, plane_axes
 from latentscape.viz.figure import as_array, new_figure, save_figure
 
 
@@ -43,21 +45,46 @@ def plot_contour_lines(
     xlabel: str = "x",
     ylabel: str = "y",
     path_xy: Any | None = None,
+    points: Mapping[str, tuple[float, float]] | None = None,
+    equal_aspect: bool = True,
 ) -> Path:
-    """Labelled iso-lines of `values` (T, S) over (grid_x (S,), grid_y (T,)); optional (M, 2) path."""
+    """Labelled iso-lines of `values` (T, S) over (grid_x (S,), grid_y (T,)).
+
+    The axes span exactly the grid (the lines are drawn nowhere else), at equal scale when
+    `equal_aspect`; an optional (M, 2) path is drawn in red and named `points` (e.g. init and
+    final of a trajectory) as labelled dots, as on the filled contour.
+    """
     gx, gy, z = _check(grid_x, grid_y, values)
     field, lo, hi = _clipped(z, clip_percentile)
-    fig = new_figure(width=6.0, height=5.4)
-    ax = fig.add_subplot()
+    fig, ax = plane_axes(gx, gy, equal_aspect, xlabel, ylabel, title)
     lv = np.linspace(lo, hi, max(2, levels))
-    cs = ax.contour(gx, gy, field, levels=lv, cmap="summer")
-    ax.clabel(cs, cs.levels[::5], inline=True, fontsize=7)
+    cs = ax.contour(gx, gy, field, levels=lv, cmap="viridis", linewidths=1.0)
+    ax.clabel(cs, cs.levels[::5], inline=True, fontsize=7, fmt="%.3g")
     if path_xy is not None:
         xy = as_array(path_xy, "path_xy", 2)
         ax.plot(xy[:, 0], xy[:, 1], "r-o", markersize=3, linewidth=1.2)
-    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
-    ax.set_aspect("equal", adjustable="datalim")
-    return save_figure(fig, path)
+    draw_points(ax, points or {})
+    ax.set(xlim=(gx.min(), gx.max()), ylim=(gy.min(), gy.max()))  # drawing must not widen them
+    return save_figure(fig, path, trim=True)
+
+
+def surface_heights(values: np.ndarray) -> tuple[np.ndarray, bool, float]:
+    """Heights for a 3-D view of `values` (T, S), never clipped into a flat plateau.
+
+    Losses that are all positive and span more than two decades are drawn as log10 (a bowl of
+    0.01 ... 1e3 stays a bowl instead of a spike over a floor); the rest as they are. Non-finite
+    values (an overflowed loss) are drawn at the top of the finite range.
+
+    Returns:
+        (heights (T, S), whether they are log10 of the values, the top finite value).
+    """
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return np.zeros_like(values), False, 0.0
+    top = float(finite.max())
+    log = bool(finite.min() > 0 and top / finite.min() > 100.0)
+    heights = np.where(np.isfinite(values), values, top)
+    return (np.log10(heights) if log else heights), log, top
 
 
 def plot_surface_3d(
@@ -73,16 +100,35 @@ def plot_surface_3d(
     elev: float = 35.0,
     azim: float = -60.0,
 ) -> Path:
-    """A 3-D surface of `values` (T, S) over (grid_x (S,), grid_y (T,)) (clipped at a percentile)."""
+    """A 3-D surface of `values` (T, S) over (grid_x (S,), grid_y (T,)).
+
+    The heights are the values themselves (or their log10, see `surface_heights`), at full grid
+    resolution, so nothing is cut into a flat plateau with jagged edges; `clip_percentile` only
+    sets where the colour scale saturates. The z label sits beside its tick labels, not on them.
+    """
+    fig = surface_figure(grid_x, grid_y, values, clip_percentile, title, zlabel, xlabel, ylabel, elev, azim)
+    return save_figure(fig, path, trim=True)
+
+
+def surface_figure(grid_x: Any, grid_y: Any, values: Any, clip_percentile: float | None = 95.0, title: str = "",
+                   zlabel: str = "loss", xlabel: str = "x", ylabel: str = "y", elev: float = 35.0, azim: float = -60.0):
+    """The figure `plot_surface_3d` saves (see there)."""
     from mpl_toolkits.mplot3d import Axes3D  # noqa: F401  (registers the "3d" projection)
 
     gx, gy, z = _check(grid_x, grid_y, values)
-    field, lo, hi = _clipped(z, clip_percentile)
+    heights, log, _ = surface_heights(z)
+    _, lo, hi = _clipped(heights, clip_percentile)
     xx, yy = np.meshgrid(gx, gy)  # (T, S) each
-    fig = new_figure(width=6.6, height=5.4)
+    fig = new_figure(width=7.2, height=5.6)
     ax = fig.add_subplot(projection="3d")
-    surf = ax.plot_surface(xx, yy, field, cmap="viridis", vmin=lo, vmax=hi, linewidth=0, antialiased=True)
-    fig.colorbar(surf, ax=ax, shrink=0.6, label=zlabel)
-    ax.set(xlabel=xlabel, ylabel=ylabel, zlabel=zlabel, title=title)
+    surf = ax.plot_surface(xx, yy, heights, cmap="viridis", vmin=lo, vmax=hi, rcount=len(gy), ccount=len(gx),
+                           linewidth=0, antialiased=True)
+    label = f"log10 {zlabel}" if log else zlabel
+    saturated = bool(np.nanmax(heights) > hi)
+    fig.colorbar(surf, ax=ax, shrink=0.6, pad=0.12, extend="max" if saturated else "neither",
+                 label=f"{label} (colour saturates at {hi:.3g})" if saturated else label)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.set_zlabel(label, labelpad=12)
+    ax.set_box_aspect(None, zoom=0.88)  # room for the z label inside the figure
     ax.view_init(elev=elev, azim=azim)
-    return save_figure(fig, path)
+    return fig
