@@ -10,6 +10,8 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -58,19 +60,73 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
-    _remove_orphans(path)
+    remove_orphans(path)
 
 
-def _remove_orphans(path: Path) -> None:
-    """Delete temp files of `path` left by writers that were killed (their process is gone)."""
+# Temp names carry the writer's PID: `.NAME.PID-RANDOM[.SUFFIX].tmp`, files (atomic_path) and folders
+# (temp_folder) alike, so that any later writer can tell a dead writer's leftovers from live work.
+_TEMP_NAME = re.compile(r"\.(?P<name>.*)\.(?P<pid>\d+)-[^.]*(?:\.[^.]*)?\.tmp")
+
+
+def temp_writer(name: str) -> int | None:
+    """The PID in a temp file or folder name of this module's pattern, else None."""
+    m = _TEMP_NAME.fullmatch(name)
+    return int(m["pid"]) if m else None
+
+
+def _dead_writer(name: str, unattributed: bool = False) -> bool:
+    pid = temp_writer(name)
+    if pid is None:  # not one of ours, or (unattributed) a `.*.tmp` of an older writer without a PID
+        return unattributed and name.startswith(".") and name.endswith(".tmp")
+    return pid != os.getpid() and not process_alive(pid)
+
+
+def remove_orphans(path: str | Path) -> None:
+    """Delete the temp files and folders of `path` (of `atomic_path` and `temp_folder`) left by
+    writers that were killed (their process is gone)."""
+    path = Path(path)
     prefix = f".{path.stem}."
     for p in path.parent.glob(f"{glob.escape(prefix)}*{glob.escape(path.suffix)}.tmp"):
-        pid = p.name[len(prefix):].split("-", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-            p.unlink(missing_ok=True)
+        if _dead_writer(p.name):
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
 
 
-def _alive(pid: int) -> bool:
+def remove_dead_temporaries(folder: str | Path, unattributed: bool = False) -> list[Path]:
+    """Delete, anywhere below `folder`, the temp files and folders of writers that are gone (a
+    killed writer of a file this run never writes again, e.g. a picture a later run leaves out).
+    Symbolic links are not followed; temps of live processes are kept. `unattributed`: also
+    `.*.tmp` names without a PID (for a caller that holds the folder's write lock)."""
+    removed: list[Path] = []
+    for current, dirs, files in os.walk(folder, followlinks=False):
+        for name in [d for d in dirs if _dead_writer(d, unattributed)]:
+            dirs.remove(name)
+            path = Path(current) / name
+            if not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+        for name in files:
+            if _dead_writer(name, unattributed):
+                (Path(current) / name).unlink(missing_ok=True)
+                removed.append(Path(current) / name)
+    return removed
+
+
+def temp_folder(dest: str | Path) -> Path:
+    """A new, empty temp folder next to `dest` (same file system: `os.replace` moves it onto
+    `dest` atomically), named after this process so that a later writer sweeps it if we are killed."""
+    dest = Path(dest)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f".{dest.stem}.{os.getpid()}-", suffix=f"{dest.suffix}.tmp", dir=dest.parent))
+    except OSError as exc:
+        raise LatentscapeError(f"cannot write {dest}: {exc.strerror or exc}") from None
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine (a permission error means it does)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

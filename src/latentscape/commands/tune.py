@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
     from latentscape.config import apply_overrides, load_config, read_yaml
     from latentscape.tune.objective import Objective
-    from latentscape.tune.storage import redact
+    from latentscape.redact import redact
     from latentscape.tune.summary import write_outputs
     from latentscape.tune.space import parse_grid, parse_space
     from latentscape.tune.study import TuneSpec, run_study
