@@ -136,14 +136,42 @@ def process_alive(pid: int) -> bool:
     return True
 
 
+class _WriteErrors:
+    """A file object that remembers the OSError of a failed write: libraries that write through
+    it (torch.save: "[enforce fail at inline_container.cc] unexpected pos", PIL, matplotlib)
+    report their own error instead, which names neither the file nor the cause."""
+
+    def __init__(self, fh: IO[Any]) -> None:
+        self._fh = fh
+        self.error: OSError | None = None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self._fh.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def __getattr__(self, name: str) -> Any:  # flush, tell, seek, fileno, ... of the real file
+        return getattr(self._fh, name)
+
+
 def atomic_write(path: str | Path, write: Callable[[IO[Any]], Any], mode: str = "wb") -> Path:
     """Call `write(fileobj)` on a temp file (opened with `mode`, "wb" or "w") and move it onto
-    `path` atomically, after flushing it to disk."""
+    `path` atomically, after flushing it to disk. A failed write (a full disk) is one
+    LatentscapeError: "cannot write PATH: No space left on device"."""
     path = Path(path)
     encoding = None if "b" in mode else "utf-8"
     with atomic_path(path) as tmp:
         with open(tmp, mode, encoding=encoding) as fh:
-            write(fh)
+            recorder = _WriteErrors(fh)
+            try:
+                write(recorder)
+            except Exception as exc:
+                cause = recorder.error if recorder.error is not None else exc if isinstance(exc, OSError) else None
+                if cause is None:
+                    raise
+                raise LatentscapeError(f"cannot write {path}: {cause.strerror or cause}") from None
             fh.flush()
             os.fsync(fh.fileno())
     return path

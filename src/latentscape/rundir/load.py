@@ -104,8 +104,11 @@ def read_data_info(path: Path) -> DataInfo:
     except (KeyError, TypeError, ValueError, UnicodeDecodeError, RecursionError) as exc:
         what = f"no {exc.args[0]!r} field" if isinstance(exc, KeyError) else (str(exc).splitlines() or [type(exc).__name__])[0]
         raise LatentscapeError(f"{path}: damaged ({what}); it needs image_shape [C, H, W], num_classes, num_train") from None
-    if len(shape) != 3 or min(shape) < 1 or info.num_classes < 0 or info.num_train < 0:
+    if len(shape) != 3 or min(shape) < 1:
         raise LatentscapeError(f"{path}: damaged (image_shape {list(shape)} is not [C, H, W] with positive sizes)")
+    for name, value in (("num_classes", info.num_classes), ("num_train", info.num_train)):
+        if value < 0:
+            raise LatentscapeError(f"{path}: damaged ({name} {value} is negative; it counts classes / training images)")
     # Sizes no dataset has: a model built from them would ask for terabytes before the weights
     # could say they do not fit.
     if shape[0] > MAX_CHANNELS or max(shape[1:]) > MAX_SIDE or info.num_classes > MAX_CLASSES or info.num_train > MAX_TRAIN:

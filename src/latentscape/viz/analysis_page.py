@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from latentscape.viz.discover import read_json
-from latentscape.viz.html_parts import data_uri, figure_html, format_value
+from latentscape.viz.html_parts import figure_html, format_value, image_html
 
 Section = tuple[str, str, str]  # (id, heading, html)
 
@@ -31,7 +31,7 @@ def stat_table(rows: list[tuple[list[str], dict[str, Any]]], head: list[str], st
     return f"<div class='scroll'><table><thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
 
 
-def labelled_strip(path: Path, ts: list[float], caption: str) -> str:
+def labelled_strip(path: Path, ts: list[float], caption: str, root: Path) -> str:
     """An image-dynamics strip with a label over every column: the input, then t of each column.
 
     The strip (landscape/dynamics.py) is a grid of equal cells, one column per label, so an HTML
@@ -41,14 +41,14 @@ def labelled_strip(path: Path, ts: list[float], caption: str) -> str:
     spans = "".join(f"<span>{escape(lab)}</span>" for lab in labels)
     return (
         f"<figure class='strip'><div class='strip-labels' style='grid-template-columns: repeat({len(labels)}, 1fr)'>"
-        f"{spans}</div><img src='{data_uri(path)}' alt='{escape(caption, quote=True)}'>"
+        f"{spans}</div>{image_html(path, caption, root, mark_small=False)}"
         f"<figcaption>{escape(caption)}</figcaption></figure>"
     )
 
 
-def gif_figure(path: Path, caption: str) -> str:
+def gif_figure(path: Path, caption: str, root: Path) -> str:
     return (
-        f"<figure class='gif'><img src='{data_uri(path)}' alt='{escape(caption, quote=True)}'>"
+        f"<figure class='gif'>{image_html(path, caption, root, mark_small=False)}"
         f"<figcaption>{escape(caption)}</figcaption></figure>"
     )
 
@@ -64,19 +64,19 @@ def _dynamics(folder: Path, strip: str, gif: str, ts: list[float], label: str, s
     parts = []
     strip_path, gif_path = folder / strip, folder / gif
     if strip_path.is_file() and ts:
-        parts.append(labelled_strip(strip_path, ts, f"{label}: {STRIP_NOTE}"))
+        parts.append(labelled_strip(strip_path, ts, f"{label}: {STRIP_NOTE}", folder))
         shown.add(strip_path)
     if gif_path.is_file():
-        parts.append(gif_figure(gif_path, f"{label}: {GIF_NOTE}"))
+        parts.append(gif_figure(gif_path, f"{label}: {GIF_NOTE}", folder))
         shown.add(gif_path)
     return f"<h3>{escape(label)}</h3>{''.join(parts)}" if parts else ""
 
 
-def _plots(paths: list[Path], shown: set[Path], captions: dict[str, str] | None = None) -> str:
+def _plots(paths: list[Path], shown: set[Path], folder: Path, captions: dict[str, str] | None = None) -> str:
     figs = []
     for p in paths:
         if p.is_file():
-            figs.append(figure_html(p, (captions or {}).get(p.name, p.stem.replace("_", " "))))
+            figs.append(figure_html(p, (captions or {}).get(p.name, p.stem.replace("_", " ")), folder))
             shown.add(p)
     return f"<div class='gallery plots'>{''.join(figs)}</div>" if figs else ""
 
@@ -93,7 +93,7 @@ def demo_sections(folder: Path, shown: set[Path]) -> list[Section]:
         "network (t = 1), the largest and mean value along the path, and the barrier = max - max(start, end).</p>"
     )
     images = folder / "images"
-    plots = _plots(sorted(images.glob("line_vs_curve_*.png")), shown)
+    plots = _plots(sorted(images.glob("line_vs_curve_*.png")), shown, folder)
     sections: list[Section] = [("finding", "Straight line vs trained curve", note + table)]
     if plots:
         sections.append(("loss", "Loss along the paths", plots))
@@ -112,7 +112,7 @@ def path_sections(folder: Path, shown: set[Path]) -> list[Section]:
     rows = [([split, metric], s) for split, ms in (doc.get("summary") or {}).items() for metric, s in ms.items() if isinstance(s, dict)]
     note = "<p class='meta'>start: t = 0, end: t = 1; barrier = max - max(start, end) (for accuracy-like metrics: min(start, end) - min).</p>"
     sections: list[Section] = [("finding", "Along the path", note + stat_table(rows, ["split", "metric"], ["start", "end", "min", "max", "mean", "barrier"]))]
-    plots = _plots(sorted((folder / "images").glob("path_*.png")), shown)
+    plots = _plots(sorted((folder / "images").glob("path_*.png")), shown, folder)
     if plots:
         sections.append(("loss", "Metrics along the path", plots))
     dyn = doc.get("dynamics") or {}
@@ -134,7 +134,7 @@ def plane_sections(folder: Path, shown: set[Path]) -> list[Section]:
     points = "".join(f"<li>{escape(str(k))}: ({', '.join(format_value(c) for c in v)})</li>" for k, v in (doc.get("points") or {}).items())
     note = f"<p class='meta'>Plane coordinates of the named points (unit vectors along B - A and the orthogonalised C - A):</p><ul>{points}</ul>"
     sections: list[Section] = [("finding", "On the plane", stat_table(rows, ["split", "metric"], ["min", "max"]) + note)]
-    plots = _plots(sorted((folder / "images").glob("plane_*.png")), shown)
+    plots = _plots(sorted((folder / "images").glob("plane_*.png")), shown, folder)
     if plots:
         sections.append(("contours", "Contours", plots))
     return sections

@@ -24,6 +24,7 @@ from latentscape.io import atomic_write_text
 from latentscape.viz.discover import read_config, read_json
 from latentscape.viz.figure import new_figure, save_figure, wants_log
 from latentscape.viz.html_parts import figure_html, flatten, footer, format_value, page
+from latentscape.viz.inside import files_under
 from latentscape.viz.metrics_log import CURVE_PREFIX, final_metrics, metric_series, read_metrics
 from latentscape.viz.report import IMAGE_SUFFIXES, caption_for, check_run_dir, group_for
 
@@ -123,13 +124,13 @@ def image_rows(run_dirs: list[Path], labels: list[str]) -> str:
         images = run / "images"
         if not images.is_dir():
             continue
-        for p in sorted(images.rglob("*")):
-            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(CURVE_PREFIX):
+        for p in files_under(images, run, IMAGE_SUFFIXES):  # nothing through a link out of the run
+            if not p.name.startswith(CURVE_PREFIX):
                 groups.setdefault(group_for(p.relative_to(images)), {})[i] = p  # sorted: the last one wins
     parts = []
     for group, by_run in groups.items():
         figs = "".join(
-            figure_html(by_run[i], f"{labels[i]}: {caption_for(by_run[i])}") if i in by_run
+            figure_html(by_run[i], f"{labels[i]}: {caption_for(by_run[i])}", run_dirs[i]) if i in by_run
             else f"<figure><p class='note'>{escape(labels[i])}: none</p></figure>"
             for i in range(len(run_dirs))
         )
@@ -149,7 +150,7 @@ def write_compare(run_dirs: list[str | Path], out: str | Path) -> Path:
     labels = run_labels(runs)
     with tempfile.TemporaryDirectory() as tmp:
         plots = overlay_plots(runs, labels, Path(tmp))
-        curves = "".join(figure_html(p, f"{m}: every run") for m, p in plots)
+        curves = "".join(figure_html(p, f"{m}: every run", tmp) for m, p in plots)
     sections = [
         ("curves", "Training curves, overlaid", f"<div class='gallery plots'>{curves}</div>" if curves else ""),
         ("metrics", "Final metrics", metrics_table(runs, labels)),

@@ -7,6 +7,7 @@ not executed.
 from __future__ import annotations
 
 import base64
+import io
 import math
 from datetime import datetime, timezone
 from html import escape
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image
+
+from latentscape.viz.inside import OutsideFolder, read_inside
 
 MIME_TYPES = {".png": "image/png", ".gif": "image/gif", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 
@@ -90,31 +93,46 @@ def matrix_table(rows: list[str], columns: list[str], cells: dict[str, dict[str,
     )
 
 
-def data_uri(path: str | Path) -> str:
-    """`data:<mime>;base64,...` of an image file (the report must not link to anything)."""
-    path = Path(path)
+def data_uri(path: str | Path, root: str | Path) -> str:
+    """`data:<mime>;base64,...` of an image file (the report must not link to anything).
+
+    Only a regular file inside `root` (the folder the page shows) is read: a link leading out of
+    it raises viz.inside.OutsideFolder (a page meant to be mailed carries no other file).
+    """
+    return _data_uri(Path(path), read_inside(root, path))
+
+
+def _data_uri(path: Path, data: bytes) -> str:
     mime = MIME_TYPES.get(path.suffix.lower(), "application/octet-stream")
-    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-def _is_small(path: Path, limit: int = 600) -> bool:
+def _is_small(data: bytes, limit: int = 600) -> bool:
     """Whether a picture is small (an image grid, not a plot), so browsers should enlarge it
     with crisp pixels rather than blur it."""
     try:
-        with Image.open(path) as img:
+        with Image.open(io.BytesIO(data)) as img:
             return max(img.size) < limit
-    except (OSError, ValueError):
+    except (OSError, ValueError, Image.DecompressionBombError):
         return False
 
 
-def figure_html(path: Path, caption: str, wide: bool = False) -> str:
-    """An embedded image with its caption (`wide`: spans the whole gallery row)."""
-    cls = " class='pixel'" if _is_small(path) else ""
+def image_html(path: Path, caption: str, root: str | Path, mark_small: bool = True) -> str:
+    """`<img>` of `path` embedded as a data URI, or a note when it lies outside `root`.
+    `mark_small`: class 'pixel' on small pictures (enlarged with crisp pixels)."""
+    try:
+        data = read_inside(root, path)
+    except OutsideFolder as exc:
+        return f"<p class='note'>{escape(caption)}: not embedded ({escape(str(exc))})</p>"
+    cls = " class='pixel'" if mark_small and _is_small(data) else ""
+    return f"<img{cls} src='{_data_uri(path, data)}' alt='{escape(caption, quote=True)}'>"
+
+
+def figure_html(path: Path, caption: str, root: str | Path, wide: bool = False) -> str:
+    """An embedded image with its caption (`wide`: spans the whole gallery row); only a file
+    inside `root` is embedded (see `data_uri`)."""
     fig_cls = " class='wide'" if wide else ""
-    return (
-        f"<figure{fig_cls}><img{cls} src='{data_uri(path)}' alt='{escape(caption, quote=True)}'>"
-        f"<figcaption>{escape(caption)}</figcaption></figure>"
-    )
+    return f"<figure{fig_cls}>{image_html(path, caption, root)}<figcaption>{escape(caption)}</figcaption></figure>"
 
 
 def footer() -> str:

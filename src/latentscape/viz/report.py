@@ -22,8 +22,9 @@ import yaml
 from latentscape.errors import LatentscapeError
 from latentscape.io import atomic_write_text
 from latentscape.viz.analysis_page import analysis_sections, subfolder_links
-from latentscape.viz.discover import SUMMARY_NAMES, describe, discover, model_and_dataset, read_json
+from latentscape.viz.discover import SUMMARY_NAMES, describe, discover, model_and_dataset
 from latentscape.viz.html_parts import figure_html, flatten, footer, key_value_table, matrix_table, page
+from latentscape.viz.inside import OutsideFolder, files_under, read_inside
 from latentscape.viz.metrics_log import CURVE_PREFIX, final_metrics, plot_metrics_jsonl, read_metrics
 
 IMAGE_SUFFIXES = (".png", ".gif", ".jpg", ".jpeg")
@@ -64,8 +65,8 @@ def write_report(
     """
     run_dir = check_run_dir(run_dir)
     has_config = (run_dir / "config.yaml").is_file()
-    config_text = (run_dir / "config.yaml").read_text(encoding="utf-8", errors="replace") if has_config else ""
-    config = _parse_config(config_text) if has_config else None
+    config_text = _text_inside(run_dir, run_dir / "config.yaml") if has_config else ""
+    config = _parse_config(config_text) if config_text else None
     records = read_metrics(run_dir)
     if plot_curves:
         plot_metrics_jsonl(run_dir)
@@ -99,6 +100,15 @@ def write_report(
         f"{finding}<nav>{nav}</nav>{body}{_footer()}"
     )
     return atomic_write_text(run_dir / "report.html", page(f"{heading} - latentscape report", main))
+
+
+def _text_inside(run_dir: Path, path: Path) -> str:
+    """The text of `path` if it is a file inside `run_dir` ("" otherwise: a page shows nothing
+    that a link brings in from outside the folder)."""
+    try:
+        return read_inside(run_dir, path).decode("utf-8", errors="replace")
+    except OutsideFolder:
+        return ""
 
 
 def _parse_config(text: str) -> dict[str, Any] | None:
@@ -140,14 +150,14 @@ def _metrics_section(records: list[dict[str, Any]]) -> str:
 
 def _eval_section(run_dir: Path, skip: set[str] = frozenset()) -> str:
     eval_dir = run_dir / "eval"
-    files = sorted(eval_dir.rglob("*.json")) if eval_dir.is_dir() else []
+    files = files_under(eval_dir, run_dir, (".json",)) if eval_dir.is_dir() else []
     parts = []
     for path in files:
         if path.parent == eval_dir and path.name in skip:
             continue
         name = str(path.relative_to(eval_dir))
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(_text_inside(run_dir, path))
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
             parts.append(f"<h3>{escape(name)}</h3><p class='note'>unreadable JSON: {escape(str(exc) or type(exc).__name__)}</p>")
             continue
@@ -155,8 +165,9 @@ def _eval_section(run_dir: Path, skip: set[str] = frozenset()) -> str:
     return "".join(parts)
 
 
-def _embed(paths: list[Path], root: Path, budget: list[int]) -> tuple[str, list[str]]:
-    """Figures for `paths` while the byte budget lasts; returns (html, names left out)."""
+def _embed(paths: list[Path], root: Path, budget: list[int], run_dir: Path) -> tuple[str, list[str]]:
+    """Figures for `paths` while the byte budget lasts; returns (html, names left out).
+    Only files inside `run_dir` are embedded (viz/inside.py)."""
     html, skipped = [], []
     for path in paths:
         size = path.stat().st_size
@@ -164,7 +175,7 @@ def _embed(paths: list[Path], root: Path, budget: list[int]) -> tuple[str, list[
             skipped.append(str(path.relative_to(root)))
             continue
         budget[0] -= size
-        html.append(figure_html(path, caption_for(path)))
+        html.append(figure_html(path, caption_for(path), run_dir))
     return "".join(html), skipped
 
 
@@ -179,15 +190,15 @@ def _curves_section(run_dir: Path, budget: list[int]) -> str:
     paths = sorted(images.glob(f"{CURVE_PREFIX}*.png")) if images.is_dir() else []
     if not paths:
         return ""
-    html, skipped = _embed(paths, images, budget)
+    html, skipped = _embed(paths, images, budget, run_dir)
     return f"<div class='gallery curves'>{html}</div>{_skipped_note(skipped)}"
 
 
 def _images_section(run_dir: Path, budget: list[int], shown: set[Path] = frozenset()) -> str:
     images = run_dir / "images"
-    paths = [
-        p for p in sorted(images.rglob("*")) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-        and not (p.parent == images and p.name.startswith(CURVE_PREFIX)) and p not in shown
+    paths = [  # links to folders are not followed, links to files outside the run are left out
+        p for p in files_under(images, run_dir, IMAGE_SUFFIXES)
+        if not (p.parent == images and p.name.startswith(CURVE_PREFIX)) and p not in shown
     ] if images.is_dir() else []
     if not paths:
         return ""
@@ -196,7 +207,7 @@ def _images_section(run_dir: Path, budget: list[int], shown: set[Path] = frozens
         groups.setdefault(group_for(path.relative_to(images)), []).append(path)
     parts = []
     for group, members in groups.items():
-        html, skipped = _embed(members, images, budget)
+        html, skipped = _embed(members, images, budget, run_dir)
         parts.append(f"<h3>{escape(group)}</h3><div class='gallery'>{html}</div>{_skipped_note(skipped)}")
     return "".join(parts)
 
@@ -212,7 +223,10 @@ def _eval_html(data: object) -> str:
 def _summary_section(run_dir: Path) -> str:
     """The summary JSON of a generic analysis folder (tune study, probe, ...), flattened."""
     for name in SUMMARY_NAMES:
-        data = read_json(run_dir / name)
+        try:
+            data = json.loads(_text_inside(run_dir, run_dir / name) or "null")
+        except (ValueError, RecursionError):
+            continue
         if isinstance(data, dict):
             return f"<h3>{escape(name)}</h3>{key_value_table(flatten(data))}"
     return ""
