@@ -65,7 +65,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
 # Temp names carry the writer's PID: `.NAME.PID-RANDOM[.SUFFIX].tmp`, files (atomic_path) and folders
 # (temp_folder) alike, so that any later writer can tell a dead writer's leftovers from live work.
-_TEMP_NAME = re.compile(r"\.(?P<name>.*)\.(?P<pid>\d+)-[^.]*(?:\.[^.]*)?\.tmp")
+_TEMP_NAME = re.compile(r"\.(?P<name>.*)\.(?P<pid>\d+)-[^.]*(?P<suffix>(?:\.[^.]*)?)\.tmp")
 
 
 def temp_writer(name: str) -> int | None:
@@ -87,7 +87,8 @@ def remove_orphans(path: str | Path) -> None:
     path = Path(path)
     prefix = f".{path.stem}."
     for p in path.parent.glob(f"{glob.escape(prefix)}*{glob.escape(path.suffix)}.tmp"):
-        if _dead_writer(p.name):
+        m = _TEMP_NAME.fullmatch(p.name)  # `.a.old.PID-x.png.tmp` is a temp of a.old.png, not of a.png
+        if m and (m["name"], m["suffix"]) == (path.stem, path.suffix) and _dead_writer(p.name):
             if p.is_dir() and not p.is_symlink():
                 shutil.rmtree(p, ignore_errors=True)
             else:

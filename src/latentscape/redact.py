@@ -32,19 +32,16 @@ def redact(text: str) -> str:
 
 
 def redact_secret_of(text: str, url: str) -> str:
-    """`text` with `url` (and its password, wherever a library quotes it alone) redacted: for
-    error messages of database drivers, which may repeat the URL or parts of it."""
+    """`text` with `url` and every piece of its userinfo redacted: for error messages of database
+    drivers, which may repeat the URL or parts of it (a driver that splits `bob:p@ss@host` at the
+    first `@` complains about the host 'ss@host')."""
     text = str(text)
     if url:
         text = text.replace(url, redact(url))
-    password = _password_of(url)
-    if password and len(password) >= 3:  # a one- or two-letter password would blank out words
-        text = text.replace(password, "***")
-    return redact(text)
-
-
-def _password_of(url: str) -> str | None:
     m = _USERINFO.match(url or "")
-    if m is None or ":" not in m["userinfo"]:
-        return None
-    return m["userinfo"].split(":", 1)[1]
+    if m is not None:
+        pieces = sorted({m["userinfo"], *re.split(r"[@:/?#]", m["userinfo"])}, key=len, reverse=True)
+        for piece in pieces:
+            if len(piece) >= 3:  # a one- or two-letter piece would blank out words
+                text = text.replace(piece, "***")
+    return redact(text)

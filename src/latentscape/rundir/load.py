@@ -18,6 +18,7 @@ from latentscape.data.types import ImageDataset
 from latentscape.errors import CheckpointError, LatentscapeError
 from latentscape.registry import MODELS
 from latentscape.rundir.checkpoint import STATE_FORMAT, load_checkpoint, load_state_into, read_weights
+from latentscape.rundir.footprint import check_model_fits
 from latentscape.rundir.model import DataInfo, LatentModel
 from latentscape.rundir.run import Run
 
@@ -75,6 +76,7 @@ def load_run(spec: str | Path, device: str | torch.device = "cpu") -> LoadedRun:
     if not info_path.is_file():
         raise LatentscapeError(f"{run.path}: missing {INFO_FILE}; was this run made by latentscape?")
     info = read_data_info(info_path)
+    check_model_fits(cfg, info, training=False)  # a config.yaml asking for terabytes: one line, not the OOM killer
     model = build_model(cfg, info)
     if which == "last":
         ckpt = load_checkpoint(run.checkpoints / "last.pt", STATE_FORMAT)

@@ -19,6 +19,7 @@ from latentscape.errors import LatentscapeError
 from latentscape.models.data_init import initialize_from_data
 from latentscape.registry import MODELS
 from latentscape.rundir.checkpoint import load_state_into, load_weights, save_weights
+from latentscape.rundir.footprint import check_model_fits
 from latentscape.rundir.model import DataInfo, LatentModel
 from latentscape.rundir.load import INFO_FILE, LoadedRun, build_model, data_info_of, load_run, parse_weight_spec, read_data_info
 from latentscape.rundir.run import Run, default_run_dir
@@ -113,6 +114,7 @@ def train_and_evaluate(
     with phase("data"):
         data = data if data is not None else load_data(cfg)
     info = data_info_of(data)
+    check_model_fits(cfg, info, device)  # before the model or the run directory exists: one line, exit 2
     seed_everything(cfg.seed)
     model = build_model(cfg, info)
     check_setup(model, cfg, dist.get_world_size() if distributed else 1)  # before anything is written

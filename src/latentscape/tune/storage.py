@@ -73,7 +73,8 @@ def open_storage(url: str, heartbeat: int) -> RDBStorage:
                     continue
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
                 # drivers may quote the URL, or the password alone, in their messages
-                raise LatentscapeError(f"--storage {redact(url)}: cannot open ({redact_secret_of(first, url)})") from None
+                hint = "; write '@' in a password as %40" if url.split("?")[0].count("@") > 1 else ""
+                raise LatentscapeError(f"--storage {redact(url)}: cannot open ({redact_secret_of(first, url)}){hint}") from None
     raise AssertionError("unreachable")  # pragma: no cover
 
 
