@@ -41,12 +41,18 @@ def places(tmp_path):
 
 
 @pytest.fixture
-def server(places):
+def server(places, capfd):
     root, _, _ = places
-    lines: list[str] = []
-    srv = IndexServer(root, port=0, refresh_seconds=5, log=lines.append)
+    srv = IndexServer(root, port=0, refresh_seconds=5)
     thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
+    capfd.readouterr()
+    seen: list[str] = []
+
+    def lines() -> list[str]:  # what the server printed on stderr (its refusals) so far
+        seen.extend(line for line in capfd.readouterr().err.splitlines() if line.strip())
+        return seen
+
     srv.lines = lines
     yield srv
     srv.shutdown()
@@ -72,7 +78,7 @@ def test_server_serves_files_inside(server):
     assert "default-src 'none'" in headers["Content-Security-Policy"]
     status, _, _ = _get(server, "/index.html", host=f"localhost:{server.server_address[1]}")
     assert status == 200
-    assert server.lines == []
+    assert server.lines() == []
 
 
 def test_server_refuses_a_link_to_a_file_outside(server, places):
@@ -83,7 +89,7 @@ def test_server_refuses_a_link_to_a_file_outside(server, places):
         status, headers, body = _get(server, path)
         assert status == 404 and SECRET.encode() not in body
         assert headers["X-Content-Type-Options"] == "nosniff"
-    assert len(server.lines) == 2 and all(line.startswith("refused GET /runs/a/images/leak") for line in server.lines)
+    assert len(server.lines()) == 2 and all(line.startswith("refused GET /runs/a/images/leak") for line in server.lines())
 
 
 def test_server_refuses_a_link_to_a_folder_outside_and_lists_no_folder(server, places):
@@ -93,7 +99,7 @@ def test_server_refuses_a_link_to_a_folder_outside_and_lists_no_folder(server, p
         status, _, body = _get(server, path)
         assert status == 404, path
         assert SECRET.encode() not in body and b"secret.txt" not in body and b"samples.png" not in body
-    assert len(server.lines) == 6
+    assert len(server.lines()) == 6
 
 
 def test_server_refuses_another_host_name(server):
@@ -102,7 +108,7 @@ def test_server_refuses_another_host_name(server):
         status, headers, body = _get(server, "/runs/a/notes.txt", host=host)
         assert status == 421 and b"inside" not in body
         assert "Content-Security-Policy" in headers
-    assert len(server.lines) == 4 and "is not this server" in server.lines[0]
+    assert len(server.lines()) == 4 and "is not this server" in server.lines()[0]
 
 
 def test_server_refuses_hidden_names_encoded_parents_and_fifos(server, places):
@@ -113,8 +119,8 @@ def test_server_refuses_hidden_names_encoded_parents_and_fifos(server, places):
         status, _, body = _get(server, path)
         assert status in (400, 404), path
         assert b"PID 1" not in body
-    assert len(server.lines) == 5
-    assert all("\x00" not in line for line in server.lines)  # control characters escaped
+    assert len(server.lines()) == 5
+    assert all("\x00" not in line for line in server.lines())  # control characters escaped
 
 
 def test_report_embeds_no_picture_from_outside(places):

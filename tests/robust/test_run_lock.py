@@ -20,7 +20,6 @@ import yaml
 import latentscape
 from latentscape.cli import main
 from latentscape.errors import LatentscapeError
-from latentscape.rundir.lock import LOCK_FILE, RunLocked, lock_run, run_locked
 
 SRC = str(Path(latentscape.__file__).resolve().parents[1])  # this tree, not an installed copy
 ENV = {**os.environ, "PYTHONPATH": SRC, "LATENTSCAPE_NO_TENSORBOARD": "1", "LATENTSCAPE_PLOTS": "none", "OMP_NUM_THREADS": "1"}
@@ -60,6 +59,8 @@ def _one_line(capsys) -> str:
 
 
 def test_a_second_writer_is_refused_while_a_run_trains_and_a_sigkill_frees_it(tmp_path, quiet, capsys):
+    from latentscape.rundir.lock import LOCK_FILE, lock_run
+
     cfg = tmp_path / "long.yaml"
     cfg.write_text(yaml.safe_dump(LONG))
     run = tmp_path / "run"
@@ -89,6 +90,7 @@ def test_a_second_writer_is_refused_while_a_run_trains_and_a_sigkill_frees_it(tm
 
 
 def test_a_tune_trial_held_by_another_worker_is_left_alone(tmp_path, quiet):
+    from latentscape.rundir.lock import RunLocked
     from latentscape.tune.trial import train_once
     from tinydata import tiny_config
 
@@ -109,6 +111,8 @@ def test_a_tune_trial_held_by_another_worker_is_left_alone(tmp_path, quiet):
 
 
 def test_the_lock_is_reentrant_in_one_process_and_names_its_holder(tmp_path):
+    from latentscape.rundir.lock import LOCK_FILE, run_locked
+
     run = tmp_path / "run"
     run.mkdir()
     with run_locked(run, "first"):
@@ -122,6 +126,8 @@ def test_the_lock_is_reentrant_in_one_process_and_names_its_holder(tmp_path):
 
 
 def test_a_read_only_run_directory_cannot_be_locked_in_one_line(tmp_path):
+    from latentscape.rundir.lock import lock_run
+
     if os.geteuid() == 0:
         pytest.skip("root writes into read-only folders")
     run = tmp_path / "run"

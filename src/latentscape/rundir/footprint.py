@@ -5,8 +5,8 @@ of three 100,000-wide layers holds 2e10 parameters (80 GB before any training st
 MLP of two 30,000-wide layers builds on a 24 GiB machine and then swaps it towards the OOM killer
 while Adam's state grows. `check_model_fits` builds the model on PyTorch's meta device (shapes,
 no storage, milliseconds), runs one forward pass there to measure what autograd would keep for a
-batch and how many FLOPs it costs, and refuses in one line, before any run directory exists,
-naming the configuration and the estimate:
+batch and how many FLOPs it costs (tens of milliseconds), and refuses in one line, before any
+run directory exists, naming the configuration and the estimate:
 
     training memory = parameters + gradients + optimizer state (Adam: 2 per parameter, SGD with
                       momentum: 1) + checkpoint copies (save_weights clones the weights, and
@@ -22,6 +22,7 @@ refusal (data/memory.py).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -145,39 +146,39 @@ def _check_time(cfg: RunConfig, info: DataInfo, forward_flops: int, device: torc
 
 
 def _batch_costs(model: nn.Module, info: DataInfo, batch_size: int) -> tuple[int | None, int | None]:
-    """(bytes autograd keeps for one batch, forward FLOPs of one batch), from meta forward passes
-    of every optimizer group; None where the forward pass cannot run on the meta device.
+    """(bytes autograd keeps for one batch, forward FLOPs of one batch), from one meta forward
+    pass of every optimizer group; None where the forward pass cannot run on the meta device.
 
-    Tensors saved for backward are counted at batch sizes B and 2B: the difference is the part
-    that grows with the batch (weights saved by a layer count in both and cancel out).
+    Counted: every tensor saved for backward except the parameters themselves and views of them
+    (a linear layer saves its weight's transpose), which the parameter count already holds.
     """
     from torch.utils.flop_counter import FlopCounterMode
 
     model.train()
+    params = {id(p) for p in model.parameters()}
     saved, flops = [], []
     for group in getattr(model, "groups", ("main",)):
-        try:
-            at = [_saved_bytes(model, info, b, group) for b in (batch_size, 2 * batch_size)]
-            with FlopCounterMode(display=False) as counter:
-                model(_meta_batch(info, batch_size), group)
-        except Exception:  # noqa: BLE001 - data-dependent code (.item(), generators on the CPU)
-            return None, None
-        saved.append(max(0, at[1] - at[0]))
-        flops.append(counter.get_total_flops())
-    return max(saved), max(flops)
+        total = [0]
 
+        def pack(t: torch.Tensor) -> torch.Tensor:
+            if id(t) not in params and (t._base is None or id(t._base) not in params):
+                total[0] += t.numel() * t.element_size()
+            return t
 
-def _saved_bytes(model: nn.Module, info: DataInfo, batch_size: int, group: str) -> int:
-    """Bytes of the tensors autograd saves for backward in one meta forward pass."""
-    total = [0]
-
-    def pack(t: torch.Tensor) -> torch.Tensor:
-        total[0] += t.numel() * t.element_size()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        model(_meta_batch(info, batch_size), group)
-    return total[0]
+        counter = FlopCounterMode(display=False)
+        for count_flops in (True, False):  # the FLOP counter cannot follow autograd.grad (WGAN-GP's penalty)
+            total[0] = 0
+            try:
+                with counter if count_flops else contextlib.nullcontext(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+                    model(_meta_batch(info, batch_size), group)
+                break
+            except Exception:  # noqa: BLE001 - data-dependent code (.item(), generators on the CPU)
+                if not count_flops:
+                    return None, None
+        saved.append(total[0])
+        flops.append(counter.get_total_flops() if count_flops else None)
+    known = [f for f in flops if f is not None]
+    return max(saved), (max(known) if len(known) == len(flops) else None)
 
 
 def _meta_batch(info: DataInfo, batch_size: int) -> Batch:
