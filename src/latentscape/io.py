@@ -178,6 +178,47 @@ def atomic_write(path: str | Path, write: Callable[[IO[Any]], Any], mode: str = 
     return path
 
 
+class _NamingWrites:
+    """A text file whose failed writes raise one LatentscapeError naming the file (a write error
+    of the OS carries no file name: "No space left on device", but which file?)."""
+
+    def __init__(self, fh: IO[str], path: Path) -> None:
+        self._fh, self._path = fh, path
+
+    def write(self, text: str) -> int:
+        try:
+            return self._fh.write(text)
+        except OSError as exc:
+            raise LatentscapeError(f"cannot write {self._path}: {exc.strerror or exc}") from None
+
+    def flush(self) -> None:
+        try:
+            self._fh.flush()
+        except OSError as exc:
+            raise LatentscapeError(f"cannot write {self._path}: {exc.strerror or exc}") from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._fh, name)
+
+
+@contextmanager
+def appending(path: str | Path) -> Iterator[IO[str]]:
+    """`path` opened for appending UTF-8 text (logs, metrics.jsonl): opening, writing and closing
+    errors are one LatentscapeError naming the file; errors of the `with` body are not touched."""
+    path = Path(path)
+    try:
+        fh = open(path, "a", encoding="utf-8")
+    except OSError as exc:
+        raise LatentscapeError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        yield _NamingWrites(fh, path)  # type: ignore[misc]
+    finally:
+        try:
+            fh.close()
+        except OSError as exc:
+            raise LatentscapeError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write UTF-8 `text` to `path` atomically."""
     return atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))

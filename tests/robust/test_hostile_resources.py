@@ -160,36 +160,54 @@ def test_a_storage_url_is_never_printed_with_its_password(tmp_path, quiet, capsy
     assert "***@127.0.0.1:1/study" in err or "password=***" in err
 
 
-def test_a_checkpoint_written_to_a_full_disk_names_the_file_and_the_cause(tmp_path, monkeypatch):
+class FullDisk:
+    """A file on a disk that fills up after `room` bytes (writes fail with ENOSPC, as the OS says)."""
+
+    def __init__(self, fh, room: int = 4096):
+        self.fh, self.room, self.written = fh, room, 0
+
+    def write(self, data):
+        self.written += len(data)
+        if self.written > self.room:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return self.fh.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.fh, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.fh.close()
+
+
+@pytest.fixture
+def full_disk(monkeypatch):
+    import builtins
+
     import latentscape.io as lio
 
-    real_open = open
-
-    class FullDisk:
-        def __init__(self, fh):
-            self.fh, self.written = fh, 0
-
-        def write(self, data):
-            self.written += len(data)
-            if self.written > 4096:
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-            return self.fh.write(data)
-
-        def __getattr__(self, name):
-            return getattr(self.fh, name)
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self.fh.close()
-
+    real_open = builtins.open
     monkeypatch.setattr(lio, "open", lambda *a, **k: FullDisk(real_open(*a, **k)), raising=False)
+
+
+def test_a_checkpoint_written_to_a_full_disk_names_the_file_and_the_cause(tmp_path, full_disk):
     target = tmp_path / "checkpoints" / "last.pt"
     with pytest.raises(LatentscapeError) as info:
         atomic_save({"w": torch.zeros(100_000)}, target)
     assert str(info.value) == f"cannot write {target}: No space left on device"
     assert not target.exists() and not list(target.parent.glob("*.tmp"))
+
+
+def test_a_metrics_line_written_to_a_full_disk_names_the_log(tmp_path, full_disk):
+    from latentscape.rundir.run import Run
+
+    run = Run(tmp_path)
+    run._keys, run._rows = set(), 0
+    with pytest.raises(LatentscapeError) as info:
+        run.log({"loss": 0.5, "note": "x" * 5000}, step=1)
+    assert str(info.value) == f"cannot write {tmp_path / 'metrics.jsonl'}: No space left on device"
 
 
 def test_a_checkpoint_write_the_kernel_refuses_names_the_file(tmp_path):

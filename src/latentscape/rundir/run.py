@@ -18,7 +18,7 @@ from typing import Any
 from latentscape.config import RunConfig, config_from_dict, dump_config
 from latentscape.errors import LatentscapeError
 from latentscape.faults import fault_point
-from latentscape.io import atomic_write_text, process_alive, remove_dead_temporaries, write_json
+from latentscape.io import appending, atomic_write_text, process_alive, remove_dead_temporaries, write_json
 from latentscape.rundir.lock import RunLock, lock_run
 
 CONFIG_FILE = "config.yaml"
@@ -149,16 +149,13 @@ class Run:
         line = json.dumps(row, allow_nan=True) + "\n"
         # Append mode: a kill leaves at most a partial last line, which `read_metrics` skips and
         # `repair_metrics` (on resume) removes.
-        try:
-            with open(self.metrics_path, "a", encoding="utf-8") as f:
-                half = len(line) // 2
-                f.write(line[:half])
-                f.flush()
-                fault_point("append metrics.jsonl")  # test hook: a kill here tears the line
-                f.write(line[half:])
-                f.flush()
-        except OSError as exc:  # a full disk: name the file (a write error carries no file name)
-            raise LatentscapeError(f"cannot write {self.metrics_path}: {exc.strerror or exc}") from None
+        with appending(self.metrics_path) as f:  # a full disk: one line naming the file
+            half = len(line) // 2
+            f.write(line[:half])
+            f.flush()
+            fault_point("append metrics.jsonl")  # test hook: a kill here tears the line
+            f.write(line[half:])
+            f.flush()
         self._rows = (self._rows or 0) + 1
         self._keys.add((int(step), split))
         tb = self._writer()
