@@ -133,6 +133,7 @@ def test_report_embeds_no_picture_from_outside(places):
     own = base64.b64encode((run / "images" / "samples.png").read_bytes()).decode()
     assert secret not in html
     assert html.count(own) == 2
+    assert "Not embedded (links to files outside this folder): evil.png" in html
 
 
 def test_report_shows_no_text_from_outside(places):

@@ -71,10 +71,12 @@ def read_inside(root: str | Path, path: str | Path, limit: int | None = None) ->
         return fh.read() if limit is None else fh.read(limit)
 
 
-def files_under(folder: str | Path, root: str | Path | None = None, suffixes: tuple[str, ...] = ()) -> list[Path]:
+def files_under(
+    folder: str | Path, root: str | Path | None = None, suffixes: tuple[str, ...] = (), left_out: list[Path] | None = None
+) -> list[Path]:
     """Sorted regular files below `folder` that lie inside `root` (default `folder`), with one
     of `suffixes` (any when empty); links to folders are not followed, links to files outside
-    `root` are left out."""
+    `root` are left out (and appended to `left_out` when given)."""
     folder = Path(folder)
     real_root = resolved_root(root if root is not None else folder)
     found = []
@@ -87,6 +89,8 @@ def files_under(folder: str | Path, root: str | Path | None = None, suffixes: tu
             real = Path(os.path.realpath(path))
             if (real_root in real.parents) and real.is_file():
                 found.append(path)
+            elif left_out is not None and path.is_symlink():
+                left_out.append(path)
     return sorted(found)
 
 

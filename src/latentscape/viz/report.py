@@ -196,12 +196,15 @@ def _curves_section(run_dir: Path, budget: list[int]) -> str:
 
 def _images_section(run_dir: Path, budget: list[int], shown: set[Path] = frozenset()) -> str:
     images = run_dir / "images"
+    outside: list[Path] = []
     paths = [  # links to folders are not followed, links to files outside the run are left out
-        p for p in files_under(images, run_dir, IMAGE_SUFFIXES)
+        p for p in files_under(images, run_dir, IMAGE_SUFFIXES, outside)
         if not (p.parent == images and p.name.startswith(CURVE_PREFIX)) and p not in shown
     ] if images.is_dir() else []
+    note = (f"<p class='note'>Not embedded (links to files outside this folder): "
+            f"{escape(', '.join(str(p.relative_to(images)) for p in outside))}</p>") if outside else ""
     if not paths:
-        return ""
+        return note
     groups: dict[str, list[Path]] = {}
     for path in paths:
         groups.setdefault(group_for(path.relative_to(images)), []).append(path)
@@ -209,7 +212,7 @@ def _images_section(run_dir: Path, budget: list[int], shown: set[Path] = frozens
     for group, members in groups.items():
         html, skipped = _embed(members, images, budget, run_dir)
         parts.append(f"<h3>{escape(group)}</h3><div class='gallery'>{html}</div>{_skipped_note(skipped)}")
-    return "".join(parts)
+    return "".join(parts) + note
 
 
 def _eval_html(data: object) -> str:
