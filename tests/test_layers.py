@@ -16,7 +16,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "latentscape"
 
 LAYERS: list[set[str]] = [
-    {"errors", "registry", "io", "config", "timing", "faults", "ranges", "__init__"},
+    {"errors", "registry", "io", "config", "timing", "faults", "ranges", "redact", "__init__"},
     {"data", "nets", "viz"},
     {"rundir"},
     {"losses", "metrics"},

@@ -13,6 +13,7 @@ from latentscape import __version__
 from latentscape.commands import COMMANDS
 from latentscape.commands._types import OneLineParser
 from latentscape.errors import LatentscapeError
+from latentscape.redact import redact
 from latentscape.registry import UnknownNameError
 
 
@@ -88,16 +89,19 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from latentscape.rundir.lock import release_command_locks
+
     try:
         with plots_mode_from(args):
             return int(args.func(args) or 0)
     except (LatentscapeError, UnknownNameError) as exc:
         # one line even when the message quotes a multi-line error of a library
-        print(f"error: {' '.join(part.strip() for part in str(exc).splitlines() if part.strip())}", file=sys.stderr)
+        text = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+        print(f"error: {redact(text)}", file=sys.stderr)  # a URL's credentials never reach the terminal
         return 2
     except OSError as exc:  # the file system refused: permissions, a full disk, a path that vanished
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"error: {where}{exc.strerror or exc.__class__.__name__}", file=sys.stderr)
+        print(f"error: {redact(where)}{exc.strerror or exc.__class__.__name__}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"interrupted; what was written so far is kept{_how_to_continue(args.command)}", file=sys.stderr)
@@ -106,8 +110,10 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("LATENTSCAPE_DEBUG"):
             raise
         first = str(exc).splitlines()[0] if str(exc) else ""
-        print(f"error: {exc.__class__.__name__}: {first} (set LATENTSCAPE_DEBUG=1 for the traceback)", file=sys.stderr)
+        print(f"error: {exc.__class__.__name__}: {redact(first)} (set LATENTSCAPE_DEBUG=1 for the traceback)", file=sys.stderr)
         return 1
+    finally:
+        release_command_locks()  # the run locks an analysis took (the process may go on: tests, notebooks)
 
 
 if __name__ == "__main__":  # pragma: no cover

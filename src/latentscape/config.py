@@ -19,7 +19,7 @@ from typing import Any, Literal, Union
 import yaml
 
 from latentscape.errors import ConfigError
-from latentscape.ranges import INF, check_ranges, check_values, ranged
+from latentscape.ranges import EPOCH_LIMIT, INF, STEP_LIMIT, check_ranges, check_values, ranged
 from latentscape.registry import LR_SCHEDULES, OPTIMIZERS
 
 # Name lists come from the registry declarations (a name is written once).
@@ -129,8 +129,8 @@ class TrainConfig:
             on GPU tensor cores; no effect on the numbers beyond float rounding).
     """
 
-    epochs: int = ranged(10, 1, INF)
-    max_steps: int | None = ranged(None, 1, INF)
+    epochs: int = ranged(10, 1, INF, limit=EPOCH_LIMIT)
+    max_steps: int | None = ranged(None, 1, INF, limit=STEP_LIMIT)
     batch_size: int = ranged(128, 1, INF)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     group_optimizers: dict[str, OptimizerConfig] = field(default_factory=dict)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -58,19 +60,74 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
-    _remove_orphans(path)
+    remove_orphans(path)
 
 
-def _remove_orphans(path: Path) -> None:
-    """Delete temp files of `path` left by writers that were killed (their process is gone)."""
+# Temp names carry the writer's PID: `.NAME.PID-RANDOM[.SUFFIX].tmp`, files (atomic_path) and folders
+# (temp_folder) alike, so that any later writer can tell a dead writer's leftovers from live work.
+_TEMP_NAME = re.compile(r"\.(?P<name>.*)\.(?P<pid>\d+)-[^.]*(?P<suffix>(?:\.[^.]*)?)\.tmp")
+
+
+def temp_writer(name: str) -> int | None:
+    """The PID in a temp file or folder name of this module's pattern, else None."""
+    m = _TEMP_NAME.fullmatch(name)
+    return int(m["pid"]) if m else None
+
+
+def _dead_writer(name: str, unattributed: bool = False) -> bool:
+    pid = temp_writer(name)
+    if pid is None:  # not one of ours, or (unattributed) a `.*.tmp` of an older writer without a PID
+        return unattributed and name.startswith(".") and name.endswith(".tmp")
+    return pid != os.getpid() and not process_alive(pid)
+
+
+def remove_orphans(path: str | Path) -> None:
+    """Delete the temp files and folders of `path` (of `atomic_path` and `temp_folder`) left by
+    writers that were killed (their process is gone)."""
+    path = Path(path)
     prefix = f".{path.stem}."
     for p in path.parent.glob(f"{glob.escape(prefix)}*{glob.escape(path.suffix)}.tmp"):
-        pid = p.name[len(prefix):].split("-", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-            p.unlink(missing_ok=True)
+        m = _TEMP_NAME.fullmatch(p.name)  # `.a.old.PID-x.png.tmp` is a temp of a.old.png, not of a.png
+        if m and (m["name"], m["suffix"]) == (path.stem, path.suffix) and _dead_writer(p.name):
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
 
 
-def _alive(pid: int) -> bool:
+def remove_dead_temporaries(folder: str | Path, unattributed: bool = False) -> list[Path]:
+    """Delete, anywhere below `folder`, the temp files and folders of writers that are gone (a
+    killed writer of a file this run never writes again, e.g. a picture a later run leaves out).
+    Symbolic links are not followed; temps of live processes are kept. `unattributed`: also
+    `.*.tmp` names without a PID (for a caller that holds the folder's write lock)."""
+    removed: list[Path] = []
+    for current, dirs, files in os.walk(folder, followlinks=False):
+        for name in [d for d in dirs if _dead_writer(d, unattributed)]:
+            dirs.remove(name)
+            path = Path(current) / name
+            if not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+        for name in files:
+            if _dead_writer(name, unattributed):
+                (Path(current) / name).unlink(missing_ok=True)
+                removed.append(Path(current) / name)
+    return removed
+
+
+def temp_folder(dest: str | Path) -> Path:
+    """A new, empty temp folder next to `dest` (same file system: `os.replace` moves it onto
+    `dest` atomically), named after this process so that a later writer sweeps it if we are killed."""
+    dest = Path(dest)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f".{dest.stem}.{os.getpid()}-", suffix=f"{dest.suffix}.tmp", dir=dest.parent))
+    except OSError as exc:
+        raise LatentscapeError(f"cannot write {dest}: {exc.strerror or exc}") from None
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine (a permission error means it does)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -80,17 +137,86 @@ def _alive(pid: int) -> bool:
     return True
 
 
+class _WriteErrors:
+    """A file object that remembers the OSError of a failed write: libraries that write through
+    it (torch.save: "[enforce fail at inline_container.cc] unexpected pos", PIL, matplotlib)
+    report their own error instead, which names neither the file nor the cause."""
+
+    def __init__(self, fh: IO[Any]) -> None:
+        self._fh = fh
+        self.error: OSError | None = None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self._fh.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def __getattr__(self, name: str) -> Any:  # flush, tell, seek, fileno, ... of the real file
+        return getattr(self._fh, name)
+
+
 def atomic_write(path: str | Path, write: Callable[[IO[Any]], Any], mode: str = "wb") -> Path:
     """Call `write(fileobj)` on a temp file (opened with `mode`, "wb" or "w") and move it onto
-    `path` atomically, after flushing it to disk."""
+    `path` atomically, after flushing it to disk. A failed write (a full disk) is one
+    LatentscapeError: "cannot write PATH: No space left on device"."""
     path = Path(path)
     encoding = None if "b" in mode else "utf-8"
     with atomic_path(path) as tmp:
         with open(tmp, mode, encoding=encoding) as fh:
-            write(fh)
+            recorder = _WriteErrors(fh)
+            try:
+                write(recorder)
+            except Exception as exc:
+                cause = recorder.error if recorder.error is not None else exc if isinstance(exc, OSError) else None
+                if cause is None:
+                    raise
+                raise LatentscapeError(f"cannot write {path}: {cause.strerror or cause}") from None
             fh.flush()
             os.fsync(fh.fileno())
     return path
+
+
+class _NamingWrites:
+    """A text file whose failed writes raise one LatentscapeError naming the file (a write error
+    of the OS carries no file name: "No space left on device", but which file?)."""
+
+    def __init__(self, fh: IO[str], path: Path) -> None:
+        self._fh, self._path = fh, path
+
+    def write(self, text: str) -> int:
+        try:
+            return self._fh.write(text)
+        except OSError as exc:
+            raise LatentscapeError(f"cannot write {self._path}: {exc.strerror or exc}") from None
+
+    def flush(self) -> None:
+        try:
+            self._fh.flush()
+        except OSError as exc:
+            raise LatentscapeError(f"cannot write {self._path}: {exc.strerror or exc}") from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._fh, name)
+
+
+@contextmanager
+def appending(path: str | Path) -> Iterator[IO[str]]:
+    """`path` opened for appending UTF-8 text (logs, metrics.jsonl): opening, writing and closing
+    errors are one LatentscapeError naming the file; errors of the `with` body are not touched."""
+    path = Path(path)
+    try:
+        fh = open(path, "a", encoding="utf-8")
+    except OSError as exc:
+        raise LatentscapeError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        yield _NamingWrites(fh, path)  # type: ignore[misc]
+    finally:
+        try:
+            fh.close()
+        except OSError as exc:
+            raise LatentscapeError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:

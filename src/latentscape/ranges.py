@@ -10,12 +10,25 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass
 from typing import Any
 
 from latentscape.errors import ConfigError
 
 INF = math.inf
+#: Set to 1 to go beyond the declared limits (and the memory estimates) on purpose.
+NO_LIMITS_ENV = "LATENTSCAPE_NO_LIMITS"
+#: Declared limits of the counts that multiply a run's time: values no study could finish.
+EPOCH_LIMIT = 100_000  # train.epochs, connect/demo/fid-net --epochs (the GAN configs say 100000: max_steps decides)
+STEP_LIMIT = 100_000_000  # train.max_steps
+REPEAT_LIMIT = 100  # tune --repeats
+TRIAL_LIMIT = 10_000  # tune --trials
+
+
+def limits_lifted() -> bool:
+    """Whether LATENTSCAPE_NO_LIMITS=1 asks to go beyond the declared limits."""
+    return os.environ.get(NO_LIMITS_ENV, "").strip() == "1"
 
 
 @dataclass(frozen=True)
@@ -26,6 +39,7 @@ class Range:
     high: float = INF
     low_open: bool = False
     high_open: bool = False
+    limit: float = INF  # a declared practical bound below `high`: beyond it only with LATENTSCAPE_NO_LIMITS=1
 
     def __contains__(self, value: float) -> bool:
         above = value > self.low if self.low_open else value >= self.low
@@ -37,6 +51,14 @@ class Range:
         hi = ")" if self.high_open or self.high == INF else "]"
         return f"{lo}{_fmt(self.low)}, {_fmt(self.high)}{hi}"
 
+    def beyond_limit(self, value: float) -> str | None:
+        """The refusal of a value above the declared limit (None when it is within it, or
+        LATENTSCAPE_NO_LIMITS=1): says what the limit guards against and how to go beyond it."""
+        if value <= self.limit or limits_lifted():
+            return None
+        return (f"is above the declared limit {_fmt(self.limit)} (a run that long would not finish); "
+                f"set {NO_LIMITS_ENV}=1 to go beyond it on purpose")
+
 
 def ranged(
     default: Any = dataclasses.MISSING,
@@ -45,10 +67,12 @@ def ranged(
     *,
     low_open: bool = False,
     high_open: bool = False,
+    limit: float = INF,
     default_factory: Any = dataclasses.MISSING,
 ) -> Any:
-    """A dataclass field whose numeric value(s) must lie in [low, high] (bounds open if asked)."""
-    meta = {"range": Range(low, high, low_open, high_open)}
+    """A dataclass field whose numeric value(s) must lie in [low, high] (bounds open if asked),
+    and at most `limit` unless LATENTSCAPE_NO_LIMITS=1 (a bound of practice, not of sense)."""
+    meta = {"range": Range(low, high, low_open, high_open, limit)}
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -75,6 +99,9 @@ def check_values(cls: type, values: dict[str, Any], prefix: str = "") -> None:
         for key, v in _numbers(f"{prefix}{f.name}", value):
             if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v) or v not in r:
                 raise ConfigError(f"{key}={v!r} is out of range {r}")
+            refusal = r.beyond_limit(v)
+            if refusal:
+                raise ConfigError(f"{key}={v!r} {refusal}")
 
 
 def _numbers(key: str, value: Any):

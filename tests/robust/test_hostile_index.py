@@ -102,7 +102,7 @@ def _get(url: str) -> tuple[int, str]:
 def server(tmp_path):
     make_workspace(tmp_path)
     lines: list[str] = []
-    srv = IndexServer(tmp_path, port=0, refresh_seconds=5, warn=lines.append)
+    srv = IndexServer(tmp_path, port=0, refresh_seconds=5, log=lines.append)
     thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield srv, lines

@@ -91,11 +91,12 @@ def test_cli_errors_are_one_line_exit_2_and_write_nothing(tmp_path, capsys, args
 
 
 def test_bad_storage_url_is_one_error(tmp_path):
-    from latentscape.tune.storage import open_storage, redact
+    from latentscape.redact import redact
+    from latentscape.tune.storage import open_storage
 
     with pytest.raises(LatentscapeError, match="expected sqlite"):
         open_storage("http://x", 10)
-    assert redact("postgresql+psycopg://me:secret@host/db") == "postgresql+psycopg://me:***@host/db"
+    assert redact("postgresql+psycopg://me:secret@host/db") == "postgresql+psycopg://***@host/db"
     with pytest.raises(LatentscapeError, match=r"cannot open") as info:
         open_storage("postgresql+psycopg://me:secret@127.0.0.1:1/db", 10)
     assert "secret" not in str(info.value)

@@ -177,3 +177,37 @@ def test_real_demo_report_in_browser(browser, tmp_path):
     assert sum(src.startswith("data:image/gif") for *_, src in images) == 2
     assert "input" in page.locator(".strip-labels").first.inner_text()
     page.close()
+
+
+def test_pages_render_through_the_server_under_its_security_policy(browser, workspace, tmp_path):
+    """Served by `report --serve` (Content-Security-Policy, nosniff): the index's script still
+    sorts, every picture (data: URIs) still decodes, and the browser reports no violation."""
+    import threading
+
+    from latentscape.viz.serve import IndexServer
+
+    root = workspace["index"].parent
+    server = IndexServer(root, port=0, refresh_seconds=60, log=lambda line: None)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        response = page.goto(server.url)
+        assert "default-src 'none'" in response.headers["content-security-policy"]
+        assert "of" in page.locator("#shown").inner_text()  # the inline script ran
+        page.locator("th", has_text="test loss").first.click()
+        page.screenshot(path=str(tmp_path / "served-index.png"), full_page=True)
+        for role in ("a", "demo"):
+            page.goto(server.url.replace("index.html", f"{workspace[role].relative_to(root)}/report.html"))
+            images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
+            assert images and all(done and width > 0 for done, width in images), (role, images)
+            page.screenshot(path=str(tmp_path / f"served-{role}.png"), full_page=True)
+        assert errors == []
+        page.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

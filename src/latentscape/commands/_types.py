@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn
 
-from latentscape.ranges import INF, Range
+from latentscape.ranges import EPOCH_LIMIT, INF, Range
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -30,9 +30,10 @@ class OneLineParser(argparse.ArgumentParser):
         sys.exit(status)
 
 
-def count(low: int = 1, high: float = INF) -> Callable[[str], int]:
-    """An integer option in [low, high]."""
-    allowed = Range(low, high)
+def count(low: int = 1, high: float = INF, limit: float = INF) -> Callable[[str], int]:
+    """An integer option in [low, high], and at most `limit` unless LATENTSCAPE_NO_LIMITS=1
+    (a declared bound of practice: more repeats than any study could finish)."""
+    allowed = Range(low, high, limit=limit)
 
     def parse(text: str) -> int:
         try:
@@ -41,6 +42,9 @@ def count(low: int = 1, high: float = INF) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"{text!r} is not an integer (allowed: {allowed})") from None
         if value not in allowed:
             raise argparse.ArgumentTypeError(f"{value} is out of range {allowed}")
+        refusal = allowed.beyond_limit(value)
+        if refusal:
+            raise argparse.ArgumentTypeError(f"{value} {refusal}")
         return value
 
     parse.__name__ = "integer"  # argparse names the type in some messages
@@ -68,3 +72,5 @@ def number(low: float = -INF, high: float = INF, *, low_open: bool = False, high
 THREADS = count(0, 4096)
 #: Seeds of torch / numpy generators.
 SEED = count(0, 2**63 - 1)
+#: Training epochs of a command's own runs (connect, demo, fid-net): as train.epochs.
+EPOCHS = count(1, limit=EPOCH_LIMIT)

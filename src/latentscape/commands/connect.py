@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from latentscape.commands._types import SEED, count, number
+from latentscape.commands._types import EPOCHS, SEED, count, number
 from latentscape.registry import CURVE_KINDS, LR_SCHEDULES
 
 
@@ -32,7 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted config overrides, e.g. train.schedule.name=cosine")
     p.add_argument("--curve", dest="kind", choices=CURVE_KINDS.names(), default="bezier", help="curve family (default bezier)")
     p.add_argument("--bends", type=count(0, 64), default=1, help="free control points between the ends (default 1)")
-    p.add_argument("--epochs", type=count(1), help="training epochs (default: the start run's)")
+    p.add_argument("--epochs", type=EPOCHS, help="training epochs (default: the start run's)")
     p.add_argument("--lr", type=number(0.0, 1e3, low_open=True), help="learning rate (default: the start run's)")
     p.add_argument("--wd", type=number(0.0), default=0.0, help="curve regulariser 0.5*wd*|theta(t)|^2 (default 0)")
     p.add_argument("--schedule", choices=LR_SCHEDULES.names(), help="LR schedule (default: the start run's)")

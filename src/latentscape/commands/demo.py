@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from latentscape.commands._types import THREADS, count
+from latentscape.commands._types import EPOCHS, THREADS, count
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -21,8 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--out", help="output folder (default runs/demo-<time>)")
-    p.add_argument("--epochs", type=count(1), default=None, help="epochs of each autoencoder")
-    p.add_argument("--curve-epochs", type=count(1), default=None, help="epochs of the curve")
+    p.add_argument("--epochs", type=EPOCHS, default=None, help="epochs of each autoencoder")
+    p.add_argument("--curve-epochs", type=EPOCHS, default=None, help="epochs of the curve")
     p.add_argument("--points", type=count(2, 100_000), default=None, help="points along each path")
     p.add_argument("--threads", type=THREADS, default=2, help="CPU threads (default 2)")
     p.set_defaults(func=run)

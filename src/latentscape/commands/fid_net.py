@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from latentscape.commands._types import SEED, count
+from latentscape.commands._types import EPOCHS, SEED, count
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -30,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("dataset", help="registered dataset name (latentscape data list)")
     p.add_argument("--out", help="run directory (default: the dataset's cached feature net)")
     p.add_argument("--data-dir", help="dataset root (default $LATENTSCAPE_DATA)")
-    p.add_argument("--epochs", type=count(1), default=1, help="training epochs (default 1)")
+    p.add_argument("--epochs", type=EPOCHS, default=1, help="training epochs (default 1)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, or auto")
     p.add_argument("--seed", type=SEED, default=0)
     p.set_defaults(func=run)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from latentscape.commands._types import SEED, count
+from latentscape.ranges import REPEAT_LIMIT, TRIAL_LIMIT
 
 EPILOG = """\
 examples:
@@ -44,8 +45,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="grid axis (repeatable: the product is searched); values are YAML, e.g. [8,16]")
     p.add_argument("--space", action="append", default=[], metavar="KEY=DIST(...)",
                    help="sampled key: uniform(a,b), loguniform(a,b), int(a,b), logint(a,b), choice(x,y,...)")
-    p.add_argument("--trials", type=count(1), help="number of trials of a --space search (all workers together)")
-    p.add_argument("--repeats", type=count(1), default=1, help="runs per trial, seeds seed..seed+N-1 (default 1)")
+    p.add_argument("--trials", type=count(1, limit=TRIAL_LIMIT),
+                   help=f"number of trials of a --space search (all workers together; at most {TRIAL_LIMIT:,} unless LATENTSCAPE_NO_LIMITS=1)")
+    p.add_argument("--repeats", type=count(1, limit=REPEAT_LIMIT), default=1,
+                   help=f"runs per trial, seeds seed..seed+N-1 (default 1; at most {REPEAT_LIMIT} unless LATENTSCAPE_NO_LIMITS=1)")
     p.add_argument("--objective", default="val/loss", help="SPLIT/METRIC to optimise (default val/loss)")
     p.add_argument("--direction", default="minimize", choices=("minimize", "maximize"))
     p.add_argument("--study-dir", required=True, help="folder of the study: trials/, summary, plots, study.db")
@@ -63,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
     from latentscape.config import apply_overrides, load_config, read_yaml
     from latentscape.tune.objective import Objective
-    from latentscape.tune.storage import redact
+    from latentscape.redact import redact
     from latentscape.tune.summary import write_outputs
     from latentscape.tune.space import parse_grid, parse_space
     from latentscape.tune.study import TuneSpec, run_study

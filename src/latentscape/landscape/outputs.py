@@ -7,11 +7,16 @@ import time
 from pathlib import Path
 
 from latentscape.errors import LatentscapeError
-from latentscape.io import atomic_write_text, write_json  # noqa: F401  (write_json re-exported)
+from latentscape.io import atomic_write_text, remove_dead_temporaries, write_json  # noqa: F401  (write_json re-exported)
+from latentscape.rundir.lock import lock_enclosing_run
 
 
 def new_output_dir(kind: str, out: str | None, root: str = "runs") -> Path:
-    """`out` (created) or a fresh runs/<kind>-<time> folder; images/ is created inside."""
+    """`out` (created) or a fresh runs/<kind>-<time> folder; images/ is created inside.
+
+    A folder inside a run directory (RUN/analysis/surface-...) holds the run's write lock until
+    the command ends; temporaries of killed earlier writers in the folder are removed.
+    """
     if out:
         path = Path(out)
     else:
@@ -21,10 +26,12 @@ def new_output_dir(kind: str, out: str | None, root: str = "runs") -> Path:
             i += 1
             path = Path(root) / f"{kind}-{stamp}-{i}"
     check_output_dir(path)
+    lock_enclosing_run(path)  # RUN/analysis/...: one writer per run (rundir/lock.py); refused while RUN trains
     try:
         (path / "images").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise LatentscapeError(f"cannot create the output folder {path}: {exc.strerror or exc}") from None
+    remove_dead_temporaries(path)  # e.g. a picture a killed earlier run into this --out was writing
     return path
 
 

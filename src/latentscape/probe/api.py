@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,10 +20,11 @@ import torch
 
 from latentscape.data.types import ImageDataset
 from latentscape.errors import LatentscapeError
-from latentscape.io import atomic_write_text, write_json
+from latentscape.io import atomic_write_text, remove_orphans, temp_folder, write_json
 from latentscape.probe.classifiers import ProbeProtocol, check_classifiers, score
 from latentscape.probe.embeddings import BASELINES, Embedding, baseline_embedding, has_embed, model_embedding
 from latentscape.probe.table import markdown_table, terminal_table
+from latentscape.rundir.lock import lock_enclosing_run
 
 
 @dataclass(frozen=True)
@@ -140,14 +140,16 @@ def map_points_2d(emb: Embedding, indices: np.ndarray, seed: int) -> np.ndarray:
 
 
 def _replace_folder(tmp: Path, out: Path) -> None:
-    """Move a finished temporary folder onto `out`, keeping the old one until the move is done."""
+    """Move a finished temporary folder onto `out`, keeping the old one until the move is done;
+    then remove what killed earlier probes of `out` left (their temp and old folders)."""
     old = None
     if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        old = out.with_name(f".{out.stem}.{os.getpid()}-old{out.suffix}.tmp")  # swept if we are killed
         os.replace(out, old)
     os.replace(tmp, out)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+    remove_orphans(out)
 
 
 def check_out_dir(out: Path) -> None:
@@ -183,7 +185,9 @@ def probe_runs(specs: list[str], options: ProbeOptions, out_dir: str | Path | No
     from latentscape.train.api import resolve_device
 
     say = log or (lambda *_: None)
-    check_out_dir(Path(out_dir) if out_dir is not None else default_out_dir(list(specs)))
+    out = Path(out_dir) if out_dir is not None else default_out_dir(list(specs))
+    check_out_dir(out)
+    lock_enclosing_run(out)  # RUN/analysis/probe: one writer per run (rundir/lock.py), before any work
     device = resolve_device(options.device, "--device")
     loaded = load_probe_runs(list(specs), device)
     data_cfg = loaded[0].config.data
@@ -211,10 +215,8 @@ def probe_runs(specs: list[str], options: ProbeOptions, out_dir: str | Path | No
         "baselines_fitted_on": "training split only", "classifiers": list(options.classifiers),
         **options.protocol.as_dict(), "umap": "umap-learn, n_neighbors=15, min_dist=0.1, random_state=seed",
     }
-    out = Path(out_dir) if out_dir is not None else default_out_dir(list(specs))
     check_out_dir(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    tmp = temp_folder(out)  # named after this process: a rerun removes it if we are killed
     try:
         result = {"rows": rows, "protocol": protocol}
         write_json(tmp / "probe.json", result)

@@ -18,6 +18,7 @@ from latentscape.data.types import ImageDataset
 from latentscape.errors import CheckpointError, LatentscapeError
 from latentscape.registry import MODELS
 from latentscape.rundir.checkpoint import STATE_FORMAT, load_checkpoint, load_state_into, read_weights
+from latentscape.rundir.footprint import check_model_fits
 from latentscape.rundir.model import DataInfo, LatentModel
 from latentscape.rundir.run import Run
 
@@ -75,6 +76,7 @@ def load_run(spec: str | Path, device: str | torch.device = "cpu") -> LoadedRun:
     if not info_path.is_file():
         raise LatentscapeError(f"{run.path}: missing {INFO_FILE}; was this run made by latentscape?")
     info = read_data_info(info_path)
+    check_model_fits(cfg, info, training=False)  # a config.yaml asking for terabytes: one line, not the OOM killer
     model = build_model(cfg, info)
     if which == "last":
         ckpt = load_checkpoint(run.checkpoints / "last.pt", STATE_FORMAT)
@@ -104,8 +106,11 @@ def read_data_info(path: Path) -> DataInfo:
     except (KeyError, TypeError, ValueError, UnicodeDecodeError, RecursionError) as exc:
         what = f"no {exc.args[0]!r} field" if isinstance(exc, KeyError) else (str(exc).splitlines() or [type(exc).__name__])[0]
         raise LatentscapeError(f"{path}: damaged ({what}); it needs image_shape [C, H, W], num_classes, num_train") from None
-    if len(shape) != 3 or min(shape) < 1 or info.num_classes < 0 or info.num_train < 0:
+    if len(shape) != 3 or min(shape) < 1:
         raise LatentscapeError(f"{path}: damaged (image_shape {list(shape)} is not [C, H, W] with positive sizes)")
+    for name, value in (("num_classes", info.num_classes), ("num_train", info.num_train)):
+        if value < 0:
+            raise LatentscapeError(f"{path}: damaged ({name} {value} is negative; it counts classes / training images)")
     # Sizes no dataset has: a model built from them would ask for terabytes before the weights
     # could say they do not fit.
     if shape[0] > MAX_CHANNELS or max(shape[1:]) > MAX_SIDE or info.num_classes > MAX_CLASSES or info.num_train > MAX_TRAIN:

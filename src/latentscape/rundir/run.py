@@ -18,7 +18,8 @@ from typing import Any
 from latentscape.config import RunConfig, config_from_dict, dump_config
 from latentscape.errors import LatentscapeError
 from latentscape.faults import fault_point
-from latentscape.io import atomic_write_text, write_json
+from latentscape.io import appending, atomic_write_text, process_alive, remove_dead_temporaries, write_json
+from latentscape.rundir.lock import RunLock, lock_run
 
 CONFIG_FILE = "config.yaml"
 CREATING_PREFIX = ".{name}.creating-"  # + PID: a run directory being created (see Run.create)
@@ -27,8 +28,9 @@ CREATING_PREFIX = ".{name}.creating-"  # + PID: a run directory being created (s
 class Run:
     """Handle on a run directory. Create with `Run.create` or open with `Run.open`."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, lock: RunLock | None = None) -> None:
         self.path = Path(path)
+        self.lock = lock  # held by a writer (Run.create, Run.open_for_writing) until close()
         self._tb = None
         self._rows: int | None = None  # complete metrics rows, counted lazily
         self._keys: set[tuple[int, str]] | None = None  # their (step, split), read lazily
@@ -36,11 +38,13 @@ class Run:
     # -- creation / opening -------------------------------------------------------------
     @classmethod
     def create(cls, cfg: RunConfig, path: str | Path, populate: Callable[["Run"], None] | None = None) -> "Run":
-        """Create the run directory complete or not at all.
+        """Create the run directory complete or not at all, and hold its write lock.
 
         The tree, config.yaml and whatever `populate(run)` writes (data_info.json, init.pt) are
         made in a hidden sibling `.NAME.creating-PID` that is then renamed into place, so a kill
         during creation leaves no half-made run (only the sibling, removed by the next creation).
+        The lock (rundir/lock.py) is taken in the sibling and moves with it, so the run is never
+        visible unlocked while it is being written; `close()` releases it.
         """
         path = Path(path)
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
@@ -54,20 +58,26 @@ class Run:
                 (staging / sub).mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # a parent that is a file, a read-only or missing place
             raise LatentscapeError(f"cannot create the run directory {path}: {exc.strerror or exc}") from None
-        run = cls(staging)
-        atomic_write_text(run.path / CONFIG_FILE, dump_config(cfg))
-        if populate is not None:
-            populate(run)
-        fault_point("publish run")  # test hook (latentscape.faults)
+        lock = lock_run(staging)
         try:
-            if path.is_dir():
-                path.rmdir()  # an empty folder the user made; os.rename cannot replace it everywhere
-            os.rename(staging, path)
-        except OSError as exc:  # another process published a run there meanwhile: keep theirs
-            shutil.rmtree(staging, ignore_errors=True)
-            why = "another process created it meanwhile" if path.exists() else (exc.strerror or str(exc))
-            raise LatentscapeError(f"cannot create the run directory {path}: {why}; choose another --run-dir") from None
-        return cls(path)
+            run = cls(staging)
+            atomic_write_text(run.path / CONFIG_FILE, dump_config(cfg))
+            if populate is not None:
+                populate(run)
+            fault_point("publish run")  # test hook (latentscape.faults)
+            try:
+                if path.is_dir():
+                    path.rmdir()  # an empty folder the user made; os.rename cannot replace it everywhere
+                os.rename(staging, path)
+            except OSError as exc:  # another process published a run there meanwhile: keep theirs
+                shutil.rmtree(staging, ignore_errors=True)
+                why = "another process created it meanwhile" if path.exists() else (exc.strerror or str(exc))
+                raise LatentscapeError(f"cannot create the run directory {path}: {why}; choose another --run-dir") from None
+        except BaseException:
+            lock.release()
+            raise
+        lock.run_dir = path
+        return cls(path, lock)
 
     @classmethod
     def open(cls, path: str | Path) -> "Run":
@@ -91,6 +101,13 @@ class Run:
             if part.exists() and part.is_dir() != want_dir:  # what writes into the run would fail half-way
                 raise LatentscapeError(f"{part}: should be a {'folder' if want_dir else 'file'} (a damaged run directory)")
         return cls(path)
+
+    @classmethod
+    def open_for_writing(cls, path: str | Path, command: str | None = None) -> "Run":
+        """`Run.open`, holding the run's write lock until `close()` (a second writer is refused
+        with one line naming the holder: rundir/lock.py)."""
+        run = cls.open(path)
+        return cls(run.path, lock_run(run.path, command))
 
     def config(self) -> RunConfig:
         """The resolved config saved in the run."""
@@ -132,7 +149,7 @@ class Run:
         line = json.dumps(row, allow_nan=True) + "\n"
         # Append mode: a kill leaves at most a partial last line, which `read_metrics` skips and
         # `repair_metrics` (on resume) removes.
-        with open(self.metrics_path, "a", encoding="utf-8") as f:
+        with appending(self.metrics_path) as f:  # a full disk: one line naming the file
             half = len(line) // 2
             f.write(line[:half])
             f.flush()
@@ -189,11 +206,10 @@ class Run:
         self._rows, self._keys = len(kept), seen
 
     def remove_stale_temporaries(self) -> list[Path]:
-        """Delete `.*.tmp` files left by killed atomic writes (call before writing into the run)."""
-        stale = [p for p in self.path.rglob(".*.tmp") if p.is_file()]
-        for p in stale:
-            p.unlink(missing_ok=True)
-        return stale
+        """Delete the temporary files and folders that killed writers left in the run (call with
+        the write lock held): those of processes that are gone, and `.*.tmp` names without a PID;
+        a live `eval` writing into eval/ (readers do not lock) keeps its own."""
+        return remove_dead_temporaries(self.path, unattributed=True)
 
     def write_json(self, relpath: str, obj: Any) -> Path:
         """Atomically write JSON under the run directory."""
@@ -201,9 +217,13 @@ class Run:
         return write_json(path, obj)
 
     def close(self) -> None:
+        """Flush TensorBoard and release the write lock (if this handle holds it)."""
         if self._tb is not None:
             self._tb.close()
             self._tb = None
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     def _writer(self):
         if self._tb is None and os.environ.get("LATENTSCAPE_NO_TENSORBOARD") != "1":
@@ -254,17 +274,6 @@ def remove_stale_creations(path: Path) -> None:
         if pid.isdigit() and int(pid) != os.getpid() and process_alive(int(pid)):
             continue
         shutil.rmtree(p, ignore_errors=True)
-
-
-def process_alive(pid: int) -> bool:
-    """Whether a process with this id runs on this machine (a permission error means it does)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def default_run_dir(cfg: RunConfig) -> Path:

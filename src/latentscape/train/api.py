@@ -19,6 +19,7 @@ from latentscape.errors import LatentscapeError
 from latentscape.models.data_init import initialize_from_data
 from latentscape.registry import MODELS
 from latentscape.rundir.checkpoint import load_state_into, load_weights, save_weights
+from latentscape.rundir.footprint import check_model_fits
 from latentscape.rundir.model import DataInfo, LatentModel
 from latentscape.rundir.load import INFO_FILE, LoadedRun, build_model, data_info_of, load_run, parse_weight_spec, read_data_info
 from latentscape.rundir.run import Run, default_run_dir
@@ -113,28 +114,33 @@ def train_and_evaluate(
     with phase("data"):
         data = data if data is not None else load_data(cfg)
     info = data_info_of(data)
+    check_model_fits(cfg, info, device)  # before the model or the run directory exists: one line, exit 2
     seed_everything(cfg.seed)
     model = build_model(cfg, info)
     check_setup(model, cfg, dist.get_world_size() if distributed else 1)  # before anything is written
     if not resume:  # a data-dependent start (the auto-decoder's PCA table) belongs in init.pt
         initialize_from_data(model, data)
-    run = _open_run(cfg, run_dir, resume, model, info) if rank == 0 else None
-    if distributed:  # the others wait until rank 0 has published the run directory
-        dist.barrier()
-    cbs = default_callbacks(cfg) if callbacks is None else list(callbacks)
-    trainer = Trainer(model, cfg, data, run, device, cbs)
-    if resume:
-        _restore(trainer, run, run_dir)
-    start = time.time()
-    if rank == 0 and not quiet:
-        print(f"run dir: {run_dir}", flush=True)
-    with phase("train"):
-        trainer.fit()
-    with phase("final_eval"):
-        results = trainer.final_evaluation(cfg.train.final_eval_splits)
-    trainer.save_final_weights(mark_finished=False)
-    if run is not None:
-        _finish_run(run, trainer, results, time.time() - start, quiet)
+    run = _open_run(cfg, run_dir, resume, model, info) if rank == 0 else None  # holds the run's write lock
+    try:
+        if distributed:  # the others wait until rank 0 has published the run directory
+            dist.barrier()
+        cbs = default_callbacks(cfg) if callbacks is None else list(callbacks)
+        trainer = Trainer(model, cfg, data, run, device, cbs)
+        if resume:
+            _restore(trainer, run, run_dir)
+        start = time.time()
+        if rank == 0 and not quiet:
+            print(f"run dir: {run_dir}", flush=True)
+        with phase("train"):
+            trainer.fit()
+        with phase("final_eval"):
+            results = trainer.final_evaluation(cfg.train.final_eval_splits)
+        trainer.save_final_weights(mark_finished=False)
+        if run is not None:
+            _finish_run(run, trainer, results, time.time() - start, quiet)
+    finally:
+        if run is not None:
+            run.close()  # flushes TensorBoard and releases the lock, also when training failed
     return Run(run_dir)
 
 
@@ -167,7 +173,7 @@ def _agreed_run_dir(cfg: RunConfig, run_dir: str | Path | None, distributed: boo
 def _open_run(cfg: RunConfig, run_dir: Path, resume: bool, model: torch.nn.Module, info: DataInfo) -> Run:
     """Reopen a run to resume it, or create one (config, data_info.json, init weights at step 0)."""
     if resume:
-        run = Run.open(run_dir)
+        run = Run.open_for_writing(run_dir)  # a second writer of the run is refused here
         run.remove_stale_temporaries()
         # Runs made before creation became atomic may lack these; the seed rebuilds them.
         _write_creation_files(run, model, info, only_missing=True)
@@ -234,16 +240,20 @@ def resume(run_dir: str | Path, overrides: Sequence[str] = (), **kwargs) -> Run:
     """
     from latentscape.train.resume_overrides import is_main_process, resume_config
 
-    run = Run.open(run_dir)
-    last = run.checkpoints / "last.pt"
-    if last.exists() and is_finished(last):
-        if not trains_longer(run.config().train, resume_config(run, list(overrides), write=False).train):
-            raise LatentscapeError(
-                f"{run_dir} has already finished (checkpoints/final.pt exists); to train it longer, "
-                "resume with a larger train.epochs or train.max_steps"
-            )
-    cfg = resume_config(run, list(overrides), write=is_main_process())
-    return train_and_evaluate(cfg, run_dir, resume=True, **kwargs)
+    # the lock first: resume_config rewrites config.yaml (train_and_evaluate takes it again, re-entrantly)
+    run = Run.open_for_writing(run_dir) if is_main_process() else Run.open(run_dir)
+    try:
+        last = run.checkpoints / "last.pt"
+        if last.exists() and is_finished(last):
+            if not trains_longer(run.config().train, resume_config(run, list(overrides), write=False).train):
+                raise LatentscapeError(
+                    f"{run_dir} has already finished (checkpoints/final.pt exists); to train it longer, "
+                    "resume with a larger train.epochs or train.max_steps"
+                )
+        cfg = resume_config(run, list(overrides), write=is_main_process())
+        return train_and_evaluate(cfg, run_dir, resume=True, **kwargs)
+    finally:
+        run.close()
 
 
 def trains_longer(before: TrainConfig, after: TrainConfig) -> bool:

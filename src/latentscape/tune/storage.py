@@ -23,7 +23,8 @@ from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
 from latentscape.errors import LatentscapeError
-from latentscape.rundir.run import process_alive
+from latentscape.redact import redact, redact_secret_of
+from latentscape.io import process_alive
 
 MAX_RETRY = 3
 ATTEMPTS = 4
@@ -46,11 +47,6 @@ with warnings.catch_warnings():
 
 def default_url(study_dir: Path) -> str:
     return f"sqlite:///{Path(study_dir).resolve() / 'study.db'}"
-
-
-def redact(url: str) -> str:
-    """The URL without its password (for messages and summaries)."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
 
 
 def open_storage(url: str, heartbeat: int) -> RDBStorage:
@@ -76,7 +72,9 @@ def open_storage(url: str, heartbeat: int) -> RDBStorage:
                     time.sleep(0.2 * (attempt + 1))
                     continue
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-                raise LatentscapeError(f"--storage {redact(url)}: cannot open ({first})") from None
+                # drivers may quote the URL, or the password alone, in their messages
+                hint = "; write '@' in a password as %40" if url.split("?")[0].count("@") > 1 else ""
+                raise LatentscapeError(f"--storage {redact(url)}: cannot open ({redact_secret_of(first, url)}){hint}") from None
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -30,7 +30,8 @@ from optuna.trial import FrozenTrial, TrialState
 from latentscape.errors import LatentscapeError
 from latentscape.tune.objective import Objective, ObjectiveMissing
 from latentscape.tune.space import Dimension, apply_params, candidate_points, validate
-from latentscape.tune.storage import RETRY, default_url, fail_dead_local_trials, fail_stale, open_storage, redact, worker_id
+from latentscape.redact import redact
+from latentscape.tune.storage import RETRY, default_url, fail_dead_local_trials, fail_stale, open_storage, worker_id
 from latentscape.tune.summary import write_summary
 from latentscape.tune.trial import RepeatResult, run_repeats
 

@@ -18,6 +18,8 @@ from typing import Any
 
 from latentscape.config import RunConfig, config_from_dict, dump_config
 from latentscape.errors import LatentscapeError
+from latentscape.io import appending
+from latentscape.rundir.lock import run_locked
 from latentscape.train.api import load_data, train_and_evaluate
 from latentscape.tune.objective import Objective
 from latentscape.tune.space import set_key
@@ -61,7 +63,16 @@ def run_repeats(
 
 
 def train_once(cfg: RunConfig, run_dir: Path) -> None:
-    """Make `run_dir` a finished run of `cfg`: reuse it, resume it, or train it from scratch."""
+    """Make `run_dir` a finished run of `cfg`: reuse it, resume it, or train it from scratch.
+
+    An existing folder is locked first (rundir/lock.py): the retry of a trial whose first worker
+    still runs is refused instead of deleting or resuming the folder under it.
+    """
+    with run_locked(run_dir, f"tune trial {run_dir.name}") if run_dir.is_dir() else contextlib.nullcontext():
+        _train_once(cfg, run_dir)
+
+
+def _train_once(cfg: RunConfig, run_dir: Path) -> None:
     saved = run_dir / "config.yaml"
     if saved.is_file():
         if saved.read_text() != dump_config(cfg):
@@ -79,7 +90,7 @@ def train_once(cfg: RunConfig, run_dir: Path) -> None:
     # The trainer prints a line per log window; keep it in study_dir/logs/<trial>.log instead of
     # flooding the study's terminal output (appended: a resumed repeat keeps its earlier log).
     # Not inside the run folder: a new run is created whole, by renaming a finished folder there.
-    with open(logs / f"{run_dir.name}.log", "a", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+    with appending(logs / f"{run_dir.name}.log") as log, contextlib.redirect_stdout(log):  # a full disk names the log
         train_and_evaluate(cfg, run_dir, resume=resume, data=_data(cfg), quiet=True)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from latentscape.viz.blocks import Block, Gallery, Heading, Links, Note, Section, Strip, Table, picture, section, table
+from latentscape.viz.blocks import Block, Figure, Gallery, Heading, Links, Note, Section, Strip, Table, picture, section, table
 from latentscape.viz.result_files import read_json
 from latentscape.viz.html_parts import format_value
 
@@ -27,33 +27,34 @@ def stat_table(rows: list[tuple[list[str], dict[str, Any]]], head: list[str], st
     return table(head, stats, [(labels, [values.get(s) for s in stats]) for labels, values in rows])
 
 
-def labelled_strip(path: Path, ts: list[float], caption: str) -> Strip:
+def labelled_strip(path: Path, ts: list[float], caption: str, root: Path) -> Strip | Note:
     """An image-dynamics strip with a label over every column: the input, then t of each column.
 
     The strip (landscape/dynamics.py) is a grid of equal cells, one column per label, so an HTML
     grid of the same number of equal columns puts each label over its column at any width.
     """
     labels = ("input", *(f"t = {t:.2g}" for t in ts))
-    return Strip(src=picture(path, caption).src, labels=labels, caption=caption)
+    figure = picture(path, caption, root)
+    return Strip(src=figure.src, labels=labels, caption=caption) if isinstance(figure, Figure) else figure
 
 
 def _dynamics(folder: Path, strip: str, gif: str, ts: list[float], label: str, shown: set[Path]) -> list[Block]:
     parts: list[Block] = []
     strip_path, gif_path = folder / strip, folder / gif
     if strip_path.is_file() and ts:
-        parts.append(labelled_strip(strip_path, ts, f"{label}: {STRIP_NOTE}"))
+        parts.append(labelled_strip(strip_path, ts, f"{label}: {STRIP_NOTE}", folder))
         shown.add(strip_path)
     if gif and gif_path.is_file():
-        parts.append(picture(gif_path, f"{label}: {GIF_NOTE}", style="gif"))
+        parts.append(picture(gif_path, f"{label}: {GIF_NOTE}", folder, style="gif"))
         shown.add(gif_path)
     return [Heading(label), *parts] if parts else []
 
 
-def _plots(paths: list[Path], shown: set[Path]) -> list[Block]:
+def _plots(paths: list[Path], shown: set[Path], folder: Path) -> list[Block]:
     figs = []
     for p in paths:
         if p.is_file():
-            figs.append(picture(p, p.stem.replace("_", " ")))
+            figs.append(picture(p, p.stem.replace("_", " "), folder))
             shown.add(p)
     return [Gallery(tuple(figs), style="plots")] if figs else []
 
@@ -70,7 +71,7 @@ def demo_sections(folder: Path, shown: set[Path]) -> list[Section]:
     )
     sections = [
         section("finding", "Straight line vs trained curve", [note, stat_table(rows, ["path", "split"], ["start", "end", "max", "mean", "barrier"])]),
-        section("loss", "Loss along the paths", _plots(sorted((folder / "images").glob("line_vs_curve_*.png")), shown)),
+        section("loss", "Loss along the paths", _plots(sorted((folder / "images").glob("line_vs_curve_*.png")), shown, folder)),
     ]
     dyn: list[Block] = []
     for kind, sub, label in (("curve", "curve_path", "Along the trained curve"), ("line", "line", "Along the straight line")):
@@ -87,7 +88,7 @@ def path_sections(folder: Path, shown: set[Path]) -> list[Section]:
     note = Note("start: t = 0, end: t = 1; barrier = max - max(start, end) (for accuracy-like metrics: min(start, end) - min).", muted=True)
     sections = [
         section("finding", "Along the path", [note, stat_table(rows, ["split", "metric"], ["start", "end", "min", "max", "mean", "barrier"])]),
-        section("loss", "Metrics along the path", _plots(sorted((folder / "images").glob("path_*.png")), shown)),
+        section("loss", "Metrics along the path", _plots(sorted((folder / "images").glob("path_*.png")), shown, folder)),
     ]
     dyn = doc.get("dynamics") or {}
     if isinstance(dyn, dict) and dyn.get("strip"):
@@ -108,7 +109,7 @@ def plane_sections(folder: Path, shown: set[Path]) -> list[Section]:
     note = Note(f"Plane coordinates of the named points (unit vectors along B - A and the orthogonalised C - A): {points}.", muted=True)
     return [
         section("finding", "On the plane", [stat_table(rows, ["split", "metric"], ["min", "max"]), note]),
-        section("contours", "Contours", _plots(sorted((folder / "images").glob("plane_*.png")), shown)),
+        section("contours", "Contours", _plots(sorted((folder / "images").glob("plane_*.png")), shown, folder)),
     ]
 
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from latentscape.viz.html_parts import data_uri, is_small
+from latentscape.viz.html_parts import data_uri
+from latentscape.viz.inside import OutsideFolder
 
 
 @dataclass(frozen=True)
@@ -75,10 +76,18 @@ class Figure:
     wide: bool = False
 
 
-def picture(path: Path, caption: str, style: str = "", wide: bool = False) -> Figure:
+def picture(path: Path, caption: str, root: str | Path, style: str = "", wide: bool = False) -> Figure | Note:
     """A Figure holding `path` as a data URI (the page must not link to anything); small
-    pictures (image grids, not plots) are enlarged with crisp pixels."""
-    return Figure(src=data_uri(path), caption=caption, pixel=is_small(path), style=style, wide=wide)
+    pictures (image grids, not plots) are enlarged with crisp pixels.
+
+    Only a regular file inside `root` (the folder the page shows) is embedded: for anything else
+    (a link leading out of it, a FIFO) the page gets a Note naming the picture instead.
+    """
+    try:
+        src, small = data_uri(path, root)
+    except OutsideFolder as exc:
+        return Note(f"{caption}: not embedded ({exc})")
+    return Figure(src=src, caption=caption, pixel=small, style=style, wide=wide)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from latentscape.viz.blocks import Block, Gallery, Heading, Note, Table, picture
 from latentscape.viz.result_files import read_config, read_json
 from latentscape.viz.figure import draw_series, few_steps_ticks, new_figure, save_figure, wants_log
 from latentscape.viz.html_parts import flatten, format_value
+from latentscape.viz.inside import files_under
 from latentscape.viz.metrics_log import CURVE_PREFIX, WINDOW_NOTE, final_metrics, last_steps, metric_series, read_metrics, train_window
 from latentscape.viz.report import IMAGE_SUFFIXES, caption_for, check_run_dir, group_for
 from latentscape.viz.templating import render
@@ -134,13 +135,13 @@ def image_rows(run_dirs: list[Path], labels: list[str]) -> list[Block]:
         images = run / "images"
         if not images.is_dir():
             continue
-        for p in sorted(images.rglob("*")):
-            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(CURVE_PREFIX):
+        for p in files_under(images, run, IMAGE_SUFFIXES):  # nothing through a link out of the run
+            if not p.name.startswith(CURVE_PREFIX):
                 groups.setdefault(group_for(p.relative_to(images)), {})[i] = p  # sorted: the last one wins
     blocks: list[Block] = []
     for group, by_run in groups.items():
         figs = tuple(
-            picture(by_run[i], f"{labels[i]}: {caption_for(by_run[i])}") if i in by_run else Note(f"{labels[i]}: none")
+            picture(by_run[i], f"{labels[i]}: {caption_for(by_run[i])}", run_dirs[i]) if i in by_run else Note(f"{labels[i]}: none")
             for i in range(len(run_dirs))
         )
         blocks += [Heading(group), Gallery(figs, style="side")]
@@ -158,7 +159,7 @@ def write_compare(run_dirs: list[str | Path], out: str | Path) -> Path:
     runs = [check_run_dir(r) for r in run_dirs]
     labels = run_labels(runs)
     with tempfile.TemporaryDirectory() as tmp:
-        curves = tuple(picture(p, f"{m}: every run") for m, p in overlay_plots(runs, labels, Path(tmp)))
+        curves = tuple(picture(p, f"{m}: every run", tmp) for m, p in overlay_plots(runs, labels, Path(tmp)))
     sections = [
         section("curves", "Training curves, overlaid", [Gallery(curves, style="plots")] if curves else []),
         section("metrics", "Last logged values", metrics_table(runs, labels)),

@@ -7,11 +7,14 @@ write the markup. `data_uri` is the one function that reads a picture file into 
 from __future__ import annotations
 
 import base64
+import io
 import math
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
+
+from latentscape.viz.inside import read_inside
 
 MIME_TYPES = {".png": "image/png", ".gif": "image/gif", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 
@@ -64,18 +67,22 @@ def flatten(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return [(prefix or "value", obj)]
 
 
-def data_uri(path: str | Path) -> str:
-    """`data:<mime>;base64,...` of an image file (the report must not link to anything)."""
-    path = Path(path)
-    mime = MIME_TYPES.get(path.suffix.lower(), "application/octet-stream")
-    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+def data_uri(path: str | Path, root: str | Path) -> tuple[str, bool]:
+    """`(data:<mime>;base64,..., small)` of an image file (the page must not link to anything);
+    `small`: an image grid rather than a plot (browsers should enlarge it with crisp pixels).
+
+    Only a regular file inside `root` (the folder the page shows) is read: a link leading out of
+    it raises viz.inside.OutsideFolder (a page meant to be mailed carries no other file).
+    """
+    data = read_inside(root, path)
+    mime = MIME_TYPES.get(Path(path).suffix.lower(), "application/octet-stream")
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}", _is_small(data)
 
 
-def is_small(path: Path, limit: int = 600) -> bool:
-    """Whether a picture is small (an image grid, not a plot), so browsers should enlarge it
-    with crisp pixels rather than blur it."""
+def _is_small(data: bytes, limit: int = 600) -> bool:
+    """Whether a picture is under `limit` pixels on its longer side."""
     try:
-        with Image.open(path) as img:
+        with Image.open(io.BytesIO(data)) as img:
             return max(img.size) < limit
-    except (OSError, ValueError):
+    except (OSError, ValueError, Image.DecompressionBombError):
         return False

@@ -27,6 +27,7 @@ from latentscape.viz.blocks import Block, Figure, Gallery, Heading, Note, Protoc
 from latentscape.viz.discover import SUMMARY_NAMES, describe, discover, model_and_dataset
 from latentscape.viz.result_files import UnreadableResult, load_json, read_json
 from latentscape.viz.html_parts import flatten, format_value
+from latentscape.viz.inside import OutsideFolder, files_under, read_inside
 from latentscape.viz.metrics_log import CURVE_PREFIX, WINDOW_NOTE, final_metrics, last_steps, plot_metrics_jsonl, read_metrics, train_window
 from latentscape.viz.templating import render
 
@@ -71,8 +72,8 @@ def write_report(
     """
     run_dir = check_run_dir(run_dir)
     has_config = (run_dir / "config.yaml").is_file()
-    config_text = (run_dir / "config.yaml").read_text(encoding="utf-8", errors="replace") if has_config else ""
-    config = _parse_config(config_text) if has_config else None
+    config_text = _text_inside(run_dir, run_dir / "config.yaml") if has_config else ""
+    config = _parse_config(config_text) if config_text else None
     records = read_metrics(run_dir)
     if plot_curves:
         plot_metrics_jsonl(run_dir)
@@ -107,6 +108,15 @@ def write_report(
         sections=[s for s in sections if s],  # leave out what has nothing to show
     )
     return atomic_write_text(run_dir / "report.html", html)
+
+
+def _text_inside(run_dir: Path, path: Path) -> str:
+    """The text of `path` if it is a file inside `run_dir` ("" otherwise: a page shows nothing
+    that a link brings in from outside the folder)."""
+    try:
+        return read_inside(run_dir, path).decode("utf-8", errors="replace")
+    except OutsideFolder:
+        return ""
 
 
 def _parse_config(text: str) -> dict[str, Any] | None:
@@ -150,14 +160,14 @@ def last_logged_table(records: list[dict[str, Any]]) -> list[Block]:
 
 def _eval_blocks(run_dir: Path, skip: set[str] = frozenset()) -> list[Block]:
     eval_dir = run_dir / "eval"
-    files = sorted(eval_dir.rglob("*.json")) if eval_dir.is_dir() else []
+    files = files_under(eval_dir, run_dir, (".json",)) if eval_dir.is_dir() else []  # no link out of the run
     blocks: list[Block] = []
     for path in files:
         if path.parent == eval_dir and path.name in skip:
             continue
         name = str(path.relative_to(eval_dir))
         try:
-            data = load_json(path)
+            data = load_json(path, run_dir)
         except UnreadableResult as exc:
             blocks += [Heading(name), Note(f"unreadable JSON: {exc}")]
             continue
@@ -165,8 +175,9 @@ def _eval_blocks(run_dir: Path, skip: set[str] = frozenset()) -> list[Block]:
     return blocks
 
 
-def _embed(paths: list[Path], root: Path, budget: list[int]) -> tuple[list[Figure], list[str]]:
-    """Figures for `paths` while the byte budget lasts; returns (figures, names left out)."""
+def _embed(paths: list[Path], root: Path, budget: list[int], run_dir: Path) -> tuple[list[Figure | Note], list[str]]:
+    """Figures for `paths` while the byte budget lasts; returns (figures, names left out).
+    Only files inside `run_dir` are embedded (viz/inside.py)."""
     figures, skipped = [], []
     for path in paths:
         size = path.stat().st_size
@@ -174,11 +185,11 @@ def _embed(paths: list[Path], root: Path, budget: list[int]) -> tuple[list[Figur
             skipped.append(str(path.relative_to(root)))
             continue
         budget[0] -= size
-        figures.append(picture(path, caption_for(path)))
+        figures.append(picture(path, caption_for(path), run_dir))
     return figures, skipped
 
 
-def _gallery(figures: list[Figure], skipped: list[str], style: str = "") -> list[Block]:
+def _gallery(figures: list[Figure | Note], skipped: list[str], style: str = "") -> list[Block]:
     blocks: list[Block] = [Gallery(tuple(figures), style)] if figures else []
     if skipped:
         blocks.append(Note(f"Not embedded (report size limit): {', '.join(skipped)}"))
@@ -188,21 +199,24 @@ def _gallery(figures: list[Figure], skipped: list[str], style: str = "") -> list
 def _curves_blocks(run_dir: Path, budget: list[int]) -> list[Block]:
     images = run_dir / "images"
     paths = sorted(images.glob(f"{CURVE_PREFIX}*.png")) if images.is_dir() else []
-    return _gallery(*_embed(paths, images, budget), style="curves") if paths else []
+    return _gallery(*_embed(paths, images, budget, run_dir), style="curves") if paths else []
 
 
 def _images_blocks(run_dir: Path, budget: list[int], shown: set[Path] = frozenset()) -> list[Block]:
     images = run_dir / "images"
-    paths = [
-        p for p in sorted(images.rglob("*")) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-        and not (p.parent == images and p.name.startswith(CURVE_PREFIX)) and p not in shown
+    outside: list[Path] = []
+    paths = [  # links to folders are not followed, links to files outside the run are left out
+        p for p in files_under(images, run_dir, IMAGE_SUFFIXES, outside)
+        if not (p.parent == images and p.name.startswith(CURVE_PREFIX)) and p not in shown
     ] if images.is_dir() else []
     groups: dict[str, list[Path]] = {}
     for path in paths:
         groups.setdefault(group_for(path.relative_to(images)), []).append(path)
     blocks: list[Block] = []
     for group, members in groups.items():
-        blocks += [Heading(group), *_gallery(*_embed(members, images, budget))]
+        blocks += [Heading(group), *_gallery(*_embed(members, images, budget, run_dir))]
+    if outside:
+        blocks.append(Note("Not embedded (links to files outside this folder): " + ", ".join(str(p.relative_to(images)) for p in outside)))
     return blocks
 
 
@@ -210,7 +224,7 @@ def _top_pictures(folder: Path, budget: list[int]) -> list[Block]:
     """The pictures an analysis folder keeps next to its summary (a tune study's
     objective_vs_params.png and history.png), as wide plots."""
     paths = [p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
-    return [Heading(folder.name), *_gallery(*_embed(paths, folder, budget), style="plots")] if paths else []
+    return [Heading(folder.name), *_gallery(*_embed(paths, folder, budget, folder), style="plots")] if paths else []
 
 
 def _eval_doc_blocks(data: object) -> list[Block]:

@@ -5,6 +5,9 @@
 UTF-8, not JSON / YAML, nested too deep, not a mapping, or holding an unpaired surrogate escape
 (text that cannot be written into a UTF-8 page). `read_json` / `read_config` treat both as absent,
 for the places that only want what is readable. Used by viz/discover.py and the pages.
+
+Every file is opened through `viz.inside.open_inside`: a result file that is a link leading out of
+its folder (or the run folder named as `root`) is unreadable, so no page shows a file from outside.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 import yaml
 
 from latentscape.errors import LatentscapeError
+from latentscape.viz.inside import OutsideFolder, open_inside
 
 MAX_JSON_BYTES = 64 * 1024 * 1024  # a result file larger than this is not read at all
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # a \uD800-\uDFFF escape in JSON text
@@ -32,28 +36,42 @@ def printable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def load_json(path: Path) -> Any:
-    """Parsed JSON of `path`; None when it does not exist.
-
-    Raises:
-        UnreadableResult: the file is present but too large, not UTF-8, not JSON, nested too
-            deep, or holds an unpaired surrogate (text that cannot be written into a page).
-    """
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
+def _read_contained(path: Path, root: Path | None, limit: int) -> bytes | None:
+    """The bytes of `path` (None when it does not exist) if it is a regular file inside `root`
+    (default: its own folder) of at most `limit` bytes."""
+    if not path.exists() and not path.is_symlink():
         return None
+    try:
+        with open_inside(path.parent if root is None else root, path) as (fh, st):
+            if st.st_size > limit:
+                raise UnreadableResult(
+                    f"{path.name}: {st.st_size / 2**20:.0f} MB, larger than the {limit // 2**20} MB read for a result file")
+            return fh.read()
+    except OutsideFolder as exc:
+        raise UnreadableResult(f"{path.name}: {str(exc).split(': ', 1)[-1]}") from None
     except OSError as exc:
         raise UnreadableResult(f"{path.name}: cannot read ({exc.strerror or exc})") from None
-    if size > MAX_JSON_BYTES:
-        raise UnreadableResult(f"{path.name}: {size / 2**20:.0f} MB, larger than the {MAX_JSON_BYTES // 2**20} MB read for a result file")
+
+
+def load_json(path: Path, root: Path | None = None) -> Any:
+    """Parsed JSON of `path`; None when it does not exist.
+
+    Args:
+        root: the folder the file must lie in (default: its own folder); a link out of it is
+            unreadable.
+
+    Raises:
+        UnreadableResult: the file is present but too large, outside `root`, not UTF-8, not JSON,
+            nested too deep, or holds an unpaired surrogate (text that cannot be written into a page).
+    """
+    data = _read_contained(path, root, MAX_JSON_BYTES)
+    if data is None:
+        return None
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = data.decode("utf-8")
         doc = json.loads(text)
     except UnicodeDecodeError as exc:
         raise UnreadableResult(f"{path.name}: not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise UnreadableResult(f"{path.name}: cannot read ({exc.strerror or exc})") from None
     except ValueError as exc:
         raise UnreadableResult(f"{path.name}: not valid JSON ({exc})") from None
     except RecursionError:
@@ -63,10 +81,10 @@ def load_json(path: Path) -> Any:
     return doc
 
 
-def read_json(path: Path) -> Any:
+def read_json(path: Path, root: Path | None = None) -> Any:
     """Parsed JSON of `path`, or None when missing or unreadable (see `load_json`)."""
     try:
-        return load_json(path)
+        return load_json(path, root)
     except UnreadableResult:
         return None
 
@@ -94,13 +112,11 @@ def load_config(folder: Path) -> dict[str, Any] | None:
     Raises:
         UnreadableResult: it is present but not a YAML mapping (or cannot be read).
     """
-    path = folder / "config.yaml"
-    try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8", errors="replace"))
-    except FileNotFoundError:
+    data = _read_contained(folder / "config.yaml", folder, MAX_JSON_BYTES)
+    if data is None:
         return None
-    except OSError as exc:
-        raise UnreadableResult(f"config.yaml: cannot read ({exc.strerror or exc})") from None
+    try:
+        config = yaml.safe_load(data.decode("utf-8", errors="replace"))
     except (yaml.YAMLError, RecursionError, ValueError) as exc:
         raise UnreadableResult(f"config.yaml: not valid YAML ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
     if not isinstance(config, dict):
