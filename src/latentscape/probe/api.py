@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from latentscape.data.types import ImageDataset
-from latentscape.errors import LatentscapeError
+from latentscape.errors import LatentscapeError, did_you_mean
 from latentscape.io import atomic_write_text, write_json
 from latentscape.probe.classifiers import ProbeProtocol, check_classifiers, score
 from latentscape.probe.embeddings import BASELINES, Embedding, baseline_embedding, has_embed, model_embedding
@@ -59,7 +59,7 @@ class ProbeOptions:
     def __post_init__(self) -> None:
         for b in self.baselines:
             if b not in BASELINES:
-                raise LatentscapeError(f"unknown baseline {b!r} (allowed: {', '.join(BASELINES)})")
+                raise LatentscapeError(f"unknown baseline {b!r}{did_you_mean(b, BASELINES)} (allowed: {', '.join(BASELINES)})")
         check_classifiers(list(self.classifiers))
         for key in ("max_train", "max_test"):
             value = getattr(self, key)

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from latentscape.errors import LatentscapeError
+from latentscape.errors import LatentscapeError, did_you_mean
 
 CLASSIFIERS = ("logreg", "knn")
 
@@ -34,7 +34,7 @@ class ProbeProtocol:
 def check_classifiers(names: list[str]) -> list[str]:
     for name in names:
         if name not in CLASSIFIERS:
-            raise LatentscapeError(f"unknown classifier {name!r} (allowed: {', '.join(CLASSIFIERS)})")
+            raise LatentscapeError(f"unknown classifier {name!r}{did_you_mean(name, CLASSIFIERS)} (allowed: {', '.join(CLASSIFIERS)})")
     if not names:
         raise LatentscapeError("--classifiers: name at least one classifier")
     return names
