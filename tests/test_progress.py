@@ -53,15 +53,27 @@ def test_lines_off_a_terminal_one_per_tenth_never_a_flood(clock):
     with Progress("surface 31x31 grid", 961, unit="point", stream=out) as bar:
         fn = bar.callback()
         for done in range(1, 962):  # 961 callbacks
-            clock.now += 0.01
+            clock.now += 0.1
             fn(done, 961)
     lines = out.getvalue().splitlines()
     assert lines[0] == "surface 31x31 grid (961 points): started"
-    assert lines[-1].startswith("surface 31x31 grid: done (961/961 points) in 10 s")
+    assert lines[-1].startswith("surface 31x31 grid: done (961/961 points) in 1 min 36 s")
     middle = lines[1:-1]
     assert len(middle) == 9  # 10 %, 20 %, ... 90 %
-    assert middle[0].startswith("surface 31x31 grid:  10% (97/961 points), 1 s so far, about 9 s left")
+    assert middle[0].startswith("surface 31x31 grid:  10% (97/961 points), 10 s so far, about 1 min 26 s left")
     assert all("\r" not in line for line in lines)
+
+
+def test_a_fast_stage_prints_its_end_line_only(clock):
+    out = io.StringIO()
+    with Progress("embedding", 15000, unit="image", estimate=1.0, stream=out) as bar:
+        for done in range(500, 15001, 500):
+            clock.now += 0.02
+            bar.update(done)
+    assert out.getvalue().splitlines() == ["embedding: done (15000/15000 images) in 1 s"]
+    with stage("PCA fit", estimate=0.3, stream=out):
+        clock.now += 0.2
+    assert out.getvalue().splitlines()[1:] == ["PCA fit: done in 0 s"]
 
 
 def test_a_slow_stage_prints_after_every_seconds_of_silence(clock):

@@ -14,9 +14,11 @@ estimate, and an end line with the time it took:
         umap.fit(x)
 
 Output goes to stderr (stdout keeps the results). On a terminal `Progress` draws a tqdm bar; on a
-pipe or a log file it prints one line per ~10 % of the work, or after `every` seconds of silence,
-each with the fraction done, the time so far and an estimate of the time left (from the rate so
-far; before the first unit, from the caller's `estimate`). `quiet=True` or
+pipe or a log file it prints a start line, then one line per ~10 % of the work (at least `gap`
+seconds apart) or after `every` seconds of silence, each with the fraction done, the time so far
+and an estimate of the time left (from the rate so far; before the first unit, from the caller's
+`estimate`), and an end line with the time taken. A stage whose `estimate` is under `SHORT`
+seconds prints its end line only. `quiet=True` or
 LATENTSCAPE_PROGRESS=none prints nothing; LATENTSCAPE_PROGRESS=lines or =bar forces a style.
 Plain declarations only (tqdm is imported when a bar is drawn): any layer may use it.
 """
@@ -28,14 +30,19 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Literal, TextIO
 
 #: `progress(done, total)`: the callback of a long compute function (the shared contract).
 ProgressFn = Callable[[int, int], None]
+#: `stage(what, estimate=seconds)`: the hook form of `stage`, for a function that runs fits
+#: without steps (`with stage("UMAP fit on 60000 images", estimate=180.0): ...`).
+StageFn = Callable[..., AbstractContextManager[None]]
 Style = Literal["auto", "bar", "lines", "none"]
 STYLES = ("auto", "bar", "lines", "none")
 ENV = "LATENTSCAPE_PROGRESS"
+#: stages estimated shorter than this (seconds) print no start line, only the end line
+SHORT = 2.0
 
 
 def format_duration(seconds: float) -> str:
@@ -94,6 +101,10 @@ class Progress:
         stream: where to write (default sys.stderr).
         every: seconds after which a line is printed even without a new 10 % (lines style).
         steps: how many lines a whole stage prints at most from the fraction done (10: every 10 %).
+        gap: the least seconds between two lines (a fast stage prints its end line only).
+        lazy: say nothing before the first `update` (a stage that may turn out not to run, such
+            as a metric that does not apply, then prints nothing at all), and print the start
+            line only once the stage has run SHORT seconds (a quick one prints its end line only).
     """
 
     def __init__(
@@ -108,6 +119,8 @@ class Progress:
         stream: TextIO | None = None,
         every: float = 30.0,
         steps: int = 10,
+        gap: float = 5.0,
+        lazy: bool = False,
     ) -> None:
         self.what = what
         self.total = total
@@ -117,12 +130,21 @@ class Progress:
         self.style = resolve_style(style, self.stream, quiet)
         self.every = every
         self.steps = max(1, steps)
+        self.gap = gap
         self.done = 0
         self.start = time.perf_counter()
         self._last_line = self.start
         self._last_step = 0  # the last tenth (of `steps`) a line was printed for
         self._bar: Any = None
         self._closed = False
+        self._lazy = lazy
+        self._updated = False  # an update came (a lazy stage says nothing before)
+        self._announced = False
+        if not lazy and (estimate is None or estimate >= SHORT):
+            self._announce()
+
+    def _announce(self) -> None:
+        self._announced = True
         if self.style == "lines":
             self._write(self._start_line())
 
@@ -137,6 +159,9 @@ class Progress:
             self.total = total
             if self._bar is not None:
                 self._bar.total = total
+        self._updated = True
+        if self._lazy and not self._announced and self.elapsed() >= SHORT:
+            self._announce()
         self.done = done
         if self.style == "bar":
             self._draw_bar()
@@ -156,7 +181,7 @@ class Progress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-        if self.style != "none":
+        if self.style != "none" and (self._updated or not self._lazy):
             tail = f"; {note}" if note else ""
             count = f"{self.done}/{self.total} {plural(self.unit)}" if self.total else (f"{self.done} {plural(self.unit)}" if self.done else "")
             self._write(f"{self.what}: done{' (' + count + ')' if count else ''} in {format_duration(elapsed)}{tail}")
@@ -198,7 +223,8 @@ class Progress:
         now = time.perf_counter()
         total = self.total or 0
         step = math.floor(self.done / total * self.steps) if total > 0 else 0
-        due = step > self._last_step or now - self._last_line >= self.every
+        since = now - self._last_line
+        due = (step > self._last_step and since >= self.gap) or since >= self.every
         if not due or (total > 0 and self.done >= total):  # the end line says it (close)
             return
         self._last_step, self._last_line = max(step, self._last_step), now
@@ -215,15 +241,29 @@ class Progress:
 @contextmanager
 def stage(what: str, *, estimate: float | None = None, quiet: bool = False, stream: TextIO | None = None) -> Iterator[None]:
     """A stage without intermediate steps (a library fit): a start line with `estimate`
-    (seconds) when known, an end line with the time it took. On a terminal the same two lines
-    (nothing moves in between, so a bar would claim more than is known)."""
+    (seconds) when known (none when under SHORT), an end line with the time it took. On a
+    terminal the same lines (nothing moves in between, so a bar would claim more than is known)."""
     stream = sys.stderr if stream is None else stream
     if resolve_style("lines", stream, quiet) == "none":
         yield
         return
-    guess = f" (estimate {format_duration(estimate)})" if estimate is not None else ""
-    print(f"{what}: started{guess}", file=stream, flush=True)
+    if estimate is None or estimate >= SHORT:
+        guess = f" (estimate {format_duration(estimate)})" if estimate is not None else ""
+        print(f"{what}: started{guess}", file=stream, flush=True)
     start = time.perf_counter()
     yield
     print(f"{what}: done in {format_duration(time.perf_counter() - start)}", file=stream, flush=True)
 
+
+@contextmanager
+def silent(what: str, *, estimate: float | None = None) -> Iterator[None]:
+    """The StageFn that says nothing (the default of functions that take one)."""
+    yield
+
+
+@contextmanager
+def tracked(what: str, total: int | None = None, **options: Any) -> Iterator[ProgressFn]:
+    """`with tracked("surface 51x51 grid", unit="point") as progress: surface(..., progress=progress)`:
+    a `Progress` (same arguments) whose value is its `progress(done, total)` callback."""
+    with Progress(what, total, **options) as bar:
+        yield bar.callback()

@@ -1,0 +1,79 @@
+"""Prior estimates of the probe's stages, in seconds, for the start line of each fit.
+
+The fits (scikit-learn, umap-learn) report no intermediate steps, so the probe announces each
+with an estimate from these formulas. Constants were measured on the 2-core development machine
+(one thread per process; Fashion-MNIST, 784 pixels) with `bench/probe.py`'s stages timed one by
+one; a laptop with more cores is faster (scikit-learn's logistic regression and kNN use them,
+seeded UMAP runs single-threaded). Measured there:
+
+- UMAP 10-d, fit on 60,000 images 179 s, then transforming the 10,000 test images 238 s; fit on
+  5,000 images 71 s, transform 17 s; each new process first compiles UMAP's numba code (~25 s for
+  the fit, ~10 s for the first transform).
+- logistic regression (lbfgs, C=1) on standardised pixels of 60,000 images: 155 s (980 iterations);
+  on 10-d codes: 0.8 s (93 iterations).
+- kNN (k=5) on standardised pixels: 24 s to classify 10,000 test images against 60,000.
+- PCA 10 of 60,000 x 784 pixels: 0.8 s.
+"""
+
+from __future__ import annotations
+
+#: seconds of numba compilation the first UMAP fit / transform of a process pays
+UMAP_COMPILE_FIT_S = 30.0
+UMAP_COMPILE_TRANSFORM_S = 5.0
+
+
+def umap_epochs(n: int) -> int:
+    """umap-learn's default optimisation epochs: 500 up to 10,000 points, 200 above."""
+    return 500 if n <= 10_000 else 200
+
+
+def umap_fit_seconds(n: int, first: bool = True) -> float:
+    """UMAP fit on n points: about n x epochs point updates (3,000 points: ~20 s)."""
+    return (UMAP_COMPILE_FIT_S if first else 0.0) + 1.3e-5 * n * umap_epochs(n)
+
+
+def umap_transform_seconds(m: int, n_fit: int, first: bool = True) -> float:
+    """Placing m new points into a UMAP fitted on n_fit points (the neighbour search grows with
+    n_fit)."""
+    return (UMAP_COMPILE_TRANSFORM_S if first else 0.0) + m * (2e-4 + 3.8e-7 * n_fit)
+
+
+def pca_seconds(n: int, d: int) -> float:
+    return 0.1 + 1.7e-8 * n * d
+
+
+def logreg_seconds(n: int, d: int, max_iter: int, classes: int = 10) -> float:
+    """At most this long: lbfgs runs up to max_iter iterations of an (n, d) x (d, classes)
+    product (high-dimensional pixels use them all; 10-d codes stop after ~100)."""
+    iterations = max_iter if d > 100 else min(max_iter, 200)
+    return 0.2 + 3.4e-10 * n * max(d, 10) * classes * iterations
+
+
+def knn_seconds(n_train: int, n_test: int, d: int) -> float:
+    """Brute-force distances of every test point to every training point."""
+    return 0.1 + 5.1e-11 * n_train * n_test * max(d, 10)
+
+
+def probe_seconds(n_train: int, n_test: int, pixels: int, code_dims: list[int], dim: int,
+                  baselines: tuple[str, ...], classifiers: tuple[str, ...], max_iter: int,
+                  map_points: int) -> float:
+    """The whole probe: baselines, both classifiers on every embedding, and the 2-D maps."""
+    dims = list(code_dims)
+    total = 0.0
+    if "pca" in baselines:
+        total += pca_seconds(n_train, pixels)
+        dims.append(dim)
+    if "umap" in baselines:
+        total += umap_fit_seconds(n_train) + umap_transform_seconds(n_test, n_train)
+        dims.append(dim)
+    if "pixels" in baselines:
+        dims.append(pixels)
+    for d in dims:
+        if "logreg" in classifiers:
+            total += logreg_seconds(n_train, d, max_iter)
+        if "knn" in classifiers:
+            total += knn_seconds(n_train, n_test, d)
+    if map_points:
+        m = min(map_points, n_test)
+        total += sum(umap_fit_seconds(m, first=(i == 0 and "umap" not in baselines)) for i, d in enumerate(dims) if d > 2)
+    return total
