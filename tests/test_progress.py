@@ -76,6 +76,31 @@ def test_a_fast_stage_prints_its_end_line_only(clock):
     assert out.getvalue().splitlines()[1:] == ["PCA fit: done in 0 s"]
 
 
+def test_a_lazy_stage_talks_only_once_it_is_slow(clock):
+    out = io.StringIO()
+    with Progress("eval: loss", unit="image", stream=out, lazy=True) as bar:  # quick: silent
+        clock.now += 1.0
+        bar.update(10000, 10000)
+    with Progress("eval: lpips", unit="image", stream=out, lazy=True):  # never ran (skipped): silent
+        pass
+    assert out.getvalue() == ""
+    with Progress("eval: iwae", unit="image", stream=out, lazy=True) as bar:
+        for done in range(1000, 10001, 1000):
+            clock.now += 3.0
+            bar.update(done, 10000)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "eval: iwae (10000 images): started"
+    assert lines[-1] == "eval: iwae: done (10000/10000 images) in 30 s" and len(lines) == 2 + 4  # 20, 40, 60, 80 %
+
+
+def test_a_resumed_stage_counts_its_rate_from_where_it_restarted(clock):
+    out = io.StringIO()
+    bar = Progress("train", 1000, unit="step", stream=out, initial=900, every=5.0)
+    clock.now += 10.0
+    bar.update(950)  # 50 steps in 10 s: 50 left take 10 s more (not 950 in 10 s)
+    assert out.getvalue().splitlines()[1] == "train:  95% (950/1000 steps), 10 s so far, about 10 s left"
+
+
 def test_a_slow_stage_prints_after_every_seconds_of_silence(clock):
     out = io.StringIO()
     bar = Progress("tune trials", total=1000, unit="trial", stream=out, every=30.0)

@@ -102,9 +102,10 @@ class Progress:
         every: seconds after which a line is printed even without a new 10 % (lines style).
         steps: how many lines a whole stage prints at most from the fraction done (10: every 10 %).
         gap: the least seconds between two lines (a fast stage prints its end line only).
-        lazy: say nothing before the first `update` (a stage that may turn out not to run, such
-            as a metric that does not apply, then prints nothing at all), and print the start
-            line only once the stage has run SHORT seconds (a quick one prints its end line only).
+        lazy: say nothing until the stage has run SHORT seconds (a quick stage, or one that
+            turns out not to run, such as a metric that does not apply, prints nothing at all).
+        initial: units already done before this process (a resumed run): the rate and the time
+            left count only the units done here.
     """
 
     def __init__(
@@ -121,6 +122,7 @@ class Progress:
         steps: int = 10,
         gap: float = 5.0,
         lazy: bool = False,
+        initial: int = 0,
     ) -> None:
         self.what = what
         self.total = total
@@ -131,38 +133,36 @@ class Progress:
         self.every = every
         self.steps = max(1, steps)
         self.gap = gap
-        self.done = 0
+        self.initial = self.done = initial
         self.start = time.perf_counter()
         self._last_line = self.start
-        self._last_step = 0  # the last tenth (of `steps`) a line was printed for
+        self._last_step = math.floor(initial / total * self.steps) if total else 0  # tenth of the last line
         self._bar: Any = None
+        self._postfix: dict[str, str] = {}
         self._closed = False
         self._lazy = lazy
-        self._updated = False  # an update came (a lazy stage says nothing before)
-        self._announced = False
-        if not lazy and (estimate is None or estimate >= SHORT):
-            self._announce()
+        self._shown = False  # the stage has started talking (lazy ones wait for SHORT seconds)
+        if not lazy:
+            self._show()
 
-    def _announce(self) -> None:
-        self._announced = True
-        if self.style == "lines":
+    def _show(self) -> None:
+        self._shown = True
+        if self.style == "lines" and (self.estimate is None or self.estimate >= SHORT):
             self._write(self._start_line())
 
     # ------------------------------------------------------------------ updates
 
     def update(self, done: int, total: int | None = None) -> None:
         """`done` units of `total` (or of the total given before) are finished."""
-        if self._closed or self.style == "none":
-            self.done, self.total = done, total if total is not None else self.total
-            return
-        if total is not None and total != self.total:
+        if total is not None:
             self.total = total
-            if self._bar is not None:
-                self._bar.total = total
-        self._updated = True
-        if self._lazy and not self._announced and self.elapsed() >= SHORT:
-            self._announce()
         self.done = done
+        if self._closed or self.style == "none":
+            return
+        if not self._shown:
+            if self.elapsed() < SHORT:
+                return
+            self._show()
         if self.style == "bar":
             self._draw_bar()
         else:
@@ -172,8 +172,15 @@ class Progress:
         """The `progress(done, total)` function to hand to a compute function."""
         return self.update
 
+    def postfix(self, values: dict[str, str]) -> None:
+        """Numbers shown after the bar (a training loss); lines style ignores them."""
+        self._postfix = dict(values)
+        if self._bar is not None:
+            self._bar.set_postfix(self._postfix)
+
     def close(self, note: str = "") -> float:
-        """End the stage (a final line: the time taken, and `note` if given); returns seconds."""
+        """End the stage (a final line with the time taken, and `note` if given; nothing for a
+        quick lazy stage); returns the seconds it took."""
         elapsed = self.elapsed()
         if self._closed:
             return elapsed
@@ -181,9 +188,10 @@ class Progress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-        if self.style != "none" and (self._updated or not self._lazy):
+        if self.style != "none" and self._shown:
             tail = f"; {note}" if note else ""
-            count = f"{self.done}/{self.total} {plural(self.unit)}" if self.total else (f"{self.done} {plural(self.unit)}" if self.done else "")
+            unit = plural(self.unit)
+            count = f"{self.done}/{self.total} {unit}" if self.total else (f"{self.done} {unit}" if self.done else "")
             self._write(f"{self.what}: done{' (' + count + ')' if count else ''} in {format_duration(elapsed)}{tail}")
         return elapsed
 
@@ -209,9 +217,13 @@ class Progress:
             from tqdm import tqdm
 
             self._bar = tqdm(total=self.total, desc=self.what, unit=self.unit, file=self.stream,
-                             dynamic_ncols=True, leave=False, initial=0)
-            if self.estimate is not None:
+                             dynamic_ncols=True, leave=False, initial=self.initial)
+            if self._postfix:
+                self._bar.set_postfix(self._postfix, refresh=False)
+            elif self.estimate is not None:
                 self._bar.set_postfix_str(f"estimate {format_duration(self.estimate)}", refresh=False)
+        if self.total is not None and self._bar.total != self.total:
+            self._bar.total = self.total
         self._bar.update(self.done - self._bar.n)
 
     def _start_line(self) -> str:
@@ -229,7 +241,7 @@ class Progress:
             return
         self._last_step, self._last_line = max(step, self._last_step), now
         elapsed = now - self.start
-        left = remaining_seconds(self.done, total, elapsed, self.estimate)
+        left = remaining_seconds(self.done - self.initial, total - self.initial, elapsed, self.estimate)
         where = f"{100 * self.done / total:3.0f}% ({self.done}/{total} {plural(self.unit)})" if total > 0 else f"{self.done} {plural(self.unit)}"
         eta = f", about {format_duration(left)} left" if left is not None else ""
         self._write(f"{self.what}: {where}, {format_duration(elapsed)} so far{eta}")

@@ -100,8 +100,12 @@ def test_a_default_eval_never_reaches_for_the_network(runs, capsys, monkeypatch,
 
 
 def test_eval_reports_each_metric_as_it_runs(runs, capsys, monkeypatch):
+    from latentscape import progress
+
     monkeypatch.setenv("LATENTSCAPE_PROGRESS", "lines")
+    monkeypatch.setattr(progress, "SHORT", 0.0)  # tiny data: every metric counts as slow
     assert main(["eval", str(runs["vae"]), "--metrics", "elbo,iwae", "--iwae-k", "4", "--batch-size", "10"]) == 0
     err = capsys.readouterr().err.splitlines()
-    assert [line.split(": done")[0] for line in err] == ["eval test: elbo", "eval test: iwae (k=4)"]
-    assert all("(30/30 images)" in line for line in err)
+    assert err[0] == "eval test: elbo (30 images): started" and err[2] == "eval test: iwae (k=4) (30 images): started"
+    assert err[1].startswith("eval test: elbo: done (30/30 images) in ")
+    assert err[3].startswith("eval test: iwae (k=4): done (30/30 images) in ") and len(err) == 4
