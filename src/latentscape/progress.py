@@ -43,6 +43,8 @@ STYLES = ("auto", "bar", "lines", "none")
 ENV = "LATENTSCAPE_PROGRESS"
 #: stages estimated shorter than this (seconds) print no start line, only the end line
 SHORT = 2.0
+#: the least seconds between two progress lines of a stage (lines style)
+GAP = 5.0
 
 
 def format_duration(seconds: float) -> str:
@@ -101,7 +103,7 @@ class Progress:
         stream: where to write (default sys.stderr).
         every: seconds after which a line is printed even without a new 10 % (lines style).
         steps: how many lines a whole stage prints at most from the fraction done (10: every 10 %).
-        gap: the least seconds between two lines (a fast stage prints its end line only).
+        gap: the least seconds between two lines (default GAP; a fast stage prints its end line only).
         lazy: say nothing until the stage has run SHORT seconds (a quick stage, or one that
             turns out not to run, such as a metric that does not apply, prints nothing at all).
         initial: units already done before this process (a resumed run): the rate and the time
@@ -120,7 +122,7 @@ class Progress:
         stream: TextIO | None = None,
         every: float = 30.0,
         steps: int = 10,
-        gap: float = 5.0,
+        gap: float | None = None,
         lazy: bool = False,
         initial: int = 0,
     ) -> None:
@@ -132,7 +134,7 @@ class Progress:
         self.style = resolve_style(style, self.stream, quiet)
         self.every = every
         self.steps = max(1, steps)
-        self.gap = gap
+        self.gap = GAP if gap is None else gap
         self.initial = self.done = initial
         self.start = time.perf_counter()
         self._last_line = self.start
@@ -171,6 +173,14 @@ class Progress:
     def callback(self) -> ProgressFn:
         """The `progress(done, total)` function to hand to a compute function."""
         return self.update
+
+    def write(self, line: str, file: TextIO | None = None) -> None:
+        """Print a line of results (stdout by default) without breaking the bar on a terminal."""
+        file = sys.stdout if file is None else file
+        if self._bar is not None:
+            self._bar.write(line, file=file)
+        else:
+            print(line, file=file, flush=True)
 
     def postfix(self, values: dict[str, str]) -> None:
         """Numbers shown after the bar (a training loss); lines style ignores them."""

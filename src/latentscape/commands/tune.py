@@ -62,11 +62,12 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from latentscape.config import apply_overrides, load_config, read_yaml
+    from latentscape.progress import Progress
     from latentscape.tune.objective import Objective
     from latentscape.tune.storage import redact
     from latentscape.tune.summary import write_outputs
     from latentscape.tune.space import parse_grid, parse_space
-    from latentscape.tune.study import TuneSpec, run_study
+    from latentscape.tune.study import TuneSpec, open_study, run_study, settled_runs
 
     overrides = list(args.overrides) + ([f"data.data_dir={args.data_dir}"] if args.data_dir else [])
     load_config(args.config, overrides)  # the base config itself must be valid
@@ -81,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
         study_dir=Path(args.study_dir), repeats=args.repeats, trials=args.trials, storage=args.storage,
         study_name=args.study_name, seed=args.seed, heartbeat=args.heartbeat,
     )
-    study = run_study(spec, log=lambda line: print(line, flush=True))
+    spec.check()  # a bad search, folder or storage fails before the progress line
+    done = settled_runs(open_study(spec), spec)
+    with Progress(f"tune {spec.study_dir}", spec.size * spec.repeats, unit="run", initial=done) as bar:
+        study = run_study(spec, log=bar.write, progress=bar.callback())
     print(write_outputs(study, spec, redact(spec.url)), flush=True)
     return 0
