@@ -69,3 +69,18 @@ def test_a_misspelt_dataset_in_a_config_is_one_line(capsys, tmp_path):
     assert "did you mean 'fashion-mnist'?" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
     assert isinstance(UnknownNameError("x"), Exception) and issubclass(ConfigError, LatentscapeError)
+
+
+def test_report_compare_says_where_it_wrote_and_out_chooses(tmp_path, capsys, monkeypatch):
+    from tinydata import tiny_config, train_quietly
+
+    runs = train_quietly(tmp_path, {n: tiny_config(epochs=1) for n in ("a", "b")})
+    capsys.readouterr()
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", "--compare", str(runs["a"]), str(runs["b"])]) == 0
+    out = capsys.readouterr().out.strip()
+    assert out == f"{(tmp_path / 'compare.html').resolve()} (the comparison page; --out FILE writes it elsewhere)"
+    chosen = tmp_path / "pages" / "ab.html"
+    chosen.parent.mkdir()
+    assert main(["report", "--compare", str(runs["a"]), str(runs["b"]), "--out", str(chosen)]) == 0
+    assert capsys.readouterr().out.strip() == str(chosen) and chosen.is_file()

@@ -400,7 +400,7 @@ class Trainer:
         """`  (about 3 min 10 s left)` from the rate of this process's steps so far."""
         start, first = getattr(self, "_fit_start", (time.perf_counter(), self.state.step))
         left = remaining_seconds(self.state.step - first, self.total_steps - first, time.perf_counter() - start)
-        return f"  (about {format_duration(left)} left)" if left is not None and self.state.step < self.total_steps else ""
+        return f"  (about {format_duration(left)} left)" if left is not None and left >= 1 else ""
 
     def _evaluation_progress(self, split: str, when: str):
         """Progress of evaluating a split (silent unless it takes a while: an auto-decoder fits
