@@ -11,10 +11,13 @@ examples:
   # the decoder-only study's search: LR grid 1e-4..1e-1, 3 executions per point
   latentscape tune configs/mnist_autodecoder.yaml train.epochs=5 data.val_fraction=0.1 train.eval_split=val \\
       --grid train.optimizer.lr=1e-4,1e-3,1e-2,1e-1 --repeats 3 --objective val/loss --study-dir studies/lr
-  # TPE over two keys, 20 trials, seeded
-  latentscape tune configs/mnist_mlp.yaml --space "train.optimizer.lr=loguniform(1e-5,1e-1)" \\
-      --space "model.hidden_dims=choice([32],[64],[64,64])" --trials 20 --objective test/accuracy \\
-      --direction maximize --study-dir studies/tpe
+  # TPE over two keys, 20 trials, seeded, selected on validation data (never on test)
+  latentscape tune configs/mnist_mlp.yaml data.val_fraction=0.1 train.eval_split=val \\
+      --space "train.optimizer.lr=loguniform(1e-5,1e-1)" --space "model.hidden_dims=choice([32],[64],[64,64])" \\
+      --trials 20 --objective val/accuracy --direction maximize --study-dir studies/tpe
+  # a quick look first: 3 trials of one epoch (overrides may follow the options)
+  latentscape tune configs/mnist_mlp.yaml --space "train.optimizer.lr=loguniform(1e-4,1e-2)" --trials 3 \\
+      --study-dir studies/quick data.val_fraction=0.1 train.epochs=1
   # several machines on one study (run the same command on each)
   latentscape tune ... --storage postgresql+psycopg://USER:PASSWORD@HOST:5432/DB --study-name lr
 
