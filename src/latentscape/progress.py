@@ -2,10 +2,10 @@
 
 Maths never prints (docs/ARCHITECTURE.md, "Progress"): a long compute function takes
 `progress: Callable[[int, int], None] | None = None` and calls `progress(done, total)` after each
-unit of work. The command that calls it owns a `Progress` and passes `Progress.callback()`:
+unit of work. The command that calls it owns a `Progress` and passes its callback:
 
-    with Progress("surface 51x51 grid", unit="point") as bar:
-        surface(..., progress=bar.callback())
+    with tracked("surface 51x51 grid", unit="point") as progress:   # Progress(...).callback()
+        surface(..., progress=progress)
 
 A stage that cannot report steps (a library fit) is announced with a start line that carries an
 estimate, and an end line with the time it took:
@@ -14,11 +14,11 @@ estimate, and an end line with the time it took:
         umap.fit(x)
 
 Output goes to stderr (stdout keeps the results). On a terminal `Progress` draws a tqdm bar; on a
-pipe or a log file it prints a start line, then one line per ~10 % of the work (at least `gap`
+pipe or a log file it prints a start line, then one line per ~10 % of the work (at least GAP
 seconds apart) or after `every` seconds of silence, each with the fraction done, the time so far
-and an estimate of the time left (from the rate so far; before the first unit, from the caller's
-`estimate`), and an end line with the time taken. A stage whose `estimate` is under `SHORT`
-seconds prints its end line only. `quiet=True` or
+and the time left (from the rate so far; before the first unit, from the caller's `estimate`),
+and an end line with the time taken. A stage whose `estimate` is under SHORT seconds prints its
+end line only; a `lazy` one prints nothing unless it runs SHORT seconds. `quiet=True` or
 LATENTSCAPE_PROGRESS=none prints nothing; LATENTSCAPE_PROGRESS=lines or =bar forces a style.
 Plain declarations only (tqdm is imported when a bar is drawn): any layer may use it.
 """
