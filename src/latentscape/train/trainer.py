@@ -273,7 +273,7 @@ class Trainer:
             if self.tc.precision == "bf16"
             else nullcontext()
         )
-        progress = self._progress()
+        progress = self._live = self._progress()  # evaluation lines are printed around the bar
         self._fit_start = (time.perf_counter(), s.step)  # the time left counts this process's steps
         while s.step < self.total_steps and s.epoch < self.tc.epochs:
             self.loader.set_epoch(s.epoch)
@@ -307,6 +307,7 @@ class Trainer:
                 self.save_checkpoint()
         if progress is not None:
             progress.close()
+        self._live = None
         self._flush_window(None)
         return s
 
@@ -419,7 +420,9 @@ class Trainer:
             self._evaluated[(split, self.state.step)] = metrics
             if self.run is not None:
                 self.run.log(metrics, step=self.state.step, split=split, epoch=self.state.epoch)
-            print(f"eval {split} epoch {self.state.epoch}: " + "  ".join(f"{k}={v:.4g}" for k, v in metrics.items()), flush=True)
+            line = f"eval {split} epoch {self.state.epoch}: " + "  ".join(f"{k}={v:.4g}" for k, v in metrics.items())
+            live = getattr(self, "_live", None)
+            live.write(line) if live is not None else print(line, flush=True)
         for cb in self.callbacks:
             cb.on_eval_end(self.state, metrics)
         if self.world_size > 1:
