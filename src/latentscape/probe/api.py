@@ -230,7 +230,7 @@ def probe_runs(specs: list[str], options: ProbeOptions, out_dir: str | Path | No
     embeddings = []
     for name, lr in zip(_run_names(list(specs)), loaded):
         with Progress(f"probe: embedding {name} ({type(lr.model).__name__})", len(train) + len(test),
-                      unit="image", quiet=quiet) as bar:
+                      unit="image", quiet=quiet, lazy=True) as bar:
             embeddings.append(model_embedding(name, lr.model, train, test, options.batch_size, device, bar.callback()))
         if len(embeddings) == 1:  # the whole probe's cost, once the code dimension is known
             dim = options.dim if options.dim is not None else embeddings[0].dim  # the first run's code dimension

@@ -1,15 +1,15 @@
 """Prior estimates of the probe's stages, in seconds, for the start line of each fit.
 
 The fits (scikit-learn, umap-learn) report no intermediate steps, so the probe announces each
-with an estimate from these formulas. Constants were measured on the 2-core development machine
-(one thread per process; Fashion-MNIST, 784 pixels) with `bench/probe.py`'s stages timed one by
-one; a laptop with more cores is faster (scikit-learn's logistic regression and kNN use them,
-seeded UMAP runs single-threaded). Measured there:
+with an estimate from these formulas. Constants are CPU seconds measured on the 2-core
+development machine (AMD EPYC, one thread per process; Fashion-MNIST, 784 pixels), about the wall
+time of one idle laptop core; scikit-learn's logistic regression and kNN use more cores where
+there are some, a seeded UMAP runs single-threaded. Measured there:
 
-- UMAP 10-d, fit on 60,000 images 179 s (323 s with another job on the second core), then
-  transforming the 10,000 test images 7 s; fit on 5,000 images 71-83 s (umap-learn runs 500
-  epochs up to 10,000 points, 200 above), transform 8 s; a 2-D UMAP of 3,000 points ~20 s; each
-  new process first compiles UMAP's numba code (~30 s).
+- UMAP (umap-learn runs 500 epochs up to 10,000 points, 200 above): 2-D of 3,000 points 10.5 s,
+  10-d of 20,000 points 13.5 s (5e-6 s per point and epoch, give or take a factor 1.5); the first
+  fit of a process compiles numba code first (~10 s, ~20 s more above 4,096 points);
+  transforming 10,000 test images: 7-8 s.
 - logistic regression (lbfgs, C=1) on standardised pixels of 60,000 images: 155 s (980 iterations);
   on 10-d codes: 0.8 s (93 iterations).
 - kNN (k=5) on standardised pixels: 24 s to classify 10,000 test images against 60,000.
@@ -19,8 +19,9 @@ seeded UMAP runs single-threaded). Measured there:
 from __future__ import annotations
 
 #: seconds of numba compilation the first UMAP fit / transform of a process pays
-UMAP_COMPILE_FIT_S = 30.0
-UMAP_COMPILE_TRANSFORM_S = 5.0
+UMAP_COMPILE_FIT_S = 10.0
+UMAP_COMPILE_NNDESCENT_S = 20.0  # more for the approximate neighbour search above 4,096 points
+UMAP_COMPILE_TRANSFORM_S = 3.0
 
 
 def umap_epochs(n: int) -> int:
@@ -29,8 +30,9 @@ def umap_epochs(n: int) -> int:
 
 
 def umap_fit_seconds(n: int, first: bool = True) -> float:
-    """UMAP fit on n points: about n x epochs point updates (3,000 points: ~20 s)."""
-    return (UMAP_COMPILE_FIT_S if first else 0.0) + 1.3e-5 * n * umap_epochs(n)
+    """UMAP fit on n points: about n x epochs point updates (2-D of 3,000 points: ~10 s)."""
+    compile_s = (UMAP_COMPILE_FIT_S + (UMAP_COMPILE_NNDESCENT_S if n > 4096 else 0.0)) if first else 0.0
+    return compile_s + 5e-6 * n * umap_epochs(n)
 
 
 def umap_transform_seconds(m: int, n_fit: int, first: bool = True) -> float:
