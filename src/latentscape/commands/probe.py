@@ -37,11 +37,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "  latentscape probe runs/fmnist_fcconv_vae\n"
             "  latentscape probe runs/vae runs/ae --baselines pca,pixels --max-train 10000\n"
             "  latentscape probe runs/vae --baselines none --classifiers knn --knn-k 10\n"
-            "  latentscape probe runs/vae --per-class 500 --knn-k 10     # study 001's protocol, about a minute\n"
+            "  latentscape probe runs/vae --per-class 500 --knn-k 10     # study 001's protocol, 1.5 min\n"
             "\n"
-            "On the full 60,000-image training split of MNIST / Fashion-MNIST a probe takes about 10 minutes\n"
-            "on a 2-core CPU (UMAP: ~7 min, logistic regression on pixels: ~2.5 min); each stage prints its\n"
-            "estimate when it starts and its time when it ends."
+            "On the full 60,000-image training split of MNIST / Fashion-MNIST a probe takes 4-5 minutes of one\n"
+            "CPU core (UMAP fit ~1.5 min, logistic regression on pixels ~2 min; twice that on a busy machine);\n"
+            "each stage prints its estimate when it starts and its time when it ends."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

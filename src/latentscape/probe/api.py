@@ -149,7 +149,7 @@ def training_subsample(dataset: ImageDataset, options: ProbeOptions) -> ImageDat
 
 def estimated_seconds(options: ProbeOptions, train: ImageDataset, test: ImageDataset,
                       code_dims: list[int], dim: int) -> float:
-    """The probe's expected time on the 2-core development CPU (probe/costs.py)."""
+    """The probe's expected CPU time on one core (probe/costs.py; measured on the 2-core machine)."""
     return costs.probe_seconds(
         len(train), len(test), int(np.prod(train.images.shape[1:])), code_dims, dim, options.baselines,
         options.classifiers, options.protocol.logreg_max_iter, options.map_points)
@@ -237,7 +237,7 @@ def probe_runs(specs: list[str], options: ProbeOptions, out_dir: str | Path | No
             total = estimated_seconds(options, train, test, [embeddings[0].dim] * len(loaded), dim)
             quick = "" if len(train) <= 10_000 else "; --per-class 500 (study 001's kNN protocol) is far quicker"
             say(f"probe: {len(train)} training and {len(test)} test images, estimate {format_duration(total)} "
-                f"on a 2-core CPU{quick}")
+                f"of one CPU core{quick}")
     for kind in options.baselines:
         embeddings.append(baseline_embedding(kind, train, test, dim, seed, staged))
     rows = probe_embeddings(embeddings, train, test, options, staged)
