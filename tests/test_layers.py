@@ -2,7 +2,7 @@
 
 Layers, bottom first; a module may import its own layer and the layers below it:
 
-    errors, registry, io, config, timing  <  data, nets, viz  <  rundir  <  losses, metrics  <  models
+    errors, registry, io, config, timing, progress  <  data, nets, viz  <  rundir  <  losses, metrics  <  models
     <  train  <  landscape, probe, tune  <  commands, cli, demo, compute
 """
 
@@ -16,7 +16,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "latentscape"
 
 LAYERS: list[set[str]] = [
-    {"errors", "registry", "io", "config", "timing", "faults", "ranges", "redact", "__init__"},
+    {"errors", "registry", "io", "config", "timing", "faults", "ranges", "redact", "progress", "__init__"},
     {"data", "nets", "viz"},
     {"rundir"},
     {"losses", "metrics"},

@@ -6,7 +6,9 @@ import argparse
 import contextlib
 import importlib
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 
 from latentscape import __version__
@@ -74,13 +76,43 @@ def plots_mode_from(args: argparse.Namespace) -> Iterator[None]:
             os.environ["LATENTSCAPE_PLOTS"] = before
 
 
-def _how_to_continue(command: str | None) -> str:
-    """How an interrupted command goes on, for the commands that can (others start again)."""
-    if command == "train":
-        return " (continue with `latentscape train --resume RUN_DIR`)"
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a `kill`, a scheduler's time limit, torchrun stopping its workers), raised where
+    the program is, like Ctrl-C: the same unwinding, the same message, what was written is kept."""
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While the block runs, SIGTERM raises `Terminated` (only the main thread can take signals)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_terminated(signum: int, frame: object) -> None:
+        raise Terminated()
+
+    before = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def how_to_continue(args: argparse.Namespace) -> str:
+    """How an interrupted command goes on: resume a run that exists, else run the command again."""
+    from pathlib import Path
+
+    command = getattr(args, "command", None)
+    run_dir = {"train": getattr(args, "resume", None) or getattr(args, "run_dir", None),
+               "connect": getattr(args, "out", None)}.get(command or "")
+    if command in ("train", "connect"):
+        if run_dir and (Path(run_dir) / "config.yaml").is_file():
+            return f" (continue with `latentscape train --resume {run_dir}`)"
+        if not run_dir:
+            return " (continue with `latentscape train --resume RUN_DIR`, RUN_DIR as printed above)"
     if command == "tune":
         return " (run the same command again: finished trials are not redone)"
-    return ""
+    return " (run the same command again to redo it)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     from latentscape.rundir.lock import release_command_locks
 
     try:
-        with plots_mode_from(args):
+        with sigterm_as_interrupt(), plots_mode_from(args):
             return int(args.func(args) or 0)
     except (LatentscapeError, UnknownNameError) as exc:
         # one line even when the message quotes a multi-line error of a library
@@ -103,9 +135,10 @@ def main(argv: list[str] | None = None) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"error: {redact(where)}{exc.strerror or exc.__class__.__name__}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"interrupted; what was written so far is kept{_how_to_continue(args.command)}", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        print(f"{how}; what was written so far is kept{how_to_continue(args)}", file=sys.stderr, flush=True)
+        return 128 + (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
     except Exception as exc:
         if os.environ.get("LATENTSCAPE_DEBUG"):
             raise

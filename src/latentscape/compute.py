@@ -13,6 +13,7 @@ heavy parts are imported by the function that needs them.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Sequence
 from typing import Any
@@ -72,6 +73,7 @@ def evaluate_loaded(
     options: dict[str, str] | None = None,
     on_skip: Any = None,
     keep_going: bool = False,
+    progress: Any = None,
 ) -> dict[str, Any]:
     """Registered eval metrics of a loaded run on one dataset split.
 
@@ -86,6 +88,10 @@ def evaluate_loaded(
             raised unless every named metric failed).
         train_dataset: the training split, needed only by FID/KID with reference_split=train.
         batch_size, num_samples, seed, device, options: as `latentscape eval`.
+        progress: `progress(name)` -> a context manager around metric `name` whose value is the
+            `progress(done, total)` callback of its batches (e.g. `latentscape.progress.tracked`).
+            Without `metrics`, nothing is downloaded: a metric whose pretrained weights are not
+            in the cache is skipped (`on_skip`) with the reason.
 
     Returns:
         {"metrics": name -> value, "protocol": {split, n, seed, weights, metrics[, iwae_k]}}.
@@ -106,14 +112,15 @@ def evaluate_loaded(
             METRICS.get(name)  # unknown names fail here, listing the allowed ones
     ctx = EvalContext(
         loaded=loaded, dataset=dataset, train_dataset=train_dataset, split=dataset.split, device=torch.device(device),
-        batch_size=batch_size, num_samples=num_samples, seed=seed, options=options,
+        batch_size=batch_size, num_samples=num_samples, seed=seed, options=options, allow_download=explicit,
     )
     values: dict[str, Any] = {}
     used: list[str] = []
     failed: dict[str, str] = {}
     for name in names:
         try:
-            out = METRICS.get(name)(ctx)
+            with progress(name) if progress is not None else contextlib.nullcontext() as ctx.progress:
+                out = METRICS.get(name)(ctx)
         except MetricNotApplicable as exc:
             if explicit and not keep_going:
                 raise LatentscapeError(f"metric {name!r} does not apply: {exc}") from None

@@ -18,7 +18,7 @@ from typing import Any, Literal, Union
 
 import yaml
 
-from latentscape.errors import ConfigError
+from latentscape.errors import ConfigError, did_you_mean
 from latentscape.ranges import EPOCH_LIMIT, INF, STEP_LIMIT, check_ranges, check_values, ranged
 from latentscape.registry import LR_SCHEDULES, OPTIMIZERS
 
@@ -316,7 +316,8 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
     unknown = sorted(set(raw) - set(fields), key=str)  # YAML keys may be numbers or null
     if unknown:
         raise ConfigError(
-            f"unknown key '{prefix}{unknown[0]}'; allowed keys here: {', '.join(sorted(fields))}"
+            f"unknown key '{prefix}{unknown[0]}'{did_you_mean(f'{prefix}{unknown[0]}', [prefix + f for f in fields])}; allowed keys here: "
+            f"{', '.join(sorted(fields))}"
         )
     kwargs = {name: _convert(hints[name], value, f"{prefix}{name}") for name, value in raw.items()}
     check_values(cls, kwargs, prefix)  # declared field ranges (latentscape.ranges)
@@ -346,7 +347,8 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
         return _convert_union(tp, value, key)
     if origin is Literal:
         if value not in typing.get_args(tp):
-            raise ConfigError(f"{key}: {value!r} is not allowed; allowed: {', '.join(map(str, typing.get_args(tp)))}")
+            allowed = typing.get_args(tp)
+            raise ConfigError(f"{key}: {value!r} is not allowed{did_you_mean(value, allowed)}; allowed: {', '.join(map(str, allowed))}")
         return value
     if dataclasses.is_dataclass(tp):
         return _build(tp, value, f"{key}.")

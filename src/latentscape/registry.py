@@ -66,7 +66,11 @@ class Registry(Generic[T]):
             return self._entries[name]
         target = self._declared.get(name)
         if target is None:
-            raise UnknownNameError(f"unknown {self.kind} {name!r}; allowed: {', '.join(self.names())}")
+            from latentscape.errors import did_you_mean  # here: reading the tables imports nothing
+
+            raise UnknownNameError(
+                f"unknown {self.kind} {name!r}{did_you_mean(name, self.names())}; allowed: {', '.join(self.names())}"
+            )
         module_name, _, attribute = target.partition(":")
         obj = getattr(importlib.import_module(module_name), attribute)
         self._entries.setdefault(name, obj)

@@ -75,3 +75,37 @@ def test_eval_pictures(runs):
     names = {p.name for p in images.iterdir()}
     assert {"reconstructions.png", "samples.png", "interpolation.gif", "traversal_range1.png",
             "traversal_range3.png", "latent_scatter.png", "curves_kl.png", "curves_recon.png"} <= names
+
+
+def test_a_default_eval_never_reaches_for_the_network(runs, capsys, monkeypatch, tmp_path):
+    """Offline, a default eval used to try to download AlexNet for LPIPS: now a metric whose
+    weights are missing is skipped with the reason; naming it still fetches them."""
+    from latentscape.nets import weights
+
+    fetched = []
+
+    def download(spec, dest):
+        fetched.append(spec.name)
+        raise weights.WeightsError(f"cannot download {spec.name} (offline)")
+
+    monkeypatch.setattr(weights, "_download", download)
+    monkeypatch.setenv("LATENTSCAPE_CACHE", str(tmp_path / "cache"))  # nothing cached
+    assert main(["eval", str(runs["ae"])]) == 0
+    err = capsys.readouterr().err
+    assert fetched == []
+    assert "skipped lpips: AlexNet (torchvision) weights are not in the cache" in err
+    assert "(a default eval downloads nothing: `--metrics lpips` fetches it)" in err
+    assert main(["eval", str(runs["ae"]), "--metrics", "lpips"]) == 2
+    assert fetched == ["AlexNet (torchvision)"] and "cannot download" in capsys.readouterr().err
+
+
+def test_eval_reports_each_metric_as_it_runs(runs, capsys, monkeypatch):
+    from latentscape import progress
+
+    monkeypatch.setenv("LATENTSCAPE_PROGRESS", "lines")
+    monkeypatch.setattr(progress, "SHORT", 0.0)  # tiny data: every metric counts as slow
+    assert main(["eval", str(runs["vae"]), "--metrics", "elbo,iwae", "--iwae-k", "4", "--batch-size", "10"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "eval test: elbo (30 images): started" and err[2] == "eval test: iwae (k=4) (30 images): started"
+    assert err[1].startswith("eval test: elbo: done (30/30 images) in ")
+    assert err[3].startswith("eval test: iwae (k=4): done (30/30 images) in ") and len(err) == 4

@@ -65,7 +65,7 @@ def test_unknown_override_key_is_one_line(tmp_path):
     proc = _cli("train", str(cfg), "train.epoch=3")
     assert proc.returncode == 2
     assert proc.stderr.strip() == (
-        "error: unknown key 'train.epoch'; allowed keys here: batch_size, channels_last, checkpoint_every_steps, compile, "
+        "error: unknown key 'train.epoch' (did you mean 'train.epochs'?); allowed keys here: batch_size, channels_last, checkpoint_every_steps, compile, "
         "deterministic, device, epochs, eval_batch_size, eval_every, eval_split, final_eval_splits, "
         "grad_clip, group_optimizers, keep_every, log_every, max_steps, num_threads, optimizer, precision, schedule"
     )

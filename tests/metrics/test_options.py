@@ -22,7 +22,7 @@ def test_every_option_a_metric_reads_is_declared():
 
 def test_parse_options():
     assert parse_options(["mig_bins=10", "inception_weights=a=b.pth"]) == {"mig_bins": "10", "inception_weights": "a=b.pth"}
-    with pytest.raises(LatentscapeError, match="unknown option; allowed: .*inception_weights"):
+    with pytest.raises(LatentscapeError, match=r"unknown option \(did you mean 'inception_weights'\?\); allowed: .*inception_weights"):
         parse_options(["inception_weight=x.pth"])
     with pytest.raises(LatentscapeError, match="not of the form key=value"):
         parse_options(["mig_bins"])

@@ -147,3 +147,22 @@ def test_an_enqueued_trial_finishing_with_one_grid_point_left_does_not_crash(tmp
         study.optimize(objective, n_trials=1)
         done = sorted(t.params["x"] for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE)
         assert done == [0, 1]
+
+
+def test_the_tune_command_counts_runs_and_takes_overrides_after_its_options(tmp_path, capsys, monkeypatch):
+    """`tune CONFIG --trials 2 train.epochs=1`: the issue's line was "unrecognized arguments";
+    off a terminal the study prints its start line, a line per run done, and its end."""
+    from latentscape.cli import main
+    from tunehelp import write_config
+
+    monkeypatch.setenv("LATENTSCAPE_PROGRESS", "lines")
+    monkeypatch.setattr("latentscape.progress.GAP", 0.0)  # a line for every run of this quick study
+    cfg = write_config(tmp_path / "c.yaml")
+    study = tmp_path / "tpe"
+    assert main(["tune", str(cfg), "--space", "train.optimizer.lr=loguniform(1e-3,1e-1)", "--trials", "2",
+                 "train.epochs=1", "--repeats", "2", "--study-dir", str(study), "seed=3"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == f"tune {study} (4 runs): started"
+    assert [line.split(", ")[0] for line in err[1:-1]] == [f"tune {study}:  {p}% ({n}/4 runs)" for p, n in ((25, 1), (50, 2), (75, 3))]
+    assert err[-1].startswith(f"tune {study}: done (4/4 runs) in ")
+    assert load_config(study / "trials" / "0000-0" / "config.yaml").seed == 3  # the override after the options

@@ -10,19 +10,61 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
-from collections.abc import Callable
-from typing import NoReturn
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
+from latentscape.errors import did_you_mean
 from latentscape.ranges import EPOCH_LIMIT, INF, Range
+
+#: a dotted config override on the command line: `train.epochs=1`, `seed=3`
+OVERRIDE = re.compile(r"^[A-Za-z_][\w.*-]*=")
+_INVALID_CHOICE = re.compile(r"invalid choice: '(?P<word>[^']*)' \(choose from (?P<choices>.*)\)$")
 
 
 class OneLineParser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line on stderr (exit 2), like every other error of
-    the command line; the usage is one `--help` away. Subparsers inherit the class."""
+    the command line; the usage is one `--help` away. Subparsers inherit the class.
+
+    `KEY=VALUE` overrides are taken anywhere after the command (`tune CONFIG --trials 3
+    train.epochs=1`), not only right after the config; a misspelt command, choice or option gets
+    a "did you mean" from the names that exist.
+    """
+
+    def parse_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> argparse.Namespace:  # type: ignore[override]
+        ns, extras = self.parse_known_args(args, namespace)
+        if extras and isinstance(getattr(ns, "overrides", None), list):
+            ns.overrides = ns.overrides + [e for e in extras if OVERRIDE.match(e)]
+            extras = [e for e in extras if not OVERRIDE.match(e)]
+        if extras:
+            parser = self._command_parser(ns)
+            if extras[0].startswith("-"):
+                hint = did_you_mean(extras[0].split("=")[0], self._option_strings(parser))
+            else:
+                hint = " (this command takes no KEY=VALUE overrides)" if OVERRIDE.match(extras[0]) else ""
+            parser.error(f"unrecognized arguments: {' '.join(extras)}{hint}")
+        return ns
 
     def error(self, message: str) -> NoReturn:
+        choice = _INVALID_CHOICE.search(message)
+        if choice:
+            hint = did_you_mean(choice["word"], re.findall(r"'([^']*)'", choice["choices"]))
+            message = message[: choice.start()] + f"invalid choice: {choice['word']!r}{hint}; choose from {choice['choices']}"
         self.exit(2, f"error: {self.prog}: {message} (see `{self.prog} --help`)\n")
+
+    def _command_parser(self, ns: argparse.Namespace) -> argparse.ArgumentParser:
+        """The subcommand's parser when one was chosen (its options are the ones meant), else self."""
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                chosen = getattr(ns, action.dest or "", None)
+                if chosen in action.choices:
+                    return action.choices[chosen]
+        return self
+
+    @staticmethod
+    def _option_strings(parser: argparse.ArgumentParser) -> list[str]:
+        return [s for a in parser._actions for s in a.option_strings]
 
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
         if message:

@@ -90,6 +90,7 @@ def format_table(metrics: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     from latentscape.compute import evaluate_loaded
     from latentscape.data.registry import load_split
+    from latentscape.progress import tracked
     from latentscape.timing import phase
     from latentscape.rundir.load import load_run
     from latentscape.train.api import resolve_device
@@ -117,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
             loaded, dataset, metrics=names if explicit else None, train_dataset=train, batch_size=args.batch_size,
             num_samples=args.num_samples, seed=args.seed, device=device, options=options,
             on_skip=lambda name, why: print(f"skipped {name}: {why}", file=sys.stderr), keep_going=True,
+            progress=lambda name: tracked(f"eval {args.split}: {_label(name, options)}", unit="image", lazy=True),
         )
     metrics, protocol = result["metrics"], result["protocol"]
     path = loaded.run.path / "eval" / f"{args.split}.json"
@@ -130,6 +132,11 @@ def run(args: argparse.Namespace) -> int:
     if "failed" in result:  # the others are written above; the run still exits non-zero
         raise LatentscapeError("; ".join(result["failed"].values()))
     return 0
+
+
+def _label(metric: str, options: dict[str, str]) -> str:
+    """`iwae (k=100)`: a metric's name with the option that sets its cost."""
+    return f"{metric} (k={options['iwae_k']})" if metric == "iwae" else metric
 
 
 def _read_previous(path: Path) -> dict[str, Any] | None:

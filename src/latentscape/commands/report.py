@@ -33,7 +33,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument("run_dir", metavar="DIR", nargs="?", help="run directory (config.yaml) or a folder of runs")
     parser.add_argument("--compare", nargs="+", metavar="RUN", help="compare these run directories on one page")
-    parser.add_argument("--out", help="output file of --compare (default compare.html)")
+    parser.add_argument("--out", help="output file of --compare (default ./compare.html, in the current folder)")
     parser.add_argument("--index", action="store_true", help="write DIR/index.html even when DIR is itself a run")
     parser.add_argument("--serve", action="store_true", help="serve DIR's index on 127.0.0.1 until Ctrl-C")
     parser.add_argument("--port", type=int, default=8000, help="port of --serve (0: any free port; default 8000)")
@@ -58,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
 
         dirs = ([args.run_dir] if args.run_dir else []) + list(args.compare)
         path = write_compare(dirs, args.out or "compare.html")
+        if not args.out and not args.open_path:  # a file in the current folder: say so, and how to choose
+            print(f"{path.resolve()} (the comparison page; --out FILE writes it elsewhere)")
+            return 0
     else:
         if not args.run_dir:
             raise LatentscapeError("report needs DIR (a run or a folder of runs), or --compare RUN RUN ...")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from latentscape.errors import LatentscapeError
 
@@ -47,6 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from latentscape.config import load_config
+    from latentscape.rundir.run import default_run_dir
     from latentscape.train.api import resume, train_and_evaluate
 
     if args.resume:
@@ -67,5 +69,7 @@ def run(args: argparse.Namespace) -> int:
     if args.data_dir:
         overrides.append(f"data.data_dir={args.data_dir}")
     cfg = load_config(args.config, overrides)
+    if args.run_dir is None and "WORLD_SIZE" not in os.environ:  # under torchrun rank 0 chooses
+        args.run_dir = str(default_run_dir(cfg))  # named now, so an interruption can name it too
     train_and_evaluate(cfg, args.run_dir)
     return 0

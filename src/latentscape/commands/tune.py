@@ -12,10 +12,13 @@ examples:
   # the decoder-only study's search: LR grid 1e-4..1e-1, 3 executions per point
   latentscape tune configs/mnist_autodecoder.yaml train.epochs=5 data.val_fraction=0.1 train.eval_split=val \\
       --grid train.optimizer.lr=1e-4,1e-3,1e-2,1e-1 --repeats 3 --objective val/loss --study-dir studies/lr
-  # TPE over two keys, 20 trials, seeded
-  latentscape tune configs/mnist_mlp.yaml --space "train.optimizer.lr=loguniform(1e-5,1e-1)" \\
-      --space "model.hidden_dims=choice([32],[64],[64,64])" --trials 20 --objective test/accuracy \\
-      --direction maximize --study-dir studies/tpe
+  # TPE over two keys, 20 trials, seeded, selected on validation data (never on test)
+  latentscape tune configs/mnist_mlp.yaml data.val_fraction=0.1 train.eval_split=val \\
+      --space "train.optimizer.lr=loguniform(1e-5,1e-1)" --space "model.hidden_dims=choice([32],[64],[64,64])" \\
+      --trials 20 --objective val/accuracy --direction maximize --study-dir studies/tpe
+  # a quick look first: 3 trials of one epoch (overrides may follow the options)
+  latentscape tune configs/mnist_mlp.yaml --space "train.optimizer.lr=loguniform(1e-4,1e-2)" --trials 3 \\
+      --study-dir studies/quick data.val_fraction=0.1 train.epochs=1
   # several machines on one study (run the same command on each)
   latentscape tune ... --storage postgresql+psycopg://USER:PASSWORD@HOST:5432/DB --study-name lr
 
@@ -65,11 +68,12 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from latentscape.config import apply_overrides, load_config, read_yaml
+    from latentscape.progress import Progress
     from latentscape.tune.objective import Objective
     from latentscape.redact import redact
     from latentscape.tune.summary import write_outputs
     from latentscape.tune.space import parse_grid, parse_space
-    from latentscape.tune.study import TuneSpec, run_study
+    from latentscape.tune.study import TuneSpec, open_study, run_study, settled_runs
 
     overrides = list(args.overrides) + ([f"data.data_dir={args.data_dir}"] if args.data_dir else [])
     load_config(args.config, overrides)  # the base config itself must be valid
@@ -84,6 +88,9 @@ def run(args: argparse.Namespace) -> int:
         study_dir=Path(args.study_dir), repeats=args.repeats, trials=args.trials, storage=args.storage,
         study_name=args.study_name, seed=args.seed, heartbeat=args.heartbeat,
     )
-    study = run_study(spec, log=lambda line: print(line, flush=True))
+    spec.check()  # a bad search, folder or storage fails before the progress line
+    done = settled_runs(open_study(spec), spec)
+    with Progress(f"tune {spec.study_dir}", spec.size * spec.repeats, unit="run", initial=done) as bar:
+        study = run_study(spec, log=bar.write, progress=bar.callback())
     print(write_outputs(study, spec, redact(spec.url)), flush=True)
     return 0

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from latentscape.errors import DataError
+from latentscape.progress import Progress
 
 _CHUNK = 1 << 20
 _TIMEOUT_S = 60
@@ -51,10 +52,15 @@ def download_file(url: str, dest: Path, md5: str | None) -> Path:
     try:
         with os.fdopen(fd, "wb") as out:
             request = urllib.request.Request(url, headers={"User-Agent": "latentscape"})
-            with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response:
+            with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response, Progress(
+                f"downloading {url}", _megabytes(response.headers.get("Content-Length")), unit="MB", lazy=True,
+            ) as progress:
+                got = 0
                 for chunk in iter(lambda: response.read(_CHUNK), b""):
                     digest.update(chunk)
                     out.write(chunk)
+                    got += len(chunk)
+                    progress.update(got // 1_000_000)
         if md5 is not None and digest.hexdigest() != md5:
             raise DataError(
                 f"checksum mismatch downloading {url}: md5 {digest.hexdigest()}, expected {md5}; "
@@ -71,6 +77,14 @@ def download_file(url: str, dest: Path, md5: str | None) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return dest
+
+
+def _megabytes(length: str | None) -> int | None:
+    """A Content-Length header in whole megabytes (None when absent or not a number)."""
+    try:
+        return max(1, int(length) // 1_000_000) if length else None
+    except ValueError:
+        return None
 
 
 def download_archive(archive: Archive, root: Path) -> None:

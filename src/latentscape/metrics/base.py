@@ -8,6 +8,8 @@ cannot sample) raises `MetricNotApplicable` with a one-line reason.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +17,7 @@ import torch
 
 from latentscape.data.types import ImageDataset
 from latentscape.errors import LatentscapeError
+from latentscape.progress import ProgressFn
 
 
 class MetricNotApplicable(LatentscapeError):
@@ -48,6 +51,10 @@ class EvalContext:
         seed: seed of every random draw in the evaluation.
         options: metric options from the command line (`--opt key=value`; keys declared in
             `latentscape.metrics.options.METRIC_OPTIONS`).
+        progress: `progress(done, total)` after each batch of the metric being computed (images
+            or samples); set by `compute.evaluate_loaded` around each metric.
+        allow_download: a metric may download pretrained weights it lacks (only when it was
+            named: a default evaluation never reaches for the network, it skips the metric).
     """
 
     loaded: Any
@@ -59,3 +66,21 @@ class EvalContext:
     num_samples: int = 10_000
     seed: int = 0
     options: dict[str, str] = field(default_factory=dict)
+    progress: ProgressFn | None = None
+    allow_download: bool = True
+
+    def report(self, done: int, total: int) -> None:
+        """Pass `done` of `total` to the progress callback, if any."""
+        if self.progress is not None:
+            self.progress(done, total)
+
+    @contextmanager
+    def weights_needed(self, metric: str) -> Iterator[None]:
+        """Around loading pretrained weights: when downloads are off (a default evaluation), a
+        missing file's error says how to get it."""
+        try:
+            yield
+        except LatentscapeError as exc:
+            if self.allow_download or "not in the cache" not in str(exc):
+                raise
+            raise type(exc)(f"{exc} (a default eval downloads nothing: `--metrics {metric}` fetches it)") from None

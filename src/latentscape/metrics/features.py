@@ -30,6 +30,7 @@ from latentscape.data.loader import iterate_in_order
 from latentscape.data.types import ImageDataset
 from latentscape.errors import LatentscapeError
 from latentscape.nets.weights import cache_root
+from latentscape.progress import ProgressFn
 from latentscape.registry import FEATURE_NETS
 from latentscape.rundir.load import load_run
 
@@ -98,7 +99,8 @@ def domain_feature_net(run_dir: str | Path, device: torch.device | str = "cpu") 
     return FeatureExtractor("domain", f"domain-{weights_hash(model)}", dim, fn, torch.device(device), str(run_dir))
 
 
-def build_domain(options: dict[str, str], dataset: str, device: torch.device) -> FeatureExtractor:
+def build_domain(options: dict[str, str], dataset: str, device: torch.device, download: bool = True) -> FeatureExtractor:
+    """The domain classifier trained by `latentscape fid-net` (a local run; never downloaded)."""
     run_dir = options.get("feature_run") or default_feature_run(dataset)
     if not (Path(run_dir) / "config.yaml").is_file():
         raise LatentscapeError(
@@ -108,19 +110,21 @@ def build_domain(options: dict[str, str], dataset: str, device: torch.device) ->
     return domain_feature_net(run_dir, device)
 
 
-def build_inception(options: dict[str, str], dataset: str, device: torch.device) -> FeatureExtractor:
+def build_inception(options: dict[str, str], dataset: str, device: torch.device, download: bool = True) -> FeatureExtractor:
     from latentscape.nets.inception import FID_WEIGHTS, FIDInceptionV3
     from latentscape.nets.weights import load_state_dict, resolve_weights
 
-    path = resolve_weights(FID_WEIGHTS, options.get("inception_weights"))
+    path = resolve_weights(FID_WEIGHTS, options.get("inception_weights"), download=download)
     net = FIDInceptionV3()
     net.load_fid_state_dict(load_state_dict(path, "FID Inception weights"), str(path))
     net.to(device).eval()
     return FeatureExtractor("inception", f"inception-{FID_WEIGHTS.sha256_prefix}", 2048, net, torch.device(device), str(path))
 
 
-def build_feature_net(options: dict[str, str], dataset: str, device: torch.device | str = "cpu") -> FeatureExtractor:
-    """The extractor named by options["feature_net"] (default "domain")."""
+def build_feature_net(options: dict[str, str], dataset: str, device: torch.device | str = "cpu",
+                      download: bool = True) -> FeatureExtractor:
+    """The extractor named by options["feature_net"] (default "domain"); `download`: pretrained
+    weights missing from the cache may be fetched."""
     from latentscape.registry import UnknownNameError
 
     name = options.get("feature_net", "domain")
@@ -128,17 +132,24 @@ def build_feature_net(options: dict[str, str], dataset: str, device: torch.devic
         builder = FEATURE_NETS.get(name)
     except UnknownNameError as exc:
         raise LatentscapeError(str(exc)) from None
-    return builder(options, dataset, torch.device(device))
+    return builder(options, dataset, torch.device(device), download=download)
 
 
 @torch.no_grad()
 def dataset_features(
-    dataset: ImageDataset, extractor: FeatureExtractor, batch_size: int = 500, limit: int | None = None
+    dataset: ImageDataset, extractor: FeatureExtractor, batch_size: int = 500, limit: int | None = None,
+    progress: ProgressFn | None = None,
 ) -> Tensor:
-    """Features (N, D) float64 of the first `limit` images of a dataset (all when None), on CPU."""
+    """Features (N, D) float64 of the first `limit` images of a dataset (all when None), on CPU;
+    `progress(images done, N)` after each batch."""
     if limit is not None:
         dataset = dataset.subset(torch.arange(min(limit, len(dataset))))
-    out = [extractor(b.x).double().cpu() for b in iterate_in_order(dataset, batch_size, extractor.device)]
+    out, done = [], 0
+    for b in iterate_in_order(dataset, batch_size, extractor.device):
+        out.append(extractor(b.x).double().cpu())  # (B, D)
+        done += len(out[-1])
+        if progress is not None:
+            progress(done, len(dataset))
     return torch.cat(out) if out else torch.zeros(0, extractor.dim, dtype=torch.float64)
 
 
@@ -149,8 +160,9 @@ def sample_features(
     extractor: FeatureExtractor,
     batch_size: int = 500,
     seed: int = 0,
+    progress: ProgressFn | None = None,
 ) -> Tensor:
-    """Features (n, D) float64 of `n` generated images.
+    """Features (n, D) float64 of `n` generated images; `progress(images done, n)` per batch.
 
     Args:
         sample: `model.sample(k, generator) -> (k, C, H, W)` in [0, 1].
@@ -171,6 +183,8 @@ def sample_features(
             images = torch.cat(pending)
             take = images[:batch_size]
             feats.append(extractor(take).double().cpu())
+            if progress is not None:
+                progress(drawn - len(images) + len(take), n)
             rest = images[batch_size:]
             pending, pending_n = ([rest] if len(rest) else []), len(rest)
     return torch.cat(feats) if feats else torch.zeros(0, extractor.dim, dtype=torch.float64)

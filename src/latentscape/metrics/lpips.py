@@ -34,6 +34,7 @@ from latentscape.nets.weights import (
     resolve_weights,
 )
 from latentscape.nets.lpips_backbones import BACKBONES, LPIPSBackbone
+from latentscape.progress import ProgressFn
 
 _HEADS_URL = "https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/{}.pth"
 _HEAD_MD5 = {  # ../shared/data/weights/lpips-v0.1/README.md (files of the lpips 0.1.4 wheel)
@@ -92,6 +93,7 @@ class LPIPS(nn.Module):
         heads_path: the v0.1 linear heads file (None: `default_heads_path`, else cache/download).
         backbone_weights: local torchvision weights file of the backbone (None: cache/download).
         pretrained_backbone: False keeps a randomly initialised backbone (tests only).
+        download: fetch weights missing from the cache (False: a WeightsError instead).
 
     Raises:
         WeightsError: missing or mismatching weights files (offline without a local copy).
@@ -103,6 +105,7 @@ class LPIPS(nn.Module):
         heads_path: str | Path | None = None,
         backbone_weights: str | Path | None = None,
         pretrained_backbone: bool = True,
+        download: bool = True,
     ) -> None:
         super().__init__()
         if net not in BACKBONES:
@@ -111,10 +114,10 @@ class LPIPS(nn.Module):
         self.backbone = LPIPSBackbone(net)
         self.heads = nn.ModuleDict({f"lin{i}": LinearHead(c) for i, c in enumerate(self.backbone.channels)})
         if pretrained_backbone:
-            path = resolve_weights(BACKBONES[net].weights, backbone_weights)
+            path = resolve_weights(BACKBONES[net].weights, backbone_weights, download=download)
             self.backbone.load_torchvision_state_dict(load_state_dict(path, "LPIPS backbone weights"), str(path))
         # A local heads file must be the official one (MD5-checked), like a downloaded copy.
-        self.load_heads(resolve_weights(HEAD_WEIGHTS[net], heads_path or default_heads_path(net)))
+        self.load_heads(resolve_weights(HEAD_WEIGHTS[net], heads_path or default_heads_path(net), download=download))
         for p in self.parameters():
             p.requires_grad_(False)
         self.eval()
@@ -141,14 +144,18 @@ class LPIPS(nn.Module):
 
 @torch.no_grad()
 def mean_lpips_of_reconstructions(
-    model: nn.Module, dataset: ImageDataset, lpips: LPIPS, batch_size: int, device: torch.device
+    model: nn.Module, dataset: ImageDataset, lpips: LPIPS, batch_size: int, device: torch.device,
+    progress: ProgressFn | None = None,
 ) -> float:
-    """Mean LPIPS between every image of `dataset` and `model.reconstruct` of it."""
+    """Mean LPIPS between every image of `dataset` and `model.reconstruct` of it;
+    `progress(images done, N)` after each batch."""
     lpips = lpips.to(device)
     total, count = 0.0, 0
     for batch in iterate_in_order(dataset, batch_size, device):
         total += float(lpips(batch.x, model.reconstruct(batch.x).clamp(0, 1)).double().sum())
         count += batch.x.shape[0]
+        if progress is not None:
+            progress(count, len(dataset))
     return total / max(count, 1)
 
 
@@ -163,6 +170,8 @@ def lpips_metric(ctx: EvalContext) -> dict[str, float | str]:
         name = ctx.loaded.config.model.name
         raise MetricNotApplicable(f"model {name!r} cannot reconstruct; LPIPS compares reconstructions")
     net = ctx.options.get("lpips_net", "alex")
-    lp = LPIPS(net, ctx.options.get("lpips_heads"), ctx.options.get("lpips_backbone_weights"))
-    value = mean_lpips_of_reconstructions(model, ctx.dataset, lp, ctx.batch_size, ctx.device)
+    with ctx.weights_needed("lpips"):
+        lp = LPIPS(net, ctx.options.get("lpips_heads"), ctx.options.get("lpips_backbone_weights"),
+                   download=ctx.allow_download)
+    value = mean_lpips_of_reconstructions(model, ctx.dataset, lp, ctx.batch_size, ctx.device, ctx.progress)
     return {"lpips": value, "lpips_net": f"{net} (LPIPS v0.1)"}

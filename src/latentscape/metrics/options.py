@@ -7,7 +7,7 @@ ignored. Add a metric's option here when the metric starts reading it.
 
 from __future__ import annotations
 
-from latentscape.errors import LatentscapeError
+from latentscape.errors import LatentscapeError, did_you_mean
 
 #: option -> what it sets (and its default), shown by `latentscape eval --help`.
 METRIC_OPTIONS: dict[str, str] = {
@@ -41,7 +41,7 @@ def parse_options(items: list[str]) -> dict[str, str]:
         key, value = item.split("=", 1)
         key = key.strip()
         if key not in METRIC_OPTIONS:
-            raise LatentscapeError(f"--opt {key}: unknown option; allowed: {', '.join(sorted(METRIC_OPTIONS))}")
+            raise LatentscapeError(f"--opt {key}: unknown option{did_you_mean(key, METRIC_OPTIONS)}; allowed: {', '.join(sorted(METRIC_OPTIONS))}")
         options[key] = value
     return options
 

@@ -34,6 +34,7 @@ def mean_over_split(ctx: EvalContext, per_batch: Callable[[Batch], dict[str, Ten
         for name, values in per_batch(batch).items():
             sums[name] += float(values.double().sum())
         count += batch.x.shape[0]
+        ctx.report(count, len(ctx.dataset))
     if count == 0:
         raise MetricNotApplicable(f"the {ctx.split} split is empty")
     return {name: total / count for name, total in sums.items()}

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from latentscape.data.types import ImageDataset
+from latentscape.progress import ProgressFn
 from latentscape.errors import LatentscapeError
 from latentscape.metrics.base import EvalContext, MetricNotApplicable, int_option  # noqa: F401  (int_option re-exported)
 from latentscape.metrics.features import FeatureExtractor, build_feature_net, dataset_features, sample_features
@@ -63,8 +64,10 @@ def reference_stats(
     batch_size: int = 500,
     cache_dir: Path | None = None,
     use_cache: bool = True,
+    progress: ProgressFn | None = None,
 ) -> ReferenceStats:
-    """Statistics of all of `dataset` under `extractor`, from the cache when present."""
+    """Statistics of all of `dataset` under `extractor`, from the cache when present;
+    `progress(images done, N)` while features are computed."""
     from latentscape.rundir.checkpoint import atomic_save, load_checkpoint
 
     path = stats_path(dataset, extractor, cache_dir)
@@ -72,7 +75,7 @@ def reference_stats(
         cached = _read_cached(path, load_checkpoint)
         if cached is not None:
             return cached
-    feats = dataset_features(dataset, extractor, batch_size)  # (N, D) float64
+    feats = dataset_features(dataset, extractor, batch_size, progress=progress)  # (N, D) float64
     mu, sigma = feature_statistics(feats, extractor.device)  # where the features were computed
     if feats.shape[0] > MAX_KID_FEATURES:
         keep = torch.randperm(feats.shape[0], generator=torch.Generator().manual_seed(0))[:MAX_KID_FEATURES]
@@ -137,9 +140,12 @@ def gather(ctx: EvalContext) -> GatheredFeatures:
         reference = ctx.dataset
     else:
         raise LatentscapeError(f"reference_split={ref_split!r}: only 'train' or the evaluated split {ctx.split!r}")
-    extractor = build_feature_net(ctx.options, reference.name, ctx.device)
-    ref = reference_stats(reference, extractor, ctx.batch_size)
-    feats = sample_features(model.sample, ctx.num_samples, extractor, ctx.batch_size, ctx.seed)
+    with ctx.weights_needed("fid,kid"):
+        extractor = build_feature_net(ctx.options, reference.name, ctx.device, download=ctx.allow_download)
+    total = len(reference) + ctx.num_samples  # reference images (unless cached), then samples
+    ref = reference_stats(reference, extractor, ctx.batch_size, progress=lambda done, _: ctx.report(done, total))
+    feats = sample_features(model.sample, ctx.num_samples, extractor, ctx.batch_size, ctx.seed,
+                            progress=lambda done, _: ctx.report(len(reference) + done, total))
     protocol = {
         "num_samples": str(ctx.num_samples),
         "reference": f"{reference.name}/{reference.split} ({ref.num_examples} images)",

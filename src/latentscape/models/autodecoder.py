@@ -32,6 +32,7 @@ from latentscape.nets.celeba64 import Celeba64Decoder
 from latentscape.nets.dcgan import DCGANDecoder
 from latentscape.nets.fc_decoder import ConfigurableFCDecoder
 from latentscape.nets.fcconv import FCConvDecoder
+from latentscape.progress import ProgressFn
 
 __all__ = ["AutoDecoder", "AutoDecoderConfig", "AUTODECODER_ENTRY"]
 
@@ -186,8 +187,10 @@ class AutoDecoder(SigmoidDecoding, LatentModel):
         return LossOutput(loss, logs)
 
     # ------------------------------------------------------------------ inference
-    def fit_codes(self, x: Tensor, steps: int | None = None, lr: float | None = None) -> Tensor:
-        """Latents (B, D) fitted to images x (B, C, H, W) in [0, 1] with the decoder frozen.
+    def fit_codes(self, x: Tensor, steps: int | None = None, lr: float | None = None,
+                  progress: ProgressFn | None = None) -> Tensor:
+        """Latents (B, D) fitted to images x (B, C, H, W) in [0, 1] with the decoder frozen;
+        `progress(images done, B)` after each chunk of `val_batch_size` images.
 
         Deterministic, batch-size independent (per-image Adam on a summed loss), in eval mode;
         the decoder's parameters, buffers, gradients and train/eval flags are left as they were.
@@ -202,6 +205,8 @@ class AutoDecoder(SigmoidDecoding, LatentModel):
                     fit_latents(lambda z, xb: self._objective(z, xb)[0], chunk, z0, steps, lr,
                                 project=self.cfg.project_unit_ball)
                 )
+                if progress is not None:
+                    progress(sum(len(o) for o in out), x.shape[0])
         return torch.cat(out) if out else x.new_zeros(0, self.latent_dim)
 
     def embed(self, x: Tensor) -> Tensor:

@@ -19,6 +19,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from latentscape.progress import ProgressFn
+
 #: (codes (B, D), images (B, C, H, W)) -> per-image loss (B,)
 PerImageLoss = Callable[[Tensor, Tensor], Tensor]
 
@@ -38,6 +40,7 @@ def fit_latents(
     project: bool = False,
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
+    progress: ProgressFn | None = None,
 ) -> Tensor:
     """Minimise `loss_fn(z, x)` over the codes z only, starting from `z0`.
 
@@ -49,6 +52,7 @@ def fit_latents(
         lr: Adam step size.
         project: keep the codes in the unit ball after each step.
         betas, eps: Adam's moment decays and denominator constant.
+        progress: `progress(step, steps)` after each Adam step.
 
     Returns:
         Fitted codes (B, D), detached, float32.
@@ -72,4 +76,6 @@ def fit_latents(
             z = z - lr * m_hat / (v_hat.sqrt() + eps)
             if project:
                 z = project_to_unit_ball(z)
+            if progress is not None:
+                progress(t, steps)
     return z.detach()

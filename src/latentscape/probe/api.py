@@ -19,11 +19,14 @@ import numpy as np
 import torch
 
 from latentscape.data.types import ImageDataset
-from latentscape.errors import LatentscapeError
+from latentscape.errors import LatentscapeError, did_you_mean
 from latentscape.io import atomic_write_text, remove_orphans, temp_folder, write_json
+from latentscape.probe import costs
 from latentscape.probe.classifiers import ProbeProtocol, check_classifiers, score
+from latentscape.probe.diagnostics import per_class_indices
 from latentscape.probe.embeddings import BASELINES, Embedding, baseline_embedding, has_embed, model_embedding
 from latentscape.probe.table import markdown_table, terminal_table
+from latentscape.progress import Progress, StageFn, format_duration, silent, stage
 from latentscape.rundir.lock import lock_enclosing_run
 
 
@@ -37,6 +40,8 @@ class ProbeOptions:
             that the baselines are compared at the same dimension).
         classifiers: subset of ("logreg", "knn").
         max_train: score on a seeded subsample of this many training images (None: all).
+        per_class: score on this many seeded training images of every class instead (study
+            001's kNN protocol: 500); not with max_train.
         max_test: likewise for the test split.
         map_points: test points drawn in maps.png (0: no maps).
         batch_size: embedding batch size.
@@ -50,6 +55,7 @@ class ProbeOptions:
     classifiers: tuple[str, ...] = ("logreg", "knn")
     max_train: int | None = None
     max_test: int | None = None
+    per_class: int | None = None
     map_points: int = 3000
     batch_size: int = 500
     device: str = "cpu"
@@ -59,12 +65,14 @@ class ProbeOptions:
     def __post_init__(self) -> None:
         for b in self.baselines:
             if b not in BASELINES:
-                raise LatentscapeError(f"unknown baseline {b!r} (allowed: {', '.join(BASELINES)})")
+                raise LatentscapeError(f"unknown baseline {b!r}{did_you_mean(b, BASELINES)} (allowed: {', '.join(BASELINES)})")
         check_classifiers(list(self.classifiers))
         for key in ("max_train", "max_test"):
             value = getattr(self, key)
             if value is not None and value < 2:
                 raise LatentscapeError(f"--{key.replace('_', '-')} must be at least 2, got {value}")
+        if self.per_class is not None and (self.per_class < 1 or self.max_train is not None):
+            raise LatentscapeError("--per-class must be at least 1, and is not combined with --max-train")
         if (self.dim is not None and self.dim < 1) or self.map_points < 0 or self.batch_size < 1:
             raise LatentscapeError("--dim and --batch-size must be >= 1, --map-points >= 0")
 
@@ -115,16 +123,36 @@ def _run_names(specs: list[str]) -> list[str]:
 
 def probe_embeddings(
     embeddings: list[Embedding], train: ImageDataset, test: ImageDataset, options: ProbeOptions,
+    stage: StageFn = silent,
 ) -> list[dict[str, Any]]:
-    """One table row per embedding: dim, accuracies, fit and embed times."""
+    """One table row per embedding: dim, accuracies, fit and embed times; `stage(what,
+    estimate=seconds)` wraps each classifier (what starts with the embedding's name)."""
     y_train, y_test = train.labels.numpy(), test.labels.numpy()
     rows = []
     for emb in embeddings:
-        scores = score(emb.train, y_train, emb.test, y_test, list(options.classifiers), options.protocol)
+        named = (lambda what, estimate=None, _e=emb.name: stage(f"{_e}: {what}", estimate=estimate))
+        scores = score(emb.train, y_train, emb.test, y_test, list(options.classifiers), options.protocol, named)
         rows.append({"embedding": emb.name, "dim": emb.dim, **{k: v for k, v in scores.items() if k.endswith("_acc")},
                      "fit_s": emb.fit_seconds, "embed_s": emb.embed_seconds,
                      **{k: v for k, v in scores.items() if k.endswith("_fit_s")}})
     return rows
+
+
+def training_subsample(dataset: ImageDataset, options: ProbeOptions) -> ImageDataset:
+    """The training rows a probe uses: `per_class` seeded images of every class, else
+    `max_train` seeded images, else all."""
+    if options.per_class is not None:
+        picked = per_class_indices(dataset.labels.numpy(), options.per_class, options.protocol.seed)
+        return dataset.subset(torch.from_numpy(picked)) if len(picked) < len(dataset) else dataset
+    return subsample(dataset, options.max_train, options.protocol.seed)
+
+
+def estimated_seconds(options: ProbeOptions, train: ImageDataset, test: ImageDataset,
+                      code_dims: list[int], dim: int) -> float:
+    """The probe's expected CPU time on one core (probe/costs.py; measured on the 2-core machine)."""
+    return costs.probe_seconds(
+        len(train), len(test), int(np.prod(train.images.shape[1:])), code_dims, dim, options.baselines,
+        options.classifiers, options.protocol.logreg_max_iter, options.map_points)
 
 
 def map_points_2d(emb: Embedding, indices: np.ndarray, seed: int) -> np.ndarray:
@@ -185,6 +213,11 @@ def probe_runs(specs: list[str], options: ProbeOptions, out_dir: str | Path | No
     from latentscape.train.api import resolve_device
 
     say = log or (lambda *_: None)
+    quiet = log is None
+
+    def staged(what: str, estimate: float | None = None):
+        return stage(f"probe: {what}", estimate=estimate, quiet=quiet)
+
     out = Path(out_dir) if out_dir is not None else default_out_dir(list(specs))
     check_out_dir(out)
     lock_enclosing_run(out)  # RUN/analysis/probe: one writer per run (rundir/lock.py), before any work
@@ -194,24 +227,29 @@ def probe_runs(specs: list[str], options: ProbeOptions, out_dir: str | Path | No
     if options.data_dir:
         data_cfg = dataclasses.replace(data_cfg, data_dir=options.data_dir)
     seed = options.protocol.seed
-    train = subsample(load_split(data_cfg, "train"), options.max_train, seed)
+    train = training_subsample(load_split(data_cfg, "train"), options)
     test = subsample(load_split(data_cfg, "test"), options.max_test, seed + 1)
     if bool((train.labels < 0).any()) or bool((test.labels < 0).any()):
         raise LatentscapeError(f"dataset {data_cfg.name!r} has no class labels: a probe needs them")
     embeddings = []
     for name, lr in zip(_run_names(list(specs)), loaded):
-        say(f"embedding {name} ({type(lr.model).__name__})")
-        embeddings.append(model_embedding(name, lr.model, train, test, options.batch_size, device))
-    dim = options.dim if options.dim is not None else embeddings[0].dim  # the same dimension as the first run's codes
+        with Progress(f"probe: embedding {name} ({type(lr.model).__name__})", len(train) + len(test),
+                      unit="image", quiet=quiet, lazy=True) as bar:
+            embeddings.append(model_embedding(name, lr.model, train, test, options.batch_size, device, bar.callback()))
+        if len(embeddings) == 1:  # the whole probe's cost, once the code dimension is known
+            dim = options.dim if options.dim is not None else embeddings[0].dim  # the first run's code dimension
+            total = estimated_seconds(options, train, test, [embeddings[0].dim] * len(loaded), dim)
+            quick = "" if len(train) <= 10_000 else "; --per-class 500 (study 001's kNN protocol) is far quicker"
+            say(f"probe: {len(train)} training and {len(test)} test images, estimate {format_duration(total)} "
+                f"of one CPU core{quick}")
     for kind in options.baselines:
-        say(f"fitting {kind}" + (f" ({dim} components)" if kind != "pixels" else ""))
-        embeddings.append(baseline_embedding(kind, train, test, dim, seed))
-    say("scoring")
-    rows = probe_embeddings(embeddings, train, test, options)
+        embeddings.append(baseline_embedding(kind, train, test, dim, seed, staged))
+    rows = probe_embeddings(embeddings, train, test, options, staged)
     protocol = {
         "runs": [f"{s} ({lr.weights} weights)" for s, lr in zip(specs, loaded)],
         "dataset": data_cfg.name, "train_size": len(train), "test_size": len(test),
-        "max_train": options.max_train, "max_test": options.max_test, "baseline_dim": dim,
+        "max_train": options.max_train, "per_class": options.per_class, "max_test": options.max_test,
+        "baseline_dim": dim,
         "baselines_fitted_on": "training split only", "classifiers": list(options.classifiers),
         **options.protocol.as_dict(), "umap": "umap-learn, n_neighbors=15, min_dist=0.1, random_state=seed",
     }
@@ -222,15 +260,18 @@ def probe_runs(specs: list[str], options: ProbeOptions, out_dir: str | Path | No
         write_json(tmp / "probe.json", result)
         atomic_write_text(tmp / "probe.md", markdown_table(rows, protocol))
         if options.map_points:
-            say("drawing 2-D maps")
             from latentscape.viz.embedding_maps import draw_embedding_maps
 
             idx = np.arange(len(test))
             if options.map_points < len(test):  # the same seeded points in every panel
                 idx = torch.randperm(len(test), generator=torch.Generator().manual_seed(seed + 2))
                 idx = idx[: options.map_points].sort().values.numpy()
-            maps = [(f"{e.name} ({e.dim}-d{', UMAP 2-D' if e.dim > 2 else ''})", map_points_2d(e, idx, seed))
-                    for e in embeddings]
+            maps = []
+            with Progress("probe: 2-D maps (UMAP 2-D of codes with more dimensions)", len(embeddings),
+                          unit="map", quiet=quiet) as bar:
+                for i, e in enumerate(embeddings):
+                    maps.append((f"{e.name} ({e.dim}-d{', UMAP 2-D' if e.dim > 2 else ''})", map_points_2d(e, idx, seed)))
+                    bar.update(i + 1)
             draw_embedding_maps(maps, test.labels.numpy()[idx], tmp / "maps.png", test.classes)
         _replace_folder(tmp, out)
     finally:

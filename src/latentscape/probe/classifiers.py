@@ -12,7 +12,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from latentscape.errors import LatentscapeError
+from latentscape.errors import LatentscapeError, did_you_mean
+from latentscape.probe import costs
+from latentscape.progress import StageFn, silent
 
 CLASSIFIERS = ("logreg", "knn")
 
@@ -34,7 +36,7 @@ class ProbeProtocol:
 def check_classifiers(names: list[str]) -> list[str]:
     for name in names:
         if name not in CLASSIFIERS:
-            raise LatentscapeError(f"unknown classifier {name!r} (allowed: {', '.join(CLASSIFIERS)})")
+            raise LatentscapeError(f"unknown classifier {name!r}{did_you_mean(name, CLASSIFIERS)} (allowed: {', '.join(CLASSIFIERS)})")
     if not names:
         raise LatentscapeError("--classifiers: name at least one classifier")
     return names
@@ -42,9 +44,10 @@ def check_classifiers(names: list[str]) -> list[str]:
 
 def score(
     train: np.ndarray, y_train: np.ndarray, test: np.ndarray, y_test: np.ndarray,
-    classifiers: list[str], protocol: ProbeProtocol,
+    classifiers: list[str], protocol: ProbeProtocol, stage: StageFn = silent,
 ) -> dict[str, float]:
-    """Test accuracy and fit seconds of each classifier on scaled codes.
+    """Test accuracy and fit seconds of each classifier on scaled codes; `stage(what,
+    estimate=seconds)` wraps each classifier's fit and test predictions (progress lines).
 
     Returns:
         {"<clf>_acc": fraction in [0, 1], "<clf>_fit_s": seconds} for each classifier.
@@ -58,14 +61,20 @@ def score(
     scaler = StandardScaler().fit(train)
     a, b = scaler.transform(train), scaler.transform(test)
     out: dict[str, float] = {}
+    n, d = a.shape
     for name in check_classifiers(classifiers):
         if name == "logreg":
             clf = LogisticRegression(C=protocol.logreg_c, max_iter=protocol.logreg_max_iter,
                                      random_state=protocol.seed)
+            what = f"logistic regression on {n} training codes ({d}-d)"
+            estimate = costs.logreg_seconds(n, d, protocol.logreg_max_iter, len(np.unique(y_train)))
         else:
             clf = KNeighborsClassifier(n_neighbors=min(protocol.knn_k, len(a)))
-        start = time.perf_counter()
-        clf.fit(a, y_train)
-        out[f"{name}_fit_s"] = time.perf_counter() - start
-        out[f"{name}_acc"] = float(np.mean(clf.predict(b) == y_test))
+            what = f"kNN (k={clf.n_neighbors}) of {len(b)} test codes among {n} ({d}-d)"
+            estimate = costs.knn_seconds(n, len(b), d)
+        with stage(what, estimate=estimate):
+            start = time.perf_counter()
+            clf.fit(a, y_train)
+            out[f"{name}_fit_s"] = time.perf_counter() - start
+            out[f"{name}_acc"] = float(np.mean(clf.predict(b) == y_test))
     return out

@@ -14,8 +14,12 @@ import torch
 
 from latentscape.data.types import ImageDataset
 from latentscape.errors import LatentscapeError
+from latentscape.probe import costs
+from latentscape.progress import ProgressFn, StageFn, silent
 
 BASELINES = ("pca", "umap", "pixels")
+#: what this process has run of UMAP already ("fit", "transform"): the numba code is compiled then
+_UMAP_RAN: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -47,8 +51,10 @@ def has_embed(model) -> bool:
 
 
 @torch.no_grad()
-def embed_dataset(model, dataset: ImageDataset, batch_size: int = 500, device: torch.device | str = "cpu") -> np.ndarray:
-    """Codes of every image in order, float32 (N, D), via `model.embed` on [0, 1] images."""
+def embed_dataset(model, dataset: ImageDataset, batch_size: int = 500, device: torch.device | str = "cpu",
+                  progress: ProgressFn | None = None) -> np.ndarray:
+    """Codes of every image in order, float32 (N, D), via `model.embed` on [0, 1] images;
+    `progress(images done, N)` after each batch."""
     if not has_embed(model):
         raise LatentscapeError(f"{type(model).__name__} has no `embed`: it cannot map images to codes")
     codes = []
@@ -56,6 +62,8 @@ def embed_dataset(model, dataset: ImageDataset, batch_size: int = 500, device: t
         x = dataset.images[start:start + batch_size].to(device).float().div_(255.0)  # (B, C, H, W)
         z = model.embed(x)
         codes.append(z.reshape(z.shape[0], -1).float().cpu())  # (B, D)
+        if progress is not None:
+            progress(min(start + batch_size, len(dataset)), len(dataset))
     if not codes:
         raise LatentscapeError(f"the {dataset.split} split of {dataset.name} is empty")
     return torch.cat(codes).numpy()
@@ -67,21 +75,26 @@ def pixels(dataset: ImageDataset) -> np.ndarray:
 
 
 def model_embedding(name: str, model, train: ImageDataset, test: ImageDataset, batch_size: int,
-                    device: torch.device | str) -> Embedding:
-    """A trained model's codes of both splits."""
+                    device: torch.device | str, progress: ProgressFn | None = None) -> Embedding:
+    """A trained model's codes of both splits; `progress(images done, train + test images)`."""
     start = time.perf_counter()
-    z_train = embed_dataset(model, train, batch_size, device)
-    z_test = embed_dataset(model, test, batch_size, device)
+    total = len(train) + len(test)
+    on_train = (lambda done, _: progress(done, total)) if progress is not None else None
+    on_test = (lambda done, _: progress(len(train) + done, total)) if progress is not None else None
+    z_train = embed_dataset(model, train, batch_size, device, on_train)
+    z_test = embed_dataset(model, test, batch_size, device, on_test)
     return Embedding(name, z_train, z_test, 0.0, time.perf_counter() - start)
 
 
-def baseline_embedding(kind: str, train: ImageDataset, test: ImageDataset, dim: int, seed: int) -> Embedding:
+def baseline_embedding(kind: str, train: ImageDataset, test: ImageDataset, dim: int, seed: int,
+                       stage: StageFn = silent) -> Embedding:
     """PCA or UMAP of `dim` components fitted on the training pixels, or the pixels themselves.
 
     Args:
         kind: "pca", "umap" or "pixels".
         dim: components of PCA / UMAP.
         seed: random state of the fit (UMAP with a seed runs single-threaded and deterministic).
+        stage: wraps the fit and the transform, `stage(what, estimate=seconds)` (progress lines).
     """
     x_train, x_test = pixels(train), pixels(test)
     if kind == "pixels":
@@ -90,17 +103,25 @@ def baseline_embedding(kind: str, train: ImageDataset, test: ImageDataset, dim: 
         raise LatentscapeError(f"unknown baseline {kind!r} (allowed: {', '.join(BASELINES)})")
     if not 1 <= dim <= min(x_train.shape):
         raise LatentscapeError(f"--dim {dim}: must be in [1, {min(x_train.shape)}] for {train.name}")
-    start = time.perf_counter()
+    n, m = len(x_train), len(x_test)
     if kind == "pca":
         from sklearn.decomposition import PCA
 
         reducer = PCA(n_components=dim, random_state=seed)
+        fit_s, transform_s = costs.pca_seconds(n, x_train.shape[1]), costs.pca_seconds(m, dim)
     else:
         import umap
 
         reducer = umap.UMAP(n_components=dim, random_state=seed, n_neighbors=15, min_dist=0.1, n_jobs=1)
-    z_train = reducer.fit_transform(x_train)
+        fit_s = costs.umap_fit_seconds(n, first="fit" not in _UMAP_RAN)
+        transform_s = costs.umap_transform_seconds(m, n, first="transform" not in _UMAP_RAN)
+    start = time.perf_counter()
+    with stage(f"{kind.upper()} {dim}-d fit on {n} training images", estimate=fit_s):
+        z_train = reducer.fit_transform(x_train)
     fitted = time.perf_counter()
-    z_test = reducer.transform(x_test)
+    with stage(f"{kind.upper()} {dim}-d of the {m} test images", estimate=transform_s):
+        z_test = reducer.transform(x_test)
+    if kind == "umap":
+        _UMAP_RAN.update(("fit", "transform"))
     return Embedding(f"{kind}{dim}", np.asarray(z_train, np.float32), np.asarray(z_test, np.float32),
                      fitted - start, time.perf_counter() - fitted)

@@ -125,7 +125,7 @@ def train_and_evaluate(
         if distributed:  # the others wait until rank 0 has published the run directory
             dist.barrier()
         cbs = default_callbacks(cfg) if callbacks is None else list(callbacks)
-        trainer = Trainer(model, cfg, data, run, device, cbs)
+        trainer = Trainer(model, cfg, data, run, device, cbs, quiet=quiet)
         if resume:
             _restore(trainer, run, run_dir)
         start = time.time()

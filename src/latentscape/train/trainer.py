@@ -29,6 +29,7 @@ from latentscape.config import RunConfig
 from latentscape.data.loader import BatchLoader, iterate_in_order
 from latentscape.data.types import ImageDataset
 from latentscape.errors import CheckpointError, ConfigError, TrainingDiverged
+from latentscape.progress import Progress, ProgressFn, format_duration, remaining_seconds, resolve_style, tracked
 from latentscape.rundir.callbacks import Callback, TrainState
 from latentscape.rundir.checkpoint import STATE_FORMAT, atomic_save, load_checkpoint, load_state_into, save_weights
 from latentscape.rundir.model import LatentModel
@@ -46,9 +47,11 @@ def seed_everything(seed: int) -> None:
 
 @torch.no_grad()
 def evaluate(
-    model: LatentModel, dataset: ImageDataset, batch_size: int, device: torch.device, seed: int | None = None
+    model: LatentModel, dataset: ImageDataset, batch_size: int, device: torch.device, seed: int | None = None,
+    progress: ProgressFn | None = None,
 ) -> dict[str, float]:
-    """Mean of `model.evaluate_batch` per-example metrics over a whole dataset (eval mode).
+    """Mean of `model.evaluate_batch` per-example metrics over a whole dataset (eval mode);
+    `progress(images done, N)` after each batch (an auto-decoder fits latents there: minutes).
 
     With `seed`, the sampling noise of stochastic metrics (a VAE's posterior sample) comes from
     the global generators re-seeded with `split_seed(seed, dataset.split)` inside a forked RNG
@@ -56,11 +59,11 @@ def evaluate(
     and evaluation does not shift the training RNG stream.
     """
     if seed is None:
-        return _evaluate(model, dataset, batch_size, device)
+        return _evaluate(model, dataset, batch_size, device, progress)
     devices = [device] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(split_seed(seed, dataset.split))
-        return _evaluate(model, dataset, batch_size, device)
+        return _evaluate(model, dataset, batch_size, device, progress)
 
 
 def split_seed(seed: int, split: str) -> int:
@@ -68,7 +71,8 @@ def split_seed(seed: int, split: str) -> int:
     return zlib.crc32(f"{seed}:{split}".encode()) & 0x7FFFFFFF
 
 
-def _evaluate(model: LatentModel, dataset: ImageDataset, batch_size: int, device: torch.device) -> dict[str, float]:
+def _evaluate(model: LatentModel, dataset: ImageDataset, batch_size: int, device: torch.device,
+              progress: ProgressFn | None = None) -> dict[str, float]:
     was_training = model.training
     model.eval()
     sums: dict[str, float] = defaultdict(float)
@@ -77,6 +81,8 @@ def _evaluate(model: LatentModel, dataset: ImageDataset, batch_size: int, device
         for k, v in model.evaluate_batch(batch).items():
             sums[k] += float(v.double().sum())
         count += batch.x.shape[0]
+        if progress is not None:
+            progress(count, len(dataset))
     model.train(was_training)
     return {k: v / max(count, 1) for k, v in sums.items()}
 
@@ -143,8 +149,10 @@ class Trainer:
         run: Run | None,
         device: torch.device,
         callbacks: Sequence[Callback] = (),
+        quiet: bool = False,
     ) -> None:
         self.cfg = config
+        self.quiet = quiet  # no progress bar / evaluation progress (the step lines are the log)
         self.tc = config.train
         self.model = model.to(device)
         if config.train.channels_last:  # NHWC kernels: faster convolutions on tensor cores
@@ -265,7 +273,8 @@ class Trainer:
             if self.tc.precision == "bf16"
             else nullcontext()
         )
-        progress = self._progress()
+        progress = self._live = self._progress()  # evaluation lines are printed around the bar
+        self._fit_start = (time.perf_counter(), s.step)  # the time left counts this process's steps
         while s.step < self.total_steps and s.epoch < self.tc.epochs:
             self.loader.set_epoch(s.epoch)
             for batch in self.loader.batches(start_batch=s.batch_in_epoch):
@@ -276,7 +285,7 @@ class Trainer:
                 s.batch_in_epoch += 1
                 self._accumulate(logs)
                 if progress is not None:
-                    progress.update(1)
+                    progress.update(s.step)
                 if s.step % self.tc.log_every == 0:
                     self._flush_window(progress)
                 for cb in self.callbacks:
@@ -298,6 +307,7 @@ class Trainer:
                 self.save_checkpoint()
         if progress is not None:
             progress.close()
+        self._live = None
         self._flush_window(None)
         return s
 
@@ -382,21 +392,37 @@ class Trainer:
         if s.is_main and self.run is not None:
             self.run.log(means, step=s.step, split="train", epoch=s.epoch)
             if progress is not None:
-                progress.set_postfix({k: f"{v:.4g}" for k, v in list(means.items())[:3]})
+                progress.postfix({k: f"{v:.4g}" for k, v in list(means.items())[:3]})
             else:
                 shown = "  ".join(f"{k}={v:.4g}" for k, v in means.items())
-                print(f"step {s.step}/{self.total_steps} epoch {s.epoch}  {shown}", flush=True)
+                print(f"step {s.step}/{self.total_steps} epoch {s.epoch}  {shown}{self._time_left()}", flush=True)
+
+    def _time_left(self) -> str:
+        """`  (about 3 min 10 s left)` from the rate of this process's steps so far."""
+        start, first = getattr(self, "_fit_start", (time.perf_counter(), self.state.step))
+        left = remaining_seconds(self.state.step - first, self.total_steps - first, time.perf_counter() - start)
+        return f"  (about {format_duration(left)} left)" if left is not None and left >= 1 else ""
+
+    def _evaluation_progress(self, split: str, when: str):
+        """Progress of evaluating a split (silent unless it takes a while: an auto-decoder fits
+        latents for every image there)."""
+        return tracked(f"{when} evaluation of the {split} split", unit="image", lazy=True,
+                       quiet=self.quiet or not self.state.is_main)
 
     def _periodic_eval(self) -> dict[str, float]:
         split = self.tc.eval_split
         metrics: dict[str, float] = {}
         self.model.set_step(self.state.step)  # evaluate at the step the weights are at
         if self.state.is_main and split in self.state.data:
-            metrics = evaluate(self.model, self.state.data[split], self.tc.eval_batch_size, self.device, self.cfg.seed)
+            with self._evaluation_progress(split, f"epoch {self.state.epoch}") as progress:
+                metrics = evaluate(self.model, self.state.data[split], self.tc.eval_batch_size, self.device,
+                                   self.cfg.seed, progress)
             self._evaluated[(split, self.state.step)] = metrics
             if self.run is not None:
                 self.run.log(metrics, step=self.state.step, split=split, epoch=self.state.epoch)
-            print(f"eval {split} epoch {self.state.epoch}: " + "  ".join(f"{k}={v:.4g}" for k, v in metrics.items()), flush=True)
+            line = f"eval {split} epoch {self.state.epoch}: " + "  ".join(f"{k}={v:.4g}" for k, v in metrics.items())
+            live = getattr(self, "_live", None)
+            live.write(line) if live is not None else print(line, flush=True)
         for cb in self.callbacks:
             cb.on_eval_end(self.state, metrics)
         if self.world_size > 1:
@@ -414,7 +440,9 @@ class Trainer:
                 if (split, step) in self._evaluated:  # the last scheduled evaluation: same weights
                     results[split] = self._evaluated[(split, step)]
                 elif split in self.state.data:
-                    results[split] = evaluate(self.model, self.state.data[split], self.tc.eval_batch_size, self.device, self.cfg.seed)
+                    with self._evaluation_progress(split, "final") as progress:
+                        results[split] = evaluate(self.model, self.state.data[split], self.tc.eval_batch_size,
+                                                  self.device, self.cfg.seed, progress)
                     if self.run is not None:  # "train" names the running training logs
                         name = "train_eval" if split == "train" else split
                         self.run.log(results[split], step=step, split=name, epoch=self.state.epoch)
@@ -426,12 +454,11 @@ class Trainer:
             dist.barrier()
         return results
 
-    def _progress(self):
-        if not self.state.is_main or not sys.stderr.isatty():
+    def _progress(self) -> Progress | None:
+        """A bar on a terminal (LATENTSCAPE_PROGRESS and quiet respected); None: step lines."""
+        if not self.state.is_main or resolve_style("auto", sys.stderr, self.quiet) != "bar":
             return None
-        from tqdm import tqdm
-
-        return tqdm(total=self.total_steps, initial=self.state.step, unit="step", dynamic_ncols=True)
+        return Progress("train", self.total_steps, unit="step", style="bar", initial=self.state.step)
 
     def save_final_weights(self, mark_finished: bool = True) -> None:
         """Write final.pt, then (if `mark_finished`) a last.pt marked finished."""

@@ -36,7 +36,7 @@ class Objective:
         """'val/loss' -> Objective('val', 'loss'); the metric may itself contain '/'."""
         split, sep, metric = text.strip().partition("/")
         if not sep or not split or not metric:
-            raise ConfigError(f"--objective {text!r}: expected SPLIT/METRIC, e.g. val/loss or test/accuracy")
+            raise ConfigError(f"--objective {text!r}: expected SPLIT/METRIC, e.g. val/loss or val/accuracy")
         if direction not in ("minimize", "maximize"):
             raise ConfigError(f"--direction {direction!r}: allowed: minimize, maximize")
         return cls(split, metric, direction)

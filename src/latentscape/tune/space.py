@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from latentscape.config import config_from_dict
-from latentscape.errors import ConfigError
+from latentscape.errors import ConfigError, did_you_mean
 
 SAMPLED_KINDS = ("uniform", "loguniform", "int", "logint", "choice")
 # Keys users write from habit or from the issue text; the typed config names them differently.
@@ -134,7 +134,7 @@ def parse_space(item: str) -> Dimension:
     key, kind, args_text = m.groups()
     _check_key(key, where)
     if kind not in SAMPLED_KINDS:
-        raise ConfigError(f"{where}: unknown distribution {kind!r}; allowed: {', '.join(SAMPLED_KINDS)}")
+        raise ConfigError(f"{where}: unknown distribution {kind!r}{did_you_mean(kind, SAMPLED_KINDS)}; allowed: {', '.join(SAMPLED_KINDS)}")
     args = split_values(args_text)
     if kind == "choice":
         pairs = [_scalar(t, where) for t in args]

@@ -28,6 +28,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from latentscape.errors import LatentscapeError
+from latentscape.progress import ProgressFn
 from latentscape.tune.objective import Objective, ObjectiveMissing
 from latentscape.tune.space import Dimension, apply_params, candidate_points, validate
 from latentscape.redact import redact
@@ -60,6 +61,11 @@ class TuneSpec:
     @property
     def is_grid(self) -> bool:
         return all(d.kind == "grid" for d in self.dims)
+
+    @property
+    def size(self) -> int:
+        """Trials the study runs: every grid point, or --trials."""
+        return len(candidate_points(self.dims)) if self.is_grid else int(self.trials or 0)
 
     @property
     def url(self) -> str:
@@ -142,8 +148,11 @@ def open_study(spec: TuneSpec) -> optuna.Study:
     return study
 
 
-def run_study(spec: TuneSpec, log=print) -> optuna.Study:
-    """Run this worker until the study is complete (its own trials and those of dead workers)."""
+def run_study(spec: TuneSpec, log=print, progress: ProgressFn | None = None) -> optuna.Study:
+    """Run this worker until the study is complete (its own trials and those of dead workers).
+
+    `progress(runs done, runs in the study)` after each repeat this worker trains (a run is one
+    repeat of one trial; the runs of trials settled before count as done)."""
     spec.check()
     optuna.logging.set_verbosity(logging.ERROR)  # failures are reported by `log`, one line each
     study = open_study(spec)
@@ -164,8 +173,11 @@ def run_study(spec: TuneSpec, log=print) -> optuna.Study:
         else:
             todo = bool(waiting) or _budget_used(trials) < spec.trials
         if todo:
+            settled = sum(_settles(t) for t in trials)
+            on_run = None if progress is None else (lambda runs, before=settled: progress(
+                min(before * spec.repeats + runs, spec.size * spec.repeats), spec.size * spec.repeats))
             try:
-                study.optimize(lambda trial: _objective(trial, spec, log), n_trials=1, catch=(TrialFailed,))
+                study.optimize(lambda trial: _objective(trial, spec, log, on_run), n_trials=1, catch=(TrialFailed,))
             except KeyboardInterrupt:
                 _requeue_interrupted(study)  # Ctrl-C is not the trial's fault: the next run redoes it
                 raise
@@ -176,7 +188,7 @@ def run_study(spec: TuneSpec, log=print) -> optuna.Study:
             return study
 
 
-def _objective(trial: optuna.Trial, spec: TuneSpec, log) -> float:
+def _objective(trial: optuna.Trial, spec: TuneSpec, log, on_run=None) -> float:
     trial.set_user_attr("worker", worker_id())  # first: dead-worker checks look for it
     params = {d.key: _suggest(trial, d) for d in spec.dims}
     frozen = _frozen(trial)
@@ -193,6 +205,8 @@ def _objective(trial: optuna.Trial, spec: TuneSpec, log) -> float:
         trial.set_user_attr("run_dirs", [r.run_dir for r in results])
         trial.set_user_attr("seeds", [r.seed for r in results])
         trial.set_user_attr("histories", [r.history for r in results])
+        if on_run is not None:
+            on_run(len(results))
 
     try:
         results = run_repeats(apply_params(spec.base, spec.dims, params), spec.repeats, key, spec.study_dir, spec.objective, record)
@@ -237,6 +251,11 @@ def _frozen(trial: optuna.Trial) -> FrozenTrial:
 
 def _point(t: FrozenTrial) -> dict[str, Any]:
     return dict(t.params or t.system_attrs.get("fixed_params") or {})
+
+
+def settled_runs(study: optuna.Study, spec: TuneSpec) -> int:
+    """Runs (repeats of trials) the study has finished already: where a rerun starts counting."""
+    return min(sum(_settles(t) for t in study.get_trials(deepcopy=False)), spec.size) * spec.repeats
 
 
 def _settles(t: FrozenTrial) -> bool:

@@ -63,29 +63,33 @@ def load_images(paths: list[Path], size: int, crop: Callable[[int, int, int], Bo
         crop: (i, width, height) -> crop box of image i.
         mode: Pillow mode of the output, "RGB" (C=3) or "L" (grayscale, C=1).
     """
-    from tqdm import tqdm
+    from latentscape.progress import Progress
 
     channels = 1 if mode == "L" else 3
     check_fits(2 * len(paths) * size * size * channels, f"{len(paths)} images of {size}x{size}", "data.image_size")
     out = np.empty((len(paths), size, size, channels), dtype=np.uint8)  # (N, H, W, C)
-    progress = tqdm(paths, desc=f"decoding {len(paths)} images (cached afterwards)", unit="img",
-                    disable=len(paths) < 2000, leave=False)
-    for i, path in enumerate(progress):
-        try:
-            with warnings.catch_warnings():
-                # a big-but-allowed picture only warns (several lines on stderr) and decodes
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                with Image.open(path) as img:  # Pillow refuses huge headers before decoding
-                    rgb = img.convert(mode)
-        except Image.DecompressionBombError:
-            raise DataError(f"{path} is too large to decode safely (over {2 * Image.MAX_IMAGE_PIXELS} "
-                            "pixels: a decompression bomb?)") from None
-        except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
-            raise DataError(f"{path} is not a readable image ({str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__})") from None
-        box = crop(i, *rgb.size)
-        pixels = np.asarray(rgb.resize((size, size), Image.Resampling.BICUBIC, box=box))
-        out[i] = pixels.reshape(size, size, channels)
+    with Progress(f"decoding {len(paths)} images (cached afterwards)", len(paths), unit="image", lazy=True) as progress:
+        for i, path in enumerate(paths):
+            out[i] = _decode_one(path, i, size, crop, mode).reshape(size, size, channels)
+            progress.update(i + 1)
     return np.ascontiguousarray(out.transpose(0, 3, 1, 2))  # (N, C, H, W)
+
+
+def _decode_one(path: Path, i: int, size: int, crop: Callable[[int, int, int], Box], mode: str) -> np.ndarray:
+    """Image i cropped and resized to uint8 (size, size[, C]); a DataError naming an unreadable file."""
+    try:
+        with warnings.catch_warnings():
+            # a big-but-allowed picture only warns (several lines on stderr) and decodes
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:  # Pillow refuses huge headers before decoding
+                rgb = img.convert(mode)
+    except Image.DecompressionBombError:
+        raise DataError(f"{path} is too large to decode safely (over {2 * Image.MAX_IMAGE_PIXELS} "
+                        "pixels: a decompression bomb?)") from None
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
+        raise DataError(f"{path} is not a readable image ({str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__})") from None
+    box = crop(i, *rgb.size)
+    return np.asarray(rgb.resize((size, size), Image.Resampling.BICUBIC, box=box))
 
 
 def _digest(paths: list[Path]) -> str:
