@@ -47,18 +47,18 @@ class WideResNet(nn.Module):
         widen: widening factor k (stages have 16k, 32k, 64k channels).
         dropout: dropout probability between the two convolutions of a block (0.3 in the
             paper's dropout runs, 0 in Garipov et al.'s).
-        base_width: channels of the first convolution and the unwidened stage (16).
+        width: channels of the first convolution and the unwidened stage (16).
     """
 
     def __init__(
-        self, in_channels: int, num_classes: int, depth: int = 28, widen: int = 10, dropout: float = 0.0, base_width: int = 16
+        self, in_channels: int, num_classes: int, depth: int = 28, widen: int = 10, dropout: float = 0.0, width: int = 16
     ) -> None:
         super().__init__()
         n = blocks_per_stage(depth, 2, 4)
-        self.conv = nn.Conv2d(in_channels, base_width, 3, 1, 1, bias=False)
+        self.conv = nn.Conv2d(in_channels, width, 3, 1, 1, bias=False)
         blocks: list[nn.Module] = []
-        c_in = base_width
-        for stage, c_out in enumerate((base_width * widen, 2 * base_width * widen, 4 * base_width * widen)):
+        c_in = width
+        for stage, c_out in enumerate((width * widen, 2 * width * widen, 4 * width * widen)):
             for i in range(n):
                 blocks.append(WideBlock(c_in, c_out, 2 if stage > 0 and i == 0 else 1, dropout))
                 c_in = c_out
