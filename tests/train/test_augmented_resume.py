@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 
+import torch
 
 from crashkit import TINY, assert_same_run, env_without_tensorboard, killed_then_resumed, uninterrupted
 
@@ -27,8 +28,6 @@ def test_killed_mid_epoch_and_resumed_gives_the_same_run(tmp_path, monkeypatch):
 
 def test_augmentation_changes_training(tmp_path, monkeypatch):
     """The same run without augmentation ends elsewhere: the switch reaches the trainer."""
-    import torch
-
     env_without_tensorboard(monkeypatch)
     plain = copy.deepcopy(AUGMENTED)
     plain["data"]["augment"] = False
