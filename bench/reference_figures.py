@@ -229,7 +229,7 @@ def garipov_part(r: Runner, s: Scale) -> dict:
     }
 
 
-def draw_surfaces(grids: dict, numbers: dict, path: Path) -> None:
+def draw_surfaces(grids: dict, numbers: dict, scale: str, path: Path) -> None:
     """The surfaces side by side, filled contours of log10(train loss) on ONE colour scale."""
     import matplotlib
 
@@ -245,18 +245,22 @@ def draw_surfaces(grids: dict, numbers: dict, path: Path) -> None:
         filled = ax.contourf(x, y, logs[label], levels=levels, cmap="viridis")
         ax.contour(x, y, logs[label], levels=levels[::3], colors="white", linewidths=0.5)
         ax.plot(0, 0, "r+", markersize=10)
-        ax.set_title(f"{label}: test err {numbers[label + '_test_err']:.1%}, "
+        name = label.replace("resnet", "ResNet-").replace("_noshort", "-noshort")
+        ax.set_title(f"{name}: test err {numbers[label + '_test_err']:.1%}, "
                      f"$\\lambda_{{max}}$ {numbers[label + '_top_eig']:.3g}, "
                      f"|$\\lambda_{{min}}/\\lambda_{{max}}$| {numbers[label + '_eig_ratio']:.3f}", fontsize=9)
         ax.set_xlabel("filter-normalised direction 1")
         ax.set_ylabel("filter-normalised direction 2")
         ax.set_aspect("equal")
-    fig.colorbar(filled, ax=axes, label="log10 train loss (one scale for both)")
+    bar = fig.colorbar(filled, ax=axes, label="train loss, log scale (one scale for both)")
+    ticks = np.linspace(lo, hi, 7)
+    bar.set_ticks(ticks, labels=[f"{10 ** t:.3g}" for t in ticks])
+    fig.suptitle(f"Li et al. 2018, fig. 5: filter-normalised surfaces at the minimum (scale {scale})", fontsize=10)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-def draw_paths(paths: dict, numbers: dict, path: Path) -> None:
+def draw_paths(paths: dict, numbers: dict, scale: str, path: Path) -> None:
     """Test error along the line, the Bezier curve and the PolyChain (Garipov et al., fig. 2/table 1)."""
     import matplotlib
 
@@ -271,7 +275,7 @@ def draw_paths(paths: dict, numbers: dict, path: Path) -> None:
     ax.axhline(numbers["vgg16_fge_test_err"] * 100, color="black", ls="--", label=f"FGE ensemble ({numbers['vgg16_fge_snapshots']})")
     ax.set_xlabel("t")
     ax.set_ylabel("test error (%)")
-    ax.set_title("VGG-16-BN: two minima joined by a line and by trained curves", fontsize=10)
+    ax.set_title(f"Garipov et al. 2018: two VGG-16-BN minima, line vs trained curves (scale {scale})", fontsize=9)
     ax.legend(fontsize=8)
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -316,17 +320,18 @@ def main() -> None:
     t0 = time.time()
     numbers: dict = {"scale": s.name, "scale_description": s.describe(), "scale_settings": asdict(s)}
     out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     if args.only in (None, "li"):
         print(f"Li et al.: ResNet-{s.resnet_depth} with and without shortcuts", flush=True)
         li, grids = li_part(r, s)
         numbers.update(li)
-        draw_surfaces(grids, numbers, out.with_name(out.stem + "_li_surfaces.png"))
+        draw_surfaces(grids, numbers, s.name, out.with_name(out.stem + "_li_surfaces.png"))
     if args.only in (None, "garipov"):
         print("Garipov et al.: VGG-16-BN minima, line vs curves, FGE", flush=True)
         gar = garipov_part(r, s)
         paths = gar.pop("_paths")
         numbers.update(gar)
-        draw_paths(paths, numbers, out.with_name(out.stem + "_garipov_paths.png"))
+        draw_paths(paths, numbers, s.name, out.with_name(out.stem + "_garipov_paths.png"))
     if args.only is None:
         numbers["verdicts"] = verdicts(numbers, s.resnet_depth)
     numbers["seconds"] = round(time.time() - t0, 1)
