@@ -61,13 +61,19 @@ class Classifier(LatentModel):
         super().__init__()
         self.net = net
         self.mean, self.std = tuple(mean), tuple(std)
+        self._statistics: dict[tuple[torch.device, torch.dtype], tuple[Tensor, Tensor]] = {}
 
     def normalize(self, x: Tensor) -> Tensor:
         """(B, C, H, W) in [0, 1] -> (x - mean) / std per channel (x itself without statistics)."""
         if not self.mean:
             return x
-        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(-1, 1, 1)  # (C, 1, 1)
-        std = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(-1, 1, 1)
+        key = (x.device, x.dtype)
+        if key not in self._statistics:  # made once per device: no host-to-device copy per batch
+            self._statistics[key] = (
+                torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(-1, 1, 1),  # (C, 1, 1)
+                torch.tensor(self.std, dtype=x.dtype, device=x.device).view(-1, 1, 1),
+            )
+        mean, std = self._statistics[key]
         return (x - mean) / std
 
     def initialize_from_data(self, train: ImageDataset) -> None:
