@@ -24,40 +24,42 @@ TINY = {
 TIMED = {"eval/final.json", "report.html"}
 
 
-def tiny_config():
-    return config_from_dict(json.loads(json.dumps(TINY)))
+def tiny_config(raw: dict | None = None):
+    """The run config of `raw` (default TINY)."""
+    return config_from_dict(json.loads(json.dumps(TINY if raw is None else raw)))
 
 
-def uninterrupted(run_dir: Path, monkeypatch) -> list[str]:
-    """Train the tiny run without faults; returns the names of its write steps, in order."""
+def uninterrupted(run_dir: Path, monkeypatch, raw: dict | None = None) -> list[str]:
+    """Train the tiny run (or the config `raw`) without faults; returns the names of its write
+    steps, in order."""
     monkeypatch.setenv(faults.FAULT_AT_ENV, str(10**9))  # count, never fire
     faults.reset()
-    train_and_evaluate(tiny_config(), run_dir, quiet=True)
+    train_and_evaluate(tiny_config(raw), run_dir, quiet=True)
     monkeypatch.delenv(faults.FAULT_AT_ENV)
     return faults.steps_counted()
 
 
-def killed_then_resumed(run_dir: Path, step: int, monkeypatch) -> None:
+def killed_then_resumed(run_dir: Path, step: int, monkeypatch, raw: dict | None = None) -> None:
     """Raise at write step `step`, then finish the run the way a user would."""
     monkeypatch.setenv(faults.FAULT_AT_ENV, str(step))
     monkeypatch.setenv(faults.FAULT_MODE_ENV, "raise")
     faults.reset()
     try:
-        train_and_evaluate(tiny_config(), run_dir, quiet=True)
+        train_and_evaluate(tiny_config(raw), run_dir, quiet=True)
         raise AssertionError(f"write step {step} was never reached")
     except faults.InjectedFault:
         pass
     finally:
         monkeypatch.delenv(faults.FAULT_AT_ENV)
-    finish(run_dir)
+    finish(run_dir, raw)
 
 
-def finish(run_dir: Path) -> None:
+def finish(run_dir: Path, raw: dict | None = None) -> None:
     """Resume a killed run, or start it again when it was killed before it existed."""
     if run_dir.is_dir():
         resume(run_dir, quiet=True)
     else:
-        train_and_evaluate(tiny_config(), run_dir, quiet=True)
+        train_and_evaluate(tiny_config(raw), run_dir, quiet=True)
 
 
 def files_of(run_dir: Path) -> set[str]:

@@ -38,8 +38,8 @@ def test_bad_choice_lists_allowed_values():
 
 
 def test_unknown_model_lists_models():
-    with pytest.raises(ConfigError, match="unknown model 'resnet'.*mlp_classifier"):
-        config_from_dict({"model": {"name": "resnet"}})
+    with pytest.raises(ConfigError, match="unknown model 'transformer'.*mlp_classifier"):
+        config_from_dict({"model": {"name": "transformer"}})
 
 
 def test_model_specific_key_is_checked_against_the_model_config():

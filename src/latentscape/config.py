@@ -52,6 +52,13 @@ class DataConfig:
         channels: 1 (grayscale) or 3 (RGB) for `name: folder` (None: 3).
         verify: check the MD5 checksums of known datasets' files; false skips them (a warning is
             printed), for a user's own copy of a dataset.
+        augment: augment training batches on the device (data/augment.py): a random crop of the
+            image padded with `augment_padding` zero pixels on each side and, with
+            `augment_flip`, a horizontal flip with probability 1/2 (the CIFAR augmentation of He
+            et al. 2016, Li et al. 2018, Garipov et al. 2018). Evaluation and landscapes never
+            augment.
+        augment_padding: zero pixels added on each side before cropping (4 for CIFAR).
+        augment_flip: also flip horizontally (false for digits and other non-symmetric data).
     """
 
     name: str = "digits"
@@ -65,6 +72,9 @@ class DataConfig:
     path: str | None = None
     channels: Literal[1, 3] | None = None
     verify: bool = True
+    augment: bool = False
+    augment_padding: int = ranged(4, 0, 64)
+    augment_flip: bool = True
 
     def __post_init__(self) -> None:
         check_ranges(self, "data.")
@@ -84,17 +94,30 @@ class OptimizerConfig:
 
 @dataclass(frozen=True)
 class ScheduleConfig:
-    """Learning-rate schedule, stepped once per optimizer step.
+    """Learning-rate schedule, stepped once per optimizer step (train/optim.py).
 
-    constant; step (multiply by `gamma` every `step_epochs` epochs); cosine and linear (decay from
-    the base LR to `final_fraction` of it over the run). `warmup_steps` ramps linearly from 0.
+    constant; step (multiply by `gamma` every `step_epochs` epochs); multistep (multiply by
+    `gamma` at each epoch in `milestones`: Li et al. 2018 use 150, 225, 275 of 300); cosine and
+    linear (decay from the base LR to `final_fraction` of it over the run); garipov (constant
+    until `decay_start` of the run, linear down to `final_fraction` by `decay_end`, then constant:
+    Garipov et al. 2018). `final_fraction` unset means 0 for cosine and linear, 0.01 for garipov.
+    `warmup_steps` ramps linearly from 0.
     """
 
     name: LRScheduleName = "constant"
     step_epochs: int = ranged(30, 1, INF)
     gamma: float = ranged(0.1, 0.0, 1.0, low_open=True)
-    final_fraction: float = ranged(0.0, 0.0, 1.0)
+    milestones: tuple[int, ...] = ranged((), 1, INF)
+    final_fraction: float | None = ranged(None, 0.0, 1.0)
+    decay_start: float = ranged(0.5, 0.0, 1.0)
+    decay_end: float = ranged(0.9, 0.0, 1.0)
     warmup_steps: int = ranged(0, 0, INF)
+
+    def __post_init__(self) -> None:
+        if self.decay_end < self.decay_start:
+            raise ValueError(f"decay_end={self.decay_end} comes before decay_start={self.decay_start}")
+        if list(self.milestones) != sorted(set(self.milestones)):
+            raise ValueError(f"milestones must be increasing epochs, got {list(self.milestones)}")
 
 
 @dataclass(frozen=True)

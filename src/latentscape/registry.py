@@ -100,6 +100,11 @@ MODELS: Registry[Any] = Registry(
     {
         "mlp_classifier": "latentscape.models.classifier:MLP_CLASSIFIER_ENTRY",
         "cnn_classifier": "latentscape.models.classifier:CNN_CLASSIFIER_ENTRY",
+        "resnet": "latentscape.models.reference_nets:RESNET_ENTRY",
+        "preresnet": "latentscape.models.reference_nets:PRERESNET_ENTRY",
+        "wide_resnet": "latentscape.models.reference_nets:WIDE_RESNET_ENTRY",
+        "vgg": "latentscape.models.reference_nets:VGG_ENTRY",
+        "vgg9": "latentscape.models.reference_nets:VGG9_ENTRY",
         "ae": "latentscape.models.autoencoder:AE_ENTRY",
         "vae": "latentscape.models.autoencoder:VAE_ENTRY",
         "gan": "latentscape.models.gan:GAN_ENTRY",
@@ -162,8 +167,10 @@ LR_SCHEDULES: Registry[Callable[..., float]] = Registry(
     {
         "constant": "latentscape.train.optim:constant_factor",
         "step": "latentscape.train.optim:step_factor",
+        "multistep": "latentscape.train.optim:multistep_factor",
         "cosine": "latentscape.train.optim:cosine_factor",
         "linear": "latentscape.train.optim:linear_factor",
+        "garipov": "latentscape.train.optim:garipov_factor",
     },
 )
 # Weight-space curve families (model.kind of the curve model, `connect --curve`).

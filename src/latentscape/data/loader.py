@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
+from latentscape.data.augment import batch_seed
 from latentscape.data.types import Batch, ImageDataset
 
 
@@ -91,6 +92,9 @@ class BatchLoader:
         drop_last: drop a final incomplete batch.
         rank, world_size: distributed shard of this process. Each rank takes every
             `world_size`-th element of the (padded) permutation, as DistributedSampler does.
+        augment: training augmentation (`data.augment.CropFlip`), applied to the uint8 images of
+            each batch with a generator seeded by (seed, epoch, batch, rank): a batch's crops and
+            flips are the same whether or not the run was resumed before it. None: off.
     """
 
     def __init__(
@@ -104,6 +108,7 @@ class BatchLoader:
         drop_last: bool = False,
         rank: int = 0,
         world_size: int = 1,
+        augment: Callable[[Tensor, torch.Generator], Tensor] | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -115,6 +120,7 @@ class BatchLoader:
         self.drop_last = drop_last
         self.rank = rank
         self.world_size = world_size
+        self.augment = augment
         self.epoch = 0
         self._images, self._labels = on_device(dataset, self.device)  # uint8 (N, C, H, W), int64 (N,)
 
@@ -150,7 +156,11 @@ class BatchLoader:
         order = self._order()
         for b in range(start_batch, len(self)):
             idx = order[b * self.batch_size : (b + 1) * self.batch_size]  # (B,)
-            x = self._images.index_select(0, idx).float().div_(255.0)  # (B, C, H, W) in [0, 1]
+            images = self._images.index_select(0, idx)  # (B, C, H, W) uint8
+            if self.augment is not None:
+                gen = torch.Generator(self.device).manual_seed(batch_seed(self.seed, self.epoch, b, self.rank))
+                images = self.augment(images, gen)
+            x = images.float().div_(255.0)  # (B, C, H, W) in [0, 1]
             yield Batch(x=x, y=self._labels.index_select(0, idx), index=idx, index_bound=len(self.dataset))
 
     def __iter__(self) -> Iterator[Batch]:

@@ -5,6 +5,7 @@ They are also the domain feature nets of FID/KID (`embed` gives penultimate feat
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -47,11 +48,33 @@ class CNNClassifierConfig(ModelConfig):
 
 
 class Classifier(LatentModel):
-    """Cross-entropy training of any logits network; `embed` exposes penultimate features."""
+    """Cross-entropy training of any logits network; `embed` exposes penultimate features.
 
-    def __init__(self, net: nn.Module) -> None:
+    Args:
+        net: images (B, C, H, W) -> logits (B, K); with `embed(x)` unless an `MLP`.
+        mean, std: per-channel input normalisation (x - mean) / std applied before `net`
+            (empty: none). Inside the model, so training, evaluation, landscapes and FGE all see
+            the same inputs; constants, not buffers, so they are no weights of the model.
+    """
+
+    def __init__(self, net: nn.Module, mean: Sequence[float] = (), std: Sequence[float] = ()) -> None:
         super().__init__()
         self.net = net
+        self.mean, self.std = tuple(mean), tuple(std)
+        self._statistics: dict[tuple[torch.device, torch.dtype], tuple[Tensor, Tensor]] = {}
+
+    def normalize(self, x: Tensor) -> Tensor:
+        """(B, C, H, W) in [0, 1] -> (x - mean) / std per channel (x itself without statistics)."""
+        if not self.mean:
+            return x
+        key = (x.device, x.dtype)
+        if key not in self._statistics:  # made once per device: no host-to-device copy per batch
+            self._statistics[key] = (
+                torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(-1, 1, 1),  # (C, 1, 1)
+                torch.tensor(self.std, dtype=x.dtype, device=x.device).view(-1, 1, 1),
+            )
+        mean, std = self._statistics[key]
+        return (x - mean) / std
 
     def initialize_from_data(self, train: ImageDataset) -> None:
         """Refuse unlabelled training images (label -1, e.g. CelebA) before the first step:
@@ -63,17 +86,17 @@ class Classifier(LatentModel):
 
     def logits(self, x: Tensor) -> Tensor:
         """(B, C, H, W) in [0, 1] -> (B, K)."""
-        return self.net(x)
+        return self.net(self.normalize(x))
 
     def forward(self, batch: Batch, group: str = "main") -> LossOutput:
-        logits = self.net(batch.x)  # (B, K)
+        logits = self.logits(batch.x)  # (B, K)
         loss = F.cross_entropy(logits, batch.y)
         acc = (logits.detach().argmax(dim=1) == batch.y).float().mean()
         return LossOutput(loss, {"accuracy": acc})
 
     @torch.no_grad()
     def evaluate_batch(self, batch: Batch) -> dict[str, Tensor]:
-        logits = self.net(batch.x).float()  # (B, K)
+        logits = self.logits(batch.x).float()  # (B, K)
         return {
             "loss": per_example_cross_entropy(logits, batch.y),
             "accuracy": (logits.argmax(dim=1) == batch.y).float(),
@@ -82,8 +105,8 @@ class Classifier(LatentModel):
     def embed(self, x: Tensor) -> Tensor:
         """Penultimate features (B, D)."""
         if isinstance(self.net, MLP):
-            return self.net.features(x)
-        return self.net.embed(x)
+            return self.net.features(self.normalize(x))
+        return self.net.embed(self.normalize(x))
 
 
 def per_example_cross_entropy(logits: Tensor, y: Tensor) -> Tensor:
@@ -99,7 +122,8 @@ def per_example_cross_entropy(logits: Tensor, y: Tensor) -> Tensor:
     return shifted.logsumexp(1)
 
 
-def _num_classes(info: DataInfo) -> int:
+def num_classes_of(info: DataInfo) -> int:
+    """The label count of a classifier's data; DataError for unlabelled data."""
     if info.num_classes < 1:  # an unlabelled dataset (every label -1): nothing to classify
         raise DataError("a classifier needs labelled data, and this dataset has no classes; train an "
                         "autoencoder, VAE or GAN on it instead")
@@ -108,13 +132,13 @@ def _num_classes(info: DataInfo) -> int:
 
 def build_mlp(cfg: MLPClassifierConfig, info: DataInfo) -> Classifier:
     c, h, w = info.image_shape
-    return Classifier(MLP(c * h * w, cfg.hidden_dims, _num_classes(info), cfg.activation))
+    return Classifier(MLP(c * h * w, cfg.hidden_dims, num_classes_of(info), cfg.activation))
 
 
 def build_cnn(cfg: CNNClassifierConfig, info: DataInfo) -> Classifier:
     net = SmallVGG(
         info.image_shape[0],
-        _num_classes(info),
+        num_classes_of(info),
         widths=cfg.widths,
         convs_per_block=cfg.convs_per_block,
         dropout=cfg.dropout,

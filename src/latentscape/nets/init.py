@@ -70,3 +70,16 @@ def init_weights(module: nn.Module, scheme: str = "default") -> nn.Module:
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
     return module
+
+
+def init_conv_bn(module: nn.Module) -> None:
+    """He et al. 2015 initialisation (N(0, 2 / fan_out) for convolutions, as the ResNet papers'
+    code does), BatchNorm scales 1 and shifts 0, zero convolution biases."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)

@@ -74,22 +74,52 @@ def step_factor(cfg: ScheduleConfig, step: int, progress: float, steps_per_epoch
     return cfg.gamma ** (step // max(1, cfg.step_epochs * steps_per_epoch))
 
 
+def multistep_factor(cfg: ScheduleConfig, step: int, progress: float, steps_per_epoch: int) -> float:
+    """gamma ** (number of milestones <= epoch), epochs counted from 0 (torch's MultiStepLR).
+
+    Li et al. 2018 train 300 epochs with milestones (150, 225, 275): epochs 0-149 at the base
+    LR, 150-224 at 0.1 of it, and so on.
+    """
+    epoch = step // max(1, steps_per_epoch)
+    return cfg.gamma ** sum(1 for m in cfg.milestones if epoch >= m)
+
+
 def cosine_factor(cfg: ScheduleConfig, step: int, progress: float, steps_per_epoch: int) -> float:
     """final + (1 - final) * (1 + cos(pi * p)) / 2 (Loshchilov & Hutter 2017, eq. 5, no restarts)."""
-    return cfg.final_fraction + (1 - cfg.final_fraction) * (1 + math.cos(math.pi * progress)) / 2
+    final = final_fraction(cfg, 0.0)
+    return final + (1 - final) * (1 + math.cos(math.pi * progress)) / 2
 
 
 def linear_factor(cfg: ScheduleConfig, step: int, progress: float, steps_per_epoch: int) -> float:
     """1 - (1 - final) * p."""
-    return 1.0 - (1.0 - cfg.final_fraction) * progress
+    return 1.0 - (1.0 - final_fraction(cfg, 0.0)) * progress
+
+
+def garipov_factor(cfg: ScheduleConfig, step: int, progress: float, steps_per_epoch: int) -> float:
+    """1 until p = decay_start, then linear down to `final` at p = decay_end, then `final`.
+
+    Garipov et al. 2018 (their train.py `learning_rate_schedule`, also used by SWA): decay_start
+    0.5, decay_end 0.9, final 0.01. They evaluate it once per epoch; here it moves every step.
+    """
+    final = final_fraction(cfg, 0.01)
+    if progress <= cfg.decay_start:
+        return 1.0
+    if progress >= cfg.decay_end:
+        return final
+    return 1.0 - (1.0 - final) * (progress - cfg.decay_start) / (cfg.decay_end - cfg.decay_start)
+
+
+def final_fraction(cfg: ScheduleConfig, default: float) -> float:
+    """`cfg.final_fraction`, or the schedule's own default when it is unset."""
+    return default if cfg.final_fraction is None else cfg.final_fraction
 
 
 def lr_factor(cfg: ScheduleConfig, step: int, total_steps: int, steps_per_epoch: int) -> float:
     """Multiplier of the base LR at optimizer step `step` (0-based) of `total_steps`.
 
-    constant: 1. step: gamma ** (epoch // step_epochs). cosine: final + (1 - final) *
-    (1 + cos(pi * p)) / 2 with p the progress in [0, 1] (Loshchilov & Hutter 2017, eq. 5, no
-    restarts). linear: 1 - (1 - final) * p. A linear warm-up over `warmup_steps` multiplies all.
+    The schedule named by `cfg.name` (LR_SCHEDULES: constant, step, multistep, cosine, linear,
+    garipov; see `ScheduleConfig`) at progress p = step / total_steps in [0, 1]. A linear warm-up
+    over `warmup_steps` multiplies all.
     """
     warm = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps > 0 else 1.0
     progress = min(1.0, step / max(1, total_steps))

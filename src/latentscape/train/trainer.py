@@ -26,6 +26,7 @@ import torch.distributed as dist
 from torch import Tensor
 
 from latentscape.config import RunConfig
+from latentscape.data.augment import augmentation
 from latentscape.data.loader import BatchLoader, iterate_in_order
 from latentscape.data.types import ImageDataset
 from latentscape.errors import CheckpointError, ConfigError, TrainingDiverged
@@ -171,6 +172,7 @@ class Trainer:
             device=device,
             rank=self.rank,
             world_size=self.world_size,
+            augment=augmentation(config.data),
         )
         self.optimizers = {g: build_optimizer(model.param_groups_for(g), self._opt_cfg(g)) for g in model.groups}
         steps_per_epoch = len(self.loader)
