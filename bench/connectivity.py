@@ -31,7 +31,7 @@ import torch
 from _common import default_data_dir, write_results
 
 from latentscape.config import load_config
-from latentscape.landscape.analysis import EvalOptions, analyse_path
+from latentscape.landscape.studies.analysis import EvalOptions, analyse_path
 from latentscape.train.api import train_and_evaluate
 
 ROOT = Path(__file__).resolve().parents[1]

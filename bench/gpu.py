@@ -244,10 +244,10 @@ def plane_seconds(device: torch.device, data_dir: str, grid: int, chunk: int) ->
     from plane import quick_mlp  # noqa: E402  (bench/plane.py: the same three MLPs)
 
     from latentscape.config import DataConfig
-    from latentscape.landscape.evaluate import PointEvaluator
-    from latentscape.landscape.params import named_params
-    from latentscape.landscape.path_metrics import combined, resolve_metrics
-    from latentscape.landscape.plane import grid_axes, plane_through
+    from latentscape.landscape.core.evaluate import PointEvaluator
+    from latentscape.landscape.core.params import named_params
+    from latentscape.landscape.core.path_metrics import combined, resolve_metrics
+    from latentscape.landscape.core.plane import grid_axes, plane_through
 
     train = load_split(DataConfig(name="mnist", data_dir=data_dir), "train")
     models = [quick_mlp(train, s) for s in (0, 1, 2)]

@@ -5,7 +5,7 @@ over --train-examples MNIST images), on the same evaluation set (the first --exa
 
 1. a --grid x --grid filter-normalised random plane: `loss_landscapes.random_plane(...,
    normalization='filter')` (loss-landscapes 3.0.6: one forward pass per grid point, moving a
-   model copy in place) against `latentscape.landscape.surface.evaluate_surface` (the shared
+   model copy in place) against `latentscape.landscape.core.surface.evaluate_surface` (the shared
    `PointEvaluator`: vmap over chunks of points, input-layer factorisation). Both use the *same*
    directions: we replay loss-landscapes' own RNG draws and scaling to recover its two directions
    and the exact grid coefficients it visits, and feed those to ours. BatchNorm keeps the model's
@@ -13,7 +13,7 @@ over --train-examples MNIST images), on the same evaluation set (the first --exa
 2. the top Hessian eigenvalue of the mean cross-entropy on the same set: a hand-written
    PyHessian-style loop (`torch.autograd.grad(..., create_graph=True)` once, then power iteration
    on double-backward products with the graph retained) against
-   `latentscape.landscape.hessian.power_iteration` (torch.func functional_call objective), from
+   `latentscape.landscape.core.hessian.power_iteration` (torch.func functional_call objective), from
    the same start vector and with the same tolerance.
 
     nice -n 10 python bench/landscape_tools.py [--grid 51] [--examples 1000] [--threads 1]
@@ -35,11 +35,11 @@ from _common import default_data_dir, write_results
 from latentscape.config import DataConfig
 from latentscape.data.loader import BatchLoader, iterate_in_order
 from latentscape.data.registry import load_split
-from latentscape.landscape.evaluate import PointEvaluator, PointSet
-from latentscape.landscape.hessian import HessianOperator, model_objective, power_iteration
-from latentscape.landscape.params import named_params
-from latentscape.landscape.path_metrics import combined, resolve_metrics
-from latentscape.landscape.surface import choose_strategy
+from latentscape.landscape.core.evaluate import PointEvaluator, PointSet
+from latentscape.landscape.core.hessian import HessianOperator, model_objective, power_iteration
+from latentscape.landscape.core.params import named_params
+from latentscape.landscape.core.path_metrics import combined, resolve_metrics
+from latentscape.landscape.core.surface import choose_strategy
 from latentscape.rundir.model import DataInfo
 from latentscape.models.classifier import CNNClassifierConfig, MLPClassifierConfig, build_cnn, build_mlp
 

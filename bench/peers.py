@@ -146,8 +146,8 @@ def landscapes(args, work: Path, results: dict) -> None:
 
     from latentscape.config import DataConfig
     from latentscape.data.registry import load_split
-    from latentscape.landscape.api import make_evaluator
-    from latentscape.landscape.evaluate import PointSet
+    from latentscape.landscape.studies.api import make_evaluator
+    from latentscape.landscape.core.evaluate import PointSet
     from latentscape.rundir.load import load_run
 
     runs = train_runs(args.data_dir, work, args.threads)

@@ -101,8 +101,8 @@ def _eval(ns: argparse.Namespace) -> list[str]:
 
 def _landscape(ns: argparse.Namespace) -> list[str]:
     from latentscape.commands._landscape_args import parse_range
-    from latentscape.landscape.path_metrics import PATH_METRICS
-    from latentscape.landscape.sharpness import POINT_METRICS
+    from latentscape.landscape.core.path_metrics import PATH_METRICS
+    from latentscape.landscape.core.sharpness import POINT_METRICS
 
     _weights(*getattr(ns, "refs", []), getattr(ns, "run", None), getattr(ns, "curve", None))
     allowed = set(PATH_METRICS.names()) | (set(POINT_METRICS) if ns.command == "path" else set())
@@ -111,7 +111,7 @@ def _landscape(ns: argparse.Namespace) -> list[str]:
     if ns.command == "path":
         parse_range(ns.range)
     if ns.command == "surface":
-        from latentscape.landscape.surface import parse_grid, parse_span
+        from latentscape.landscape.core.surface import parse_grid, parse_span
 
         parse_grid(ns.grid)
         parse_span(ns.range)

@@ -11,9 +11,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "landscape"))
 
 from landscape_nets import images, mlp  # noqa: E402
 from latentscape import compute  # noqa: E402
-from latentscape.landscape.evaluate import PointEvaluator, PointSet  # noqa: E402
-from latentscape.landscape.params import named_params  # noqa: E402
-from latentscape.landscape.path_metrics import combined, resolve_metrics  # noqa: E402
+from latentscape.landscape.core.evaluate import PointEvaluator, PointSet  # noqa: E402
+from latentscape.landscape.core.params import named_params  # noqa: E402
+from latentscape.landscape.core.path_metrics import combined, resolve_metrics  # noqa: E402
 from latentscape.metrics.fid import fid_from_features  # noqa: E402
 
 

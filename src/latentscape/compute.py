@@ -22,14 +22,14 @@ __all__ = ["evaluate_path", "evaluate_plane", "fid", "kid", "evaluate_run", "eva
 
 def evaluate_path(*args: Any, **kwargs: Any) -> dict[str, Any]:
     """Metrics along the segment between two weight sets: see `landscape.api.evaluate_path`."""
-    from latentscape.landscape.api import evaluate_path as impl
+    from latentscape.landscape.studies.api import evaluate_path as impl
 
     return impl(*args, **kwargs)
 
 
 def evaluate_plane(*args: Any, **kwargs: Any) -> dict[str, Any]:
     """Metric grid on the plane through three weight sets: see `landscape.api.evaluate_plane`."""
-    from latentscape.landscape.api import evaluate_plane as impl
+    from latentscape.landscape.studies.api import evaluate_plane as impl
 
     return impl(*args, **kwargs)
 

@@ -8,7 +8,7 @@ import torch
 from latentscape.cli import main
 from latentscape.config import config_from_dict
 from latentscape.errors import LatentscapeError
-from latentscape.landscape.fge import FGEConfig, cyclic_lr, scores
+from latentscape.landscape.methods.fge import FGEConfig, cyclic_lr, scores
 from latentscape.train.api import train_and_evaluate
 
 
@@ -77,7 +77,7 @@ def _classifier():
 def test_a_nan_loss_stops_fge_with_its_step_on_every_device(at_once, monkeypatch):
     """On the CPU the loss is checked at each step; on accelerators (played here by the CPU) the
     check stays on the device until a snapshot or the end: the same error, no host read per step."""
-    from latentscape.landscape import fge
+    from latentscape.landscape.methods import fge
     from tinydata import tiny_dataset
 
     monkeypatch.setattr(fge._FiniteGuard, "__init__", _guard_init(at_once))

@@ -7,7 +7,7 @@ import pytest
 
 from latentscape.cli import main
 from latentscape.config import config_from_dict
-from latentscape.landscape.vtk import read_structured_grid
+from latentscape.landscape.studies.vtk import read_structured_grid
 from latentscape.train.api import train_and_evaluate
 
 
@@ -104,7 +104,7 @@ def test_hessian_cli_and_sharpness_along_a_path(runs, tmp_path):
 
 def test_hessian_writes_each_stage_as_it_finishes(runs, tmp_path, monkeypatch, capsys):
     """A failure (or a kill) in a later stage keeps the eigenvalues already computed."""
-    from latentscape.landscape import hessian as H
+    from latentscape.landscape.core import hessian as H
 
     def broken_trace(*args, **kwargs):
         raise KeyboardInterrupt  # as if the user stopped the run during the trace

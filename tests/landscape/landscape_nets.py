@@ -72,8 +72,8 @@ def perturbed(model: nn.Module, seed: int, scale: float = 0.3) -> dict[str, torc
 
 def sharding_setup():
     """A model, five points and a dataset for the two-rank sharding test."""
-    from latentscape.landscape.evaluate import PointSet
-    from latentscape.landscape.params import named_params
+    from latentscape.landscape.core.evaluate import PointSet
+    from latentscape.landscape.core.params import named_params
 
     a = mlp(0)
     basis = [named_params(a), named_params(mlp(1)), perturbed(a, 2)]
@@ -87,8 +87,8 @@ def sharding_worker(rank: int, port: int, queue) -> None:
 
     import torch.distributed as dist
 
-    from latentscape.landscape.evaluate import PointEvaluator, shard
-    from latentscape.landscape.path_metrics import combined, resolve_metrics
+    from latentscape.landscape.core.evaluate import PointEvaluator, shard
+    from latentscape.landscape.core.path_metrics import combined, resolve_metrics
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)

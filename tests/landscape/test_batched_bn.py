@@ -5,11 +5,11 @@ import torch
 
 from landscape_nets import bn_convnet, images, perturbed
 from latentscape.data.loader import iterate_in_order
-from latentscape.landscape.batched_bn import BatchedBatchNorm
-from latentscape.landscape.batchnorm import BatchNormRecomputer
-from latentscape.landscape.evaluate import PointEvaluator, PointSet
-from latentscape.landscape.params import named_params
-from latentscape.landscape.path_metrics import combined, resolve_metrics
+from latentscape.landscape.core.batched_bn import BatchedBatchNorm
+from latentscape.landscape.core.batchnorm import BatchNormRecomputer
+from latentscape.landscape.core.evaluate import PointEvaluator, PointSet
+from latentscape.landscape.core.params import named_params
+from latentscape.landscape.core.path_metrics import combined, resolve_metrics
 
 
 def test_stacked_statistics_equal_per_point_recomputation():

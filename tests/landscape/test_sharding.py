@@ -7,8 +7,8 @@ import torch
 import torch.multiprocessing as mp
 
 from landscape_nets import sharding_setup, sharding_worker
-from latentscape.landscape.evaluate import PointEvaluator
-from latentscape.landscape.path_metrics import combined, resolve_metrics
+from latentscape.landscape.core.evaluate import PointEvaluator
+from latentscape.landscape.core.path_metrics import combined, resolve_metrics
 
 
 def _free_port():

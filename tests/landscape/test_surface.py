@@ -7,13 +7,13 @@ import torch
 from landscape_nets import bn_convnet, images, mlp, norm_convnet
 from latentscape.data.types import Batch
 from latentscape.errors import CheckpointError, DataError, LatentscapeError
-from latentscape.landscape.directions import random_directions
-from latentscape.landscape.evaluate import PointEvaluator
-from latentscape.landscape.params import add, named_params, norm, scale
-from latentscape.landscape.path_metrics import resolve_metrics
-from latentscape.landscape.surface import axes, evaluate_surface, parse_grid, parse_span
-from latentscape.landscape.trajectory import axis_through_zero, pca_plane, trajectory_axes
-from latentscape.landscape.vtk import read_structured_grid, write_structured_grid
+from latentscape.landscape.core.directions import random_directions
+from latentscape.landscape.core.evaluate import PointEvaluator
+from latentscape.landscape.core.params import add, named_params, norm, scale
+from latentscape.landscape.core.path_metrics import resolve_metrics
+from latentscape.landscape.core.surface import axes, evaluate_surface, parse_grid, parse_span
+from latentscape.landscape.core.trajectory import axis_through_zero, pca_plane, trajectory_axes
+from latentscape.landscape.studies.vtk import read_structured_grid, write_structured_grid
 
 
 def _own_metrics(model, ds):

@@ -111,7 +111,7 @@ def test_eval_writes_over_a_damaged_earlier_result(run, capsys):
 
 
 def test_an_unusable_out_is_refused_before_evaluating(run, run_dir, tmp_path, capsys, monkeypatch):
-    import latentscape.landscape.analysis as analysis
+    import latentscape.landscape.studies.analysis as analysis
 
     def never(*a, **k):
         raise AssertionError("evaluated although --out was unusable")

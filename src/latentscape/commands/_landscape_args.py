@@ -10,7 +10,7 @@ from latentscape.commands._types import THREADS
 from latentscape.errors import LatentscapeError
 
 if TYPE_CHECKING:  # the analysis stack imports torch and matplotlib: not needed for --help
-    from latentscape.landscape.analysis import EvalOptions
+    from latentscape.landscape.studies.analysis import EvalOptions
 
 
 def add_eval_options(p: argparse.ArgumentParser, per_point: bool = True, batch_size: int = 1000) -> None:
@@ -40,7 +40,7 @@ def add_eval_options(p: argparse.ArgumentParser, per_point: bool = True, batch_s
 def eval_options(args: argparse.Namespace) -> EvalOptions:
     import torch
 
-    from latentscape.landscape.analysis import EvalOptions
+    from latentscape.landscape.studies.analysis import EvalOptions
 
     if args.threads:
         torch.set_num_threads(args.threads)

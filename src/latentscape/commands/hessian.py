@@ -48,7 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from latentscape.landscape.hessian_analysis import analyse_hessian
+    from latentscape.landscape.studies.hessian_analysis import analyse_hessian
 
     analyse_hessian(
         args.run, top_k=args.top_k, method=args.method, trace=args.trace, density=args.density, batches=args.batches,

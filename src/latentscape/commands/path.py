@@ -44,7 +44,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from latentscape.errors import LatentscapeError
-    from latentscape.landscape.analysis import analyse_path
+    from latentscape.landscape.studies.analysis import analyse_path
     from latentscape.commands._landscape_args import parse_range
 
     t_range = parse_range(args.range)

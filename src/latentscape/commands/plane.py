@@ -37,7 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from latentscape.errors import LatentscapeError
-    from latentscape.landscape.analysis import analyse_plane
+    from latentscape.landscape.studies.analysis import analyse_plane
 
     try:
         margin = [float(v) for v in args.margin.split(",")]

@@ -52,8 +52,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from latentscape.landscape.surface import parse_grid, parse_span
-    from latentscape.landscape.surface_analysis import analyse_surface, analyse_trajectory
+    from latentscape.landscape.core.surface import parse_grid, parse_span
+    from latentscape.landscape.studies.surface_analysis import analyse_surface, analyse_trajectory
 
     counts = parse_grid(args.grid)
     opts = eval_options(args)

@@ -38,7 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from latentscape.errors import LatentscapeError
-    from latentscape.landscape.surface_analysis import analyse_trajectory
+    from latentscape.landscape.studies.surface_analysis import analyse_trajectory
 
     if args.grid < 2 or args.margin < 0:
         raise LatentscapeError("--grid must be at least 2 and --margin non-negative")

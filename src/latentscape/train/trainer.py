@@ -284,7 +284,7 @@ class Trainer:
                 if self.tc.checkpoint_every_steps and s.step % self.tc.checkpoint_every_steps == 0:
                     self.save_checkpoint()
                 if self.tc.keep_every and s.step % self.tc.keep_every == 0 and s.is_main and self.run is not None:
-                    # weights only, for trajectories (latentscape.landscape.trajectory)
+                    # weights only, for trajectories (latentscape.landscape.core.trajectory)
                     save_weights(self.model, self.run.checkpoints / "keep" / f"step_{s.step:06d}.pt", step=s.step)
             if s.batch_in_epoch >= len(self.loader):
                 s.epoch += 1

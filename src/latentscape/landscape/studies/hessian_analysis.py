@@ -13,11 +13,11 @@ import numpy as np
 from latentscape.data.loader import iterate_in_order
 from latentscape.errors import LatentscapeError
 from latentscape.io import write_json
-from latentscape.landscape import hessian as H
-from latentscape.landscape.analysis import EvalOptions, _is_main, from_refs
-from latentscape.landscape.inputs import load_eval_data
-from latentscape.landscape.outputs import adopt_config, check_output_dir, new_output_dir, write_report
-from latentscape.landscape.surface_analysis import group_param_names
+from latentscape.landscape.core import hessian as H
+from latentscape.landscape.studies.analysis import EvalOptions, _is_main, from_refs
+from latentscape.landscape.studies.inputs import load_eval_data
+from latentscape.landscape.studies.outputs import adopt_config, check_output_dir, new_output_dir, write_report
+from latentscape.landscape.studies.surface_analysis import group_param_names
 from latentscape.viz.deferred import draw
 
 

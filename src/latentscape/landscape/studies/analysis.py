@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 
 from latentscape.errors import LatentscapeError
-from latentscape.landscape import api as A
-from latentscape.landscape import paths as P
-from latentscape.landscape.curves import Curve
-from latentscape.landscape.evaluate import linspace, shard
-from latentscape.landscape.outputs import adopt_config, check_output_dir, new_output_dir, write_json, write_report
-from latentscape.landscape.plane import curve_in_plane, plane_for_curve, plane_through
+from latentscape.landscape.studies import api as A
+from latentscape.landscape.studies import paths as P
+from latentscape.landscape.core.curves import Curve
+from latentscape.landscape.core.evaluate import linspace, shard
+from latentscape.landscape.studies.outputs import adopt_config, check_output_dir, new_output_dir, write_json, write_report
+from latentscape.landscape.core.plane import curve_in_plane, plane_for_curve, plane_through
 from latentscape.timing import phase
 from latentscape.viz.deferred import draw, plots_mode
 
@@ -85,7 +85,7 @@ def _data(src: Source, opts: EvalOptions) -> tuple[dict, Any]:
     """The evaluated splits, and the training split only when BatchNorm statistics need it (so a
     test-only dataset can be evaluated with `--splits test`, and nobody pays for 60k unused
     training images)."""
-    from latentscape.landscape.batchnorm import has_batchnorm
+    from latentscape.landscape.core.batchnorm import has_batchnorm
 
     data = P.load_eval_data(src.data_cfg, opts.splits, opts.max_examples)
     train = data.get("train")
@@ -128,7 +128,7 @@ def analyse_path(
         names = {"start": refs[0], "end": refs[1]}
     if points < 2:
         raise LatentscapeError("--points must be at least 2")
-    from latentscape.landscape.sharpness import hessian_top_along, split_metric_names
+    from latentscape.landscape.core.sharpness import hessian_top_along, split_metric_names
 
     per_example, per_point = split_metric_names(opts.metrics)
     with phase("data"):
@@ -150,7 +150,7 @@ def analyse_path(
         write_json(out_dir / "path.json", doc)
     with phase("plots"):
         if callable(getattr(src.model, "reconstruct", None)) and dynamics_images > 0 and plots_mode() != "none":
-            from latentscape.landscape.dynamics import fixed_images, reconstructions_along, save_dynamics
+            from latentscape.landscape.studies.dynamics import fixed_images, reconstructions_along, save_dynamics
 
             shown = data.get("test", next(iter(data.values())))
             x = fixed_images(shown, dynamics_images)

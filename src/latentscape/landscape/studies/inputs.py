@@ -10,8 +10,8 @@ import torch
 
 from latentscape.data.types import ImageDataset
 from latentscape.errors import LatentscapeError
-from latentscape.landscape.curves import Curve
-from latentscape.landscape.params import Params, named_params
+from latentscape.landscape.core.curves import Curve
+from latentscape.landscape.core.params import Params, named_params
 from latentscape.rundir.load import LoadedRun, load_run
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from latentscape.landscape.params import Params, check_compatible, combine, distance, lerp
+from latentscape.landscape.core.params import Params, check_compatible, combine, distance, lerp
 from latentscape.registry import CURVE_KINDS
 
 #: curve kind -> coefficient function (t (T,) float64, num_points) -> (T, num_points); the names

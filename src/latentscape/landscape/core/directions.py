@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from latentscape.errors import LatentscapeError
-from latentscape.landscape.params import Params
+from latentscape.landscape.core.params import Params
 
 Norm = Literal["filter", "layer", "none"]
 NORMS = ("filter", "layer", "none")

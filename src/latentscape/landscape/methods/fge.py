@@ -22,9 +22,9 @@ from torch import Tensor, nn
 from latentscape.data.loader import BatchLoader, iterate_in_order
 from latentscape.data.types import ImageDataset
 from latentscape.errors import LatentscapeError
-from latentscape.landscape.batchnorm import BatchNormRecomputer, has_batchnorm
-from latentscape.landscape.functional import Bound
-from latentscape.landscape.params import Params, named_params
+from latentscape.landscape.core.batchnorm import BatchNormRecomputer, has_batchnorm
+from latentscape.landscape.core.functional import Bound
+from latentscape.landscape.core.params import Params, named_params
 
 
 @dataclass(frozen=True)

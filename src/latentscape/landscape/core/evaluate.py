@@ -34,13 +34,13 @@ from torch.func import functional_call, vmap
 
 from latentscape.data.loader import iterate_in_order
 from latentscape.data.types import Batch, ImageDataset
-from latentscape.landscape.batched_bn import BatchedBatchNorm, chunk_means_bn
-from latentscape.landscape.batchnorm import BatchNormRecomputer, has_batchnorm
-from latentscape.landscape.functional import Bound, prefixed
-from latentscape.landscape.input_layer import _Captured, _MixedInputLayer
-from latentscape.landscape.params import Params, check_compatible, combine
-from latentscape.landscape.path_metrics import MetricFn
-from latentscape.landscape.sharding import _gather, shard  # noqa: F401  (shard re-exported)
+from latentscape.landscape.core.batched_bn import BatchedBatchNorm, chunk_means_bn
+from latentscape.landscape.core.batchnorm import BatchNormRecomputer, has_batchnorm
+from latentscape.landscape.core.functional import Bound, prefixed
+from latentscape.landscape.core.input_layer import _Captured, _MixedInputLayer
+from latentscape.landscape.core.params import Params, check_compatible, combine
+from latentscape.landscape.core.path_metrics import MetricFn
+from latentscape.landscape.core.sharding import _gather, shard  # noqa: F401  (shard re-exported)
 
 Results = dict[str, dict[str, np.ndarray]]  # split -> metric -> (P,)
 

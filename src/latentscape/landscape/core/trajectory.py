@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from latentscape.errors import CheckpointError
-from latentscape.landscape.params import Params, check_compatible, flatten, unflatten
+from latentscape.landscape.core.params import Params, check_compatible, flatten, unflatten
 
 KEEP_DIR = "keep"
 _STEP_FILE = re.compile(r"^step_(\d+)\.pt$")
@@ -154,7 +154,7 @@ def axis_through_zero(lo: float, hi: float, n: int) -> np.ndarray:
 def trajectory_axes(coords: np.ndarray, n: int, margin: float) -> tuple[np.ndarray, np.ndarray]:
     """Grid axes (n,), (n,) covering the trajectory's plane coordinates `coords` (K, 2) plus
     `margin` (a fraction of the span on each side), with the final weights (0, 0) on a node."""
-    from latentscape.landscape.plane import grid_axes
+    from latentscape.landscape.core.plane import grid_axes
 
     xs, ys = grid_axes([(0.0, 0.0), *map(tuple, np.asarray(coords, dtype=np.float64))], n, margin)  # the extent
     return axis_through_zero(float(xs[0]), float(xs[-1]), n), axis_through_zero(float(ys[0]), float(ys[-1]), n)

@@ -13,11 +13,11 @@ import numpy as np
 from torch import nn
 
 from latentscape.data.types import ImageDataset
-from latentscape.landscape.curves import Curve, line
-from latentscape.landscape.evaluate import PointEvaluator, linspace
-from latentscape.landscape.params import Params, check_compatible, named_params
-from latentscape.landscape.path_metrics import combined, resolve_metrics
-from latentscape.landscape.plane import Plane, grid_axes, plane_through
+from latentscape.landscape.core.curves import Curve, line
+from latentscape.landscape.core.evaluate import PointEvaluator, linspace
+from latentscape.landscape.core.params import Params, check_compatible, named_params
+from latentscape.landscape.core.path_metrics import combined, resolve_metrics
+from latentscape.landscape.core.plane import Plane, grid_axes, plane_through
 
 
 def _params(w: Params | nn.Module) -> Params:
@@ -44,7 +44,7 @@ def make_evaluator(
 
 def evaluate_curve(evaluator: PointEvaluator, curve: Curve, ts: Sequence[float], data: dict[str, ImageDataset]) -> dict[str, Any]:
     """Metrics of `curve` at `ts`: {"ts", "values": split -> metric -> (P,), "length", "strategy"}."""
-    from latentscape.landscape.paths import curve_points
+    from latentscape.landscape.studies.paths import curve_points
 
     values = evaluator.evaluate(curve_points(curve, ts), data)
     return {"ts": [float(t) for t in ts], "values": values, "length": curve.length(ts), "strategy": evaluator.last_strategy}

@@ -17,14 +17,14 @@ import torch
 
 from latentscape.errors import LatentscapeError
 from latentscape.io import write_json
-from latentscape.landscape.analysis import EvalOptions, _data, _is_main, from_refs
-from latentscape.landscape.directions import random_directions
-from latentscape.landscape.outputs import adopt_config, check_output_dir, new_output_dir, write_report
-from latentscape.landscape.params import Params
-from latentscape.landscape.summaries import higher_is_better
-from latentscape.landscape.surface import Surface, axes, evaluate_surface
-from latentscape.landscape.trajectory import pca_plane, trajectory_axes, trajectory_weights
-from latentscape.landscape.vtk import write_structured_grid
+from latentscape.landscape.studies.analysis import EvalOptions, _data, _is_main, from_refs
+from latentscape.landscape.core.directions import random_directions
+from latentscape.landscape.studies.outputs import adopt_config, check_output_dir, new_output_dir, write_report
+from latentscape.landscape.core.params import Params
+from latentscape.landscape.core.summaries import higher_is_better
+from latentscape.landscape.core.surface import Surface, axes, evaluate_surface
+from latentscape.landscape.core.trajectory import pca_plane, trajectory_axes, trajectory_weights
+from latentscape.landscape.studies.vtk import write_structured_grid
 
 
 def group_param_names(model: Any, group: str | None) -> set[str] | None:
@@ -54,8 +54,8 @@ def bn_forward(module: Any, batch: Any) -> Any:
 
 def make_evaluator(src: Any, train: Any, opts: EvalOptions, recompute_bn: bool) -> Any:
     """The shared `PointEvaluator` with the path metrics that apply to the model."""
-    from latentscape.landscape.evaluate import PointEvaluator
-    from latentscape.landscape.path_metrics import combined, resolve_metrics
+    from latentscape.landscape.core.evaluate import PointEvaluator
+    from latentscape.landscape.core.path_metrics import combined, resolve_metrics
 
     return PointEvaluator(
         src.model, combined(resolve_metrics(src.model, opts.metrics)), batch_size=opts.batch_size,

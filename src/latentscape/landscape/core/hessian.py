@@ -32,7 +32,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, grad, jvp
 
-from latentscape.landscape.params import Params, unflatten
+from latentscape.landscape.core.params import Params, unflatten
 
 Objective = Callable[[Params, Any], Tensor]  # (parameters, batch) -> scalar loss
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # a type only: paths.py imports this module
-    from latentscape.landscape.paths import PathResult
+    from latentscape.landscape.studies.paths import PathResult
 
 # The x label of every path plot: a bare "t" leaves a reader guessing what 0 and 1 are.
 T_LABEL = "t (position on the path: 0 = start weights, 1 = end weights)"

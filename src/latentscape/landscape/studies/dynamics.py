@@ -14,9 +14,9 @@ import torch
 from torch import Tensor
 
 from latentscape.data.types import ImageDataset
-from latentscape.landscape.curves import Curve
-from latentscape.landscape.evaluate import PointEvaluator
-from latentscape.landscape.functional import Bound
+from latentscape.landscape.core.curves import Curve
+from latentscape.landscape.core.evaluate import PointEvaluator
+from latentscape.landscape.core.functional import Bound
 
 
 def fixed_images(dataset: ImageDataset, n: int = 4) -> Tensor:

@@ -19,8 +19,8 @@ import torch
 from torch import Tensor
 from torch.func import functional_call, vmap
 
-from latentscape.landscape.batchnorm import BatchNormRecomputer, fresh_buffers
-from latentscape.landscape.functional import Bound, prefixed
+from latentscape.landscape.core.batchnorm import BatchNormRecomputer, fresh_buffers
+from latentscape.landscape.core.functional import Bound, prefixed
 
 
 class BatchedBatchNorm(BatchNormRecomputer):

@@ -21,8 +21,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from latentscape.landscape.functional import Bound
-from latentscape.landscape.params import Params
+from latentscape.landscape.core.functional import Bound
+from latentscape.landscape.core.params import Params
 
 ForwardFn = Callable[[nn.Module, Any], Any]
 

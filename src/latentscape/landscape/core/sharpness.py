@@ -5,7 +5,7 @@ Sharpness is a property of the whole objective at a point, so it is computed her
 at a time (points sharded over torchrun ranks like the evaluator's): the point's parameters and
 buffers come from `PointEvaluator.state` (BatchNorm statistics recomputed for the point), and
 the top eigenvalue of the Hessian of the model's objective on the split (BatchNorm in eval mode)
-by power iteration (`latentscape.landscape.hessian`).
+by power iteration (`latentscape.landscape.core.hessian`).
 
 The per-example metric "loss" (`path A B --metrics loss,hessian_top`) is a built-in of
 `path_metrics`.
@@ -21,8 +21,8 @@ import torch
 from torch import nn
 
 from latentscape.data.loader import iterate_in_order
-from latentscape.landscape.evaluate import PointEvaluator, PointSet, _gather, shard
-from latentscape.landscape.hessian import HessianOperator, model_objective, power_iteration
+from latentscape.landscape.core.evaluate import PointEvaluator, PointSet, _gather, shard
+from latentscape.landscape.core.hessian import HessianOperator, model_objective, power_iteration
 
 #: metrics computed per point (not per example) by `point_metrics`.
 POINT_METRICS = ("hessian_top",)

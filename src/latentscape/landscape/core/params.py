@@ -2,7 +2,7 @@
 
 Every function here is pure: it reads tensors and returns new ones, never touching a module. A
 weight set is the dict of a module's named parameters; buffers (BatchNorm running statistics) are
-handled separately (see `latentscape.landscape.batchnorm`).
+handled separately (see `latentscape.landscape.core.batchnorm`).
 """
 
 from __future__ import annotations

@@ -20,9 +20,9 @@ from torch.func import functional_call
 
 from latentscape.data.types import Batch
 from latentscape.errors import LatentscapeError
-from latentscape.landscape.functional import Bound
-from latentscape.landscape.curves import Curve, coefficients
-from latentscape.landscape.params import Params, check_compatible, combine, flatten, unflatten
+from latentscape.landscape.core.functional import Bound
+from latentscape.landscape.core.curves import Curve, coefficients
+from latentscape.landscape.core.params import Params, check_compatible, combine, flatten, unflatten
 from latentscape.rundir.model import DataInfo, LatentModel, LossOutput, ModelConfig, ModelEntry
 from latentscape.ranges import ranged
 from latentscape.registry import CURVE_KINDS

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 from latentscape.errors import LatentscapeError
-from latentscape.landscape.curves import Curve
-from latentscape.landscape.evaluate import PointSet
-from latentscape.landscape.params import Params, check_compatible, gram_schmidt, inner, norm, sub
+from latentscape.landscape.core.curves import Curve
+from latentscape.landscape.core.evaluate import PointSet
+from latentscape.landscape.core.params import Params, check_compatible, gram_schmidt, inner, norm, sub
 
 
 @dataclass

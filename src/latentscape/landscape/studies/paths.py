@@ -14,19 +14,19 @@ from typing import Any
 import torch
 
 from latentscape.data.types import ImageDataset
-from latentscape.landscape.curves import Curve, line
-from latentscape.landscape.evaluate import PointEvaluator, PointSet, Results
-from latentscape.landscape.inputs import (  # noqa: F401  (re-exported: old import path)
+from latentscape.landscape.core.curves import Curve, line
+from latentscape.landscape.core.evaluate import PointEvaluator, PointSet, Results
+from latentscape.landscape.studies.inputs import (  # noqa: F401  (re-exported: old import path)
     endpoint_data_config,
     load_curve_run,
     load_eval_data,
     load_weights_ref,
     params_of,
 )
-from latentscape.landscape.params import Params, check_compatible
-from latentscape.landscape.path_metrics import combined, resolve_metrics
-from latentscape.landscape.path_plots import T_LABEL, plot_compare, plot_path  # noqa: F401  (re-exported)
-from latentscape.landscape.summaries import HIGHER_IS_BETTER, higher_is_better, summarize  # noqa: F401
+from latentscape.landscape.core.params import Params, check_compatible
+from latentscape.landscape.core.path_metrics import combined, resolve_metrics
+from latentscape.landscape.studies.path_plots import T_LABEL, plot_compare, plot_path  # noqa: F401  (re-exported)
+from latentscape.landscape.core.summaries import HIGHER_IS_BETTER, higher_is_better, summarize  # noqa: F401
 
 #: metrics where larger is better (the barrier is then a drop below the worse end).
 @dataclass

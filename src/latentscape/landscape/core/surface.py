@@ -20,8 +20,8 @@ from torch import nn
 
 from latentscape.data.types import ImageDataset
 from latentscape.errors import LatentscapeError
-from latentscape.landscape.evaluate import PointEvaluator, PointSet, linspace
-from latentscape.landscape.params import Params, check_compatible
+from latentscape.landscape.core.evaluate import PointEvaluator, PointSet, linspace
+from latentscape.landscape.core.params import Params, check_compatible
 
 
 def parse_span(text: str, what: str = "--range") -> list[tuple[float, float]]:
