@@ -47,9 +47,10 @@ from _common import REPO, default_data_dir, write_results
 from latentscape.config import config_from_dict, load_config
 from latentscape.data.registry import load_split
 from latentscape.data.types import Batch, ImageDataset
-from latentscape.models.base import DataInfo
+from latentscape.rundir.model import DataInfo
 from latentscape.registry import MODELS
-from latentscape.train.trainer import Callback, Trainer
+from latentscape.rundir.callbacks import Callback
+from latentscape.train.trainer import Trainer
 
 # Dense peak FLOP/s from the vendors' datasheets: (bf16 tensor core, tf32 tensor core).
 DATASHEET_PEAKS = {

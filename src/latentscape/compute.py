@@ -76,7 +76,7 @@ def evaluate_loaded(
     """Registered eval metrics of a loaded run on one dataset split.
 
     Args:
-        loaded: a `LoadedRun` (`train.api.load_run`).
+        loaded: a `LoadedRun` (`rundir.load.load_run`).
         dataset: the split to evaluate.
         metrics: metric names (None: every registered metric that applies, `loss` first; then a
             metric that does not apply or cannot run is skipped, and `on_skip(name, reason)` is

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from latentscape.config import config_from_dict
 from latentscape.landscape.studies.analysis import EvalOptions, analyse_path
-from latentscape.landscape.studies.outputs import adopt_config, write_json, write_report
+from latentscape.io import write_json
+from latentscape.landscape.studies.outputs import adopt_config, write_report
 from latentscape.landscape.studies.paths import PathResult
 from latentscape.train.api import train_and_evaluate
 
@@ -68,7 +69,7 @@ def run_demo(out: str | Path, settings: DemoSettings | None = None, quiet: bool 
     """Train, connect, evaluate and draw; returns the summary written to demo.json."""
     import torch
 
-    from latentscape.landscape.studies.paths import plot_compare
+    from latentscape.landscape.studies.path_plots import plot_compare
 
     s = settings or DemoSettings()
     out = Path(out)

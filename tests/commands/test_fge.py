@@ -65,7 +65,7 @@ class _NaNLossAt(torch.nn.Module):
 
 
 def _classifier():
-    from latentscape.models.base import DataInfo
+    from latentscape.rundir.model import DataInfo
     from latentscape.registry import MODELS
 
     cfg = config_from_dict({"model": {"name": "mlp_classifier", "hidden_dims": [8]}})

@@ -8,7 +8,8 @@ import torch
 
 from latentscape.cli import main
 from latentscape.config import config_from_dict
-from latentscape.train.api import load_run, train_and_evaluate
+from latentscape.rundir.load import load_run
+from latentscape.train.api import train_and_evaluate
 
 
 # On the CPU the path's endpoints reproduce the run's own evaluation bit for bit; CUDA kernels may

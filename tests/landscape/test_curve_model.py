@@ -3,7 +3,7 @@ import torch
 from latentscape.data.loader import iterate_in_order
 from latentscape.data.types import ImageDataset
 from latentscape.landscape.core.params import named_params
-from latentscape.models.base import DataInfo
+from latentscape.rundir.model import DataInfo
 from latentscape.models.classifier import MLPClassifierConfig, build_mlp
 from latentscape.landscape.methods.curve_model import CurveModel
 

@@ -7,7 +7,7 @@ import torch
 
 from latentscape.data.types import Batch
 from latentscape.landscape.core.path_metrics import PATH_METRICS, resolve_metrics, ssim_per_example
-from latentscape.landscape.studies.paths import summarize
+from latentscape.landscape.core.summaries import summarize
 
 
 def test_ssim_is_one_for_identical_images_and_drops_with_noise():

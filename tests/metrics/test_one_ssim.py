@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 from latentscape.data.types import ImageDataset
 from latentscape.metrics.base import EvalContext
-from latentscape.models.base import LatentModel
+from latentscape.rundir.model import LatentModel
 
 
 class Halver(LatentModel):

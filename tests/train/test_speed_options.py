@@ -15,10 +15,11 @@ from latentscape.data.types import Batch
 from latentscape.errors import TrainingDiverged
 from latentscape.rundir.model import LatentModel, LossOutput
 from latentscape.train.api import train_and_evaluate
-from latentscape.train.checkpoint import load_checkpoint, load_weights
+from latentscape.rundir.checkpoint import load_checkpoint, load_weights
 from latentscape.train.optim import build_optimizer
-from latentscape.train.run import read_metrics
-from latentscape.train.trainer import Callback, Trainer
+from latentscape.rundir.run import read_metrics
+from latentscape.rundir.callbacks import Callback
+from latentscape.train.trainer import Trainer
 from tinydata import PoisonAt, tiny_config, tiny_splits
 
 

@@ -44,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from latentscape.landscape.methods.fge import FGEConfig, format_table, run_fge
-    from latentscape.landscape.studies.outputs import write_json
-    from latentscape.landscape.studies.paths import endpoint_data_config, load_eval_data, load_weights_ref
+    from latentscape.io import write_json
+    from latentscape.landscape.studies.inputs import endpoint_data_config, load_eval_data, load_weights_ref
 
     if args.threads:
         torch.set_num_threads(args.threads)

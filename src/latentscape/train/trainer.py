@@ -35,7 +35,7 @@ from latentscape.rundir.model import LatentModel
 from latentscape.rundir.run import Run
 from latentscape.train.optim import build_optimizer, lr_factor, set_lr
 
-__all__ = ["Callback", "TrainState", "Trainer", "evaluate", "is_finished", "seed_everything"]
+__all__ = ["Trainer", "evaluate", "is_finished", "seed_everything"]
 
 
 def seed_everything(seed: int) -> None:

@@ -21,7 +21,8 @@ import torch
 from torch import nn
 
 from latentscape.data.loader import iterate_in_order
-from latentscape.landscape.core.evaluate import PointEvaluator, PointSet, _gather, shard
+from latentscape.landscape.core.evaluate import PointEvaluator, PointSet
+from latentscape.landscape.core.sharding import _gather, shard
 from latentscape.landscape.core.hessian import HessianOperator, model_objective, power_iteration
 
 #: metrics computed per point (not per example) by `point_metrics`.

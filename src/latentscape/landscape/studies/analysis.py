@@ -18,8 +18,14 @@ from latentscape.errors import LatentscapeError
 from latentscape.landscape.studies import api as A
 from latentscape.landscape.studies import paths as P
 from latentscape.landscape.core.curves import Curve
-from latentscape.landscape.core.evaluate import linspace, shard
-from latentscape.landscape.studies.outputs import adopt_config, check_output_dir, new_output_dir, write_json, write_report
+from latentscape.landscape.core.evaluate import linspace
+from latentscape.landscape.core.params import check_compatible
+from latentscape.landscape.core.sharding import shard
+from latentscape.landscape.core.summaries import higher_is_better
+from latentscape.io import write_json
+from latentscape.landscape.studies.inputs import endpoint_data_config, load_curve_run, load_eval_data, load_weights_ref, params_of
+from latentscape.landscape.studies.path_plots import plot_path
+from latentscape.landscape.studies.outputs import adopt_config, check_output_dir, new_output_dir, write_report
 from latentscape.landscape.core.plane import curve_in_plane, plane_for_curve, plane_through
 from latentscape.timing import phase
 from latentscape.viz.deferred import draw, plots_mode
@@ -65,20 +71,20 @@ class Source:
 def from_refs(refs: Sequence[str], data_dir: str | None) -> tuple[Source, list[dict]]:
     """Load runs by weight reference; all must share the architecture of the first."""
     with phase("load_runs"):
-        loaded = [P.load_weights_ref(r) for r in refs]
-    params = [P.params_of(ld) for ld in loaded]
+        loaded = [load_weights_ref(r) for r in refs]
+    params = [params_of(ld) for ld in loaded]
     for r, p in zip(refs[1:], params[1:]):
-        P.check_compatible(params[0], p, what=f"{refs[0]} and {r}")
+        check_compatible(params[0], p, what=f"{refs[0]} and {r}")
     first = loaded[0]
-    src = Source(first.model, dict(first.model.named_buffers()), first.run.path, P.endpoint_data_config(first, data_dir))
+    src = Source(first.model, dict(first.model.named_buffers()), first.run.path, endpoint_data_config(first, data_dir))
     return src, params
 
 
 def from_curve(ref: str, data_dir: str | None) -> Source:
     with phase("load_runs"):
-        loaded, curve = P.load_curve_run(ref)
+        loaded, curve = load_curve_run(ref)
     cm = loaded.model
-    return Source(cm.base_model(), cm.base_buffers(), loaded.run.path, P.endpoint_data_config(loaded, data_dir), curve)
+    return Source(cm.base_model(), cm.base_buffers(), loaded.run.path, endpoint_data_config(loaded, data_dir), curve)
 
 
 def _data(src: Source, opts: EvalOptions) -> tuple[dict, Any]:
@@ -87,10 +93,10 @@ def _data(src: Source, opts: EvalOptions) -> tuple[dict, Any]:
     training images)."""
     from latentscape.landscape.core.batchnorm import has_batchnorm
 
-    data = P.load_eval_data(src.data_cfg, opts.splits, opts.max_examples)
+    data = load_eval_data(src.data_cfg, opts.splits, opts.max_examples)
     train = data.get("train")
     if train is None and has_batchnorm(src.model):
-        train = P.load_eval_data(src.data_cfg, ["train"], opts.max_examples)["train"]
+        train = load_eval_data(src.data_cfg, ["train"], opts.max_examples)["train"]
     return data, train
 
 
@@ -167,7 +173,7 @@ def analyse_path(
 
 
 def _draw_path(result: P.PathResult, out_dir: Path, kind: str) -> None:
-    P.plot_path(result, out_dir / "images", kind)
+    plot_path(result, out_dir / "images", kind)
     write_report(out_dir)
 
 
@@ -176,7 +182,7 @@ def _draw_plane(grids: dict, xs: np.ndarray, ys: np.ndarray, points: dict, curve
 
     for s, ms in grids.items():
         for m, g in ms.items():
-            hib = P.higher_is_better(m)
+            hib = higher_is_better(m)
             plot_contour(xs, ys, np.asarray(g), out_dir / "images" / f"plane_{m.replace('/', '_')}_{s}.png", points=points, curve_xy=curve_xy, title=f"{s} {m}", cbar_label=m, log_scale=False if hib else None, clip_percentile=None if hib else 95.0)
     write_report(out_dir)
 

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from latentscape.errors import LatentscapeError
-from latentscape.io import atomic_write_text, write_json  # noqa: F401  (write_json re-exported)
+from latentscape.io import atomic_write_text
 
 
 def new_output_dir(kind: str, out: str | None, root: str = "runs") -> Path:

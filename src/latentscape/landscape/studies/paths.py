@@ -11,24 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import torch
-
-from latentscape.data.types import ImageDataset
 from latentscape.landscape.core.curves import Curve, line
-from latentscape.landscape.core.evaluate import PointEvaluator, PointSet, Results
-from latentscape.landscape.studies.inputs import (  # noqa: F401  (re-exported: old import path)
-    endpoint_data_config,
-    load_curve_run,
-    load_eval_data,
-    load_weights_ref,
-    params_of,
-)
+from latentscape.landscape.core.evaluate import PointSet, Results
 from latentscape.landscape.core.params import Params, check_compatible
-from latentscape.landscape.core.path_metrics import combined, resolve_metrics
-from latentscape.landscape.studies.path_plots import T_LABEL, plot_compare, plot_path  # noqa: F401  (re-exported)
-from latentscape.landscape.core.summaries import HIGHER_IS_BETTER, higher_is_better, summarize  # noqa: F401
+from latentscape.landscape.core.summaries import summarize
 
-#: metrics where larger is better (the barrier is then a drop below the worse end).
+
 @dataclass
 class PathResult:
     """Metrics at positions `ts` along a path (a segment or a curve)."""
@@ -59,39 +47,6 @@ class PathResult:
 
 def curve_points(curve: Curve, ts: Sequence[float]) -> PointSet:
     return PointSet(curve.points, curve.coefficients(list(ts)))
-
-
-def make_evaluator(
-    model: torch.nn.Module,
-    train_data: ImageDataset | None,
-    *,
-    metrics: Sequence[str] | None = None,
-    batch_size: int = 1000,
-    device: str = "cpu",
-    bn_batches: int | None = None,
-    buffers: Params | None = None,
-    use_vmap: bool = True,
-) -> PointEvaluator:
-    """A `PointEvaluator` with the path metrics that apply to `model`."""
-    fns = resolve_metrics(model, metrics)
-    return PointEvaluator(
-        model,
-        combined(fns),
-        batch_size=batch_size,
-        device=device,
-        bn_data=train_data,
-        bn_batches=bn_batches,
-        buffers=buffers,
-        use_vmap=use_vmap,
-    )
-
-
-def evaluate_path(
-    evaluator: PointEvaluator, curve: Curve, ts: Sequence[float], data: dict[str, ImageDataset], kind: str
-) -> PathResult:
-    """Evaluate `curve` at `ts` on every split of `data`."""
-    values = evaluator.evaluate(curve_points(curve, ts), data)
-    return PathResult(list(map(float, ts)), values, curve.length(ts), kind, evaluator.last_strategy)
 
 
 def segment(a: Params, b: Params) -> Curve:
