@@ -247,7 +247,7 @@ def plane_seconds(device: torch.device, data_dir: str, grid: int, chunk: int) ->
     from latentscape.config import DataConfig
     from latentscape.landscape.core.evaluate import PointEvaluator
     from latentscape.landscape.core.params import named_params
-    from latentscape.landscape.core.path_metrics import combined, resolve_metrics
+    from latentscape.landscape.core.metrics import combined, resolve_metrics
     from latentscape.landscape.core.plane import grid_axes, plane_through
 
     train = load_split(DataConfig(name="mnist", data_dir=data_dir), "train")

@@ -38,7 +38,7 @@ from latentscape.data.registry import load_split
 from latentscape.landscape.core.evaluate import PointEvaluator, PointSet
 from latentscape.landscape.core.hessian import HessianOperator, model_objective, power_iteration
 from latentscape.landscape.core.params import named_params
-from latentscape.landscape.core.path_metrics import combined, resolve_metrics
+from latentscape.landscape.core.metrics import combined, resolve_metrics
 from latentscape.landscape.core.surface import choose_strategy
 from latentscape.rundir.model import DataInfo
 from latentscape.models.classifier import CNNClassifierConfig, MLPClassifierConfig, build_cnn, build_mlp

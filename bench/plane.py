@@ -24,7 +24,7 @@ from latentscape.data.loader import BatchLoader, iterate_in_order
 from latentscape.data.registry import load_split
 from latentscape.landscape.core.evaluate import PointEvaluator
 from latentscape.landscape.core.params import named_params
-from latentscape.landscape.core.path_metrics import combined, resolve_metrics
+from latentscape.landscape.core.metrics import combined, resolve_metrics
 from latentscape.landscape.core.plane import grid_axes, plane_through
 from latentscape.rundir.model import DataInfo
 from latentscape.models.classifier import MLPClassifierConfig, build_mlp

@@ -101,7 +101,7 @@ def _eval(ns: argparse.Namespace) -> list[str]:
 
 def _landscape(ns: argparse.Namespace) -> list[str]:
     from latentscape.commands._landscape_args import parse_range
-    from latentscape.landscape.core.path_metrics import PATH_METRICS
+    from latentscape.landscape.core.metrics import PATH_METRICS
     from latentscape.landscape.core.sharpness import POINT_METRICS
 
     _weights(*getattr(ns, "refs", []), getattr(ns, "run", None), getattr(ns, "curve", None))

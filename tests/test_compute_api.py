@@ -13,7 +13,7 @@ from landscape_nets import images, mlp  # noqa: E402
 from latentscape import compute  # noqa: E402
 from latentscape.landscape.core.evaluate import PointEvaluator, PointSet  # noqa: E402
 from latentscape.landscape.core.params import named_params  # noqa: E402
-from latentscape.landscape.core.path_metrics import combined, resolve_metrics  # noqa: E402
+from latentscape.landscape.core.metrics import combined, resolve_metrics  # noqa: E402
 from latentscape.metrics.fid import fid_from_features  # noqa: E402
 
 

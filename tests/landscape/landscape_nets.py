@@ -89,7 +89,7 @@ def sharding_worker(rank: int, port: int, queue) -> None:
 
     from latentscape.landscape.core.evaluate import PointEvaluator
     from latentscape.landscape.core.sharding import shard
-    from latentscape.landscape.core.path_metrics import combined, resolve_metrics
+    from latentscape.landscape.core.metrics import combined, resolve_metrics
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)

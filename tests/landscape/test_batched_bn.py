@@ -9,7 +9,7 @@ from latentscape.landscape.core.batched_bn import BatchedBatchNorm
 from latentscape.landscape.core.batchnorm import BatchNormRecomputer
 from latentscape.landscape.core.evaluate import PointEvaluator, PointSet
 from latentscape.landscape.core.params import named_params
-from latentscape.landscape.core.path_metrics import combined, resolve_metrics
+from latentscape.landscape.core.metrics import combined, resolve_metrics
 
 
 def test_stacked_statistics_equal_per_point_recomputation():

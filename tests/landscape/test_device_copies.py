@@ -13,7 +13,7 @@ import torch
 from landscape_nets import bn_convnet, images, mlp
 from latentscape.landscape.core.evaluate import PointEvaluator, PointSet
 from latentscape.landscape.core.params import named_params
-from latentscape.landscape.core.path_metrics import combined, resolve_metrics
+from latentscape.landscape.core.metrics import combined, resolve_metrics
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 

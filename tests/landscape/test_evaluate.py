@@ -9,7 +9,7 @@ from latentscape.landscape.core.batchnorm import BatchNormRecomputer
 from latentscape.landscape.core.curves import Curve
 from latentscape.landscape.core.evaluate import PointEvaluator, PointSet
 from latentscape.landscape.core.params import named_params
-from latentscape.landscape.core.path_metrics import resolve_metrics, combined
+from latentscape.landscape.core.metrics import resolve_metrics, combined
 
 
 def _own_eval(model, ds, bs=16):

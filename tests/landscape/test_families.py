@@ -10,7 +10,7 @@ from latentscape.landscape.core.directions import random_directions
 from latentscape.landscape.core.evaluate import PointEvaluator
 from latentscape.landscape.core.hessian import HessianOperator, model_objective
 from latentscape.landscape.core.params import named_params
-from latentscape.landscape.core.path_metrics import combined, resolve_metrics
+from latentscape.landscape.core.metrics import combined, resolve_metrics
 from latentscape.landscape.core.surface import evaluate_surface
 from latentscape.landscape.studies.surface_analysis import bn_forward, group_param_names, restrict
 from latentscape.rundir.model import DataInfo

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from latentscape.data.types import Batch
-from latentscape.landscape.core.path_metrics import PATH_METRICS, resolve_metrics, ssim_per_example
+from latentscape.landscape.core.metrics import PATH_METRICS, resolve_metrics, ssim_per_example
 from latentscape.landscape.core.summaries import summarize
 
 

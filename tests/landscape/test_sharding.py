@@ -8,7 +8,7 @@ import torch.multiprocessing as mp
 
 from landscape_nets import sharding_setup, sharding_worker
 from latentscape.landscape.core.evaluate import PointEvaluator
-from latentscape.landscape.core.path_metrics import combined, resolve_metrics
+from latentscape.landscape.core.metrics import combined, resolve_metrics
 
 
 def _free_port():

@@ -10,7 +10,7 @@ from latentscape.errors import CheckpointError, DataError, LatentscapeError
 from latentscape.landscape.core.directions import random_directions
 from latentscape.landscape.core.evaluate import PointEvaluator
 from latentscape.landscape.core.params import add, named_params, norm, scale
-from latentscape.landscape.core.path_metrics import resolve_metrics
+from latentscape.landscape.core.metrics import resolve_metrics
 from latentscape.landscape.core.surface import axes, evaluate_surface, parse_grid, parse_span
 from latentscape.landscape.core.trajectory import axis_through_zero, pca_plane, trajectory_axes
 from latentscape.landscape.studies.vtk import read_structured_grid, write_structured_grid

@@ -6,7 +6,7 @@ from sklearn.datasets import load_digits
 from torchmetrics.functional.image import structural_similarity_index_measure
 
 from latentscape.data.types import Batch
-from latentscape.landscape.core.path_metrics import PATH_METRICS, ssim_per_example
+from latentscape.landscape.core.metrics import PATH_METRICS, ssim_per_example
 from latentscape.losses.image import ssim
 from latentscape.registry import METRICS
 from types import SimpleNamespace

@@ -39,7 +39,7 @@ from latentscape.landscape.core.batchnorm import BatchNormRecomputer, has_batchn
 from latentscape.landscape.core.functional import Bound, prefixed
 from latentscape.landscape.core.input_layer import _Captured, _MixedInputLayer
 from latentscape.landscape.core.params import Params, check_compatible, combine
-from latentscape.landscape.core.path_metrics import MetricFn
+from latentscape.landscape.core.metrics import MetricFn
 from latentscape.landscape.core.sharding import _gather, shard
 
 Results = dict[str, dict[str, np.ndarray]]  # split -> metric -> (P,)

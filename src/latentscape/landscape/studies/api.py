@@ -16,7 +16,7 @@ from latentscape.data.types import ImageDataset
 from latentscape.landscape.core.curves import Curve, line
 from latentscape.landscape.core.evaluate import PointEvaluator, linspace
 from latentscape.landscape.core.params import Params, check_compatible, named_params
-from latentscape.landscape.core.path_metrics import combined, resolve_metrics
+from latentscape.landscape.core.metrics import combined, resolve_metrics
 from latentscape.landscape.core.plane import Plane, grid_axes, plane_through
 
 

@@ -55,7 +55,7 @@ def bn_forward(module: Any, batch: Any) -> Any:
 def make_evaluator(src: Any, train: Any, opts: EvalOptions, recompute_bn: bool) -> Any:
     """The shared `PointEvaluator` with the path metrics that apply to the model."""
     from latentscape.landscape.core.evaluate import PointEvaluator
-    from latentscape.landscape.core.path_metrics import combined, resolve_metrics
+    from latentscape.landscape.core.metrics import combined, resolve_metrics
 
     return PointEvaluator(
         src.model, combined(resolve_metrics(src.model, opts.metrics)), batch_size=opts.batch_size,
