@@ -254,7 +254,7 @@ def plane_seconds(device: torch.device, data_dir: str, grid: int, chunk: int) ->
     models = [quick_mlp(train, s) for s in (0, 1, 2)]
     plane = plane_through(*[named_params(m) for m in models])
     xs, ys = grid_axes(list(plane.points.values()), grid, 0.2)
-    ev = PointEvaluator(models[0], combined(resolve_metrics(models[0], ["model"])), batch_size=10_000,
+    ev = PointEvaluator(models[0], combined(resolve_metrics(models[0], ["model"])[0]), batch_size=10_000,
                         device=device, chunk_size=chunk)
     ev.evaluate(plane.grid(xs.tolist()[:2], ys.tolist()[:2]), {"train": train})  # warm-up
     sync(device)

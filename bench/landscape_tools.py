@@ -5,7 +5,7 @@ over --train-examples MNIST images), on the same evaluation set (the first --exa
 
 1. a --grid x --grid filter-normalised random plane: `loss_landscapes.random_plane(...,
    normalization='filter')` (loss-landscapes 3.0.6: one forward pass per grid point, moving a
-   model copy in place) against `latentscape.landscape.core.surface.evaluate_surface` (the shared
+   model copy in place) against `latentscape.landscape.studies.surface.compute_surface` (the shared
    `PointEvaluator`: vmap over chunks of points, input-layer factorisation). Both use the *same*
    directions: we replay loss-landscapes' own RNG draws and scaling to recover its two directions
    and the exact grid coefficients it visits, and feed those to ours. BatchNorm keeps the model's
@@ -39,7 +39,7 @@ from latentscape.landscape.core.evaluate import PointEvaluator, PointSet
 from latentscape.landscape.core.hessian import HessianOperator, model_objective, power_iteration
 from latentscape.landscape.core.params import named_params
 from latentscape.landscape.core.metrics import combined, resolve_metrics
-from latentscape.landscape.core.surface import choose_strategy
+from latentscape.landscape.core.grid import choose_strategy
 from latentscape.rundir.model import DataInfo
 from latentscape.models.classifier import CNNClassifierConfig, MLPClassifierConfig, build_cnn, build_mlp
 
@@ -103,7 +103,7 @@ def bench_surface(model, ds, steps: int, seed: int, batch_size: int) -> dict:
     u = {n: t for n, t in zip(names, d1)}
     v = {n: t for n, t in zip(names, d2)}
     coeffs = their_coefficients(steps).reshape(-1, 2)  # (P, 2), row-major like their matrix
-    ev = PointEvaluator(model, combined(resolve_metrics(model, ["loss"])), batch_size=batch_size, recompute_bn=False)
+    ev = PointEvaluator(model, combined(resolve_metrics(model, ["loss"])[0]), batch_size=batch_size, recompute_bn=False)
     t0 = time.perf_counter()
     points = PointSet([w, u, v], torch.cat([torch.ones(len(coeffs), 1, dtype=torch.float64), torch.from_numpy(coeffs)], 1))  # (P, 3)
     chosen = choose_strategy(ev, points, {"test": ds})  # what evaluate_surface does (timed with it)

@@ -80,7 +80,7 @@ def main() -> None:
     model = models[0]
 
     t0 = time.perf_counter()
-    ev = PointEvaluator(model, combined(resolve_metrics(model, ["model"])), batch_size=args.batch_size)
+    ev = PointEvaluator(model, combined(resolve_metrics(model, ["model"])[0]), batch_size=args.batch_size)
     res = ev.evaluate(plane.grid(xs.tolist(), ys.tolist()), {"train": train})["train"]
     ours_s = time.perf_counter() - t0
     t0 = time.perf_counter()

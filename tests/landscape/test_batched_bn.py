@@ -34,7 +34,7 @@ def test_batchnorm_vmap_matches_the_loop_on_every_split():
     coeffs = torch.rand(7, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 2 - 0.5
     coeffs[0] = torch.tensor([1.0, 0.0, 0.0])  # a basis element: through the exact loop
     pts = PointSet(basis, coeffs)
-    metric = combined(resolve_metrics(a))
+    metric = combined(resolve_metrics(a)[0])
     data = {"train": train, "test": test}
     fast_ev = PointEvaluator(a, metric, batch_size=16, bn_data=train, chunk_size=4)
     fast = fast_ev.evaluate(pts, data)

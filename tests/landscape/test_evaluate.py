@@ -23,7 +23,7 @@ def _own_eval(model, ds, bs=16):
 
 
 def _evaluator(model, **kw):
-    return PointEvaluator(model, combined(resolve_metrics(model)), batch_size=16, **kw)
+    return PointEvaluator(model, combined(resolve_metrics(model)[0]), batch_size=16, **kw)
 
 
 def test_ends_of_a_line_reproduce_endpoint_models_bit_for_bit():

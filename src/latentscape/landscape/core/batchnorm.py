@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from latentscape.landscape.core.data import batch_size_of
 from latentscape.landscape.core.functional import Bound
 from latentscape.landscape.core.params import Params
 
@@ -84,11 +85,6 @@ class BatchNormRecomputer:
         self._batches = batches
         self._buffers = buffers
 
-    @staticmethod
-    def _batch_size(batch: Any) -> int:
-        x = batch.x if hasattr(batch, "x") else batch
-        return int(x.shape[0])
-
     @torch.no_grad()
     def __call__(self, params: Params) -> Params:
         """Buffers (BatchNorm statistics recomputed) for parameters `params`."""
@@ -104,7 +100,7 @@ class BatchNormRecomputer:
         statistic the example-weighted cumulative average of the batch statistics."""
         seen = 0
         for batch in self._batches():
-            b = self._batch_size(batch)
+            b = batch_size_of(batch)
             for m in self._bn.values():
                 m.momentum = b / (seen + b)  # a batch of b after `seen` examples
             forward_batch(batch)

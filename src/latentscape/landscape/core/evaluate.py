@@ -16,8 +16,9 @@ in `landscape`, so three strategies are used, all giving the same numbers:
    rest of the network runs under vmap (or point by point, `batch_rest=False`, when that is
    faster: convolutional nets on a CPU).
 
-When `torch.distributed` is initialised, points are sharded across ranks (point i on rank
-i mod world_size) and the results are gathered on every rank.
+Data is anything `core.data.as_data` accepts (an `ImageDataset`, tensors, a `Dataset`, a
+`DataLoader`). Sharding points over torchrun ranks, point metrics and writing finished points as
+they come are `core.points.evaluate_points`'s: this class evaluates the points it is given.
 """
 
 from __future__ import annotations
@@ -32,17 +33,18 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
-from latentscape.data.loader import iterate_in_order
-from latentscape.data.types import Batch, ImageDataset
 from latentscape.landscape.core.batched_bn import BatchedBatchNorm, chunk_means_bn
 from latentscape.landscape.core.batchnorm import BatchNormRecomputer, has_batchnorm
+from latentscape.landscape.core.data import EvalData, as_data
 from latentscape.landscape.core.functional import Bound, prefixed
-from latentscape.landscape.core.input_layer import _Captured, _MixedInputLayer
+from latentscape.landscape.core.input_layer import BasisOutputs, _MixedInputLayer, factorised_sums, find_input_layer
 from latentscape.landscape.core.params import Params, check_compatible, combine
-from latentscape.landscape.core.metrics import MetricFn
-from latentscape.landscape.core.sharding import _gather, shard
 
+MetricFn = Callable[[nn.Module, Any], dict[str, Tensor]]  # (model, batch) -> {name: (B,)}
 Results = dict[str, dict[str, np.ndarray]]  # split -> metric -> (P,)
+
+#: strategy name -> (use_vmap, batch_rest); see `PointEvaluator.strategy`.
+STRATEGIES = {"loop": (False, True), "vmap": (True, True), "factorised": (True, True), "factorised-loop": (True, False), "vmap-batchnorm": (True, True)}
 
 
 @dataclass
@@ -72,16 +74,23 @@ class PointSet:
         row = self.coeffs[i]
         return bool((row != 0).sum() == 1 and (row == 1).any())
 
+    def subset(self, rows: list[int]) -> PointSet:
+        """The points `rows` over the same basis (the same objects: caches keyed on it still hit)."""
+        out = PointSet.__new__(PointSet)
+        out.basis, out.coeffs = self.basis, self.coeffs[rows]
+        return out
+
 
 class PointEvaluator:
     """Averages per-example metrics over datasets at many weight-space points of one architecture.
 
     Args:
         model: the architecture (its weights are ignored; never modified: a private copy is used).
-        metric: `(model, batch) -> {name: (B,)}` (see `path_metrics`).
+        metric: `(model, batch) -> {name: (B,)}` (see `core.metrics` and `core.task`).
         batch_size: examples per evaluation batch.
         device: where to compute.
-        bn_data: training data for BatchNorm statistics (required when the model has BatchNorm).
+        bn_data: training data for BatchNorm statistics (required when the model has BatchNorm);
+            anything `core.data.as_data` accepts.
         bn_batches: use only this many batches of `bn_data` (None: all of it).
         bn_forward: how to run the model for BatchNorm statistics (default `model(batch)`).
         buffers: non-BatchNorm buffers of the points (default: the model's own).
@@ -99,7 +108,7 @@ class PointEvaluator:
         *,
         batch_size: int = 1000,
         device: torch.device | str = "cpu",
-        bn_data: ImageDataset | None = None,
+        bn_data: Any = None,
         bn_batches: int | None = None,
         bn_forward: Callable[[nn.Module, Any], Any] | None = None,
         buffers: Params | None = None,
@@ -123,10 +132,10 @@ class PointEvaluator:
         if self.bn:
             if bn_data is None:
                 raise ValueError("the model has BatchNorm: pass bn_data (training data)")
-            limit = bn_batches
+            train, limit = as_data(bn_data), bn_batches
 
-            def batches() -> Iterator[Batch]:
-                for i, b in enumerate(iterate_in_order(bn_data, batch_size, self.device)):
+            def batches() -> Iterator[Any]:
+                for i, b in enumerate(train.batches(batch_size, self.device)):
                     if limit is not None and i >= limit:
                         return
                     yield b
@@ -135,8 +144,22 @@ class PointEvaluator:
             self.recompute = BatchNormRecomputer(self.model, batches, fwd, self.buffers)
             self.batched_bn = BatchedBatchNorm(self.model, batches, fwd, self.buffers)
         self.last_strategy = "loop"
+        self._basis_outputs = BasisOutputs()
+        self._stacked: tuple[tuple[int, ...], list[Params], dict[str, Tensor]] | None = None
 
     # ------------------------------------------------------------------ public
+    @property
+    def strategy(self) -> str:
+        """The strategy the next call will try: "loop", "vmap"/"factorised" (the input layer is
+        factorised whenever the model allows it) or "factorised-loop" (see `choose_strategy`)."""
+        if not self.use_vmap:
+            return "loop"
+        return "vmap" if self.batch_rest else "factorised-loop"
+
+    @strategy.setter
+    def strategy(self, name: str) -> None:
+        self.use_vmap, self.batch_rest = STRATEGIES[name]
+
     def state(self, params: Params) -> dict[str, Tensor]:
         """Parameters and buffers of one point (BatchNorm statistics recomputed if needed)."""
         params = {k: v.to(self.device) for k, v in params.items()}
@@ -144,56 +167,64 @@ class PointEvaluator:
         return {**params, **buffers}
 
     @torch.no_grad()
-    def evaluate(self, points: PointSet, data: dict[str, ImageDataset]) -> Results:
+    def evaluate(self, points: PointSet, data: dict[str, Any]) -> Results:
         """Mean of every metric over each split at every point: split -> metric -> (P,)."""
-        mine, _, world = shard(range(len(points)))
-        local: dict[int, dict[str, dict[str, float]]] = {}
-        loop_idx = [i for i in mine if not self.use_vmap or points.is_basis_element(i)]
-        fast_idx = [i for i in mine if i not in set(loop_idx)]
+        data = {s: as_data(d) for s, d in data.items()}
+        everything = list(range(len(points)))
+        loop_idx = [i for i in everything if not self.use_vmap or points.is_basis_element(i)]
+        fast_idx = [i for i in everything if i not in set(loop_idx)]
         exact: dict[int, dict[str, dict[str, float]]] = {i: {} for i in loop_idx}
+        per_split: Any = {}
         if fast_idx and self.bn:
             per_split = self._mean_many_bn(points, fast_idx, data)
             if per_split is None:  # not vmap-able: the exact loop
-                loop_idx, fast_idx = mine, []
+                loop_idx, fast_idx = everything, []
                 exact = {i: {} for i in loop_idx}
         elif fast_idx:
-            # basis points ride along the factorised pass, exactly (see `_sum_factorised`)
-            per_split = {}
+            # basis points ride along the factorised pass, exactly (see `factorised_sums`)
             for s, ds in data.items():
                 per_split[s], done = self._mean_many(points, fast_idx, ds, loop_idx)
                 for i, r in done.items():
                     exact[i][s] = r
         if not fast_idx:
             self.last_strategy = "loop"
+        local: dict[int, dict[str, dict[str, float]]] = {}
         for i in loop_idx:
             missing = [s for s in data if s not in exact[i]]
             if missing:
                 state = self.state(points.point(i))
                 exact[i].update({s: self._mean_one(state, data[s]) for s in missing})
             local[i] = {s: exact[i][s] for s in data}
-        if fast_idx:
-            for j, i in enumerate(fast_idx):
-                local[i] = {s: {m: float(v[j]) for m, v in r.items()} for s, r in per_split.items()}
-        merged = _gather(local, world)
+        for j, i in enumerate(fast_idx):
+            local[i] = {s: {m: float(v[j]) for m, v in r.items()} for s, r in per_split.items()}
         out: Results = {}
         for s in data:
-            names = list(merged[0][s]) if len(points) else []
-            out[s] = {m: np.array([merged[i][s][m] for i in range(len(points))]) for m in names}
+            names = list(local[0][s]) if len(points) else []
+            out[s] = {m: np.array([local[i][s][m] for i in range(len(points))]) for m in names}
         return out
 
     # ------------------------------------------------------------------ strategies
-    def _batches(self, ds: ImageDataset) -> Iterator[Batch]:
-        return iterate_in_order(ds, self.batch_size, self.device)
+    def _batches(self, ds: EvalData) -> Iterator[Any]:
+        return ds.batches(self.batch_size, self.device)
 
-    def _mean_one(self, state: dict[str, Tensor], ds: ImageDataset) -> dict[str, float]:
+    def _mean_one(self, state: dict[str, Tensor], ds: EvalData) -> dict[str, float]:
         sums: dict[str, float] = {}
         for batch in self._batches(ds):
             for k, v in self.bound.call(state, batch).items():
                 sums[k] = sums.get(k, 0.0) + float(v.double().sum())
         return {k: v / len(ds) for k, v in sums.items()}
 
+    def _basis(self, points: PointSet) -> tuple[tuple[int, ...], list[Params], dict[str, Tensor]]:
+        """(token, the basis on the device, name -> (K, *shape) stacked), kept while the basis
+        objects are the same (a grid evaluated chunk by chunk stacks its basis once)."""
+        token = tuple(id(b) for b in points.basis)
+        if self._stacked is None or self._stacked[0] != token:
+            basis = [{k: v.to(self.device) for k, v in b.items()} for b in points.basis]
+            self._stacked = (token, basis, {n: torch.stack([b[n] for b in basis]) for n in basis[0]})  # (K, *shape)
+        return self._stacked
+
     def _mean_many(
-        self, points: PointSet, idx: list[int], ds: ImageDataset, exact: list[int] = ()  # type: ignore[assignment]
+        self, points: PointSet, idx: list[int], ds: EvalData, exact: list[int] = ()  # type: ignore[assignment]
     ) -> tuple[dict[str, Tensor], dict[int, dict[str, float]]]:
         """Means (p,) of every metric at the points `idx`, and the loop's exact means of those of
         the basis points `exact` that the factorised pass could evaluate on the way ({} if none)."""
@@ -210,11 +241,10 @@ class PointEvaluator:
             rows = [self._mean_one(self.state(points.point(i)), ds) for i in idx]
             return {k: torch.tensor([r[k] for r in rows]) for k in rows[0]}, {}
 
-    def _mean_many_bn(self, points: PointSet, idx: list[int], data: dict[str, ImageDataset]) -> Any:
+    def _mean_many_bn(self, points: PointSet, idx: list[int], data: dict[str, EvalData]) -> Any:
         """BatchNorm models: statistics recomputed per point inside the vmap call (batched_bn);
         None when the model cannot be vmapped."""
-        basis = [{k: v.to(self.device) for k, v in b.items()} for b in points.basis]
-        stacked = {n: torch.stack([b[n] for b in basis]) for n in basis[0]}  # name -> (K, *shape)
+        _, _, stacked = self._basis(points)
         try:
             out = chunk_means_bn(self.bound, self.batched_bn, stacked, points.coeffs[idx].to(self.device), data, self._batches, self.chunk_size)
         except Exception:  # noqa: BLE001  (model not vmap-able: fall back to the exact loop)
@@ -228,43 +258,22 @@ class PointEvaluator:
     _probed = False
     #: with the input-layer factorisation: run the rest of the network under vmap (True) or one
     #: point at a time (False: faster for convolutions after the input layer on a CPU, where vmap
-    #: turns them into grouped convolutions; `surface.choose_strategy` times both)
+    #: turns them into grouped convolutions; `grid.choose_strategy` times both)
     batch_rest: bool = True
     #: the model copy whose input layer is a `_MixedInputLayer`, and that layer (kept across calls)
     _factorised: tuple[nn.Module, Any] | None = None
-
-    def _find_input_layer(self, state: dict[str, Tensor], batch: Batch) -> str | None:
-        """Name of the Linear/Conv layer fed directly by the images (a view of batch.x), if any."""
-        hits: list[tuple[str, bool]] = []
-        hooks = []
-        for name, m in self.model.named_modules():
-            if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
-
-                def hook(mod: nn.Module, args: tuple, name: str = name) -> None:
-                    inp = args[0]
-                    same = inp.untyped_storage().data_ptr() == batch.x.untyped_storage().data_ptr()
-                    hits.append((name, same))
-
-                hooks.append(m.register_forward_pre_hook(hook))
-        try:
-            self.bound.call(state, batch)
-        finally:
-            for h in hooks:
-                h.remove()
-        direct = [n for n, same in hits if same]
-        if len(direct) == 1 and sum(1 for n, _ in hits if n == direct[0]) == 1:
-            return direct[0]
-        return None
+    #: bound on the elements of one chunk's mixed input-layer outputs (points * B * features).
+    mixed_elements: int = 1 << 21
 
     def _mean_vmap(
-        self, points: PointSet, idx: list[int], ds: ImageDataset, exact: list[int]
+        self, points: PointSet, idx: list[int], ds: EvalData, exact: list[int]
     ) -> tuple[dict[str, Tensor], dict[int, dict[str, float]]]:
         """Strategies 2 and 3 for the points `idx`: per-point means (p,) of every metric; with
-        strategy 3 also the exact means of the basis points `exact` (see `_sum_factorised`)."""
-        basis = [{k: v.to(self.device) for k, v in b.items()} for b in points.basis]
+        strategy 3 also the exact means of the basis points `exact` (see `factorised_sums`)."""
+        token, basis, stacked_all = self._basis(points)
         if not self._probed:
-            first = next(self._batches(ds))
-            self._input_layer = self._find_input_layer({**basis[0], **self.buffers}, first)
+            first = next(iter(self._batches(ds)))
+            self._input_layer = find_input_layer(self.model, self.bound, {**basis[0], **self.buffers}, first)
             self._probed = True
         model, names, mixed = self.model, list(basis[0]), None
         layer_name = self._input_layer
@@ -282,98 +291,37 @@ class PointEvaluator:
             names = [n for n in names if not n.startswith(pre)]
         bound = Bound(model, self.metric)
         buffers = prefixed(self.buffers)
-        stacked_basis = {n: torch.stack([b[n] for b in basis]) for n in names}  # name -> (K, *shape)
+        stacked_basis = {n: stacked_all[n] for n in names}  # name -> (K, *shape)
 
-        def one(p: dict[str, Tensor], batch: Batch) -> dict[str, Tensor]:
+        def one(p: dict[str, Tensor], batch: Any) -> dict[str, Tensor]:
             return functional_call(bound, {**prefixed(p), **buffers}, (batch,), strict=False)
 
+        def coeffs(rows: list[int]) -> Tensor:
+            return points.coeffs[rows].to(self.device, torch.float32)  # (p, K)
+
         def chunk_params(rows: list[int]) -> dict[str, Tensor]:
-            c = points.coeffs[rows].to(self.device, torch.float32)  # (p, K)
+            c = coeffs(rows)
             return {n: torch.einsum("pk,k...->p...", c, v) for n, v in stacked_basis.items()}
 
-        sums: list[dict[str, Tensor]]
         done: dict[int, dict[str, float]] = {}
         if mixed is not None and layer_name is not None:
             at = {i: int(points.coeffs[i].argmax()) for i in exact}  # point -> its basis element
             own = {i: {n: basis[k][n] for n in names} for i, k in at.items()}  # without the input layer
-            sums, done = self._sum_factorised(points, idx, ds, bound, mixed, layer_name, chunk_params, one, at, own)
-        else:
-            chunks = [idx[i : i + self.chunk_size] for i in range(0, len(idx), self.chunk_size)]
-            sums = [{} for _ in chunks]
-            run = vmap(one, in_dims=(0, None), randomness="different")
-            for k, ch in enumerate(chunks):  # one chunk of stacked weights in memory at a time
-                p = chunk_params(ch)
-                for batch in self._batches(ds):
-                    for name, v in run(p, batch).items():  # name -> (p, B)
-                        sums[k][name] = sums[k].get(name, 0) + v.sum(1, dtype=torch.float64)
-        return {name: torch.cat([s[name] for s in sums]).cpu() / len(ds) for name in sums[0]}, done
-
-    #: bound on the elements of one chunk's mixed input-layer outputs (points * B * features).
-    mixed_elements: int = 1 << 21
-
-    def _sum_factorised(
-        self,
-        points: PointSet,
-        idx: list[int],
-        ds: ImageDataset,
-        bound: Bound,
-        mixed: _MixedInputLayer,
-        layer_name: str,
-        chunk_params: Callable[[list[int]], dict[str, Tensor]],
-        one: Callable[[dict[str, Tensor], Batch], dict[str, Tensor]],
-        at: dict[int, int],
-        own: dict[int, dict[str, Tensor]],
-    ) -> tuple[list[dict[str, Tensor]], dict[int, dict[str, float]]]:
-        """Strategy 3: per-chunk sums over `ds` of every metric: [chunk] name -> (p,) float64, and
-        the means of the basis points `at` (point -> basis index; `own`: their other weights).
-
-        Data outer, chunks inner: per batch, the input layer's input is captured (the forward is
-        stopped there), its K basis outputs are computed once, and each chunk of points gets its
-        mixed outputs from one matmul before the rest of the network runs under vmap. A basis
-        point k reuses basis output k -- the very op its own forward runs (`F.linear` / conv on the
-        same tensors) -- and runs the rest of the network without vmap, summing as `_mean_one`
-        does, so it reproduces the loop (and the run's own evaluation) bit for bit on the CPU
-        without computing its input layer a second time.
-        """
-        esums: dict[int, dict[str, float]] = {i: {} for i in at}
-        # the layers before the input layer have no parameters: any point's will do to reach it
-        first = {k: v[0] for k, v in prefixed(chunk_params(idx[:1])).items()}
-        buffers = prefixed(self.buffers)
-        out_name = f"{layer_name}.out"
+            total, done = factorised_sums(
+                bound, mixed, layer_name, ds, self._batches, idx, chunk_params, coeffs, self.buffers, at, own,
+                batch_rest=self.batch_rest, chunk_size=self.chunk_size, mixed_elements=self.mixed_elements,
+                cache=self._basis_outputs, token=token,
+            )
+            return {name: s.cpu() / len(ds) for name, s in total.items()}, done
+        chunks = [idx[i : i + self.chunk_size] for i in range(0, len(idx), self.chunk_size)]
+        sums: list[dict[str, Tensor]] = [{} for _ in chunks]
         run = vmap(one, in_dims=(0, None), randomness="different")
-        chunks: list[list[int]] = []
-        params: list[dict[str, Tensor]] = []
-        coeffs: list[Tensor] = []
-        sums: list[dict[str, Tensor]] = []
-        for batch in self._batches(ds):
-            mixed.capture = True
-            try:
-                functional_call(bound, {**first, **buffers}, (batch,), strict=False)
-                raise RuntimeError("the input layer was not called")
-            except _Captured as c:
-                inp = c.inp
-            finally:
-                mixed.capture = False
-            basis_out = mixed.basis_outputs(inp)  # (K, B, ...)
-            if not chunks:  # chunk_size points, at most mixed_elements mixed outputs per chunk
-                size = max(1, min(self.chunk_size, self.mixed_elements // max(1, basis_out[0].numel())))
-                chunks = [idx[i : i + size] for i in range(0, len(idx), size)]
-                params = [chunk_params(ch) for ch in chunks]  # small: the input layer is not stacked
-                coeffs = [points.coeffs[ch].to(self.device, torch.float32) for ch in chunks]  # (p, K)
-                sums = [{} for _ in chunks]
-            for k, (p, c) in enumerate(zip(params, coeffs)):
-                out = mixed.mix(c, basis_out)  # (p, B, ...)
-                if self.batch_rest:
-                    values = run({**p, out_name: out}, batch)  # name -> (p, B)
-                else:  # the rest of the network one point at a time (convolutions on a CPU)
-                    rows = [one({**{n: t[j] for n, t in p.items()}, out_name: out[j]}, batch) for j in range(out.shape[0])]
-                    values = {name: torch.stack([r[name] for r in rows]) for name in rows[0]}
-                for name, v in values.items():
+        for k, ch in enumerate(chunks):  # one chunk of stacked weights in memory at a time
+            p = chunk_params(ch)
+            for batch in self._batches(ds):
+                for name, v in run(p, batch).items():  # name -> (p, B)
                     sums[k][name] = sums[k].get(name, 0) + v.sum(1, dtype=torch.float64)
-            for i, k in at.items():
-                for name, v in one({**own[i], out_name: basis_out[k]}, batch).items():  # name -> (B,)
-                    esums[i][name] = esums[i].get(name, 0.0) + float(v.double().sum())
-        return sums, {i: {name: v / len(ds) for name, v in e.items()} for i, e in esums.items()}
+        return {name: torch.cat([s[name] for s in sums]).cpu() / len(ds) for name in sums[0]}, done
 
 
 def linspace(start: float, stop: float, num: int) -> list[float]:

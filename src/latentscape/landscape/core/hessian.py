@@ -32,13 +32,21 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, grad, jvp
 
+from latentscape.landscape.core.data import batch_size_of
+from latentscape.landscape.core.functional import Bound
 from latentscape.landscape.core.params import Params, unflatten
 
 Objective = Callable[[Params, Any], Tensor]  # (parameters, batch) -> scalar loss
 
 
-def model_objective(model: nn.Module, buffers: Params | None = None, group: str | None = None, seed: int = 0) -> Objective:
-    """The model's training objective at given parameters, in eval mode, with noise frozen.
+def model_objective(
+    model: nn.Module,
+    buffers: Params | None = None,
+    group: str | None = None,
+    seed: int = 0,
+    loss: Callable[[nn.Module, Any], Tensor] | None = None,
+) -> Objective:
+    """A scalar objective of the model at given parameters, in eval mode, with noise frozen.
 
     Args:
         model: the architecture (a private copy is used; `model` is untouched).
@@ -46,15 +54,20 @@ def model_objective(model: nn.Module, buffers: Params | None = None, group: str 
         group: the loss of this optimizer group (`model(batch, group=...)`); None: `model(batch)`.
         seed: the RNG seed every evaluation starts from, so a stochastic objective (a VAE's
             reparameterisation noise) is one deterministic function of the parameters.
+        loss: `(model, batch) -> scalar` (a `Task.objective`, e.g. a criterion on the model's
+            outputs); None: the model's own training objective `model(batch[, group]).loss`.
     """
     worker = copy.deepcopy(model).eval().requires_grad_(False)
     fixed = dict(buffers) if buffers is not None else {k: v.detach() for k, v in worker.named_buffers()}
     kwargs = {"group": group} if group is not None else {}
+    bound = Bound(worker, loss) if loss is not None else None
 
     def objective(params: Params, batch: Any) -> Tensor:
         dev = next(iter(params.values())).device
         with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
             torch.manual_seed(seed)
+            if bound is not None:
+                return bound.call({**fixed, **params}, batch)
             out = functional_call(worker, {**fixed, **params}, (batch,), kwargs, strict=False)
         return out.loss if hasattr(out, "loss") else out
 
@@ -84,7 +97,7 @@ class HessianOperator:
             raise ValueError(f"mode {mode!r}: backward or jvp")
         self.objective, self.mode, self.batches = objective, mode, list(batches)
         self.params = {k: v.detach() for k, v in params.items()}
-        sizes = [float(b.x.shape[0] if hasattr(b, "x") else 1) for b in self.batches]
+        sizes = [float(batch_size_of(b)) for b in self.batches]
         self.weights = [s / sum(sizes) for s in sizes]
         first = next(iter(self.params.values()))
         self.dim = sum(v.numel() for v in self.params.values())
@@ -262,16 +275,35 @@ class Density:
         return float(np.mean([(w * n**p).sum() for n, w in zip(self.nodes, self.weights)]))
 
 
-def slq_density(op: HessianOperator, runs: int = 1, m: int = 90, seed: int = 0) -> Density:
-    """Stochastic Lanczos quadrature of the eigenvalue density (Rademacher starts, as PyHessian)."""
+def slq_density(
+    op: HessianOperator,
+    runs: int = 1,
+    m: int = 90,
+    seed: int = 0,
+    done: Density | None = None,
+    on_run: Callable[[Density], None] | None = None,
+) -> Density:
+    """Stochastic Lanczos quadrature of the eigenvalue density (Rademacher starts, as PyHessian).
+
+    Args:
+        done: runs already computed (a resumed analysis): kept, and their start vectors drawn
+            again so that the remaining runs get the vectors of an uninterrupted computation.
+        on_run: called with the density so far after each run.
+    """
     gen = torch.Generator().manual_seed(seed)
-    nodes, weights = [], []
-    for _ in range(runs):
-        a, b = lanczos(op, m, op.random(gen, "rademacher"))
+    nodes = list(done.nodes) if done is not None else []
+    weights = list(done.weights) if done is not None else []
+    for r in range(runs):
+        v = op.random(gen, "rademacher")
+        if r < len(nodes):  # finished before: only its draw is repeated
+            continue
+        a, b = lanczos(op, m, v)
         ev, w = ritz(a, b)
         nodes.append(ev)
         weights.append(w)
-    return Density(nodes, weights)
+        if on_run is not None:
+            on_run(Density(list(nodes), list(weights)))
+    return Density(nodes[:runs], weights[:runs])
 
 
 def default_grid(density: Density, points: int = 1000, sigma_frac: float = 1e-2) -> tuple[np.ndarray, float]:

@@ -9,20 +9,14 @@ trajectory moves most, and each w_i is drawn at (<w_i - w_n, d1>, <w_i - w_n, d2
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from latentscape.errors import CheckpointError
 from latentscape.landscape.core.params import Params, check_compatible, flatten, unflatten
-
-KEEP_DIR = "keep"
-_STEP_FILE = re.compile(r"^step_(\d+)\.pt$")
-
 
 @dataclass
 class TrajectoryPlane:
@@ -54,15 +48,16 @@ def pca_plane(weights: Sequence[Params], ignore: str = "none") -> TrajectoryPlan
     """PCA plane of `weights` (ordered along training; the last is the reference w_n).
 
     Args:
-        weights: n + 1 >= 3 weight sets of one architecture.
+        weights: n + 1 >= 4 weight sets of one architecture (the n >= 3 centred rows of M span
+            at most n - 1 directions).
         ignore: "biasbn" leaves the 1-D parameters out of the directions (as Li et al.).
 
     Raises:
-        CheckpointError: fewer than three weight sets, or a trajectory that does not move in two
+        CheckpointError: fewer than four weight sets, or a trajectory that does not move in two
             independent directions.
     """
-    if len(weights) < 3:
-        raise CheckpointError(f"a trajectory needs at least 3 weight sets (got {len(weights)}); train with train.keep_every=N")
+    if len(weights) < 4:
+        raise CheckpointError(f"a trajectory needs at least 4 weight sets for a plane (got {len(weights)}); train with train.keep_every=N")
     final = weights[-1]
     for i, w in enumerate(weights[:-1]):
         check_compatible(final, w, what=f"trajectory weight set {i} and the final weights")
@@ -82,53 +77,6 @@ def pca_plane(weights: Sequence[Params], ignore: str = "none") -> TrajectoryPlan
     like = {k: v for k, v in final.items()}
     directions = [{k: t.to(final[k].dtype) for k, t in unflatten(d.clone(), like).items()} for d in dirs]
     return TrajectoryPlane(final, directions, ratio, coords.cpu().numpy(), resid.cpu().numpy())
-
-
-def kept_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
-    """(step, path) of checkpoints/keep/step_XXXXXX.pt, sorted by step."""
-    keep = Path(run_dir) / "checkpoints" / KEEP_DIR
-    out = []
-    if keep.is_dir():
-        for f in keep.iterdir():
-            hit = _STEP_FILE.match(f.name)
-            if hit and f.is_file():
-                out.append((int(hit.group(1)), f))
-    return sorted(out)
-
-
-def trajectory_weights(run_dir: str | Path, reference: Params) -> tuple[list[int], list[Params]]:
-    """Steps and parameters of init.pt, the kept checkpoints and final.pt of a run, in order.
-
-    Args:
-        run_dir: the run directory.
-        reference: the run's parameters (names, shapes, dtypes) that every weight set must fit.
-
-    Raises:
-        CheckpointError: a file is unreadable or does not fit `reference`; fewer than 3 weight sets.
-    """
-    from latentscape.rundir.checkpoint import check_state_fits, read_weights
-
-    ckpts = Path(run_dir) / "checkpoints"
-    final_path = ckpts / "final.pt"
-    if not final_path.is_file():
-        raise CheckpointError(f"{run_dir}: no checkpoints/final.pt (an unfinished run?)")
-    files: list[tuple[int, Path]] = []
-    if (ckpts / "init.pt").is_file():
-        files.append((0, ckpts / "init.pt"))
-    final_step = int(read_weights(final_path)[1].get("step", 10**12))
-    files += [(s, p) for s, p in kept_checkpoints(run_dir) if 0 < s < final_step]
-    files.append((final_step, final_path))
-    steps, weights = [], []
-    for step, path in files:
-        state = read_weights(path)[0]
-        check_state_fits(reference, state, str(path), exact=False)  # names, shapes, dtypes, finite
-        steps.append(step)
-        weights.append({n: state[n].float() if state[n].is_floating_point() else state[n] for n in reference})
-    if len(weights) < 3:
-        raise CheckpointError(
-            f"{run_dir}: {len(weights)} weight sets (init/final only); train with train.keep_every=N to keep a trajectory"
-        )
-    return steps, weights
 
 
 def axis_through_zero(lo: float, hi: float, n: int) -> np.ndarray:

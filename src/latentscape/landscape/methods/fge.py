@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,6 +27,7 @@ from latentscape.errors import LatentscapeError
 from latentscape.landscape.core.batchnorm import BatchNormRecomputer, has_batchnorm
 from latentscape.landscape.core.functional import Bound
 from latentscape.landscape.core.params import Params, named_params
+from latentscape.train.guard import FiniteGuard
 
 
 @dataclass(frozen=True)
@@ -75,44 +78,26 @@ def _logits_fn(model: nn.Module) -> Bound:
     return Bound(model, lambda m, x: m.logits(x))
 
 
-class _FiniteGuard:
-    """Stops FGE at a NaN/inf loss, naming the first such step and its value.
+def _diverged(value: float, step: int) -> LatentscapeError:
+    return LatentscapeError(f"fge: loss became {value} at step {step}; lower --lr1")
 
-    On the CPU each loss is checked at once (free there). On accelerators an `if` on a device
-    tensor would stall every step, so the first bad step and value are kept on the device and read
-    where the loop waits for the device anyway: before each snapshot is copied to the CPU, and at
-    the end. No snapshot taken after a bad loss is returned, and the error is the same.
+
+def train_snapshots(
+    model: nn.Module,
+    train: ImageDataset,
+    cfg: FGEConfig,
+    device: torch.device | str = "cpu",
+    objective: Callable[[nn.Module, Any], Tensor] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Params]:
+    """Run the cyclic schedule on a copy of `model`; return the parameter snapshots (one per cycle).
+
+    Args:
+        objective: `(model, batch) -> scalar loss` (a `core.task.Task`'s; default the model's own
+            training objective `model(batch).loss`).
+        progress: `progress(done, total)` SGD steps.
     """
-
-    def __init__(self, device: torch.device | str) -> None:
-        self.at_once = torch.device(device).type == "cpu"
-        self.step: Tensor | None = None  # () int64: first bad step, -1 while none
-        self.value: Tensor | None = None  # () the loss at that step
-
-    def check(self, loss: Tensor, step: int) -> None:
-        loss = loss.detach()
-        if self.at_once:
-            if not torch.isfinite(loss):
-                _diverged(loss.item(), step)
-            return
-        if self.step is None:
-            self.step = torch.full((), -1, dtype=torch.long, device=loss.device)
-            self.value = torch.zeros((), dtype=loss.dtype, device=loss.device)
-        first = ~torch.isfinite(loss) & (self.step < 0)
-        self.step = torch.where(first, step, self.step)
-        self.value = torch.where(first, loss, self.value)
-
-    def raise_if_seen(self) -> None:
-        if self.step is not None and int(self.step) >= 0:
-            _diverged(self.value.item(), int(self.step))
-
-
-def _diverged(value: float, step: int) -> None:
-    raise LatentscapeError(f"fge: loss became {value} at step {step}; lower --lr1")
-
-
-def train_snapshots(model: nn.Module, train: ImageDataset, cfg: FGEConfig, device: torch.device | str = "cpu") -> list[Params]:
-    """Run the cyclic schedule on a copy of `model`; return the parameter snapshots (one per cycle)."""
+    loss_of = objective or (lambda m, b: m(b).loss)
     work = copy.deepcopy(model).to(device).train()
     params = [p for p in work.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=cfg.lr1, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
@@ -125,7 +110,7 @@ def train_snapshots(model: nn.Module, train: ImageDataset, cfg: FGEConfig, devic
     snap_at = per_cycle // 2  # the iteration of a cycle where the LR reaches lr2
     total = cfg.cycles * per_cycle
     snapshots: list[Params] = []
-    guard = _FiniteGuard(device)
+    guard = FiniteGuard(device, _diverged)  # the trainer's NaN guard
     step, epoch = 0, 0
     while step < total:
         loader.set_epoch(epoch)
@@ -136,7 +121,7 @@ def train_snapshots(model: nn.Module, train: ImageDataset, cfg: FGEConfig, devic
             for g in opt.param_groups:
                 g["lr"] = cyclic_lr(i / per_cycle, cfg.lr1, cfg.lr2)
             opt.zero_grad(set_to_none=True)
-            loss = work(batch).loss
+            loss = loss_of(work, batch)
             guard.check(loss, step)
             loss.backward()
             opt.step()
@@ -144,39 +129,77 @@ def train_snapshots(model: nn.Module, train: ImageDataset, cfg: FGEConfig, devic
             if i + 1 == snap_at:
                 guard.raise_if_seen()
                 snapshots.append({k: v.cpu() for k, v in named_params(work).items()})
+            if progress is not None:
+                progress(step, total)
         epoch += 1
     guard.raise_if_seen()
     return snapshots
 
 
 @torch.no_grad()
-def predict_proba(model: nn.Module, params: Params, data: ImageDataset, train: ImageDataset, batch_size: int = 1000, device: torch.device | str = "cpu") -> Tensor:
-    """Softmax outputs (N, K) of `model` at `params` (BatchNorm statistics recomputed if any)."""
+def predict_proba(
+    model: nn.Module,
+    params: Params,
+    data: ImageDataset,
+    train: ImageDataset,
+    batch_size: int = 1000,
+    device: torch.device | str = "cpu",
+    logits: Callable[[nn.Module, Tensor], Tensor] | None = None,
+    bn_forward: Callable[[nn.Module, Any], Any] | None = None,
+) -> Tensor:
+    """Softmax outputs (N, K) of `model` at `params` (BatchNorm statistics recomputed if any).
+
+    Args:
+        logits: `(model, x) -> (B, K)` class scores (default the model's `logits(x)`).
+        bn_forward: the pass BatchNorm statistics are taken from (default `model(batch)`).
+    """
     work = copy.deepcopy(model).to(device).eval()
     buffers = {k: v for k, v in work.named_buffers()}
     params = {k: v.to(device) for k, v in params.items()}
     if has_batchnorm(work):
-        rec = BatchNormRecomputer(work, lambda: iterate_in_order(train, batch_size, device), buffers=buffers)
+        rec = BatchNormRecomputer(work, lambda: iterate_in_order(train, batch_size, device), forward=bn_forward or (lambda m, b: m(b)), buffers=buffers)
         buffers = rec(params)
-    bound = _logits_fn(work)
+    bound = Bound(work, logits) if logits is not None else _logits_fn(work)
     out = [F.softmax(bound.call({**params, **buffers}, b.x).float(), -1).cpu() for b in iterate_in_order(data, batch_size, device)]
     return torch.cat(out)  # (N, K)
 
 
 def scores(probs: Tensor, labels: Tensor) -> dict[str, float]:
-    """Accuracy (%) and mean negative log-likelihood of predicted probabilities (N, K)."""
+    """Accuracy (a fraction in [0, 1]) and mean negative log-likelihood of probabilities (N, K)."""
     nll = -torch.log(probs.gather(1, labels.view(-1, 1)).clamp_min(1e-12)).mean()
-    acc = (probs.argmax(1) == labels).float().mean() * 100
+    acc = (probs.argmax(1) == labels).float().mean()
     return {"accuracy": float(acc), "nll": float(nll)}
 
 
-def run_fge(model: nn.Module, train: ImageDataset, test: ImageDataset, cfg: FGEConfig, device: torch.device | str = "cpu") -> dict:
-    """FGE from `model`: snapshots, then single-model and ensemble test scores."""
-    _logits_fn(model)
-    snaps = train_snapshots(model, train, cfg, device)
+def run_fge(
+    model: nn.Module,
+    train: ImageDataset,
+    test: ImageDataset,
+    cfg: FGEConfig,
+    device: torch.device | str = "cpu",
+    objective: Callable[[nn.Module, Any], Tensor] | None = None,
+    logits: Callable[[nn.Module, Tensor], Tensor] | None = None,
+    bn_forward: Callable[[nn.Module, Any], Any] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
+    """FGE from `model`: snapshots, then single-model and ensemble test scores.
+
+    Args:
+        objective, logits, bn_forward: for any classifier (e.g. your own module with a
+            cross-entropy task); default: latentscape's contract (`forward(batch).loss`,
+            `logits(x)`).
+        progress: `progress(done, total)` SGD steps.
+    """
+    if logits is None:
+        _logits_fn(model)
+    snaps = train_snapshots(model, train, cfg, device, objective, progress)
     labels = test.labels
-    start = scores(predict_proba(model, named_params(model), test, train, device=device), labels)
-    probs = [predict_proba(model, s, test, train, device=device) for s in snaps]
+
+    def proba(p: Params) -> Tensor:
+        return predict_proba(model, p, test, train, device=device, logits=logits, bn_forward=bn_forward)
+
+    start = scores(proba(named_params(model)), labels)
+    probs = [proba(s) for s in snaps]
     per_snapshot = [scores(p, labels) for p in probs]
     ens_curve = [scores(torch.stack(probs[: k + 1]).mean(0), labels) for k in range(len(probs))]
     return {
@@ -188,11 +211,3 @@ def run_fge(model: nn.Module, train: ImageDataset, test: ImageDataset, cfg: FGEC
         "ensemble_by_size": ens_curve,
         "mean_single_accuracy": float(np.mean([s["accuracy"] for s in per_snapshot])),
     }
-
-
-def format_table(result: dict) -> str:
-    rows = [("original", result["original"]), ("final snapshot", result["final_snapshot"]), (f"FGE ensemble ({len(result['snapshots'])})", result["ensemble"])]
-    lines = [f"{'model':<22}{'test acc %':>12}{'test NLL':>12}"]
-    lines += [f"{name:<22}{r['accuracy']:>12.2f}{r['nll']:>12.4f}" for name, r in rows]
-    return "\n".join(lines)
-

@@ -13,15 +13,9 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from latentscape.data.types import ImageDataset
 from latentscape.landscape.core.curves import Curve
 from latentscape.landscape.core.evaluate import PointEvaluator
 from latentscape.landscape.core.functional import Bound
-
-
-def fixed_images(dataset: ImageDataset, n: int = 4) -> Tensor:
-    """The first `n` images of `dataset`, float (n, C, H, W) in [0, 1]."""
-    return dataset.images[:n].float() / 255.0
 
 
 @torch.no_grad()
@@ -38,6 +32,11 @@ def reconstructions_along(evaluator: PointEvaluator, curve: Curve, ts: Sequence[
         state = evaluator.state(curve(float(t)))
         frames.append(bound.call(state, x).clamp(0, 1).cpu())  # (N, C, H, W)
     return torch.stack(frames)  # (T, N, C, H, W)
+
+
+def strip_positions(t_count: int, columns: int = 11) -> list[int]:
+    """Indices of the (at most `columns`, evenly spaced) points shown in the strip."""
+    return sorted({round(i * (t_count - 1) / max(columns - 1, 1)) for i in range(min(columns, t_count))})
 
 
 def save_dynamics(
@@ -58,7 +57,7 @@ def save_dynamics(
     t_count, n = recons.shape[:2]
     side = originals.shape[-1]
     up = upscale or max(1, 64 // side)
-    cols = sorted({round(i * (t_count - 1) / max(strip_columns - 1, 1)) for i in range(min(strip_columns, t_count))})
+    cols = strip_positions(t_count, strip_columns)
     strip = torch.cat([originals.unsqueeze(1), recons[cols].transpose(0, 1)], dim=1)  # (N, 1 + S, C, H, W)
     strip_path = save_image_grid(strip.flatten(0, 1), images_dir / "dynamics.png", nrow=len(cols) + 1, upscale=up)  # (N*(1+S), C, H, W)
     frames = [make_grid(torch.cat([originals, recons[i]]), nrow=n) for i in range(t_count)]  # (C, H', W') each

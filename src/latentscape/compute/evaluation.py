@@ -1,37 +1,10 @@
-"""The compute-only Python API: numbers in memory, nothing written.
-
-Every function returns arrays or dicts and writes no file; the CLI commands (`path`, `plane`,
-`eval`) call these and then write JSON and draw pictures. Importing this module is cheap: the
-heavy parts are imported by the function that needs them.
-
-    from latentscape import compute
-    r = compute.evaluate_path(model, run_a.model, run_b.model, {"test": test}, points=21)
-    r["values"]["test"]["loss"]                      # (21,) array along the segment
-    compute.fid(features_a, features_b)              # float (eigh form, float64)
-    compute.evaluate_run("runs/mnist_vae", split="test", metrics=["elbo"])["metrics"]["nelbo"]
-"""
+"""Evaluation numbers (see `latentscape.compute`): FID, KID, and a run's registered eval metrics."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
 from typing import Any
-
-__all__ = ["evaluate_path", "evaluate_plane", "fid", "kid", "evaluate_run", "evaluate_loaded"]
-
-
-def evaluate_path(*args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Metrics along the segment between two weight sets: see `landscape.api.evaluate_path`."""
-    from latentscape.landscape.studies.api import evaluate_path as impl
-
-    return impl(*args, **kwargs)
-
-
-def evaluate_plane(*args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Metric grid on the plane through three weight sets: see `landscape.api.evaluate_plane`."""
-    from latentscape.landscape.studies.api import evaluate_plane as impl
-
-    return impl(*args, **kwargs)
 
 
 def fid(features1: Any, features2: Any, device: str | None = None) -> float:
