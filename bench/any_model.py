@@ -29,12 +29,12 @@ import argparse
 import copy
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from _common import REPO, default_data_dir, write_results
+from landscape_tools import pyhessian_top, their_directions
 from torch import nn
 
 from latentscape import compute
@@ -57,22 +57,6 @@ def trained(train_x: torch.Tensor, train_y: torch.Tensor, width: int, seed: int)
         F.cross_entropy(net(train_x[idx]), train_y[idx]).backward()
         opt.step()
     return net.eval()
-
-
-def their_directions(net: nn.Module, steps: int, distance: float, seed: int) -> tuple[list, list, list]:
-    """Replay loss_landscapes.random_plane's draws and scaling: (start, d1, d2) as lists."""
-    from loss_landscapes.model_interface.model_parameters import orthogonal_to, rand_u_like
-    from loss_landscapes.model_interface.model_wrapper import wrap_model
-
-    torch.manual_seed(seed)
-    start = wrap_model(copy.deepcopy(net)).get_module_parameters()
-    d1 = rand_u_like(start)
-    d2 = orthogonal_to(d1)
-    d1.filter_normalize_(start)
-    d2.filter_normalize_(start)
-    d1.mul_(((start.model_norm() / distance) / steps) / d1.model_norm())
-    d2.mul_(((start.model_norm() / distance) / steps) / d2.model_norm())
-    return [p.clone() for p in start], [p.clone() for p in d1], [p.clone() for p in d2]
 
 
 def bench_surface(net: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, seed: int, batch_size: int) -> dict:
@@ -109,25 +93,6 @@ def bench_surface(net: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, 
         "strategy": ours.strategy, "max_abs_diff": float(diff.max()), "max_rel_diff": float((diff / np.abs(theirs)).max()),
         "loss_min": float(theirs.min()), "loss_max": float(theirs.max()),
     }
-
-
-def pyhessian_top(net: nn.Module, x: torch.Tensor, y: torch.Tensor, v0: torch.Tensor, max_iter: int, tol: float) -> tuple[float, int]:
-    """PyHessian's `eigenvalues(top_n=1)` in full-batch mode, written out."""
-    params = [p for p in net.parameters() if p.requires_grad]
-    loss = F.cross_entropy(net(x), y)
-    grads = torch.autograd.grad(loss, params, create_graph=True)
-    sizes = [p.numel() for p in params]
-    v = v0 / v0.norm()
-    eig, it = None, 0
-    for it in range(1, max_iter + 1):
-        hv = torch.autograd.grad(grads, params, grad_outputs=[t.view_as(p) for t, p in zip(torch.split(v, sizes), params)], retain_graph=True)
-        hv = torch.cat([h.reshape(-1) for h in hv])
-        new = float(hv @ v)
-        v = hv / hv.norm()
-        if eig is not None and abs(new - eig) <= tol * (abs(eig) + 1e-12):
-            return new, it
-        eig = new
-    return float(eig), it
 
 
 def bench_hessian(net: nn.Module, x: torch.Tensor, y: torch.Tensor, seed: int, max_iter: int, tol: float) -> dict:

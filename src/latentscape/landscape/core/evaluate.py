@@ -128,6 +128,7 @@ class PointEvaluator:
             for k, v in (buffers if buffers is not None else dict(self.model.named_buffers())).items()
         }
         self.bn = recompute_bn and has_batchnorm(self.model)
+        self.bn_batches = bn_batches
         self.recompute: BatchNormRecomputer | None = None
         if self.bn:
             if bn_data is None:

@@ -73,7 +73,8 @@ def default_chunk(size: int, evaluator_chunk: int = 32, most_writes: int = 256) 
     return max(evaluator_chunk, math.ceil(size / most_writes))
 
 
-def _rank_world() -> tuple[int, int]:
+def rank_world() -> tuple[int, int]:
+    """(rank, world size) under torchrun; (0, 1) in one process."""
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         return torch.distributed.get_rank(), torch.distributed.get_world_size()
     return 0, 1
@@ -147,7 +148,7 @@ def evaluate_points(
     if grid.done.size != size:
         raise ValueError(f"known values are for {grid.done.size} points, not {size}")
     pending = [rows for rows in chunk_rows(size, chunk or default_chunk(size, evaluator.chunk_size)) if not grid.done[rows].all()]
-    rank, world = _rank_world()
+    rank, world = rank_world()
     strategies: set[str] = set()
     for start in range(0, len(pending), world):
         mine = pending[start + rank] if start + rank < len(pending) else None

@@ -123,7 +123,9 @@ def _broadcast(obj: Any) -> Any:
 
 def is_main() -> bool:
     """Rank 0 (or no torchrun): the process that writes files and prints."""
-    return not (torch.distributed.is_available() and torch.distributed.is_initialized()) or torch.distributed.get_rank() == 0
+    from latentscape.landscape.core.points import rank_world
+
+    return rank_world()[0] == 0
 
 
 def run_grid(
@@ -132,22 +134,34 @@ def run_grid(
     points: PointSet,
     data: dict[str, Any],
     *,
-    grid_file: GridFile | None = None,
+    kind: str,
+    settings: dict[str, Any] | None = None,
+    folder: str | Path | None = None,
     resume: bool = False,
     choose: bool = False,
     progress: Any = None,
 ) -> PointValues:
-    """`core.points.evaluate_points` with the grid file: on `resume`, the values already in it
-    (and the evaluation strategy they were computed with) are kept and only the missing points
-    computed; rank 0 rewrites the file after every round of chunks.
+    """`core.points.evaluate_points` with the grid file `folder/grid.npz` (None: in memory): on
+    `resume`, the values already in it (and the evaluation strategy they were computed with) are
+    kept and only the missing points computed; rank 0 rewrites the file after every round.
 
     Args:
+        kind: the analysis ("path", "plane", "surface"); `settings`: its own settings the values
+            depend on (grid coordinates, ...), besides the points, data, task and evaluation.
         choose: time the evaluation strategies first (`core.grid.choose_strategy`, on rank 0;
             every rank then uses rank 0's choice, so the values do not depend on the ranks).
     """
     from latentscape.landscape.core.grid import choose_strategy
     from latentscape.landscape.core.points import evaluate_points
 
+    grid_file = None
+    if folder is not None:
+        grid_file = GridFile(folder, {
+            "kind": kind, **(settings or {}), "weights": weights_digest(points.basis),
+            "splits": {s: len(d) for s, d in data.items()}, "task": task.description,
+            "point_metrics": [p.name for p in task.point_metrics], "batch_size": evaluator.batch_size,
+            "bn": "recomputed" if evaluator.bn else "fixed", "bn_batches": evaluator.bn_batches,
+        })
     main = is_main()
     known = _broadcast(grid_file.load() if grid_file is not None and resume and main else None)
     setting = _broadcast(grid_file.setting if grid_file is not None and known is not None and main else None)

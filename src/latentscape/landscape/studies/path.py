@@ -24,7 +24,7 @@ from latentscape.landscape.core.points import evaluator_for
 from latentscape.landscape.core.summaries import summarize
 from latentscape.landscape.core.task import Task
 from latentscape.landscape.studies.inputs import EvalOptions, Source
-from latentscape.landscape.studies.grid_file import GridFile, run_grid, weights_digest
+from latentscape.landscape.studies.grid_file import run_grid
 from latentscape.timing import phase
 from latentscape.landscape.studies.outputs import Summary, draw_and_report, write_summary
 
@@ -129,10 +129,7 @@ def compute_path(
     ts = [float(t) for t in ts]
     ev = evaluator_for(model, task, bn_data=bn_data, batch_size=batch_size, device=device, bn_batches=bn_batches, buffers=buffers, use_vmap=use_vmap)
     points = curve_points(curve, ts)
-    settings = {"kind": "path", "ts": ts, "weights": weights_digest(curve.points), "curve": curve.kind, "splits": {s: len(d) for s, d in data.items()},
-                "task": task.description, "point_metrics": [p.name for p in task.point_metrics], "batch_size": batch_size, "bn_batches": bn_batches}
-    grid = GridFile(folder, settings) if folder is not None else None
-    values = run_grid(ev, task, points, data, grid_file=grid, resume=resume, progress=progress)
+    values = run_grid(ev, task, points, data, kind="path", settings={"ts": ts, "curve": curve.kind}, folder=folder, resume=resume, progress=progress)
     dyn = None
     shown = data.get("test", next(iter(data.values())))
     if dynamics_images > 0 and callable(getattr(model, "reconstruct", None)) and hasattr(shown, "images"):

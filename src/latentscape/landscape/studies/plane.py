@@ -25,7 +25,7 @@ from latentscape.landscape.core.plane import Plane, curve_in_plane, grid_axes
 from latentscape.landscape.core.points import evaluate_points, evaluator_for
 from latentscape.landscape.core.summaries import higher_is_better, summarize
 from latentscape.landscape.core.task import Task
-from latentscape.landscape.studies.grid_file import GridFile, run_grid, weights_digest
+from latentscape.landscape.studies.grid_file import run_grid
 from latentscape.timing import phase
 from latentscape.landscape.studies.outputs import Summary, draw_and_report, write_summary
 from latentscape.landscape.studies.path import curve_points
@@ -120,11 +120,8 @@ def compute_plane(
     xs, ys = grid_axes(list(plane.points.values()) + cover, grid, margin)
     ev = evaluator_for(model, task, bn_data=bn_data, batch_size=batch_size, device=device, bn_batches=bn_batches, buffers=buffers, use_vmap=use_vmap)
     points = plane.grid(xs.tolist(), ys.tolist())
-    settings = {"kind": "plane", "grid_x": xs.tolist(), "grid_y": ys.tolist(), "weights": weights_digest([plane.origin, plane.u, plane.v]),
-                "splits": {s: len(d) for s, d in data.items()}, "task": task.description,
-                "point_metrics": [p.name for p in task.point_metrics], "batch_size": batch_size, "bn_batches": bn_batches}
-    store = GridFile(folder, settings) if folder is not None else None
-    values = run_grid(ev, task, points, data, grid_file=store, resume=resume, progress=progress)
+    values = run_grid(ev, task, points, data, kind="plane", settings={"grid_x": xs.tolist(), "grid_y": ys.tolist()}, folder=folder,
+                      resume=resume, progress=progress)
     grids = {s: {m: v.reshape(len(ys), len(xs)) for m, v in ms.items()} for s, ms in values.values.items()}  # (ny, nx)
     paths: dict[str, dict[str, Any]] = {}
     ts = linspace(0.0, 1.0, compare_points)

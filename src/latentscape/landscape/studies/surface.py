@@ -23,7 +23,7 @@ from latentscape.landscape.core.params import Params
 from latentscape.landscape.core.points import evaluator_for
 from latentscape.landscape.core.summaries import higher_is_better
 from latentscape.landscape.core.task import Task
-from latentscape.landscape.studies.grid_file import GridFile, run_grid, weights_digest
+from latentscape.landscape.studies.grid_file import run_grid
 from latentscape.timing import phase
 from latentscape.landscape.studies.outputs import Summary, draw_and_report, fraction_text, write_summary
 from latentscape.landscape.studies.vtk import write_structured_grid
@@ -175,12 +175,8 @@ def compute_surface(
     ev = evaluator_for(model, task, bn_data=bn_data, batch_size=batch_size, device=device, bn_batches=bn_batches,
                        buffers=buffers, use_vmap=use_vmap, recompute_bn=recompute_bn, chunk_size=chunk_size)
     points = grid_points(origin, directions, xs.tolist(), None if ys is None else ys.tolist())
-    settings = {"kind": "surface", "grid_x": xs.tolist(), "grid_y": None if ys is None else ys.tolist(),
-                "weights": weights_digest([origin, *directions]), "splits": {s: len(d) for s, d in data.items()},
-                "task": task.description, "point_metrics": [p.name for p in task.point_metrics], "batch_size": batch_size,
-                "bn": "recomputed" if ev.bn else "fixed", "bn_batches": bn_batches}
-    store = GridFile(folder, settings) if folder is not None else None
-    values = run_grid(ev, task, points, data, grid_file=store, resume=resume, choose=auto_strategy, progress=progress)
+    values = run_grid(ev, task, points, data, kind="surface", settings={"grid_x": xs.tolist(), "grid_y": None if ys is None else ys.tolist()},
+                      folder=folder, resume=resume, choose=auto_strategy, progress=progress)
     shape = (len(xs),) if ys is None else (len(ys), len(xs))
     grids = {s: {m: np.asarray(v, dtype=np.float64).reshape(shape) for m, v in ms.items()} for s, ms in values.values.items()}
     proto = {"task": task.description, "batch_size": batch_size,
