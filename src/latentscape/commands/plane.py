@@ -70,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
         a = b = c = None
     else:
         a, b, c = src.weights
-        plane = plane_through(a, b, c, names=list(src.refs))
+        short = [r.rstrip("/").rsplit("/", 1)[-1] for r in src.refs]  # the labels on the pictures
+        plane = plane_through(a, b, c, names=short if len(set(short)) == 3 else list(src.refs))
     main = is_main()
     folder = open_folder("plane", args.out, src.run_dir, resume=args.resume, create=main)
     full: dict[str, int] = {}

@@ -47,7 +47,8 @@ def axes(spans: Sequence[tuple[float, float]], counts: Sequence[int], dims: int)
 
 
 def choose_strategy(evaluator: PointEvaluator, points: PointSet, data: dict[str, Any], probe: int | None = None) -> str:
-    """Time 2 x `probe` points with each strategy that applies and keep the fastest.
+    """Time 2 x `probe` points (default a quarter of a vmap chunk) with each strategy that applies
+    and keep the fastest.
 
     The candidates: vmap over points (with the input-layer factorisation when the model has one),
     the factorisation followed by one forward pass per point through the rest of the network, and
@@ -56,11 +57,11 @@ def choose_strategy(evaluator: PointEvaluator, points: PointSet, data: dict[str,
     (vmap kept) for grids smaller than four probes and for recomputed BatchNorm statistics.
     Returns the strategy kept (the evaluator's `last_strategy` names it after the next call).
     """
-    probe = probe or evaluator.chunk_size
+    probe = probe or max(4, evaluator.chunk_size // 4)  # a few points: timing them is overhead for the whole grid
     if not evaluator.use_vmap or evaluator.bn or len(points) < 4 * probe:
         return "vmap" if evaluator.use_vmap and not evaluator.bn else "loop"
     rows = [i for i in range(len(points)) if not points.is_basis_element(i)][: 2 * probe]
-    sample = PointSet(points.basis, points.coeffs[rows])
+    sample = points.subset(rows)  # the same basis objects: its cached stacks and input-layer outputs are reused
     first = {s: ds for s, ds in list(data.items())[:1]}
     timings: dict[tuple[bool, bool], float] = {}
     names: dict[tuple[bool, bool], str] = {}
@@ -72,7 +73,7 @@ def choose_strategy(evaluator: PointEvaluator, points: PointSet, data: dict[str,
         timings[(use_vmap, batch_rest)] = time.perf_counter() - t0
         names[(use_vmap, batch_rest)] = evaluator.last_strategy
 
-    evaluator.evaluate(PointSet(points.basis, points.coeffs[rows[:2]]), first)  # the first vmap call's one-off set-up
+    evaluator.evaluate(points.subset(rows[:2]), first)  # the first vmap call's one-off set-up
     time_it(True, True)
     if evaluator.last_strategy == "factorised" and _convolutions_after_input(evaluator):
         time_it(True, False)  # vmap makes them grouped convolutions: also time them point by point

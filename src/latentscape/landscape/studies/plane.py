@@ -171,11 +171,13 @@ def write_plane(folder: str | Path, result: PlaneResult) -> Path:
 def _draw_plane(result: PlaneResult, folder: Path) -> None:
     from latentscape.viz.contour import plot_contour
 
-    curve_xy = result.curve_xy
-    if curve_xy is None and "curve" in result.paths:  # the broken line through C
-        curve_xy = np.asarray(result.paths["curve"]["xy"])
+    curve, line = result.paths.get("curve"), result.paths.get("line")
+    curve_xy = result.curve_xy if result.curve_xy is not None else (np.asarray(curve["xy"]) if curve else None)
+    line_xy = np.asarray(line["xy"]) if line else None
+    labels = (curve["label"], line["label"]) if curve and line else None
     for s, ms in result.values.items():
         for m, g in ms.items():
             hib = higher_is_better(m)
             plot_contour(result.xs, result.ys, np.asarray(g), folder / "images" / f"plane_{m.replace('/', '_')}_{s}.png", points=result.plane.points,
-                         curve_xy=curve_xy, title=f"{s} {m}", cbar_label=m, log_scale=False if hib else None, clip_percentile=None if hib else 95.0)
+                         curve_xy=curve_xy, line_xy=line_xy, labels=labels, title=f"{s} {m}", cbar_label=m,
+                         log_scale=False if hib else None, clip_percentile=None if hib else 95.0)
