@@ -91,8 +91,9 @@ def test_a_nan_loss_stops_fge_with_its_step_on_every_device(at_once, monkeypatch
         fge.train_snapshots(_NaNLossAt(_classifier(), bad_call=5), tiny_dataset(96), cfg)
     reads = []
     monkeypatch.setattr(torch.Tensor, "__bool__", lambda t, _real=torch.Tensor.__bool__: reads.append(1) or _real(t))
-    snaps = fge.train_snapshots(_classifier(), tiny_dataset(96), cfg)
-    assert len(snaps) == 2
+    calls = []
+    snaps = fge.train_snapshots(_classifier(), tiny_dataset(96), cfg, progress=lambda done, total: calls.append((done, total)))
+    assert len(snaps) == 2 and calls == [(s, 12) for s in range(1, 13)]  # progress after every step
     assert len(reads) == (12 if at_once else 0)  # one per step at once; none when deferred
 
 
