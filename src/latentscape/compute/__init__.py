@@ -21,18 +21,8 @@ the matching command writes: JSON, summary.json, pictures). The caller's model i
 """
 
 from latentscape.compute.evaluation import evaluate_loaded, evaluate_run, fid, kid
-from latentscape.compute.landscapes import (
-    Criterion,
-    Metric,
-    Weights,
-    curve_path,
-    hessian,
-    path,
-    plane,
-    sharpness,
-    surface,
-    trajectory,
-)
+from latentscape.compute.curvature import hessian, sharpness
+from latentscape.compute.landscapes import Criterion, Metric, Weights, curve_path, path, plane, surface, trajectory
 
 __all__ = [
     "path", "curve_path", "plane", "surface", "trajectory", "hessian", "sharpness",
