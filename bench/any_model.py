@@ -34,7 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from _common import REPO, default_data_dir, write_results
-from landscape_tools import pyhessian_top, their_directions
+from landscape_tools import pyhessian_top, their_plane
 from torch import nn
 
 from latentscape import compute
@@ -60,17 +60,9 @@ def trained(train_x: torch.Tensor, train_y: torch.Tensor, width: int, seed: int)
 
 
 def bench_surface(net: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, seed: int, batch_size: int) -> dict:
-    import loss_landscapes
     from loss_landscapes.metrics import Loss
 
-    metric = Loss(nn.CrossEntropyLoss(), x, y)
-    t0 = time.perf_counter()
-    torch.manual_seed(seed)
-    with torch.no_grad():
-        theirs = loss_landscapes.random_plane(net, metric, distance=1, steps=steps, normalization="filter", deepcopy_model=True)
-    t_theirs = time.perf_counter() - t0
-
-    start, d1, d2 = their_directions(net, steps, 1, seed)
+    theirs, t_theirs, (start, d1, d2) = their_plane(net, Loss(nn.CrossEntropyLoss(), x, y), steps, seed)
     names = [n for n, _ in net.named_parameters()]  # loss-landscapes' order = parameters()
     assert all(torch.equal(dict(net.named_parameters())[n].detach(), s) for n, s in zip(names, start))
     u, v = dict(zip(names, d1)), dict(zip(names, d2))

@@ -71,6 +71,18 @@ def their_directions(net: torch.nn.Module, steps: int, distance: float, seed: in
     return [p.clone() for p in start], [p.clone() for p in d1], [p.clone() for p in d2]
 
 
+def their_plane(net: torch.nn.Module, metric, steps: int, seed: int):
+    """`loss_landscapes.random_plane(..., normalization='filter')` (timed), and its directions
+    replayed: (values (steps, steps), seconds, (start, d1, d2))."""
+    import loss_landscapes
+
+    t0 = time.perf_counter()
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        theirs = loss_landscapes.random_plane(net, metric, distance=1, steps=steps, normalization="filter", deepcopy_model=True)
+    return theirs, time.perf_counter() - t0, their_directions(net, steps, 1, seed)
+
+
 def their_coefficients(steps: int) -> np.ndarray:
     """(steps, steps, 2) coefficients (a, b) of w + a d1 + b d2 that random_plane evaluates at
     data_matrix[i][j]: it starts at w - steps/2 (d1 + d2), adds d1 per column i, and walks d2 up
@@ -83,20 +95,12 @@ def their_coefficients(steps: int) -> np.ndarray:
 
 
 def bench_surface(model, ds, steps: int, seed: int, batch_size: int) -> dict:
-    import loss_landscapes
     from loss_landscapes.metrics import Loss
 
     net = model.net
     x = ds.images.float() / 255  # (N, C, H, W) in [0, 1], as latentscape's batches
     y = ds.labels
-    metric = Loss(F.cross_entropy, x, y)
-    t0 = time.perf_counter()
-    torch.manual_seed(seed)
-    with torch.no_grad():
-        theirs = loss_landscapes.random_plane(net, metric, distance=1, steps=steps, normalization="filter", deepcopy_model=True)
-    t_theirs = time.perf_counter() - t0
-
-    start, d1, d2 = their_directions(net, steps, 1, seed)
+    theirs, t_theirs, (start, d1, d2) = their_plane(net, Loss(F.cross_entropy, x, y), steps, seed)
     names = ["net." + n for n, _ in net.named_parameters()]  # loss-landscapes' order = parameters()
     w = named_params(model)
     assert all(torch.equal(w[n], s) for n, s in zip(names, start))
