@@ -52,7 +52,8 @@ def _config(model: dict, args, epochs: int, max_steps: int | None = None):
 
 
 def _train(cfg, data, workdir: Path, name: str):
-    from latentscape.train.api import load_run, train_and_evaluate
+    from latentscape.rundir.load import load_run
+    from latentscape.train.api import train_and_evaluate
 
     clock = StepClock()
     train_and_evaluate(cfg, workdir / name, data=data, quiet=True, callbacks=[clock])

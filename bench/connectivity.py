@@ -31,7 +31,8 @@ import torch
 from _common import default_data_dir, write_results
 
 from latentscape.config import load_config
-from latentscape.landscape.analysis import EvalOptions, analyse_path
+from latentscape.landscape.studies.inputs import EvalOptions, from_curve, from_refs
+from latentscape.landscape.studies.path import path_study, write_path
 from latentscape.train.api import train_and_evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,6 +53,14 @@ def train_once(config: Path, overrides: list[str], run_dir: Path) -> Path:
     return run_dir
 
 
+def analyse_path(refs=(), curve_ref=None, *, points: int, out: str, opts: EvalOptions) -> dict:
+    """`latentscape path` (refs A B, or --curve) into `out`: path.json's document."""
+    src = from_curve(curve_ref, opts.data_dir) if curve_ref else from_refs(list(refs), opts.data_dir)
+    result = path_study(src, opts, points=points, dynamics_images=0)
+    write_path(Path(out), result)
+    return result.to_json()
+
+
 def curve_once(start: Path, end: Path, base_config: Path, overrides: list[str], run_dir: Path) -> Path:
     over = [f"model.start={start.resolve()}", f"model.end={end.resolve()}", *overrides]
     return train_once(base_config, over, run_dir)
@@ -65,8 +74,8 @@ def mlp_part(args, work: Path) -> dict:
     runs = [train_once(cfg, [*data, *epochs, f"seed={s}", "train.eval_every=0"], work / f"mlp_seed{s}") for s in (0, 1)]
     curve = curve_once(runs[0], runs[1], ROOT / "configs" / "mnist_mlp_curve.yaml", [*data, *curve_epochs, "train.eval_every=0"], work / f"mlp_curve_e{args.mlp_curve_epochs}")
     opts = EvalOptions(splits=("train", "test"), batch_size=1000, data_dir=args.data_dir)
-    _, line = analyse_path([str(r) for r in runs], points=args.points, out=str(work / "mlp_line_path"), opts=opts, quiet=True)
-    _, cur = analyse_path(curve_ref=str(curve), points=args.points, out=str(work / "mlp_curve_path"), opts=opts, quiet=True)
+    line = analyse_path([str(r) for r in runs], points=args.points, out=str(work / "mlp_line_path"), opts=opts)
+    cur = analyse_path(curve_ref=str(curve), points=args.points, out=str(work / "mlp_curve_path"), opts=opts)
     acc_l = np.array(line["metrics"]["test"]["accuracy"]) * 100
     ends_test = (acc_l[0] + acc_l[-1]) / 2
     mid = int(np.argmin(np.abs(np.array(line["ts"]) - 0.5)))
@@ -87,8 +96,8 @@ def ae_part(args, work: Path) -> dict:
     runs = [train_once(cfg, [*common, f"seed={s}", f"train.epochs={args.ae_epochs}"], work / f"ae_seed{s}_e{args.ae_epochs}") for s in (0, 1)]
     curve = curve_once(runs[0], runs[1], ROOT / "configs" / "fmnist_conv_ae_mae_curve.yaml", [*common, f"train.epochs={args.ae_curve_epochs}"], work / f"ae_curve_e{args.ae_curve_epochs}")
     opts = EvalOptions(splits=("test",), metrics=["model"], batch_size=500, max_examples=args.ae_test_examples, bn_batches=args.ae_bn_batches, data_dir=args.data_dir)
-    _, line = analyse_path([str(r) for r in runs], points=args.points, out=str(work / "ae_line_path"), opts=opts, quiet=True)
-    _, cur = analyse_path(curve_ref=str(curve), points=args.points, out=str(work / "ae_curve_path"), opts=opts, quiet=True)
+    line = analyse_path([str(r) for r in runs], points=args.points, out=str(work / "ae_line_path"), opts=opts)
+    cur = analyse_path(curve_ref=str(curve), points=args.points, out=str(work / "ae_curve_path"), opts=opts)
     ll, lc = np.array(line["metrics"]["test"]["loss"]), np.array(cur["metrics"]["test"]["loss"])
     ends = (ll[0] + ll[-1]) / 2
     return {

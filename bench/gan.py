@@ -35,7 +35,7 @@ from latentscape.data.registry import load_splits
 from latentscape.metrics.features import domain_feature_net, domain_net_config, sample_features
 from latentscape.metrics.fid import fid_from_stats
 from latentscape.metrics.reference_stats import reference_stats
-from latentscape.train.api import build_model, data_info_of
+from latentscape.rundir.load import build_model, data_info_of
 from latentscape.train.feature_net import train_domain_feature_net
 from latentscape.train.trainer import Trainer, seed_everything
 

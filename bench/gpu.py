@@ -47,9 +47,10 @@ from _common import REPO, default_data_dir, write_results
 from latentscape.config import config_from_dict, load_config
 from latentscape.data.registry import load_split
 from latentscape.data.types import Batch, ImageDataset
-from latentscape.models.base import DataInfo
+from latentscape.rundir.model import DataInfo
 from latentscape.registry import MODELS
-from latentscape.train.trainer import Callback, Trainer
+from latentscape.rundir.callbacks import Callback
+from latentscape.train.trainer import Trainer
 
 # Dense peak FLOP/s from the vendors' datasheets: (bf16 tensor core, tf32 tensor core).
 DATASHEET_PEAKS = {
@@ -244,16 +245,16 @@ def plane_seconds(device: torch.device, data_dir: str, grid: int, chunk: int) ->
     from plane import quick_mlp  # noqa: E402  (bench/plane.py: the same three MLPs)
 
     from latentscape.config import DataConfig
-    from latentscape.landscape.evaluate import PointEvaluator
-    from latentscape.landscape.params import named_params
-    from latentscape.landscape.path_metrics import combined, resolve_metrics
-    from latentscape.landscape.plane import grid_axes, plane_through
+    from latentscape.landscape.core.evaluate import PointEvaluator
+    from latentscape.landscape.core.params import named_params
+    from latentscape.landscape.core.metrics import combined, resolve_metrics
+    from latentscape.landscape.core.plane import grid_axes, plane_through
 
     train = load_split(DataConfig(name="mnist", data_dir=data_dir), "train")
     models = [quick_mlp(train, s) for s in (0, 1, 2)]
     plane = plane_through(*[named_params(m) for m in models])
     xs, ys = grid_axes(list(plane.points.values()), grid, 0.2)
-    ev = PointEvaluator(models[0], combined(resolve_metrics(models[0], ["model"])), batch_size=10_000,
+    ev = PointEvaluator(models[0], combined(resolve_metrics(models[0], ["model"])[0]), batch_size=10_000,
                         device=device, chunk_size=chunk)
     ev.evaluate(plane.grid(xs.tolist()[:2], ys.tolist()[:2]), {"train": train})  # warm-up
     sync(device)

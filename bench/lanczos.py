@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from _common import write_results
 
-from latentscape.landscape.hessian import lanczos, ritz
+from latentscape.landscape.core.hessian import lanczos, ritz
 
 
 class DiagonalHessian:

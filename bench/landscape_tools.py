@@ -5,7 +5,7 @@ over --train-examples MNIST images), on the same evaluation set (the first --exa
 
 1. a --grid x --grid filter-normalised random plane: `loss_landscapes.random_plane(...,
    normalization='filter')` (loss-landscapes 3.0.6: one forward pass per grid point, moving a
-   model copy in place) against `latentscape.landscape.surface.evaluate_surface` (the shared
+   model copy in place) against `latentscape.landscape.studies.surface.compute_surface` (the shared
    `PointEvaluator`: vmap over chunks of points, input-layer factorisation). Both use the *same*
    directions: we replay loss-landscapes' own RNG draws and scaling to recover its two directions
    and the exact grid coefficients it visits, and feed those to ours. BatchNorm keeps the model's
@@ -13,7 +13,7 @@ over --train-examples MNIST images), on the same evaluation set (the first --exa
 2. the top Hessian eigenvalue of the mean cross-entropy on the same set: a hand-written
    PyHessian-style loop (`torch.autograd.grad(..., create_graph=True)` once, then power iteration
    on double-backward products with the graph retained) against
-   `latentscape.landscape.hessian.power_iteration` (torch.func functional_call objective), from
+   `latentscape.landscape.core.hessian.power_iteration` (torch.func functional_call objective), from
    the same start vector and with the same tolerance.
 
     nice -n 10 python bench/landscape_tools.py [--grid 51] [--examples 1000] [--threads 1]
@@ -35,11 +35,11 @@ from _common import default_data_dir, write_results
 from latentscape.config import DataConfig
 from latentscape.data.loader import BatchLoader, iterate_in_order
 from latentscape.data.registry import load_split
-from latentscape.landscape.evaluate import PointEvaluator, PointSet
-from latentscape.landscape.hessian import HessianOperator, model_objective, power_iteration
-from latentscape.landscape.params import named_params
-from latentscape.landscape.path_metrics import combined, resolve_metrics
-from latentscape.landscape.surface import choose_strategy
+from latentscape.landscape.core.evaluate import PointEvaluator, PointSet
+from latentscape.landscape.core.hessian import HessianOperator, model_objective, power_iteration
+from latentscape.landscape.core.params import named_params
+from latentscape.landscape.core.metrics import combined, resolve_metrics
+from latentscape.landscape.core.grid import choose_strategy
 from latentscape.rundir.model import DataInfo
 from latentscape.models.classifier import CNNClassifierConfig, MLPClassifierConfig, build_cnn, build_mlp
 
@@ -71,6 +71,18 @@ def their_directions(net: torch.nn.Module, steps: int, distance: float, seed: in
     return [p.clone() for p in start], [p.clone() for p in d1], [p.clone() for p in d2]
 
 
+def their_plane(net: torch.nn.Module, metric, steps: int, seed: int):
+    """`loss_landscapes.random_plane(..., normalization='filter')` (timed), and its directions
+    replayed: (values (steps, steps), seconds, (start, d1, d2))."""
+    import loss_landscapes
+
+    t0 = time.perf_counter()
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        theirs = loss_landscapes.random_plane(net, metric, distance=1, steps=steps, normalization="filter", deepcopy_model=True)
+    return theirs, time.perf_counter() - t0, their_directions(net, steps, 1, seed)
+
+
 def their_coefficients(steps: int) -> np.ndarray:
     """(steps, steps, 2) coefficients (a, b) of w + a d1 + b d2 that random_plane evaluates at
     data_matrix[i][j]: it starts at w - steps/2 (d1 + d2), adds d1 per column i, and walks d2 up
@@ -83,27 +95,19 @@ def their_coefficients(steps: int) -> np.ndarray:
 
 
 def bench_surface(model, ds, steps: int, seed: int, batch_size: int) -> dict:
-    import loss_landscapes
     from loss_landscapes.metrics import Loss
 
     net = model.net
     x = ds.images.float() / 255  # (N, C, H, W) in [0, 1], as latentscape's batches
     y = ds.labels
-    metric = Loss(F.cross_entropy, x, y)
-    t0 = time.perf_counter()
-    torch.manual_seed(seed)
-    with torch.no_grad():
-        theirs = loss_landscapes.random_plane(net, metric, distance=1, steps=steps, normalization="filter", deepcopy_model=True)
-    t_theirs = time.perf_counter() - t0
-
-    start, d1, d2 = their_directions(net, steps, 1, seed)
+    theirs, t_theirs, (start, d1, d2) = their_plane(net, Loss(F.cross_entropy, x, y), steps, seed)
     names = ["net." + n for n, _ in net.named_parameters()]  # loss-landscapes' order = parameters()
     w = named_params(model)
     assert all(torch.equal(w[n], s) for n, s in zip(names, start))
     u = {n: t for n, t in zip(names, d1)}
     v = {n: t for n, t in zip(names, d2)}
     coeffs = their_coefficients(steps).reshape(-1, 2)  # (P, 2), row-major like their matrix
-    ev = PointEvaluator(model, combined(resolve_metrics(model, ["loss"])), batch_size=batch_size, recompute_bn=False)
+    ev = PointEvaluator(model, combined(resolve_metrics(model, ["loss"])[0]), batch_size=batch_size, recompute_bn=False)
     t0 = time.perf_counter()
     points = PointSet([w, u, v], torch.cat([torch.ones(len(coeffs), 1, dtype=torch.float64), torch.from_numpy(coeffs)], 1))  # (P, 3)
     chosen = choose_strategy(ev, points, {"test": ds})  # what evaluate_surface does (timed with it)

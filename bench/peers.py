@@ -10,7 +10,7 @@ torch-fidelity's KID (numpy, float32 features, subsets drawn with RandomState(se
 
 Rows (JSON keys `<work>_ratio`, plus `_s` timings and agreement numbers):
 - line_inprocess: 21 points of the segment between two MNIST MLPs (784-64-10) on the first
-  --examples test images: `PointEvaluator` (what `compute.evaluate_path` runs) vs
+  --examples test images: `PointEvaluator` (what `compute.path` runs) vs
   loss_landscapes.linear_interpolation on the very same 21 points (its start shifted one step
   back so that its steps land on t = 0, 0.05, ..., 1).
 - line_command: `latentscape path A B --points 21 --splits test` (whole process: start-up, load,
@@ -146,8 +146,9 @@ def landscapes(args, work: Path, results: dict) -> None:
 
     from latentscape.config import DataConfig
     from latentscape.data.registry import load_split
-    from latentscape.landscape.api import make_evaluator
-    from latentscape.landscape.evaluate import PointSet
+    from latentscape.landscape.core.metrics import contract_task
+    from latentscape.landscape.core.points import evaluator_for
+    from latentscape.landscape.core.evaluate import PointSet
     from latentscape.rundir.load import load_run
 
     runs = train_runs(args.data_dir, work, args.threads)
@@ -164,7 +165,7 @@ def landscapes(args, work: Path, results: dict) -> None:
         return nn.Sequential(*net) if isinstance(net, nn.Sequential) else net
 
     nets = [peer_net(m) for m in models]
-    ev = make_evaluator(models[0], metrics=["model"], batch_size=args.examples)
+    ev = evaluator_for(models[0], contract_task(models[0], ["model"]), batch_size=args.examples)
     inprocess_repeats = max(args.repeats, 10)  # tens of milliseconds each: more draws for a stable best
 
     # line: loss-landscapes evaluates start + k (end - start) / steps for k = 1..steps; starting

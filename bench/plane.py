@@ -22,10 +22,10 @@ from _common import default_data_dir, write_results
 from latentscape.config import DataConfig
 from latentscape.data.loader import BatchLoader, iterate_in_order
 from latentscape.data.registry import load_split
-from latentscape.landscape.evaluate import PointEvaluator
-from latentscape.landscape.params import named_params
-from latentscape.landscape.path_metrics import combined, resolve_metrics
-from latentscape.landscape.plane import grid_axes, plane_through
+from latentscape.landscape.core.evaluate import PointEvaluator
+from latentscape.landscape.core.params import named_params
+from latentscape.landscape.core.metrics import combined, resolve_metrics
+from latentscape.landscape.core.plane import grid_axes, plane_through
 from latentscape.rundir.model import DataInfo
 from latentscape.models.classifier import MLPClassifierConfig, build_mlp
 
@@ -80,7 +80,7 @@ def main() -> None:
     model = models[0]
 
     t0 = time.perf_counter()
-    ev = PointEvaluator(model, combined(resolve_metrics(model, ["model"])), batch_size=args.batch_size)
+    ev = PointEvaluator(model, combined(resolve_metrics(model, ["model"])[0]), batch_size=args.batch_size)
     res = ev.evaluate(plane.grid(xs.tolist(), ys.tolist()), {"train": train})["train"]
     ours_s = time.perf_counter() - t0
     t0 = time.perf_counter()

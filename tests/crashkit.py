@@ -90,3 +90,33 @@ def env_without_tensorboard(monkeypatch) -> None:
     monkeypatch.setenv("LATENTSCAPE_NO_TENSORBOARD", "1")
     monkeypatch.delenv(faults.FAULT_AT_ENV, raising=False)
     os.environ.pop(faults.FAULT_MODE_ENV, None)
+
+
+def write_steps(argv: list[str], monkeypatch) -> list[str]:
+    """Run the command `argv` in-process without faults; the names of its write steps, in order."""
+    from latentscape.cli import main
+
+    monkeypatch.setenv(faults.FAULT_AT_ENV, str(10**9))  # count, never fire
+    faults.reset()
+    try:
+        assert main(argv) == 0
+    finally:
+        monkeypatch.delenv(faults.FAULT_AT_ENV)
+    return faults.steps_counted()
+
+
+def interrupted(argv: list[str], step: int, monkeypatch) -> None:
+    """Run the command `argv` in-process, raising at its write step `step` (a kill there)."""
+    from latentscape.cli import main
+
+    monkeypatch.setenv(faults.FAULT_AT_ENV, str(step))
+    monkeypatch.setenv(faults.FAULT_MODE_ENV, "raise")
+    faults.reset()
+    try:
+        main(argv)
+        raise AssertionError(f"write step {step} was never reached")
+    except faults.InjectedFault:
+        pass
+    finally:
+        monkeypatch.delenv(faults.FAULT_AT_ENV)
+        monkeypatch.delenv(faults.FAULT_MODE_ENV)

@@ -100,19 +100,23 @@ def _eval(ns: argparse.Namespace) -> list[str]:
 
 
 def _landscape(ns: argparse.Namespace) -> list[str]:
-    from latentscape.commands._landscape_args import parse_range
-    from latentscape.landscape.path_metrics import PATH_METRICS
-    from latentscape.landscape.sharpness import POINT_METRICS
+    from latentscape.commands._landscape_args import parse_grid, parse_range, parse_span
+    from latentscape.landscape.core.metrics import PATH_METRICS
+    from latentscape.landscape.studies.user_model import LOSSES
 
-    _weights(*getattr(ns, "refs", []), getattr(ns, "run", None), getattr(ns, "curve", None))
-    allowed = set(PATH_METRICS.names()) | (set(POINT_METRICS) if ns.command == "path" else set())
+    run = getattr(ns, "run", None)
+    refs = [*getattr(ns, "refs", []), *(run if isinstance(run, list) else [run]), getattr(ns, "curve", None)]
+    if not getattr(ns, "model", None):  # with --model the weights are files
+        _weights(*refs)
+    allowed = set(PATH_METRICS.names()) | ({"loss", "accuracy"} if getattr(ns, "model", None) else set())
     names = [m for m in (getattr(ns, "metrics", None) or "").split(",") if m]
     problems = [f"unknown metric {m!r} (allowed: {', '.join(sorted(allowed))})" for m in names if m not in allowed]
+    loss = getattr(ns, "loss", "cross_entropy")
+    if loss not in LOSSES and ":" not in loss:
+        problems.append(f"unknown --loss {loss!r}")
     if ns.command == "path":
         parse_range(ns.range)
     if ns.command == "surface":
-        from latentscape.landscape.surface import parse_grid, parse_span
-
         parse_grid(ns.grid)
         parse_span(ns.range)
     return problems

@@ -2,14 +2,12 @@
 data (tiny models, ~1 minute on 2 cores): the index and browser tests open it.
 
 Kinds: run, connect, path (line and curve), plane, surface, trajectory, hessian, fge, probe, tune,
-demo. Where a command does not write summary.json yet (docs/ARCHITECTURE.md, "Reports"), a
-summary.json fixture in that contract's shape is added next to its real output, built from the
-numbers the command wrote; a summary the command wrote itself is kept.
+demo. Every analysis folder holds the summary.json its command wrote (docs/ARCHITECTURE.md,
+"Reports"): nothing here is a fixture.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -33,31 +31,6 @@ def _config(path: Path, model: dict, **train) -> Path:
 
 def _run(*args: str) -> None:
     assert main([*args]) == 0, args
-
-
-def _fixture(folder: Path, kind: str, title: str, finding: str, metrics) -> None:
-    """summary.json for an analysis whose command does not write one yet (`metrics`: a function
-    reading them from the command's own output, called only then)."""
-    if not (folder / "summary.json").is_file():
-        doc = {"kind": kind, "title": title, "finding": finding, "model": "mlp_classifier", "dataset": "digits", "metrics": metrics()}
-        (folder / "summary.json").write_text(json.dumps(doc))
-
-
-def _fixtures(analysis: Path, probe: Path) -> None:
-    def surface_metrics():
-        loss = json.loads((analysis / "surface" / "surface.json").read_text())["summary"]["test"]["loss"]
-        return {k: v for k, v in loss.items() if isinstance(v, (int, float))}
-
-    def top_eigenvalue():
-        return float(json.loads((analysis / "hessian" / "hessian.json").read_text())["top_eigenvalues"]["values"][0])
-
-    _fixture(analysis / "surface", "surface", "Test loss on two random filter-normalised directions around a",
-             "The test loss rises from its value at w on every side of the grid.", surface_metrics)
-    _fixture(analysis / "trajectory", "trajectory", "Training trajectory of a on its top-2 PCA plane",
-             "The checkpoints of a descend the test-loss surface to the final weights.", lambda: {"points": 5})
-    _fixture(analysis / "hessian", "hessian", "Hessian of a's training objective",
-             "The top Hessian eigenvalue of a is computed.", lambda: {"top eigenvalue": top_eigenvalue()})
-    _fixture(probe, "probe", "Codes of ae against PCA", "A logistic regression on ae's codes is compared with PCA.", lambda: {"runs": 1})
 
 
 def make_every_kind(root: Path) -> dict[str, Path]:
@@ -87,7 +60,8 @@ def _make(root: Path) -> dict[str, Path]:
     _run("trajectory", str(a), "--grid", "5", "--splits", "test", "--out", str(analysis / "trajectory"), *common)
     _run("hessian", str(a), "--top-k", "1", "--max-iter", "5", "--batches", "1", "--batch-size", "100",
          "--out", str(analysis / "hessian"), "--threads", "1")
-    _run("fge", str(b), "--cycles", "2", "--cycle-epochs", "1", "--batch-size", "32", "--max-train", "300", "--threads", "1")
+    _run("fge", str(b), "--cycles", "2", "--cycle-epochs", "1", "--batch-size", "32", "--max-train", "300", "--threads", "1",
+         "--out", str(runs / "fge"))
     ae = _config(root / "ae.yaml", {"name": "ae", "hidden_dims": [16], "latent_dim": 2, "losses": {"mse": 1.0}}, epochs=1)
     _run("train", str(ae), "--run-dir", str(runs / "ae"))
     _run("probe", str(runs / "ae"), "--baselines", "pca", "--max-train", "200", "--map-points", "0")
@@ -98,9 +72,8 @@ def _make(root: Path) -> dict[str, Path]:
     settings = DemoSettings(epochs=1, curve_epochs=1, points=3, hidden=16, latent_dim=4, threads=1, max_examples=100)
     run_demo(root / "demo", settings, quiet=True)
 
-    _fixtures(analysis, runs / "ae" / "analysis" / "probe")
     return {
         "run": a, "connect": runs / "chain", "path": runs / "path-line", "plane": runs / "plane",
         "surface": analysis / "surface", "trajectory": analysis / "trajectory", "hessian": analysis / "hessian",
-        "fge": b, "probe": runs / "ae" / "analysis" / "probe", "tune": root / "studies" / "lr", "demo": root / "demo",
+        "fge": runs / "fge", "probe": runs / "ae" / "analysis" / "probe", "tune": root / "studies" / "lr", "demo": root / "demo",
     }

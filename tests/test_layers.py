@@ -3,7 +3,11 @@
 Layers, bottom first; a module may import its own layer and the layers below it:
 
     errors, registry, io, config, timing, progress  <  data, nets, viz  <  rundir  <  losses, metrics  <  models
-    <  train  <  landscape, probe, tune  <  commands, cli, demo, compute
+    <  train  <  landscape.core  <  landscape.methods  <  landscape.studies, probe, tune
+    <  commands, cli, demo, compute
+
+`landscape` is layered inside: its pure maths (core) knows nothing of the methods that train
+(methods), which know nothing of the analyses that read runs and write folders (studies).
 """
 
 from __future__ import annotations
@@ -22,17 +26,22 @@ LAYERS: list[set[str]] = [
     {"losses", "metrics"},
     {"models"},
     {"train"},
-    {"landscape", "probe", "tune"},
+    {"landscape", "landscape.core"},
+    {"landscape.methods"},
+    {"landscape.studies", "probe", "tune"},
     {"commands", "cli", "demo", "compute", "__main__"},
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 
 
 def _top(module: str) -> str | None:
-    """'latentscape.train.api' -> 'train'; None for modules outside the package."""
+    """'latentscape.train.api' -> 'train', 'latentscape.landscape.core.params' -> 'landscape.core';
+    None for modules outside the package."""
     parts = module.split(".")
     if parts[0] != "latentscape":
         return None
+    if len(parts) > 2 and parts[1] == "landscape":
+        return f"landscape.{parts[2]}"
     return parts[1] if len(parts) > 1 else "__init__"
 
 
@@ -101,7 +110,11 @@ def test_the_checker_flags_upward_imports_inside_functions_and_relative_ones():
     assert check_module("latentscape.models.m", "from ..landscape import curves\n") == [
         "latentscape.models.m:1 imports latentscape.landscape (layer landscape is above models)"
     ]
-    assert check_module("latentscape.landscape.m", code) == []
+    assert check_module("latentscape.landscape.core.m", code) == []
+    assert check_module("latentscape.landscape.core.m", "from latentscape.landscape.studies import outputs\n") == [
+        "latentscape.landscape.core.m:1 imports latentscape.landscape.studies "
+        "(layer landscape.studies is above landscape.core)"
+    ]
 
 
 if __name__ == "__main__":  # pragma: no cover - a quick listing while refactoring

@@ -13,7 +13,7 @@ import torch
 
 from latentscape.config import config_from_dict
 from latentscape.data.types import ImageDataset
-from latentscape.train.trainer import Callback
+from latentscape.rundir.callbacks import Callback
 
 
 def tiny_dataset(n: int = 96, seed: int = 0, split: str = "train") -> ImageDataset:

@@ -463,3 +463,8 @@ def _deep_copy(raw: Any) -> Any:
     if isinstance(raw, list):
         return [_deep_copy(v) for v in raw]
     return raw
+
+
+def data_config(raw: dict[str, Any]) -> DataConfig:
+    """A validated `DataConfig` from plain data (the `data` section of a config; keys checked)."""
+    return _build(DataConfig, raw, "data.")

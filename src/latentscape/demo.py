@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from latentscape.config import config_from_dict
-from latentscape.landscape.analysis import EvalOptions, analyse_path
-from latentscape.landscape.outputs import adopt_config, write_json, write_report
-from latentscape.landscape.paths import PathResult
+from latentscape.io import write_json
+from latentscape.landscape.studies.inputs import EvalOptions, from_curve, from_refs
+from latentscape.landscape.studies.outputs import adopt_config, new_output_dir, write_report
+from latentscape.landscape.studies.path import path_study, write_path
 from latentscape.train.api import train_and_evaluate
 
 
@@ -57,18 +58,11 @@ def _curve_config(s: DemoSettings, a: Path, b: Path, out: Path) -> dict:
     return raw
 
 
-def _as_result(doc: dict) -> PathResult:
-    import numpy as np
-
-    values = {sp: {m: np.asarray(v) for m, v in ms.items()} for sp, ms in doc["metrics"].items()}
-    return PathResult(doc["ts"], values, doc["length"], doc["kind"], doc["strategy"])
-
-
 def run_demo(out: str | Path, settings: DemoSettings | None = None, quiet: bool = False) -> dict:
     """Train, connect, evaluate and draw; returns the summary written to demo.json."""
     import torch
 
-    from latentscape.landscape.paths import plot_compare
+    from latentscape.landscape.studies.path_plots import plot_compare
 
     s = settings or DemoSettings()
     out = Path(out)
@@ -84,9 +78,11 @@ def run_demo(out: str | Path, settings: DemoSettings | None = None, quiet: bool 
     curve_run = train_and_evaluate(config_from_dict(_curve_config(s, runs[0], runs[1], out)), out / "curve", quiet=True).path
     opts = EvalOptions(splits=("train", "test"), batch_size=500, max_examples=s.max_examples)
     say("[demo] evaluating the straight line and the curve ...")
-    _, line_doc = analyse_path([str(runs[0]), str(runs[1])], points=s.points, out=str(out / "line"), opts=opts, quiet=True)
-    _, curve_doc = analyse_path(curve_ref=str(curve_run), points=s.points, out=str(out / "curve_path"), opts=opts, quiet=True)
-    results = {"line": _as_result(line_doc), "curve": _as_result(curve_doc)}
+    results = {}
+    for kind, src, folder in (("line", from_refs([str(runs[0]), str(runs[1])], None), "line"), ("curve", from_curve(str(curve_run), None), "curve_path")):
+        results[kind] = path_study(src, opts, points=s.points)
+        write_path(new_output_dir("path", str(out / folder)), results[kind])
+    line_doc, curve_doc = (results[k].to_json() for k in ("line", "curve"))
     plot_compare(results, "test", "loss", out / "images" / "line_vs_curve_test_loss.png")
     plot_compare(results, "train", "loss", out / "images" / "line_vs_curve_train_loss.png")
     for name in ("dynamics.gif", "dynamics.png"):

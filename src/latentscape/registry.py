@@ -109,7 +109,7 @@ MODELS: Registry[Any] = Registry(
         "vae": "latentscape.models.autoencoder:VAE_ENTRY",
         "gan": "latentscape.models.gan:GAN_ENTRY",
         "autodecoder": "latentscape.models.autodecoder:AUTODECODER_ENTRY",
-        "curve": "latentscape.landscape.curve_model:CURVE_ENTRY",
+        "curve": "latentscape.landscape.methods.curve_model:CURVE_ENTRY",
     },
 )
 # Datasets: name (and aliases) -> DatasetEntry, see latentscape.data.registry.
@@ -177,8 +177,8 @@ LR_SCHEDULES: Registry[Callable[..., float]] = Registry(
 CURVE_KINDS: Registry[Callable[..., Any]] = Registry(
     "curve kind",
     {
-        "bezier": "latentscape.landscape.curves:bezier_coefficients",
-        "polychain": "latentscape.landscape.curves:polychain_coefficients",
+        "bezier": "latentscape.landscape.core.curves:bezier_coefficients",
+        "polychain": "latentscape.landscape.core.curves:polychain_coefficients",
     },
 )
 # KL-weight schedules of the VAE (model.beta_schedule), see models/schedules.py.

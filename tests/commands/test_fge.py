@@ -8,7 +8,7 @@ import torch
 from latentscape.cli import main
 from latentscape.config import config_from_dict
 from latentscape.errors import LatentscapeError
-from latentscape.landscape.fge import FGEConfig, cyclic_lr, scores
+from latentscape.landscape.methods.fge import FGEConfig, cyclic_lr, scores
 from latentscape.train.api import train_and_evaluate
 
 
@@ -24,7 +24,7 @@ def test_cyclic_lr_is_triangular_between_lr1_and_lr2():
 
 def test_scores_of_perfect_and_uniform_predictions():
     labels = torch.tensor([0, 1, 1])
-    assert scores(torch.eye(2)[labels], labels) == {"accuracy": 100.0, "nll": pytest.approx(0.0, abs=1e-6)}
+    assert scores(torch.eye(2)[labels], labels) == {"accuracy": 1.0, "nll": pytest.approx(0.0, abs=1e-6)}  # a fraction
     s = scores(torch.full((3, 2), 0.5), labels)
     assert s["nll"] == pytest.approx(0.6931, abs=1e-4)
 
@@ -39,13 +39,18 @@ def test_fge_command_writes_snapshots_and_ensemble(tmp_path, capsys):
     )
     run = train_and_evaluate(cfg, tmp_path / "r", quiet=True).path
     assert main(["fge", str(run), "--cycles", "3", "--cycle-epochs", "1", "--lr1", "0.05", "--lr2", "0.001", "--batch-size", "32"]) == 0
-    doc = json.loads((run / "eval" / "fge.json").read_text())
+    (folder,) = (run / "analysis").glob("fge-*")
+    doc = json.loads((folder / "fge.json").read_text())
     assert len(doc["snapshots"]) == 3 and len(doc["ensemble_by_size"]) == 3
     final = json.loads((run / "eval" / "final.json").read_text())
-    assert doc["original"]["accuracy"] == pytest.approx(final["test"]["accuracy"] * 100, abs=1e-4)
+    assert doc["original"]["accuracy"] == pytest.approx(final["test"]["accuracy"], abs=1e-6)  # fractions, like every other page
     assert doc["ensemble_by_size"][0] == doc["snapshots"][0]  # an ensemble of one is that snapshot
-    assert 0 <= doc["ensemble"]["accuracy"] <= 100
-    assert "FGE ensemble (3)" in capsys.readouterr().out
+    assert 0 <= doc["ensemble"]["accuracy"] <= 1
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["kind"] == "fge" and summary["metrics"]["ensemble accuracy"] == doc["ensemble"]["accuracy"]
+    assert f"{doc['ensemble']['accuracy']:.4f}" in summary["finding"] and "%" not in summary["finding"]
+    out = capsys.readouterr().out
+    assert "FGE ensemble (3)" in out and f"{doc['original']['accuracy']:.4f}" in out
 
 
 class _NaNLossAt(torch.nn.Module):
@@ -65,7 +70,7 @@ class _NaNLossAt(torch.nn.Module):
 
 
 def _classifier():
-    from latentscape.models.base import DataInfo
+    from latentscape.rundir.model import DataInfo
     from latentscape.registry import MODELS
 
     cfg = config_from_dict({"model": {"name": "mlp_classifier", "hidden_dims": [8]}})
@@ -77,22 +82,23 @@ def _classifier():
 def test_a_nan_loss_stops_fge_with_its_step_on_every_device(at_once, monkeypatch):
     """On the CPU the loss is checked at each step; on accelerators (played here by the CPU) the
     check stays on the device until a snapshot or the end: the same error, no host read per step."""
-    from latentscape.landscape import fge
+    from latentscape.landscape.methods import fge
     from tinydata import tiny_dataset
 
-    monkeypatch.setattr(fge._FiniteGuard, "__init__", _guard_init(at_once))
+    monkeypatch.setattr(fge.FiniteGuard, "__init__", _guard_init(at_once))
     cfg = FGEConfig(cycles=2, cycle_epochs=1.0, batch_size=16)  # 6 steps a cycle, snapshots after steps 3 and 9
     with pytest.raises(LatentscapeError, match=r"fge: loss became nan at step 4; lower --lr1"):
         fge.train_snapshots(_NaNLossAt(_classifier(), bad_call=5), tiny_dataset(96), cfg)
     reads = []
     monkeypatch.setattr(torch.Tensor, "__bool__", lambda t, _real=torch.Tensor.__bool__: reads.append(1) or _real(t))
-    snaps = fge.train_snapshots(_classifier(), tiny_dataset(96), cfg)
-    assert len(snaps) == 2
+    calls = []
+    snaps = fge.train_snapshots(_classifier(), tiny_dataset(96), cfg, progress=lambda done, total: calls.append((done, total)))
+    assert len(snaps) == 2 and calls == [(s, 12) for s in range(1, 13)]  # progress after every step
     assert len(reads) == (12 if at_once else 0)  # one per step at once; none when deferred
 
 
 def _guard_init(at_once: bool):
-    def init(self, device) -> None:
-        self.at_once, self.step, self.value = at_once, None, None
+    def init(self, device, diverged) -> None:
+        self.at_once, self.step, self.value, self.diverged = at_once, None, None, diverged
 
     return init

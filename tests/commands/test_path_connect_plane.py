@@ -8,7 +8,8 @@ import torch
 
 from latentscape.cli import main
 from latentscape.config import config_from_dict
-from latentscape.train.api import load_run, train_and_evaluate
+from latentscape.rundir.load import load_run
+from latentscape.train.api import train_and_evaluate
 
 
 # On the CPU the path's endpoints reproduce the run's own evaluation bit for bit; CUDA kernels may
@@ -92,6 +93,13 @@ def test_connect_then_path_and_plane_along_the_curve(runs, tmp_path):
     plane = json.loads((pl / "plane.json").read_text())
     assert np.array(plane["values"]["test"]["loss"]).shape == (3, 3)
     assert len(plane["curve_xy"]) == 61 and (pl / "images" / "plane_loss_test.png").is_file()
+    # the finding is the comparison the plane is drawn for, measured on both paths
+    line, curve = plane["paths"]["line"], plane["paths"]["curve"]
+    assert line["values"]["test"]["loss"][0] == doc["metrics"]["test"]["loss"][0]  # both start at A
+    assert _same(curve["values"]["test"]["loss"][-1], final_b["test"]["loss"])
+    finding = json.loads((pl / "summary.json").read_text())["finding"]
+    assert f"barrier of the straight line is {line['summary']['test']['loss']['barrier']:.3g}" in finding
+    assert "trained bezier curve (1 bend)" in finding and f"{curve['summary']['test']['loss']['barrier']:.3g}" in finding
 
 
 def test_plane_through_three_runs(runs, tmp_path):
@@ -103,3 +111,6 @@ def test_plane_through_three_runs(runs, tmp_path):
     grid = np.array(doc["values"]["test"]["accuracy"])
     assert grid.shape == (4, 4) and np.all((0 <= grid) & (grid <= 1))
     assert doc["grid_x"][0] < 0 < pts[1][0] < doc["grid_x"][-1]  # margins around the points
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["kind"] == "plane" and "straight line a -> b" in summary["finding"] and "broken line through c" in summary["finding"]
+    assert summary["metrics"]["line test loss barrier"] == doc["paths"]["line"]["summary"]["test"]["loss"]["barrier"]

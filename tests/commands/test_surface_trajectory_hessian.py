@@ -7,7 +7,7 @@ import pytest
 
 from latentscape.cli import main
 from latentscape.config import config_from_dict
-from latentscape.landscape.vtk import read_structured_grid
+from latentscape.landscape.studies.vtk import read_structured_grid
 from latentscape.train.api import train_and_evaluate
 
 
@@ -49,12 +49,30 @@ def test_surface_cli_writes_grid_plots_vtk_and_matches_own_loss(runs, tmp_path):
     for kind in ("filled", "contour", "3d"):
         assert (out / "images" / f"surface_loss_test_{kind}.png").is_file()
     assert (out / "surface.npz").is_file() and (out / "report.html").is_file()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["kind"] == "surface" and summary["metrics"]["test loss at w"] == final["test"]["loss"]
+    assert f"{final['test']['loss']:.4g} at w and ranges" in summary["finding"] and "examples" not in summary["finding"]
+    from latentscape.viz.discover import describe
+
+    assert [e.kind for e in describe(out)] == ["surface"]  # listed as what it is, not as a training run
     # the same seed gives the same directions for another run of the architecture; 1-D works
     out_b = tmp_path / "b"
     assert main(["surface", str(runs["b"]), "--dims", "1", "--grid", "5", "--out", str(out_b), "--splits", "test"]) == 0
     doc_b = json.loads((out_b / "surface.json").read_text())
     assert doc_b["grid_y"] is None and len(doc_b["values"]["test"]["loss"]) == 5
     assert (out_b / "images" / "surface_loss.png").is_file()
+
+
+def test_a_surface_on_a_subset_says_so(runs, tmp_path, capsys):
+    out = tmp_path / "s"
+    assert main(["surface", str(runs["a"]), "--grid", "3", "--splits", "test", "--max-examples", "50", "--out", str(out), "--plots", "none"]) == 0
+    doc = json.loads((out / "surface.json").read_text())
+    n = doc["full_sizes"]["test"]
+    assert doc["examples"]["test"] == 50 and n > 50
+    at = doc["summary"]["test"]["loss"]["origin"]
+    finding = json.loads((out / "summary.json").read_text())["finding"]
+    assert f"is {at:.4g} at w (on 50 of {n:,} test examples)" in finding
+    assert f"at w {at:.4g} (on 50 of {n:,} test examples)" in capsys.readouterr().out
 
 
 def test_surface_default_folder_is_under_the_run_and_bad_input_is_exit_2(runs, capsys):
@@ -77,6 +95,8 @@ def test_trajectory_cli_reports_explained_variance(runs, tmp_path, capsys):
     assert (out / "images" / "surface_loss_test_filled.png").is_file()
     # the final weights are a grid node, so the summary has the value there, as `surface` does
     assert 0.0 in doc["grid_x"] and 0.0 in doc["grid_y"] and doc["summary"]["test"]["loss"]["origin"] is not None
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["kind"] == "trajectory" and f"{evr[0]:.2f} + {evr[1]:.2f}" in summary["finding"]
 
 
 def test_trajectory_without_kept_checkpoints_is_a_clear_error(tmp_path, capsys):
@@ -95,16 +115,24 @@ def test_hessian_cli_and_sharpness_along_a_path(runs, tmp_path):
     assert doc["trace"]["estimate"] > 0 and len(doc["density"]["nodes"][0]) <= 12
     assert max(doc["density"]["nodes"][0]) == pytest.approx(top[0], rel=0.05)  # Lanczos finds the top too
     assert (out / "images" / "hessian_density.png").is_file() and doc["complete"] is True
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["kind"] == "hessian" and summary["metrics"]["top eigenvalue"] == top[0] and f"{top[0]:.4g}" in summary["finding"]
     p = tmp_path / "p"
     assert main(["path", str(runs["a"]), str(runs["b"]), "--points", "3", "--metrics", "loss,hessian_top", "--splits", "test", "--out", str(p)]) == 0
     path = json.loads((p / "path.json").read_text())
     assert set(path["metrics"]["test"]) == {"loss", "hessian_top"}
     assert len(path["metrics"]["test"]["hessian_top"]) == 3 and path["metrics"]["test"]["hessian_top"][0] > 0
+    # one metric protocol: a plane takes the point metric too
+    pl = tmp_path / "pl"
+    assert main(["plane", str(runs["a"]), str(runs["b"]), f"{runs['a']}@init", "--grid", "2", "--compare-points", "2", "--metrics",
+                 "hessian_top", "--splits", "test", "--out", str(pl), "--plots", "none"]) == 0
+    plane = json.loads((pl / "plane.json").read_text())
+    assert set(plane["values"]["test"]) == {"hessian_top"} and plane["paths"]["line"]["values"]["test"]["hessian_top"][0] == pytest.approx(path["metrics"]["test"]["hessian_top"][0], rel=1e-6)
 
 
 def test_hessian_writes_each_stage_as_it_finishes(runs, tmp_path, monkeypatch, capsys):
     """A failure (or a kill) in a later stage keeps the eigenvalues already computed."""
-    from latentscape.landscape import hessian as H
+    from latentscape.landscape.core import hessian as H
 
     def broken_trace(*args, **kwargs):
         raise KeyboardInterrupt  # as if the user stopped the run during the trace

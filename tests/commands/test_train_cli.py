@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from latentscape.cli import main
-from latentscape.train.api import load_run
+from latentscape.rundir.load import load_run
 
 
 def _cli(*args):

@@ -23,8 +23,9 @@ import torch
 import latentscape
 from latentscape.cli import main
 from latentscape.config import load_config
-from latentscape.train.api import build_model, data_info_of, load_data, train_and_evaluate
-from latentscape.train.checkpoint import load_weights
+from latentscape.rundir.load import build_model, data_info_of
+from latentscape.train.api import load_data, train_and_evaluate
+from latentscape.rundir.checkpoint import load_weights
 from latentscape.train.trainer import Trainer
 from tinydata import CrashAt
 

@@ -72,8 +72,8 @@ def perturbed(model: nn.Module, seed: int, scale: float = 0.3) -> dict[str, torc
 
 def sharding_setup():
     """A model, five points and a dataset for the two-rank sharding test."""
-    from latentscape.landscape.evaluate import PointSet
-    from latentscape.landscape.params import named_params
+    from latentscape.landscape.core.evaluate import PointSet
+    from latentscape.landscape.core.params import named_params
 
     a = mlp(0)
     basis = [named_params(a), named_params(mlp(1)), perturbed(a, 2)]
@@ -82,21 +82,38 @@ def sharding_setup():
 
 
 def sharding_worker(rank: int, port: int, queue) -> None:
-    """One gloo rank: evaluate the shared points, report (rank, own indices, world, results)."""
+    """One gloo rank: evaluate the shared points in chunks of 2; report (rank, the chunks it
+    computed, the values it ends with)."""
     import os
 
     import torch.distributed as dist
 
-    from latentscape.landscape.evaluate import PointEvaluator, shard
-    from latentscape.landscape.path_metrics import combined, resolve_metrics
+    from latentscape.landscape.core import points as P
+    from latentscape.landscape.core.metrics import contract_task
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
     dist.init_process_group("gloo", rank=rank, world_size=2)
+    computed = []
+    real = P.evaluate_chunk
+
+    def spy(evaluator, task, points, rows, data):
+        computed.append(list(rows))
+        return real(evaluator, task, points, rows, data)
+
+    P.evaluate_chunk = spy
     try:
         model, pts, data = sharding_setup()
-        mine, _, world = shard(range(len(pts)))
-        res = PointEvaluator(model, combined(resolve_metrics(model)), batch_size=8).evaluate(pts, data)
-        queue.put((rank, mine, world, {m: v.tolist() for m, v in res["test"].items()}))
+        task = contract_task(model)
+        got = P.evaluate_points(P.evaluator_for(model, task, batch_size=8), task, pts, data, chunk=2)
+        queue.put((rank, computed, got.done.tolist(), {m: v.tolist() for m, v in got.values["test"].items()}))
     finally:
         dist.destroy_process_group()
+
+
+def surface_of(model, w, dirs, xs, ys, data, metrics=("model",), **options):
+    """`studies.surface.compute_surface` with the model's own metrics (`metrics`)."""
+    from latentscape.landscape.core.metrics import contract_task
+    from latentscape.landscape.studies.surface import compute_surface
+
+    return compute_surface(model, contract_task(model, list(metrics)), w, dirs, xs, ys, data, **options)

@@ -5,11 +5,11 @@ import torch
 
 from landscape_nets import bn_convnet, images, perturbed
 from latentscape.data.loader import iterate_in_order
-from latentscape.landscape.batched_bn import BatchedBatchNorm
-from latentscape.landscape.batchnorm import BatchNormRecomputer
-from latentscape.landscape.evaluate import PointEvaluator, PointSet
-from latentscape.landscape.params import named_params
-from latentscape.landscape.path_metrics import combined, resolve_metrics
+from latentscape.landscape.core.batched_bn import BatchedBatchNorm
+from latentscape.landscape.core.batchnorm import BatchNormRecomputer
+from latentscape.landscape.core.evaluate import PointEvaluator, PointSet
+from latentscape.landscape.core.params import named_params
+from latentscape.landscape.core.metrics import combined, resolve_metrics
 
 
 def test_stacked_statistics_equal_per_point_recomputation():
@@ -34,7 +34,7 @@ def test_batchnorm_vmap_matches_the_loop_on_every_split():
     coeffs = torch.rand(7, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 2 - 0.5
     coeffs[0] = torch.tensor([1.0, 0.0, 0.0])  # a basis element: through the exact loop
     pts = PointSet(basis, coeffs)
-    metric = combined(resolve_metrics(a))
+    metric = combined(resolve_metrics(a)[0])
     data = {"train": train, "test": test}
     fast_ev = PointEvaluator(a, metric, batch_size=16, bn_data=train, chunk_size=4)
     fast = fast_ev.evaluate(pts, data)

@@ -2,8 +2,8 @@ import torch
 
 from landscape_nets import bn_convnet, images, perturbed
 from latentscape.data.loader import iterate_in_order
-from latentscape.landscape.batchnorm import BatchNormRecomputer, fresh_buffers, has_batchnorm
-from latentscape.landscape.params import named_params
+from latentscape.landscape.core.batchnorm import BatchNormRecomputer, fresh_buffers, has_batchnorm
+from latentscape.landscape.core.params import named_params
 
 
 def _batches(ds):

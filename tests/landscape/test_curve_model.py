@@ -2,10 +2,10 @@ import torch
 
 from latentscape.data.loader import iterate_in_order
 from latentscape.data.types import ImageDataset
-from latentscape.landscape.params import named_params
-from latentscape.models.base import DataInfo
+from latentscape.landscape.core.params import named_params
+from latentscape.rundir.model import DataInfo
 from latentscape.models.classifier import MLPClassifierConfig, build_mlp
-from latentscape.landscape.curve_model import CurveModel
+from latentscape.landscape.methods.curve_model import CurveModel
 
 
 def _data(n=32):

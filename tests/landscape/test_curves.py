@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from latentscape.landscape import params as P
-from latentscape.landscape.curves import Curve, coefficients, line
+from latentscape.landscape.core import params as P
+from latentscape.landscape.core.curves import Curve, coefficients, line
 
 
 def _p(seed):

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from landscape_nets import bn_convnet, images, mlp
-from latentscape.landscape.evaluate import PointEvaluator, PointSet
-from latentscape.landscape.params import named_params
-from latentscape.landscape.path_metrics import combined, resolve_metrics
+from latentscape.landscape.core.evaluate import PointEvaluator, PointSet
+from latentscape.landscape.core.params import named_params
+from latentscape.landscape.core.metrics import combined, resolve_metrics
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
@@ -44,7 +44,7 @@ def _line(a, b, n: int = 9) -> PointSet:
 def test_a_path_copies_each_split_at_most_once(device, use_vmap, monkeypatch):
     data = {"train": images(40), "test": images(24, seed=5)}
     a, b = mlp(0), mlp(1)
-    ev = PointEvaluator(a, combined(resolve_metrics(a)), batch_size=16, device=device, use_vmap=use_vmap, chunk_size=2)
+    ev = PointEvaluator(a, combined(resolve_metrics(a)[0]), batch_size=16, device=device, use_vmap=use_vmap, chunk_size=2)
     calls = count_copies(monkeypatch, data.values())
     for _ in range(2):  # a second evaluation (another path, a plane) reuses the copies too
         ev.evaluate(_line(a, b), data)
@@ -57,7 +57,7 @@ def test_a_path_copies_each_split_at_most_once(device, use_vmap, monkeypatch):
 def test_batchnorm_statistics_per_point_copy_the_training_split_once(device, use_vmap, monkeypatch):
     train, test = images(48), images(16, seed=3)
     a, b = bn_convnet(0), bn_convnet(1)
-    ev = PointEvaluator(a, combined(resolve_metrics(a)), batch_size=16, device=device, bn_data=train,
+    ev = PointEvaluator(a, combined(resolve_metrics(a)[0]), batch_size=16, device=device, bn_data=train,
                         use_vmap=use_vmap, chunk_size=2)
     calls = count_copies(monkeypatch, [train, test])
     ev.evaluate(_line(a, b, 5), {"test": test})

@@ -6,8 +6,8 @@ from torch import nn
 
 from landscape_nets import bn_convnet, mlp
 from latentscape.errors import LatentscapeError
-from latentscape.landscape.directions import filter_norms, gaussian_like, random_directions
-from latentscape.landscape.params import named_params
+from latentscape.landscape.core.directions import filter_norms, gaussian_like, random_directions
+from latentscape.landscape.core.params import named_params
 
 
 def test_filter_normalisation_preserves_each_filters_norm():

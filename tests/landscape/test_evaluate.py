@@ -5,11 +5,11 @@ import torch
 
 from landscape_nets import bn_convnet, images, mlp, norm_convnet, perturbed
 from latentscape.data.loader import iterate_in_order
-from latentscape.landscape.batchnorm import BatchNormRecomputer
-from latentscape.landscape.curves import Curve
-from latentscape.landscape.evaluate import PointEvaluator, PointSet
-from latentscape.landscape.params import named_params
-from latentscape.landscape.path_metrics import resolve_metrics, combined
+from latentscape.landscape.core.batchnorm import BatchNormRecomputer
+from latentscape.landscape.core.curves import Curve
+from latentscape.landscape.core.evaluate import PointEvaluator, PointSet
+from latentscape.landscape.core.params import named_params
+from latentscape.landscape.core.metrics import resolve_metrics, combined
 
 
 def _own_eval(model, ds, bs=16):
@@ -23,7 +23,7 @@ def _own_eval(model, ds, bs=16):
 
 
 def _evaluator(model, **kw):
-    return PointEvaluator(model, combined(resolve_metrics(model)), batch_size=16, **kw)
+    return PointEvaluator(model, combined(resolve_metrics(model)[0]), batch_size=16, **kw)
 
 
 def test_ends_of_a_line_reproduce_endpoint_models_bit_for_bit():

@@ -3,16 +3,13 @@
 import numpy as np
 import pytest
 import torch
-from landscape_nets import images
+from landscape_nets import images, surface_of
 
 from latentscape.data.types import Batch
-from latentscape.landscape.directions import random_directions
-from latentscape.landscape.evaluate import PointEvaluator
-from latentscape.landscape.hessian import HessianOperator, model_objective
-from latentscape.landscape.params import named_params
-from latentscape.landscape.path_metrics import combined, resolve_metrics
-from latentscape.landscape.surface import evaluate_surface
-from latentscape.landscape.surface_analysis import bn_forward, group_param_names, restrict
+from latentscape.landscape.core.directions import random_directions
+from latentscape.landscape.core.hessian import HessianOperator, model_objective
+from latentscape.landscape.core.params import named_params
+from latentscape.landscape.studies.surface import group_param_names, restrict
 from latentscape.rundir.model import DataInfo
 from latentscape.registry import MODELS
 
@@ -55,8 +52,7 @@ def test_surface_runs_for_autoencoders_and_gan_groups(name, overrides, group):
     model = _build(name, overrides)
     w = named_params(model)
     dirs = [restrict(d, group_param_names(model, group)) for d in random_directions(w, 2, seed=0)]
-    ev = PointEvaluator(model, combined(resolve_metrics(model, ["model"])), batch_size=8, bn_data=images(8, side=28), bn_forward=bn_forward)
     xs = np.array([-0.5, 0.0, 0.5])
-    surf = evaluate_surface(ev, w, dirs, xs, xs, {"test": images(8, side=28)})
+    surf = surface_of(model, w, dirs, xs, xs, {"test": images(8, side=28)}, batch_size=8, bn_data=images(8, side=28))
     for m, v in surf.values["test"].items():
         assert v.shape == (3, 3) and np.isfinite(v).all(), m

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from latentscape.data.types import Batch
-from latentscape.landscape import hessian as H
+from latentscape.landscape.core import hessian as H
 
 
 class Quadratic(nn.Module):

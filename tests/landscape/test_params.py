@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from latentscape.errors import LatentscapeError
-from latentscape.landscape import params as P
+from latentscape.landscape.core import params as P
 
 
 def _p(seed, shapes=((3, 2), (4,))):

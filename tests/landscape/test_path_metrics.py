@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from latentscape.data.types import Batch
-from latentscape.landscape.path_metrics import PATH_METRICS, resolve_metrics, ssim_per_example
-from latentscape.landscape.paths import summarize
+from latentscape.landscape.core.metrics import PATH_METRICS, resolve_metrics, ssim_per_example
+from latentscape.landscape.core.summaries import summarize
 
 
 def test_ssim_is_one_for_identical_images_and_drops_with_noise():
@@ -48,7 +48,7 @@ def test_autoencoder_gets_model_and_ssim_metrics():
     x = torch.rand(2, 1, 8, 8)
     batch = Batch(x, torch.zeros(2, dtype=torch.long), torch.arange(2))
     out = {}
-    for fn in resolve_metrics(m, ["model", "ssim"]):
+    for fn in resolve_metrics(m, ["model", "ssim"])[0]:
         out.update(fn(m, batch))
     assert set(out) == {"loss", "ssim"} and out["ssim"].shape == (2,)
     with pytest.raises(Exception):
@@ -68,7 +68,7 @@ def test_lpips_metric_mechanics_with_random_backbone(monkeypatch):
     real = lp.LPIPS
     monkeypatch.setattr(lp, "LPIPS", lambda net="alex": real(net, heads_path=_heads_dir() / f"{net}.pth", pretrained_backbone=False))
     m = _AE()
-    (fn,) = resolve_metrics(m, ["lpips"])
+    (fn,), _ = resolve_metrics(m, ["lpips"])
     x = torch.rand(2, 1, 8, 8)
     d = fn(m, Batch(x, torch.zeros(2, dtype=torch.long), torch.arange(2)))["lpips"]
     assert d.shape == (2,) and torch.all(d >= 0)

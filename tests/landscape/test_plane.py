@@ -3,9 +3,9 @@ import pytest
 import torch
 
 from latentscape.errors import LatentscapeError
-from latentscape.landscape import params as P
-from latentscape.landscape.curves import Curve
-from latentscape.landscape.plane import curve_in_plane, grid_axes, plane_for_curve, plane_through
+from latentscape.landscape.core import params as P
+from latentscape.landscape.core.curves import Curve
+from latentscape.landscape.core.plane import curve_in_plane, grid_axes, plane_for_curve, plane_through
 
 
 def _p(seed):

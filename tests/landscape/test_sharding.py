@@ -1,14 +1,13 @@
-"""Points sharded across two gloo ranks give the single-process results on every rank."""
+"""Chunks of points dealt out to two gloo ranks: every rank ends with the single-process values."""
 
 import socket
 
 import pytest
-import torch
 import torch.multiprocessing as mp
 
 from landscape_nets import sharding_setup, sharding_worker
-from latentscape.landscape.evaluate import PointEvaluator
-from latentscape.landscape.path_metrics import combined, resolve_metrics
+from latentscape.landscape.core.metrics import contract_task
+from latentscape.landscape.core.points import evaluate_points, evaluator_for
 
 
 def _free_port():
@@ -18,9 +17,10 @@ def _free_port():
 
 
 @pytest.mark.timeout(120)
-def test_two_ranks_share_points_and_agree_with_one_process():
+def test_two_ranks_share_chunks_and_agree_with_one_process_exactly():
     model, pts, data = sharding_setup()
-    ref = PointEvaluator(model, combined(resolve_metrics(model)), batch_size=8).evaluate(pts, data)["test"]
+    task = contract_task(model)
+    ref = evaluate_points(evaluator_for(model, task, batch_size=8), task, pts, data, chunk=2).values["test"]
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     port = _free_port()
@@ -34,9 +34,8 @@ def test_two_ranks_share_points_and_agree_with_one_process():
             p.join(timeout=30)
             if p.is_alive():
                 p.kill()
-    shares = {rank: mine for rank, mine, _, _ in got}
-    assert shares == {0: [0, 2, 4], 1: [1, 3]}
-    for _, _, world, res in got:
-        assert world == 2
-        for m, v in res.items():
-            torch.testing.assert_close(torch.tensor(v, dtype=torch.float64), torch.tensor(ref[m], dtype=torch.float64), atol=1e-6, rtol=1e-6)
+    shares = {rank: chunks for rank, chunks, _, _ in got}
+    assert shares == {0: [[0, 1], [4]], 1: [[2, 3]]}  # chunk r * world + rank in round r
+    for _, _, done, res in got:
+        assert all(done)
+        assert res == {m: v.tolist() for m, v in ref.items()}  # bit for bit: a point's value depends on its chunk only

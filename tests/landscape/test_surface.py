@@ -4,16 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from landscape_nets import bn_convnet, images, mlp, norm_convnet
+from landscape_nets import bn_convnet, images, mlp, norm_convnet, surface_of
 from latentscape.data.types import Batch
 from latentscape.errors import CheckpointError, DataError, LatentscapeError
-from latentscape.landscape.directions import random_directions
-from latentscape.landscape.evaluate import PointEvaluator
-from latentscape.landscape.params import add, named_params, norm, scale
-from latentscape.landscape.path_metrics import resolve_metrics
-from latentscape.landscape.surface import axes, evaluate_surface, parse_grid, parse_span
-from latentscape.landscape.trajectory import axis_through_zero, pca_plane, trajectory_axes
-from latentscape.landscape.vtk import read_structured_grid, write_structured_grid
+from latentscape.landscape.core.directions import random_directions
+from latentscape.landscape.core.params import add, named_params, norm, scale
+from latentscape.commands._landscape_args import parse_grid, parse_span
+from latentscape.landscape.core.grid import axes
+from latentscape.landscape.core.trajectory import axis_through_zero, pca_plane, trajectory_axes
+from latentscape.landscape.studies.vtk import read_structured_grid, write_structured_grid
 
 
 def _own_metrics(model, ds):
@@ -29,8 +28,7 @@ def test_surface_at_origin_is_the_models_own_loss_and_moves_away_from_it(dims):
     w = named_params(model)
     dirs = random_directions(w, dims, seed=0)
     xs, ys = axes([(-1.0, 1.0)], [5], dims)
-    ev = PointEvaluator(model, resolve_metrics(model, ["model"])[0], batch_size=16)
-    surf = evaluate_surface(ev, w, dirs, xs, ys, {"train": ds})
+    surf = surface_of(model, w, dirs, xs, ys, {"train": ds}, batch_size=16)
     own = _own_metrics(model, ds)
     at = surf.origin_index()
     assert at == ((2,) if dims == 1 else (2, 2))
@@ -53,10 +51,9 @@ def test_batchnorm_fixed_or_recomputed():
     w = named_params(model)
     dirs = random_directions(w, 2, seed=1)
     xs, ys = axes([(-0.5, 0.5)], [3], 2)
-    fn = resolve_metrics(model, ["model"])[0]
-    fixed = evaluate_surface(PointEvaluator(model, fn, batch_size=16, recompute_bn=False), w, dirs, xs, ys, {"t": ds})
+    fixed = surface_of(model, w, dirs, xs, ys, {"t": ds}, batch_size=16, recompute_bn=False)
     assert fixed.strategy in ("vmap", "factorised")
-    recomputed = evaluate_surface(PointEvaluator(model, fn, batch_size=16, bn_data=ds), w, dirs, xs, ys, {"t": ds})
+    recomputed = surface_of(model, w, dirs, xs, ys, {"t": ds}, batch_size=16, bn_data=ds)
     assert recomputed.strategy in ("loop", "vmap-batchnorm")  # statistics recomputed per point either way
     assert fixed.values["t"]["loss"][1, 1] == pytest.approx(_own_metrics(model, ds)["loss"], rel=1e-5)
     assert not np.allclose(fixed.values["t"]["loss"], recomputed.values["t"]["loss"])
@@ -134,9 +131,7 @@ def test_strategy_choice_keeps_the_numbers(make):
     w = named_params(model)
     dirs = random_directions(w, 2, seed=2)
     xs, ys = axes([(-1.0, 1.0)], [4], 2)
-    fn = resolve_metrics(model, ["model"])[0]
-    auto = PointEvaluator(model, fn, batch_size=8, chunk_size=2)
-    got = evaluate_surface(auto, w, dirs, xs, ys, {"t": ds})
+    got = surface_of(model, w, dirs, xs, ys, {"t": ds}, batch_size=8, chunk_size=2)
     assert got.strategy in ("factorised", "factorised-loop", "loop")
-    ref = evaluate_surface(PointEvaluator(model, fn, batch_size=8, use_vmap=False), w, dirs, xs, ys, {"t": ds}, auto_strategy=False)
+    ref = surface_of(model, w, dirs, xs, ys, {"t": ds}, batch_size=8, use_vmap=False, auto_strategy=False)
     np.testing.assert_allclose(got.values["t"]["loss"], ref.values["t"]["loss"], rtol=1e-5)

@@ -12,7 +12,8 @@ from latentscape.errors import LatentscapeError
 from latentscape.metrics.base import EvalContext, MetricNotApplicable
 from latentscape.metrics.features import build_feature_net, domain_feature_net
 from latentscape.registry import METRICS
-from latentscape.train.api import load_run, train_and_evaluate
+from latentscape.rundir.load import load_run
+from latentscape.train.api import train_and_evaluate
 
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from latentscape.metrics.lpips import LPIPS, unit_normalize
-from latentscape.metrics.weights import WeightsError
+from latentscape.nets.weights import WeightsError
 from latentscape.nets.lpips_backbones import BACKBONES, LPIPSBackbone
 
 

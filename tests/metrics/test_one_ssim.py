@@ -6,14 +6,14 @@ from sklearn.datasets import load_digits
 from torchmetrics.functional.image import structural_similarity_index_measure
 
 from latentscape.data.types import Batch
-from latentscape.landscape.path_metrics import PATH_METRICS, ssim_per_example
+from latentscape.landscape.core.metrics import PATH_METRICS, ssim_per_example
 from latentscape.losses.image import ssim
 from latentscape.registry import METRICS
 from types import SimpleNamespace
 
 from latentscape.data.types import ImageDataset
 from latentscape.metrics.base import EvalContext
-from latentscape.models.base import LatentModel
+from latentscape.rundir.model import LatentModel
 
 
 class Halver(LatentModel):

@@ -8,7 +8,7 @@ import torch
 from latentscape.config import config_from_dict
 from latentscape.data.types import ImageDataset
 from latentscape.metrics.base import EvalContext, MetricNotApplicable
-from latentscape.models.base import DataInfo, LatentModel
+from latentscape.rundir.model import DataInfo, LatentModel
 from latentscape.registry import METRICS, MODELS
 
 

@@ -5,7 +5,7 @@ import hashlib
 import pytest
 import torch
 
-from latentscape.metrics.weights import WeightsError, WeightsSpec, load_state_dict, resolve_weights
+from latentscape.nets.weights import WeightsError, WeightsSpec, load_state_dict, resolve_weights
 
 
 def _file(tmp_path, name="w.pth"):

@@ -16,7 +16,8 @@ from latentscape.errors import ConfigError, DataError
 from latentscape.models.autodecoder import AutoDecoder
 from latentscape.models.autodecoder_config import AutoDecoderConfig
 from latentscape.rundir.model import DataInfo
-from latentscape.train.api import load_run, train_and_evaluate
+from latentscape.rundir.load import load_run
+from latentscape.train.api import train_and_evaluate
 from latentscape.rundir.checkpoint import load_checkpoint, load_weights
 from latentscape.train.optim import build_optimizer
 from latentscape.config import OptimizerConfig

@@ -9,7 +9,7 @@ from latentscape.config import config_from_dict
 from latentscape.data.types import Batch
 from latentscape.errors import ConfigError
 from latentscape.models.autoencoder import VAE, Autoencoder
-from latentscape.models.base import DataInfo
+from latentscape.rundir.model import DataInfo
 from latentscape.registry import MODELS
 
 INFO = DataInfo((1, 8, 8), 10, 64)

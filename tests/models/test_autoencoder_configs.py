@@ -7,7 +7,7 @@ import yaml
 
 from latentscape.config import load_config
 from latentscape.models.autoencoder import VAE, Autoencoder
-from latentscape.models.base import DataInfo
+from latentscape.rundir.model import DataInfo
 from latentscape.registry import MODELS
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"

@@ -7,7 +7,7 @@ from PIL import Image
 
 from latentscape.config import config_from_dict
 from latentscape.data.types import ImageDataset
-from latentscape.models.base import DataInfo
+from latentscape.rundir.model import DataInfo
 from latentscape.registry import MODELS
 from latentscape.models.autoencoder_pictures import (
     AutoencoderPictures,

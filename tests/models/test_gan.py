@@ -6,7 +6,7 @@ import torch
 from latentscape.config import config_from_dict
 from latentscape.data.types import Batch
 from latentscape.errors import ConfigError
-from latentscape.models.base import DataInfo
+from latentscape.rundir.model import DataInfo
 from latentscape.models.gan import GAN, GANConfig
 from latentscape.registry import MODELS
 

@@ -5,7 +5,7 @@ import torch
 from PIL import Image
 
 from latentscape.errors import LatentscapeError
-from latentscape.models.base import DataInfo
+from latentscape.rundir.model import DataInfo
 from latentscape.models.gan import GAN, GANConfig
 from latentscape.models.gan_pictures import interpolation_codes, sweep_codes, write_interpolation, write_sweep
 

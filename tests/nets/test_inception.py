@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from latentscape.metrics.features import build_feature_net
-from latentscape.metrics.weights import WeightsError
+from latentscape.nets.weights import WeightsError
 from latentscape.nets.inception import FID_WEIGHTS, FIDInceptionV3
 
 

@@ -48,6 +48,11 @@ def test_probe_table_has_every_embedding_and_protocol(runs, tmp_path, capsys):
     # digits are easy: pixels are far above chance (10 classes)
     assert data["rows"][2]["logreg_acc"] > 0.5
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temp folders left
+    summary = json.loads((out / "summary.json").read_text())  # the index contract
+    assert summary["kind"] == "probe" and summary["dataset"] == "digits" and summary["rows"] == data["rows"]
+    best_pixels = max(data["rows"][2]["logreg_acc"], data["rows"][2]["knn_acc"])
+    assert summary["metrics"]["pixels " + ("logreg" if best_pixels == data["rows"][2]["logreg_acc"] else "knn") + " accuracy"] == best_pixels
+    assert summary["finding"].startswith("The codes of ae reach a test accuracy of") and f"{best_pixels:.4f} for pixels" in summary["finding"]
 
 
 def test_baselines_default_to_the_runs_code_dimension(runs, tmp_path):

@@ -111,12 +111,12 @@ def test_eval_writes_over_a_damaged_earlier_result(run, capsys):
 
 
 def test_an_unusable_out_is_refused_before_evaluating(run, run_dir, tmp_path, capsys, monkeypatch):
-    import latentscape.landscape.analysis as analysis
+    import latentscape.landscape.studies.inputs as inputs
 
     def never(*a, **k):
         raise AssertionError("evaluated although --out was unusable")
 
-    monkeypatch.setattr(analysis, "from_refs", never)
+    monkeypatch.setattr(inputs, "from_refs", never)
     afile = tmp_path / "afile"
     afile.write_text("keep me")
     cases = [

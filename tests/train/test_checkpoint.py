@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from latentscape.errors import CheckpointError
-from latentscape.train.checkpoint import atomic_save, load_checkpoint, load_state_into, load_weights, save_weights
+from latentscape.rundir.checkpoint import atomic_save, load_checkpoint, load_state_into, load_weights, save_weights
 
 
 def test_weights_round_trip(tmp_path):

@@ -19,12 +19,13 @@ from torch._dynamo.utils import counters
 from latentscape.config import config_from_dict
 from latentscape.data.types import Batch
 from latentscape.models.autoencoder import VAE
-from latentscape.models.base import DataInfo
+from latentscape.rundir.model import DataInfo
 from latentscape.models.schedules import beta_at
 from latentscape.registry import MODELS
-from latentscape.train.api import load_run, train_and_evaluate
-from latentscape.train.checkpoint import load_checkpoint, load_weights
-from latentscape.train.run import read_metrics
+from latentscape.rundir.load import load_run
+from latentscape.train.api import train_and_evaluate
+from latentscape.rundir.checkpoint import load_checkpoint, load_weights
+from latentscape.rundir.run import read_metrics
 from tinydata import tiny_splits
 
 INFO = DataInfo((1, 6, 6), 2, 96)

@@ -16,7 +16,7 @@ import torch.distributed as dist
 from latentscape.errors import LatentscapeError
 from latentscape.train import api
 from latentscape.train.api import train_and_evaluate
-from latentscape.train.checkpoint import load_weights
+from latentscape.rundir.checkpoint import load_weights
 from tinydata import tiny_config, tiny_splits
 
 _SCRIPT = """

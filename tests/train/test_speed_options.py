@@ -15,10 +15,11 @@ from latentscape.data.types import Batch
 from latentscape.errors import TrainingDiverged
 from latentscape.rundir.model import LatentModel, LossOutput
 from latentscape.train.api import train_and_evaluate
-from latentscape.train.checkpoint import load_checkpoint, load_weights
+from latentscape.rundir.checkpoint import load_checkpoint, load_weights
 from latentscape.train.optim import build_optimizer
-from latentscape.train.run import read_metrics
-from latentscape.train.trainer import Callback, Trainer
+from latentscape.rundir.run import read_metrics
+from latentscape.rundir.callbacks import Callback
+from latentscape.train.trainer import Trainer
 from tinydata import PoisonAt, tiny_config, tiny_splits
 
 
@@ -28,7 +29,7 @@ class _DeferredCheck(Trainer):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._check_every_step = False
+        self._guard.at_once = False
 
 
 def test_logs_reach_callbacks_as_device_tensors_and_metrics_as_floats(tmp_path):
@@ -53,7 +54,7 @@ def test_a_nan_found_at_the_flush_still_keeps_the_last_good_checkpoint(tmp_path,
     monkeypatch.setattr("latentscape.train.api.Trainer", _DeferredCheck)
     # checkpoint at step 2, weights poisoned after step 3, the NaN loss of step 4 seen at the flush
     cfg = tiny_config(checkpoint_every_steps=2, log_every=4)
-    with pytest.raises(TrainingDiverged, match="at or before step 4"):
+    with pytest.raises(TrainingDiverged, match="loss became nan at step 3 "):  # the step the immediate check names
         train_and_evaluate(cfg, tmp_path / "nan", data=tiny_splits(), quiet=True, callbacks=[PoisonAt(3)])
     ckpt = load_checkpoint(tmp_path / "nan" / "checkpoints" / "last.pt")
     assert ckpt["step"] == 2

@@ -9,10 +9,11 @@ import torch
 
 from latentscape.config import ScheduleConfig
 from latentscape.errors import TrainingDiverged
-from latentscape.train.api import load_run, train_and_evaluate
-from latentscape.train.checkpoint import load_checkpoint, load_weights
+from latentscape.rundir.load import load_run
+from latentscape.train.api import train_and_evaluate
+from latentscape.rundir.checkpoint import load_checkpoint, load_weights
 from latentscape.train.optim import lr_factor
-from latentscape.train.run import read_metrics
+from latentscape.rundir.run import read_metrics
 
 from tinydata import CrashAt, PoisonAt, tiny_config, tiny_splits
 

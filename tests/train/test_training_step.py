@@ -8,8 +8,9 @@ from tinydata import tiny_splits
 
 from latentscape.config import config_from_dict
 from latentscape.models.schedules import beta_at
-from latentscape.train.api import load_run, train_and_evaluate
-from latentscape.train.trainer import Callback
+from latentscape.rundir.load import load_run
+from latentscape.train.api import train_and_evaluate
+from latentscape.rundir.callbacks import Callback
 
 WARMUP = 1000  # much longer than the runs: beta is still ramping when they end
 

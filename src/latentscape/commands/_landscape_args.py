@@ -1,16 +1,44 @@
-"""Options shared by the weight-space commands (path, plane): data, metrics and evaluation."""
+"""Options shared by the weight-space commands (path, plane, surface, trajectory, hessian, fge):
+where the weights come from (runs, or your own model and weights files), data, metrics,
+evaluation, resuming; and the one place they become a `Source` and `EvalOptions`."""
 
 from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from latentscape.commands._types import THREADS
 from latentscape.errors import LatentscapeError
 
 if TYPE_CHECKING:  # the analysis stack imports torch and matplotlib: not needed for --help
-    from latentscape.landscape.analysis import EvalOptions
+    from latentscape.landscape.studies.inputs import EvalOptions, Source
+
+MODEL_EPILOG = (
+    "your own model (any torch.nn.Module; WEIGHTS are .pt state dicts, read with weights_only,\n"
+    "or .safetensors files):\n"
+    "  latentscape {cmd} --model my_nets.py:build --model-args '{{\"width\": 16}}' \\\n"
+    "      --data cifar10-subset --loss cross_entropy {example}"
+)
+
+
+def add_source_options(p: argparse.ArgumentParser, resume: bool = True) -> None:
+    """--model, --model-args, --data, --data-opt, --loss (and --resume)."""
+    g = p.add_argument_group("your own model (instead of latentscape runs)")
+    g.add_argument("--model", metavar="MODULE:FACTORY", help="a factory returning your torch.nn.Module: my_nets.py:build or "
+                   "package.module:build (importing it runs its code); the WEIGHTS are then weights files")
+    g.add_argument("--model-args", metavar="JSON", help="keyword arguments of the factory, a JSON object")
+    g.add_argument("--data", metavar="NAME", default=None, help="dataset of --model: a registered name (mnist, cifar10-subset, "
+                   "digits, ...) or folder (with --data-opt path=DIR); default digits")
+    g.add_argument("--data-opt", metavar="KEY=VALUE", action="append", default=[], help="a data setting of --model, e.g. "
+                   "path=~/pets, image_size=32, channels=3, fraction=0.1 (repeatable)")
+    g.add_argument("--loss", default="cross_entropy", help="loss of --model on (outputs, labels): cross_entropy (default), mse, "
+                   "bce (one-hot labels for class scores), or MODULE:FUNCTION, a metric fn(model, batch) -> {name: "
+                   "per-example tensor} with batch.x images in [0, 1] and batch.y labels")
+    if resume:
+        p.add_argument("--resume", action="store_true", help="continue the analysis in --out (default: the newest folder of "
+                       "this kind): finished points are kept, only the missing ones are computed")
 
 
 def add_eval_options(p: argparse.ArgumentParser, per_point: bool = True, batch_size: int = 1000) -> None:
@@ -19,7 +47,9 @@ def add_eval_options(p: argparse.ArgumentParser, per_point: bool = True, batch_s
     g = p.add_argument_group("evaluation")
     if per_point:
         g.add_argument("--splits", default="train,test", help="comma-separated splits to evaluate (default train,test)")
-        g.add_argument("--metrics", default=None, help="comma-separated path metrics (model, loss, ssim, lpips; path also hessian_top: top Hessian eigenvalue per point); default: all that apply")
+        g.add_argument("--metrics", default=None, help="comma-separated metrics: model, loss, ssim, lpips (latentscape runs), "
+                       "loss, accuracy (--model), and hessian_top (the top Hessian eigenvalue at every point); default: all "
+                       "per-example metrics that apply")
     g.add_argument("--batch-size", type=int, default=batch_size, help=f"evaluation batch size (default {batch_size})")
     g.add_argument("--max-examples", type=int, default=None, help="use only the first N examples of each split (quick looks)")
     if per_point:
@@ -40,7 +70,7 @@ def add_eval_options(p: argparse.ArgumentParser, per_point: bool = True, batch_s
 def eval_options(args: argparse.Namespace) -> EvalOptions:
     import torch
 
-    from latentscape.landscape.analysis import EvalOptions
+    from latentscape.landscape.studies.inputs import EvalOptions
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -61,6 +91,32 @@ def eval_options(args: argparse.Namespace) -> EvalOptions:
     )
 
 
+def source_of(args: argparse.Namespace, refs: Sequence[str], curve: str | None = None, count: int | None = None) -> Source:
+    """The weights of the command: runs (RUN, RUN@init, ...), a curve run, or `--model` with
+    weights files. `count`: how many weight references the command needs (None: any, >= 1)."""
+    from latentscape.landscape.studies.inputs import UserModel, from_curve, from_refs, from_user_model
+
+    user_opts = [o for o, v in (("--model-args", args.model_args), ("--data", args.data), ("--data-opt", args.data_opt)) if v]
+    if args.model is None and (user_opts or args.loss != "cross_entropy"):
+        raise LatentscapeError(f"{(user_opts or ['--loss'])[0]} applies with --model (your own model) only")
+    if curve:
+        if args.model:
+            raise LatentscapeError("--curve reads a curve run made by `latentscape connect`; it does not combine with --model")
+        if refs:
+            raise LatentscapeError("give either weight references or --curve, not both")
+        return from_curve(curve, args.data_dir)
+    if count is not None and len(refs) != count:
+        what = "weights files" if args.model else "weight references"
+        raise LatentscapeError(f"{args.command} needs {count} {what}" + ("" if args.model or count == 1 else " (or --curve CURVE_RUN)"))
+    if not refs:
+        raise LatentscapeError(f"{args.command}: give the weights to analyse")
+    if args.model:
+        opts = [o if o.startswith("data.") else f"data.{o}" for o in args.data_opt]
+        user = UserModel(args.model, args.model_args, args.data or "digits", opts, args.loss)
+        return from_user_model(user, list(refs), args.data_dir)
+    return from_refs(list(refs), args.data_dir)
+
+
 def parse_range(text: str) -> tuple[float, float]:
     """'0,1.5' -> (0.0, 1.5)."""
     try:
@@ -72,3 +128,30 @@ def parse_range(text: str) -> tuple[float, float]:
     if not hi > lo:
         raise LatentscapeError(f"--range {text!r}: the end must be larger than the start")
     return lo, hi
+
+
+def parse_span(text: str, what: str = "--range") -> list[tuple[float, float]]:
+    """'-1:1' -> [(-1, 1)]; '-1:1,-0.5:0.5' -> one span per axis."""
+    spans = []
+    for part in text.split(","):
+        try:
+            lo, hi = (float(v) for v in part.split(":"))
+        except ValueError:
+            raise LatentscapeError(f"{what} {text!r}: expected LO:HI (e.g. -1:1) or LO:HI,LO:HI per axis") from None
+        if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
+            raise LatentscapeError(f"{what} {text!r}: each span needs finite LO < HI")
+        spans.append((lo, hi))
+    if len(spans) > 2:
+        raise LatentscapeError(f"{what} {text!r}: at most two spans (x and y)")
+    return spans
+
+
+def parse_grid(text: str | int) -> list[int]:
+    """'51' -> [51]; '51,31' -> one count per axis (each >= 2)."""
+    try:
+        counts = [int(v) for v in str(text).split(",")]
+    except ValueError:
+        raise LatentscapeError(f"--grid {text!r}: expected a count like 51 or 51,31") from None
+    if not 1 <= len(counts) <= 2 or min(counts) < 2 or max(counts) > 10_000:
+        raise LatentscapeError(f"--grid {text!r}: one or two counts in [2, 10000]")
+    return counts

@@ -49,8 +49,8 @@ def curve_config(args: argparse.Namespace):
     """The curve's RunConfig: the start run's data/train settings with the curve as model."""
     from latentscape.config import apply_overrides, config_from_dict, config_to_dict
     from latentscape.errors import LatentscapeError
-    from latentscape.landscape.paths import load_weights_ref
-    from latentscape.landscape.curve_model import absolute_spec
+    from latentscape.landscape.studies.inputs import load_weights_ref
+    from latentscape.landscape.methods.curve_model import absolute_spec
 
     if args.bends < 0:
         raise LatentscapeError("--bends must be >= 0")

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     import dataclasses
 
     from latentscape.demo import DemoSettings, run_demo
-    from latentscape.landscape.outputs import new_output_dir
+    from latentscape.landscape.studies.outputs import new_output_dir
 
     changes = {k: v for k, v in (("epochs", args.epochs), ("curve_epochs", args.curve_epochs), ("points", args.points)) if v is not None}
     settings = dataclasses.replace(DemoSettings(threads=args.threads), **changes)

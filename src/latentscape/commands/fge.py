@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from latentscape.commands._landscape_args import MODEL_EPILOG, add_source_options
 from latentscape.commands._types import SEED, THREADS, count, number
 
 
@@ -15,13 +16,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "Starting from a trained run, run SGD with a triangular cyclic learning rate between "
             "--lr1 and --lr2 (cycle length in epochs), take a snapshot where each cycle reaches "
             "--lr2, and compare the original model, the final snapshot and the ensemble (mean of "
-            "softmax outputs) by test accuracy and NLL (Garipov et al. 2018, sec. 4). Writes "
-            "fge.json (default RUN/eval/fge.json)."
+            "softmax outputs) by test accuracy (a fraction) and NLL (Garipov et al. 2018, sec. 4). Writes "
+            "fge.json, summary.json and report.html into RUN/analysis/fge-<time>/ (or --out)."
         ),
-        epilog="example:\n  latentscape fge runs/a --cycles 4 --cycle-epochs 2 --lr1 0.05 --lr2 0.0005",
+        epilog="example:\n  latentscape fge runs/a --cycles 4 --cycle-epochs 2 --lr1 0.05 --lr2 0.0005\n"
+        + MODEL_EPILOG.format(cmd="fge", example="final.pt   # a classifier: its outputs are the class scores"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("run_ref", metavar="RUN", help="weight reference of a trained classifier run")
+    p.add_argument("run_ref", metavar="RUN", help="weight reference of a trained classifier run, or a weights file with --model")
     p.add_argument("--cycles", type=int, default=4, help="cycles = snapshots (default 4)")
     p.add_argument("--cycle-epochs", type=number(0.0, low_open=True), default=2.0, help="cycle length in epochs (default 2)")
     p.add_argument("--lr1", type=number(0.0, 1e3, low_open=True), default=0.05, help="largest learning rate (default 0.05)")
@@ -34,34 +36,71 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
     p.add_argument("--data-dir", help="dataset root")
     p.add_argument("--threads", type=THREADS, default=0, help="CPU threads (0: PyTorch's default)")
-    p.add_argument("--out", help="folder for fge.json (default RUN/eval)")
+    p.add_argument("--out", help="output folder (default RUN/analysis/fge-<time>)")
+    add_source_options(p, resume=False)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     import torch
 
-    from latentscape.landscape.fge import FGEConfig, format_table, run_fge
-    from latentscape.landscape.outputs import write_json
-    from latentscape.landscape.paths import endpoint_data_config, load_eval_data, load_weights_ref
+    from latentscape.commands._landscape_args import source_of
+    from latentscape.errors import LatentscapeError
+    from latentscape.io import write_json
+    from latentscape.landscape.methods.fge import FGEConfig, run_fge
+    from latentscape.landscape.studies.inputs import load_eval_data
+    from latentscape.landscape.studies.outputs import Summary, check_output_dir, draw_and_report, open_folder, write_summary
+    from latentscape.train.api import resolve_device
+    from latentscape.viz.findings import fge_finding
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    check_output_dir(args.out)
     cfg = FGEConfig(args.cycles, args.cycle_epochs, args.lr1, args.lr2, args.momentum, args.wd, args.batch_size, args.seed)
-    loaded = load_weights_ref(args.run_ref)
-    data_cfg = endpoint_data_config(loaded, args.data_dir)
-    train = load_eval_data(data_cfg, ["train"], args.max_train)["train"]
-    test = load_eval_data(data_cfg, ["test"])["test"]
+    src = source_of(args, [args.run_ref], count=1)
+    model = src.model
+    if src.user is not None:  # your own classifier: the task's objective, its outputs as logits
+        if args.loss != "cross_entropy":
+            raise LatentscapeError("fge --model ensembles class scores: use --loss cross_entropy")
+        model = _with_weights(src.model, src.weights[0], src.buffers)
+        task = src.task()
+        extra = {"objective": task.objective, "logits": lambda m, x: m(x), "bn_forward": task.forward}
+    else:
+        extra = {}
+    train = load_eval_data(src.data_cfg, ["train"], args.max_train)["train"]
+    test = load_eval_data(src.data_cfg, ["test"])["test"]
     torch.manual_seed(args.seed)
-    from latentscape.train.api import resolve_device
-
-    result = run_fge(loaded.model, train, test, cfg, str(resolve_device(args.device, "--device")))
+    result = run_fge(model, train, test, cfg, str(resolve_device(args.device, "--device")), **extra)
     result["run"] = str(args.run_ref)
-    out = Path(args.out) if args.out else loaded.run.path / "eval"
-    out.mkdir(parents=True, exist_ok=True)
-    path = write_json(out / "fge.json", result)
+    folder = open_folder("fge", args.out, src.run_dir)
+    write_json(folder / "fge.json", result)
+    metrics = {f"{k} accuracy": result[k]["accuracy"] for k in ("original", "final_snapshot", "ensemble")}
+    metrics.update({f"{k} nll": result[k]["nll"] for k in ("original", "ensemble")})
+    write_summary(folder, Summary("fge", f"Fast geometric ensembling from {args.run_ref}", fge_finding(result), src.model_name,
+                                  src.dataset_name, metrics))
+    draw_and_report(folder, lambda: None)
     print(format_table(result))
-    print(f"fge results: {path}")
+    print(f"fge results: {folder}")
     return 0
+
+
+def _with_weights(model, params, buffers):
+    """A copy of `model` holding `params` and `buffers`."""
+    import copy
+
+    import torch
+
+    work = copy.deepcopy(model)
+    with torch.no_grad():
+        for name, t in {**params, **buffers}.items():
+            target = work.get_parameter(name) if name in dict(work.named_parameters()) else work.get_buffer(name)
+            target.copy_(t)
+    return work
+
+
+def format_table(result: dict) -> str:
+    """Original model, final snapshot and ensemble: test accuracy (a fraction) and NLL."""
+    rows = [("original", result["original"]), ("final snapshot", result["final_snapshot"]), (f"FGE ensemble ({len(result['snapshots'])})", result["ensemble"])]
+    lines = [f"{'model':<22}{'test accuracy':>14}{'test NLL':>12}"]
+    lines += [f"{name:<22}{r['accuracy']:>14.4f}{r['nll']:>12.4f}" for name, r in rows]
+    return "\n".join(lines)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from latentscape.commands._landscape_args import add_eval_options, eval_options
+from latentscape.commands._landscape_args import MODEL_EPILOG, add_eval_options, add_source_options, eval_options
 from latentscape.commands._types import SEED, number
 
 
@@ -18,17 +18,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "uses the model's statistics; a VAE's sampling noise is frozen by --seed). Top-k eigenvalues "
             "by power iteration with deflation (or Lanczos), the trace by Hutchinson's estimator, and the "
             "eigenvalue density by stochastic Lanczos quadrature (Yao et al. 2020). Writes "
-            "RUN/analysis/hessian-<time>/hessian.json and images/hessian_density.png."
+            "RUN/analysis/hessian-<time>/hessian.json (after every stage and SLQ run; --resume keeps "
+            "the finished ones), summary.json and images/hessian_density.png."
         ),
         epilog=(
             "examples:\n"
             "  latentscape hessian runs/mlp --top-k 5 --trace --density --batches 2 --batch-size 500\n"
             "  latentscape hessian runs/gan --group critic --top-k 1\n"
-            "sharpness along a path: latentscape path runs/a runs/b --metrics loss,hessian_top"
+            "sharpness along a path: latentscape path runs/a runs/b --metrics loss,hessian_top\n"
+            + MODEL_EPILOG.format(cmd="hessian", example="final.pt --top-k 3 --trace")
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("run", metavar="WEIGHTS", help="a run (RUN_DIR, RUN_DIR@init, RUN_DIR@last)")
+    p.add_argument("run", metavar="WEIGHTS", help="a run (RUN_DIR, RUN_DIR@init, RUN_DIR@last), or a weights file with --model")
     p.add_argument("--top-k", type=int, default=5, help="top eigenvalues to compute (default 5; 0: none)")
     p.add_argument("--method", choices=("power", "lanczos"), default="power", help="top-k method (default power iteration with deflation)")
     p.add_argument("--trace", action="store_true", help="estimate the trace (Hutchinson, Rademacher vectors)")
@@ -43,16 +45,95 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--slq-runs", type=int, default=1, help="SLQ random starts (default 1)")
     p.add_argument("--slq-steps", type=int, default=90, help="Lanczos steps per SLQ run (default 90)")
     p.add_argument("--out", help="output folder (default RUN/analysis/hessian-<time>)")
+    add_source_options(p)
     add_eval_options(p, per_point=False, batch_size=256)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from latentscape.landscape.hessian_analysis import analyse_hessian
+    import json
+    import math
 
-    analyse_hessian(
-        args.run, top_k=args.top_k, method=args.method, trace=args.trace, density=args.density, batches=args.batches,
-        split=args.split, group=args.group, seed=args.seed, max_iter=args.max_iter, tol=args.tol,
-        trace_samples=args.trace_samples, slq_runs=args.slq_runs, slq_steps=args.slq_steps, out=args.out, opts=eval_options(args),
-    )
+    from latentscape.commands._landscape_args import source_of
+    from latentscape.errors import LatentscapeError
+    from latentscape.landscape.studies.grid_file import is_main
+    from latentscape.landscape.studies.hessian import HessianResult, compute_hessian, write_hessian
+    from latentscape.landscape.studies.inputs import load_eval_data
+    from latentscape.landscape.studies.outputs import check_output_dir, open_folder
+    from latentscape.landscape.studies.surface import group_param_names
+    from latentscape.timing import phase
+
+    if args.top_k < 0 or args.batches < 1:
+        raise LatentscapeError("--top-k must be >= 0, --batches >= 1, --method power or lanczos")
+    for option, value, low in (("--max-iter", args.max_iter, 1), ("--trace-samples", args.trace_samples, 2),
+                               ("--slq-runs", args.slq_runs, 1), ("--slq-steps", args.slq_steps, 2)):
+        if value < low:
+            raise LatentscapeError(f"{option} {value}: must be at least {low}")
+    if not (math.isfinite(args.tol) and args.tol > 0):
+        raise LatentscapeError(f"--tol {args.tol}: must be a positive number")
+    check_output_dir(args.out)  # before any evaluation: a bad --out costs nothing
+    opts = eval_options(args)
+    src = source_of(args, [args.run], count=1)
+    task = src.task(None if src.user is not None else [], args.group)
+    names = group_param_names(src.model, args.group)
+    full: dict[str, int] = {}
+    with phase("data"):
+        data = load_eval_data(src.data_cfg, [args.split], opts.max_examples, full)[args.split]
+    dim = sum(v.numel() for k, v in src.weights[0].items() if names is None or k in names)
+    if args.top_k > dim:  # before the folder is made
+        raise LatentscapeError(f"--top-k {args.top_k}: the Hessian has only {dim} eigenvalues (one per parameter)")
+    main = is_main()
+    folder = open_folder("hessian", args.out, src.run_dir, resume=args.resume, create=main)
+    known = None
+    if args.resume and main and (folder / "hessian.json").is_file():
+        try:
+            known = HessianResult.from_json(json.loads((folder / "hessian.json").read_text()))
+        except (ValueError, OSError) as exc:
+            raise LatentscapeError(f"--resume: {folder / 'hessian.json'} is not readable ({type(exc).__name__}); rerun without --resume") from None
+    say = (lambda line: print(line, flush=True)) if main else (lambda line: None)
+    objective = "model(batch" + (f", group={args.group!r}" if args.group else "") + ").loss" if src.user is None else task.description
+    protocol = {"source": str(args.run), "split": args.split, "group": args.group, "objective_of": objective,
+                **src.protocol({args.split: data}, full)}
+    started: dict[str, float] = {}
+
+    def on_stage(stage: str, result: HessianResult) -> None:
+        import time
+
+        if stage.startswith("start "):
+            what = stage[6:]
+            started[what] = time.perf_counter()
+            if what == "top_eigenvalues":
+                how = f"power iteration (at most {args.max_iter} products each)" if args.method == "power" else f"Lanczos ({max(3 * args.top_k, args.slq_steps)} steps)"
+                say(f"top {args.top_k} eigenvalue(s) by {how}...")
+            elif what == "trace":
+                say(f"trace by Hutchinson's estimator (at most {args.trace_samples} samples)...")
+            else:
+                say(f"eigenvalue density by stochastic Lanczos quadrature ({args.slq_runs} run(s) of {args.slq_steps} steps)...")
+            return
+        if main:
+            write_hessian(folder, result, pictures=False)  # a kill loses at most the running stage
+        products = f"{result.hessian_vector_products} Hessian-vector products so far"
+        if stage == "top_eigenvalues":
+            say("top eigenvalues: " + ", ".join(f"{v:.5g}" for v in result.top_eigenvalues["values"]) + f"  ({result.seconds[stage]:.1f} s, {products})")
+        elif stage == "trace":
+            tr = result.trace
+            say(f"trace: {tr['estimate']:.5g} +- {tr['std_error']:.2g} ({tr['samples']} samples)  ({result.seconds[stage]:.1f} s, {products})")
+        else:
+            d = result.density
+            say(f"density: {len(d['nodes'])} of {args.slq_runs} SLQ run(s) of {args.slq_steps} steps; trace from SLQ "
+                f"{d['trace_estimate']:.5g}  ({result.seconds['density']:.1f} s, {products})")
+
+    say(f"Hessian of {dim:,} parameters "
+        f"on {min(len(data), args.batches * args.batch_size)} {args.split} examples")
+    with phase("evaluate"):
+        result = compute_hessian(
+            src.model, task, src.weights[0], data, top_k=args.top_k, method=args.method, trace=args.trace, density=args.density,
+            batches=args.batches, batch_size=args.batch_size, names=names, buffers=src.buffers, seed=args.seed, max_iter=args.max_iter,
+            tol=args.tol, trace_samples=args.trace_samples, slq_runs=args.slq_runs, slq_steps=args.slq_steps, device=opts.device,
+            protocol=protocol, known=known, on_stage=on_stage,
+        )
+    if not main:
+        return 0
+    write_hessian(folder, result)
+    say(f"hessian results: {folder}")
     return 0

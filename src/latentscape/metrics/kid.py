@@ -126,7 +126,8 @@ def kid_metric(ctx: EvalContext) -> dict[str, float | str]:
     Options: kid_subset_size (default 1000), kid_subsets (default 100), kid_dtype (float32, the
     default, or float64), plus those of `gather`.
     """
-    from latentscape.metrics.reference_stats import gather, int_option
+    from latentscape.metrics.base import int_option
+    from latentscape.metrics.reference_stats import gather
 
     g = gather(ctx)
     subset = int_option(ctx.options, "kid_subset_size", 1000)

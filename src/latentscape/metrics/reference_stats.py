@@ -19,7 +19,7 @@ from torch import Tensor
 from latentscape.data.types import ImageDataset
 from latentscape.progress import ProgressFn
 from latentscape.errors import LatentscapeError
-from latentscape.metrics.base import EvalContext, MetricNotApplicable, int_option  # noqa: F401  (int_option re-exported)
+from latentscape.metrics.base import EvalContext, MetricNotApplicable
 from latentscape.metrics.features import FeatureExtractor, build_feature_net, dataset_features, sample_features
 from latentscape.metrics.fid import feature_statistics
 from latentscape.nets.weights import cache_root

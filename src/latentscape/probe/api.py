@@ -2,7 +2,8 @@
 
 The CLI (`latentscape probe`) and bench/probe.py call this. Output folder (written whole, into a
 temporary sibling that replaces the folder at the end, so a killed probe leaves the previous
-results intact): `probe.json` (rows + protocol), `probe.md`, `maps.png`.
+results intact): `probe.json` (rows + protocol), `summary.json` (the index contract, with the
+rows), `probe.md`, `maps.png`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from latentscape.probe import costs
 from latentscape.probe.classifiers import ProbeProtocol, check_classifiers, score
 from latentscape.probe.diagnostics import per_class_indices
 from latentscape.probe.embeddings import BASELINES, Embedding, baseline_embedding, has_embed, model_embedding
-from latentscape.probe.table import markdown_table, terminal_table
+from latentscape.probe.table import markdown_table, probe_summary, terminal_table
 from latentscape.progress import Progress, StageFn, format_duration, silent, stage
 from latentscape.rundir.lock import lock_enclosing_run
 
@@ -258,6 +259,7 @@ def probe_runs(specs: list[str], options: ProbeOptions, out_dir: str | Path | No
     try:
         result = {"rows": rows, "protocol": protocol}
         write_json(tmp / "probe.json", result)
+        write_json(tmp / "summary.json", probe_summary(rows, protocol, list(specs)))
         atomic_write_text(tmp / "probe.md", markdown_table(rows, protocol))
         if options.map_points:
             from latentscape.viz.embedding_maps import draw_embedding_maps

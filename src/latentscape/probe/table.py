@@ -39,3 +39,29 @@ def markdown_table(rows: list[dict[str, Any]], protocol: dict[str, Any]) -> str:
     lines += ["| " + " | ".join(_cell(r, c) for c in cols) + " |" for r in rows]
     lines += ["", "Protocol:", ""] + [f"- {k}: {v}" for k, v in protocol.items()]
     return "\n".join(lines) + "\n"
+
+
+def probe_summary(rows: list[dict[str, Any]], protocol: dict[str, Any], runs: list[str]) -> dict[str, Any]:
+    """summary.json of a probe (docs/ARCHITECTURE.md, "Reports"): each embedding's best test
+    accuracy, and a finding comparing the first run's codes with the best baseline."""
+    from latentscape.landscape.studies.outputs import Summary
+
+    def best(row: dict[str, Any]) -> tuple[float, str]:
+        accs = [(float(v), k[: -len("_acc")]) for k, v in row.items() if k.endswith("_acc") and isinstance(v, (int, float))]
+        return max(accs) if accs else (float("nan"), "")
+
+    metrics = {f"{r['embedding']} {best(r)[1]} accuracy": best(r)[0] for r in rows if best(r)[1]}
+    finding = ""
+    if rows and best(rows[0])[1]:
+        acc, clf = best(rows[0])
+        others = [r for r in rows[len(runs):] if best(r)[1]]
+        text = f"The codes of {rows[0]['embedding']} reach a test accuracy of {acc:.4f} ({clf})"
+        if others:
+            top = max(others, key=lambda r: best(r)[0])
+            text += f", against {best(top)[0]:.4f} for {top['embedding']} ({best(top)[1]})"
+        finding = text + f" on {protocol.get('dataset', 'the data')}."
+    names = ", ".join(str(r["embedding"]) for r in rows)
+    title = f"Linear and kNN probes on {protocol.get('dataset', '?')}: {names}"
+    model = str(rows[0]["embedding"]) if rows else ""
+    return Summary("probe", title, finding, model, str(protocol.get("dataset", "")), metrics, report=None,
+                   extra={"rows": rows, "protocol": protocol}).to_json()

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from latentscape.errors import CheckpointError
-from latentscape.io import atomic_write, atomic_write_text, load_tensors  # noqa: F401  (re-exported)
+from latentscape.io import atomic_write, load_tensors
 
 WEIGHTS_FORMAT = "latentscape.weights/1"
 STATE_FORMAT = "latentscape.train_state/1"

@@ -1,4 +1,5 @@
-"""The importable entry points: `train_and_evaluate`, `resume`, `load_run` (Flax-examples style).
+"""The importable entry points: `train_and_evaluate`, `resume` (Flax-examples style); a run is
+loaded back with `latentscape.rundir.load.load_run`.
 
 The CLI only parses flags and calls these.
 """
@@ -18,21 +19,17 @@ from latentscape.data.types import ImageDataset
 from latentscape.errors import LatentscapeError
 from latentscape.models.data_init import initialize_from_data
 from latentscape.registry import MODELS
+from latentscape.rundir.callbacks import Callback
 from latentscape.rundir.checkpoint import load_state_into, load_weights, save_weights
 from latentscape.rundir.footprint import check_model_fits
 from latentscape.rundir.model import DataInfo, LatentModel
-from latentscape.rundir.load import INFO_FILE, LoadedRun, build_model, data_info_of, load_run, parse_weight_spec, read_data_info
+from latentscape.rundir.load import INFO_FILE, build_model, data_info_of
 from latentscape.rundir.run import Run, default_run_dir
 from latentscape.timing import phase
 from latentscape.train.determinism import use_deterministic_kernels
-from latentscape.train.trainer import Callback, Trainer, check_setup, is_finished, seed_everything
+from latentscape.train.trainer import Trainer, check_setup, is_finished, seed_everything
 
-# load_run and friends live in latentscape.rundir.load (below models and metrics, which use them);
-# they stay importable from here.
-__all__ = [
-    "INFO_FILE", "LoadedRun", "build_model", "data_info_of", "default_callbacks", "load_data", "load_run",
-    "parse_weight_spec", "read_data_info", "resolve_device", "resume", "train_and_evaluate",
-]
+__all__ = ["default_callbacks", "load_data", "resolve_device", "resume", "train_and_evaluate"]
 
 
 

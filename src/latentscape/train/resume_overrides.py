@@ -18,7 +18,8 @@ from typing import Any
 
 from latentscape.config import RunConfig, apply_overrides, config_from_dict, config_to_dict, dump_config
 from latentscape.errors import CheckpointError, ConfigError
-from latentscape.rundir.checkpoint import STATE_FORMAT, atomic_write_text, load_checkpoint
+from latentscape.io import atomic_write_text
+from latentscape.rundir.checkpoint import STATE_FORMAT, load_checkpoint
 from latentscape.rundir.run import CONFIG_FILE, Run
 
 HISTORY_FILE = "config_history.jsonl"

@@ -35,9 +35,10 @@ from latentscape.rundir.callbacks import Callback, TrainState
 from latentscape.rundir.checkpoint import STATE_FORMAT, atomic_save, load_checkpoint, load_state_into, save_weights
 from latentscape.rundir.model import LatentModel
 from latentscape.rundir.run import Run
+from latentscape.train.guard import FiniteGuard
 from latentscape.train.optim import build_optimizer, lr_factor, set_lr
 
-__all__ = ["Callback", "TrainState", "Trainer", "evaluate", "is_finished", "seed_everything"]
+__all__ = ["Trainer", "evaluate", "is_finished", "seed_everything"]
 
 
 def seed_everything(seed: int) -> None:
@@ -188,8 +189,7 @@ class Trainer:
         self._window: dict[str, list[Any]] = defaultdict(lambda: [0.0, 0])
         # On accelerators the NaN/inf check of the loss is also deferred to the flush: an
         # `if` on a device tensor each step would stall the launch queue. On the CPU it is free.
-        self._check_every_step = device.type == "cpu"
-        self._nonfinite: Tensor | None = None
+        self._guard = FiniteGuard(device, self._diverged)
         self._step_fn = self._compiled_forward()
         self._evaluated: dict[tuple[str, int], dict[str, float]] = {}  # (split, step) -> metrics
         self.restored_metrics_rows: int | None = None  # from a resumed checkpoint
@@ -295,7 +295,7 @@ class Trainer:
                 if self.tc.checkpoint_every_steps and s.step % self.tc.checkpoint_every_steps == 0:
                     self.save_checkpoint()
                 if self.tc.keep_every and s.step % self.tc.keep_every == 0 and s.is_main and self.run is not None:
-                    # weights only, for trajectories (latentscape.landscape.trajectory)
+                    # weights only, for trajectories (latentscape.landscape.core.trajectory)
                     save_weights(self.model, self.run.checkpoints / "keep" / f"step_{s.step:06d}.pt", step=s.step)
             if s.batch_in_epoch >= len(self.loader):
                 s.epoch += 1
@@ -350,22 +350,16 @@ class Trainer:
 
     def _guard_finite(self, loss: Tensor, group: str) -> None:
         """Stop on a NaN/inf loss: at once on the CPU, at the next flush on accelerators."""
-        if self._check_every_step:
-            if not torch.isfinite(loss).all():
-                raise TrainingDiverged(
-                    f"loss became {loss.item()} at step {self.state.step} (group {group!r}); stopped, and the "
-                    f"last good checkpoint is kept: {self._nan_advice()}"
-                )
-            return
-        bad = ~torch.isfinite(loss).all()
-        self._nonfinite = bad if self._nonfinite is None else self._nonfinite | bad
+        self._guard.check(loss, self.state.step)
 
     def _raise_if_diverged(self) -> None:
-        if self._nonfinite is not None and bool(self._nonfinite):
-            raise TrainingDiverged(
-                f"the loss became NaN/inf at or before step {self.state.step}; stopped, and the last good "
-                f"checkpoint is kept: {self._nan_advice()}"
-            )
+        self._guard.raise_if_seen()
+
+    def _diverged(self, value: float, step: int) -> TrainingDiverged:
+        return TrainingDiverged(
+            f"loss became {value} at step {step} (group {self.model.group_for_step(step)!r}); stopped, and the "
+            f"last good checkpoint is kept: {self._nan_advice()}"
+        )
 
     def _compiled_forward(self):
         """The model's objective, optionally through `torch.compile` (train.compile).

@@ -114,10 +114,11 @@ def plane_sections(folder: Path, shown: set[Path]) -> list[Section]:
 
 
 def fge_sections(folder: Path, shown: set[Path]) -> list[Section]:
-    doc = read_json(folder / "eval" / "fge.json") or {}
+    name = "fge.json" if (folder / "fge.json").is_file() else "eval/fge.json"  # an fge folder, or a run's older result
+    doc = read_json(folder / name) or {}
     n = len(doc.get("snapshots") or [])
-    rows = [([name], doc[key]) for name, key in (("original", "original"), ("final snapshot", "final_snapshot"), (f"FGE ensemble ({n})", "ensemble")) if isinstance(doc.get(key), dict)]
-    return [section("fge", "Fast geometric ensembling (eval/fge.json)", [stat_table(rows, ["model"], ["accuracy", "nll"])])]
+    rows = [([label], doc[key]) for label, key in (("original", "original"), ("final snapshot", "final_snapshot"), (f"FGE ensemble ({n})", "ensemble")) if isinstance(doc.get(key), dict)]
+    return [section("fge", f"Fast geometric ensembling ({name})", [stat_table(rows, ["model"], ["accuracy", "nll"])])]
 
 
 SECTIONS = {"demo": demo_sections, "path": path_sections, "plane": plane_sections, "fge": fge_sections}

@@ -85,6 +85,8 @@ def plot_contour(
     ylabel: str = "v (orthogonal to u)",
     cmap: str = "viridis",
     equal_aspect: bool = True,
+    line_xy: Any | None = None,
+    labels: tuple[str, str] | None = None,
 ) -> Path:
     """Filled contour plot of `values` on a grid, with named points and a curve drawn on top.
 
@@ -101,6 +103,8 @@ def plot_contour(
         title, cbar_label, xlabel, ylabel: text of the plot.
         cmap: matplotlib colormap name.
         equal_aspect: same scale on both axes (the basis is orthonormal, so distances are true).
+        line_xy: (M, 2) a second path, dashed (the straight line the curve is compared with).
+        labels: legend entries of (curve, line) when both are drawn.
 
     Returns:
         The path written.
@@ -117,6 +121,13 @@ def plot_contour(
     _draw_field(fig, ax, gx, gy, z, field, lv, norm, is_log, cmap, cbar_label)
     if curve_xy is not None:
         _draw_curve(ax, as_array(curve_xy, "curve_xy", 2))
+    if line_xy is not None:
+        line = as_array(line_xy, "line_xy", 2)
+        ax.plot(line[:, 0], line[:, 1], color="white", linewidth=2.4)
+        ax.plot(line[:, 0], line[:, 1], color="black", linewidth=1.2, linestyle="--", label="line")
+    if labels is not None and curve_xy is not None and line_xy is not None:
+        handles = [h for h in ax.get_lines() if h.get_label() in ("curve", "line")]
+        ax.legend(handles, list(labels), loc="best", fontsize=8, framealpha=0.8)
     draw_points(ax, points or {})
     return save_figure(fig, path, trim=True)
 

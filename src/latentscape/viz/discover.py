@@ -9,7 +9,8 @@ The index page, the compare page and the per-folder report all start here. Recog
 - `config.yaml`                 a training run (metrics.jsonl, eval/*.json)         kind "run"
 - `eval/fge.json` inside a run  `latentscape fge`                                   kind "fge"
 - `summary.json` (or result.json, results.json, study.json) anywhere: any other analysis (tune
-  study, probe, surfaces, ...). The convention (docs/ARCHITECTURE.md, "Reports"): a JSON object
+  study, probe, surfaces, hessian, fge, ...; its `kind` wins over a config.yaml the analysis
+  copied from its source run). The convention (docs/ARCHITECTURE.md, "Reports"): a JSON object
   with optional `kind`, `title`, `finding` (one sentence), `model`, `dataset`, `metrics` (flat
   name -> number) and `report` (a page relative to the folder). Top-level numbers are used when
   `metrics` is missing. A new analysis shows up in the index without any code change here.
@@ -182,6 +183,8 @@ def describe(folder: Path) -> list[Entry]:
         found = plane_range(plane_doc)
         metrics = {f"{found[0]} {found[1]} min": found[2], f"{found[0]} {found[1]} max": found[3]} if found else {}
         entries.append(Entry(kind="plane", name=folder.name, title=f"Loss plane through {names}", finding=plane_finding(plane_doc), metrics=metrics, **base))
+    elif config is not None and _analysis_summary(folder) is not None:  # an analysis folder with its source run's config
+        entries.append(summary_entry(folder, _analysis_summary(folder), "summary.json"))
     elif config is not None:
         metrics, step = run_metrics(folder)
         if curve.get("name") == "curve":
@@ -205,6 +208,14 @@ def describe(folder: Path) -> list[Entry]:
         if isinstance(doc, dict):
             entries.append(summary_entry(folder, doc, summary_name))
     return [bounded(e) for e in entries]
+
+
+def _analysis_summary(folder: Path) -> dict | None:
+    """The summary.json of an analysis folder (one with a "kind", and no checkpoints of its own)."""
+    doc = read_json(folder / "summary.json")
+    if isinstance(doc, dict) and isinstance(doc.get("kind"), str) and not (folder / "checkpoints").is_dir():
+        return doc
+    return None
 
 
 def curve_label(model_section: dict) -> str:

@@ -92,22 +92,38 @@ def plane_range(doc: dict) -> tuple[str, str, float, float] | None:
 
 
 def plane_finding(doc: dict) -> str:
+    """The curve-versus-line comparison the plane is drawn for (plane.json's "paths"), else the
+    grid's range."""
+    paths = doc.get("paths") or {}
+    line, curve = paths.get("line") or {}, paths.get("curve") or {}
+    ls, cs = line.get("summary") or {}, curve.get("summary") or {}
+    split = pick(ls, ("test", "val", "train")) if ls else None
+    metric = pick(ls.get(split) or {}, ("loss",)) if split else None
+    names = ", ".join(short(n) for n in (doc.get("points") or {}))
+    if split and metric and isinstance((cs.get(split) or {}).get(metric), dict):
+        lv, cv = ls[split][metric], cs[split][metric]
+        if as_number(lv.get("barrier")) is not None and as_number(cv.get("barrier")) is not None:
+            text = (f"On the plane through {names}, the {split} {metric} barrier of the {line.get('label', 'straight line')} "
+                    f"is {lv['barrier']:.3g} (max {lv['max']:.3g}); ")
+            if cv["barrier"] < lv["barrier"]:
+                return text + f"the {curve.get('label', 'curve')} lowers it to {cv['barrier']:.3g} (max {cv['max']:.3g})."
+            return text + f"the {curve.get('label', 'curve')} does not lower it ({cv['barrier']:.3g}, max {cv['max']:.3g})."
     found = plane_range(doc)
     if not found:
         return ""
     split, metric, lo, hi = found
-    names = ", ".join(short(n) for n in (doc.get("points") or {}))
     grid = f"{len(doc.get('grid_x') or [])} x {len(doc.get('grid_y') or [])} grid"
     return f"On the plane through {names} ({grid}), the {split} {metric} ranges from {lo:.3g} to {hi:.3g}."
 
 
 def fge_finding(doc: dict) -> str:
+    """Ensemble against the original model (accuracies as fractions, like every other page)."""
     try:
         ens, orig = doc["ensemble"], doc["original"]
         n = len(doc.get("snapshots") or [])
         return (
-            f"An ensemble of {n} FGE snapshots reaches {ens['accuracy']:.2f}% test accuracy (NLL "
-            f"{ens['nll']:.3g}), against {orig['accuracy']:.2f}% (NLL {orig['nll']:.3g}) for the original model."
+            f"An ensemble of {n} FGE snapshots reaches a test accuracy of {ens['accuracy']:.4f} (NLL "
+            f"{ens['nll']:.3g}), against {orig['accuracy']:.4f} (NLL {orig['nll']:.3g}) for the original model."
         )
     except (KeyError, TypeError, ValueError):
         return ""

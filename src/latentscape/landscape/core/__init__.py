@@ -1,0 +1,1 @@
+"""Pure weight-space maths on plain PyTorch objects: no files, no printing."""

@@ -1,0 +1,1 @@
+"""Things that train in weight space: curve models, fast geometric ensembling."""

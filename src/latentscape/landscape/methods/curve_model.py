@@ -1,0 +1,216 @@
+"""A curve between two trained runs, trained as an ordinary model (Garipov et al. 2018, sec. 3.2).
+
+The `curve` model's trainable parameters are the curve's free control points (the bends, and the
+endpoints when they are not fixed); its `forward` draws t ~ U(0, 1) once per batch and calls the
+base model's own `forward` at theta(t) through `torch.func.functional_call`, so the loss is
+L(theta(t)) [+ 0.5 * l2 * |theta(t)|^2], the Monte-Carlo estimate of the curve objective
+E_t L(theta(t)) (Garipov et al., eq. 4). Any registered model can be the base: no layer twins.
+`connect` trains it with the generic trainer, and `load_run` rebuilds it from the saved config.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call
+
+from latentscape.data.types import Batch
+from latentscape.errors import LatentscapeError
+from latentscape.landscape.core.functional import Bound
+from latentscape.landscape.core.curves import Curve, coefficients
+from latentscape.landscape.core.params import Params, check_compatible, combine, flatten, unflatten
+from latentscape.rundir.model import DataInfo, LatentModel, LossOutput, ModelConfig, ModelEntry
+from latentscape.ranges import ranged
+from latentscape.registry import CURVE_KINDS
+
+CurveKindName = CURVE_KINDS.literal()
+
+
+@dataclass(frozen=True)
+class CurveConfig(ModelConfig):
+    """Options of a weight-space curve between two runs.
+
+    Attributes:
+        start, end: weight references of the endpoints (RUN_DIR, RUN_DIR@init, ...).
+        kind: "bezier" or "polychain".
+        bends: number of free control points between the ends (0: a straight segment).
+        fix_start, fix_end: keep the endpoints fixed (else they are trained too).
+        l2: weight of the regulariser 0.5 * l2 * |theta(t)|^2 (Garipov et al.'s curve weight
+            decay, applied to the point on the curve rather than to the control points).
+        eval_t: position at which periodic evaluation looks at the curve (0.5: the middle).
+    """
+
+    name: str = "curve"
+    start: str = ""
+    end: str = ""
+    kind: CurveKindName = "bezier"
+    bends: int = ranged(1, 0, 64)
+    fix_start: bool = True
+    fix_end: bool = True
+    l2: float = ranged(0.0, 0.0, 1e6)
+    eval_t: float = ranged(0.5, 0.0, 1.0)
+
+    def __post_init__(self) -> None:
+        if not self.start or not self.end:
+            raise ValueError("model.start and model.end must name the endpoint runs")
+        if self.bends < 0:
+            raise ValueError(f"model.bends must be >= 0, got {self.bends}")
+        if self.bends == 0 and self.fix_start and self.fix_end:  # a fixed straight line: no parameter to train
+            raise ValueError("model.bends=0 with both ends fixed leaves nothing to train; use --bends >= 1 "
+                             "or free an end (--no-fix-start / --no-fix-end)")
+        if self.l2 < 0:
+            raise ValueError(f"model.l2 must be >= 0, got {self.l2}")
+
+
+class CurveModel(LatentModel):
+    """theta(t) = sum_k c_k(t) w_k over the parameters of `base`, trained through `base.forward`.
+
+    Control point k is stored flat as `point_k` (N,): an `nn.Parameter` when free, a buffer when
+    fixed, so checkpoints hold the whole curve.
+
+    Args:
+        base: the architecture (a deep copy is kept; its own parameters are frozen and unused).
+        start, end: endpoint weight sets (names and shapes must match `base`).
+        kind, bends, fix_start, fix_end, l2: see `CurveConfig`.
+    """
+
+    def __init__(
+        self,
+        base: LatentModel,
+        start: Params,
+        end: Params,
+        kind: str = "bezier",
+        bends: int = 1,
+        fix_start: bool = True,
+        fix_end: bool = True,
+        l2: float = 0.0,
+        eval_t: float = 0.5,
+    ) -> None:
+        super().__init__()
+        self.base = copy.deepcopy(base)
+        for p in self.base.parameters():
+            p.requires_grad_(False)
+        self.groups = tuple(getattr(base, "groups", ("main",)))
+        names = {n: p.detach() for n, p in self.base.named_parameters()}
+        check_compatible(names, start, what="the base model and the start run")
+        check_compatible(start, end, what="the endpoint runs")
+        self._like = {n: names[n] for n in names}  # name order and shapes of theta
+        self.kind, self.l2, self.eval_t = kind, l2, eval_t
+        init = Curve.through({n: start[n] for n in names}, {n: end[n] for n in names}, bends, kind)
+        n_points = len(init.points)
+        for k, pt in enumerate(init.points):
+            vec = flatten({n: pt[n].float() for n in names}).clone()  # (N,)
+            fixed = (k == 0 and fix_start) or (k == n_points - 1 and fix_end)
+            if fixed:
+                self.register_buffer(f"point_{k}", vec)
+            else:
+                self.register_parameter(f"point_{k}", nn.Parameter(vec))
+        self.num_points = n_points
+
+    # ------------------------------------------------------------------ curve
+    def control_vectors(self) -> list[Tensor]:
+        """Control points as flat (N,) tensors, start first."""
+        return [getattr(self, f"point_{k}") for k in range(self.num_points)]
+
+    def control_points(self) -> list[Params]:
+        """Control points as detached weight sets (for `Curve`, paths and planes)."""
+        return [{n: v.detach().clone() for n, v in unflatten(vec, self._like).items()} for vec in self.control_vectors()]
+
+    def to_curve(self) -> Curve:
+        """The trained curve as a `Curve` over the base model's parameters."""
+        return Curve(self.control_points(), self.kind)
+
+    def theta(self, t: float | Tensor) -> Params:
+        """theta(t) as views of one (N,) vector, differentiable w.r.t. the free control points."""
+        c = coefficients(self.kind, float(t), self.num_points)[0]  # (K,) float64
+        vec = combine(c, [{"theta": v} for v in self.control_vectors()])["theta"]  # (N,)
+        return unflatten(vec, self._like)
+
+    def _group_names(self, group: str) -> set[str]:
+        """Names of the base model's parameters that `group`'s optimizer trains."""
+        mine = {id(p) for p in self.base.params_for(group)}
+        return {n for n, p in self.base.named_parameters() if id(p) in mine}
+
+    def base_buffers(self) -> Params:
+        return dict(self.base.named_buffers())
+
+    def base_model(self) -> LatentModel:
+        """A copy of the base architecture (weights are those of the start run)."""
+        return copy.deepcopy(self.base)
+
+    # ------------------------------------------------------------------ model contract
+    def params_for(self, group: str):
+        if group not in self.groups:
+            raise KeyError(f"unknown group {group!r}; this model has {self.groups}")
+        return iter([p for n, p in self.named_parameters() if n.startswith("point_")])
+
+    def group_for_step(self, step: int) -> str:
+        return self.base.group_for_step(step)
+
+    def set_step(self, step: int) -> None:
+        """The curve's training step is the step of the base model evaluated along it."""
+        super().set_step(step)
+        self.base.set_step(step)
+
+    def _at(self, t: float, batch: Batch, group: str) -> tuple[LossOutput, Params]:
+        theta = self.theta(t)
+        if len(self.groups) > 1:  # a GAN step trains its group's weights only: the others are constants
+            own = self._group_names(group)
+            theta = {n: (v if n in own else v.detach()) for n, v in theta.items()}
+        state = {**theta, **self.base_buffers()}
+        self.base.train(self.training)
+        out = functional_call(self.base, state, (batch, group), strict=False)
+        return out, theta
+
+    def forward(self, batch: Batch, group: str = "main") -> LossOutput:
+        t = float(torch.rand(()))  # one t per batch, t ~ U(0, 1)
+        out, theta = self._at(t, batch, group)
+        loss = out.loss
+        logs = dict(out.logs)
+        if self.l2 > 0:
+            reg = 0.5 * self.l2 * sum(w.pow(2).sum() for w in theta.values())
+            loss = loss + reg
+            logs["l2"] = reg.detach()
+        logs["t"] = torch.tensor(t)
+        return LossOutput(loss, logs)
+
+    @torch.no_grad()
+    def evaluate_batch(self, batch: Batch) -> dict[str, Tensor]:
+        """The base model's metrics at theta(eval_t) (stored BatchNorm statistics)."""
+        theta = self.theta(self.eval_t)
+        self.base.eval()
+        bound = Bound(self.base, lambda m, b: m.evaluate_batch(b))
+        return bound.call({**theta, **self.base_buffers()}, batch)
+
+
+def _endpoint(spec: str) -> tuple[LatentModel, Params]:
+    from latentscape.rundir.load import load_run, parse_weight_spec
+    from latentscape.rundir.run import Run
+
+    # Read the endpoint's config first: loading a curve run builds its own endpoints, so a curve
+    # whose end is a curve (or itself) would recurse without end.
+    if Run.open(parse_weight_spec(spec)[0]).config().model.name == "curve":
+        raise LatentscapeError(f"curve endpoint {spec} is itself a curve run; a curve joins two ordinary runs")
+    loaded = load_run(spec)
+    return loaded.model, {n: p.detach().clone() for n, p in loaded.model.named_parameters()}
+
+
+def build_curve(cfg: CurveConfig, info: DataInfo) -> CurveModel:
+    """Load both endpoint runs (same architecture required) and span the curve between them."""
+    base, start = _endpoint(cfg.start)
+    _, end = _endpoint(cfg.end)
+    return CurveModel(base, start, end, cfg.kind, cfg.bends, cfg.fix_start, cfg.fix_end, cfg.l2, cfg.eval_t)
+
+
+def absolute_spec(spec: str) -> str:
+    """A weight reference with its run directory made absolute (configs outlive the cwd)."""
+    path, at, which = spec.partition("@")
+    return str(Path(path).resolve()) + (at + which if at else "")
+
+
+# Declared in latentscape.registry.MODELS as "curve".
+CURVE_ENTRY = ModelEntry(CurveConfig, build_curve, description="Bezier/PolyChain curve between two runs (Garipov et al. 2018)")
