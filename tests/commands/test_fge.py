@@ -93,7 +93,7 @@ def test_a_nan_loss_stops_fge_with_its_step_on_every_device(at_once, monkeypatch
     monkeypatch.setattr(torch.Tensor, "__bool__", lambda t, _real=torch.Tensor.__bool__: reads.append(1) or _real(t))
     calls = []
     snaps = fge.train_snapshots(_classifier(), tiny_dataset(96), cfg, progress=lambda done, total: calls.append((done, total)))
-    assert len(snaps) == 2 and calls == [(s, 12) for s in range(1, 13)]  # progress after every step
+    assert len(snaps) == 2 and calls == [(s, 12) for s in range(0, 13)]  # the total first, then after every step
     assert len(reads) == (12 if at_once else 0)  # one per step at once; none when deferred
 
 

@@ -144,4 +144,4 @@ def test_hessian_writes_each_stage_as_it_finishes(runs, tmp_path, monkeypatch, c
     assert doc["complete"] is False and len(doc["top_eigenvalues"]["values"]) == 1 and "trace" not in doc
     printed = capsys.readouterr()
     assert "top eigenvalues:" in printed.out and "Hessian-vector products so far" in printed.out
-    assert "interrupted; what was written so far is kept" in printed.err and "--resume" not in printed.err
+    assert "interrupted; what was written so far is kept (run the same command with --resume to continue" in printed.err

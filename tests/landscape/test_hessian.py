@@ -83,3 +83,18 @@ def test_slq_density_nodes_weights_and_moments_are_exact():
     big = H.slq_density(op1, runs=150, m=len(EIGS), seed=3)
     assert big.moment(1) == pytest.approx(sum(EIGS) / len(EIGS), abs=0.15)
     assert big.moment(2) == pytest.approx(sum(e * e for e in EIGS) / len(EIGS), rel=0.1)
+
+
+def test_each_estimator_reports_its_products_and_at_most_how_many_are_left():
+    _, op = _setup(EIGS)
+    calls = []
+    H.power_iteration(op, 2, max_iter=50, tol=1e-3, progress=lambda d, t: calls.append((d, t)))
+    done, most = zip(*calls)
+    assert calls[0] == (1, 100) and list(done) == list(range(1, op.calls + 1))  # one call per product
+    assert list(most) == sorted(most, reverse=True) and most[-1] < 100  # early convergence shrinks "at most"
+    calls.clear()
+    H.slq_density(op, runs=2, m=len(EIGS), seed=1, progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(j, 2 * len(EIGS)) for j in range(1, 2 * len(EIGS) + 1)]
+    calls.clear()
+    H.hutchinson_trace(op, 4, progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]

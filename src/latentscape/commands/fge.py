@@ -44,12 +44,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from latentscape.commands._landscape_args import source_of
+    from latentscape.commands._landscape_args import data_text, source_of
     from latentscape.errors import LatentscapeError
     from latentscape.io import write_json
     from latentscape.landscape.methods.fge import FGEConfig, run_fge
     from latentscape.landscape.studies.inputs import load_eval_data
     from latentscape.landscape.studies.outputs import Summary, check_output_dir, draw_and_report, open_folder, write_summary
+    from latentscape.progress import Progress, stage
     from latentscape.train.api import resolve_device
     from latentscape.viz.findings import fge_finding
 
@@ -67,10 +68,21 @@ def run(args: argparse.Namespace) -> int:
         extra = {"objective": task.objective, "logits": lambda m, x: m(x), "bn_forward": task.forward}
     else:
         extra = {}
-    train = load_eval_data(src.data_cfg, ["train"], args.max_train)["train"]
+    full: dict[str, int] = {}
+    train = load_eval_data(src.data_cfg, ["train"], args.max_train, full)["train"]
     test = load_eval_data(src.data_cfg, ["test"])["test"]
     torch.manual_seed(args.seed)
-    result = run_fge(model, train, test, cfg, str(resolve_device(args.device, "--device")), **extra)
+    epochs = f"{args.cycle_epochs:g} epoch{'s' if args.cycle_epochs != 1 else ''}"
+    training = Progress(f"fge: {args.cycles} cycle{'s' if args.cycles != 1 else ''} of {epochs} of SGD on {data_text({'train': train}, full)}", unit="step",
+                        deferred=True)
+
+    def evaluation(what: str, estimate: float | None = None):
+        training.close()  # its end line before the evaluation's
+        return stage(what, estimate=estimate)
+
+    with training:
+        result = run_fge(model, train, test, cfg, str(resolve_device(args.device, "--device")), progress=training.callback(),
+                         stage=evaluation, **extra)
     result["run"] = str(args.run_ref)
     folder = open_folder("fge", args.out, src.run_dir)
     write_json(folder / "fge.json", result)

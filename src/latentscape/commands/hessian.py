@@ -54,13 +54,14 @@ def run(args: argparse.Namespace) -> int:
     import json
     import math
 
-    from latentscape.commands._landscape_args import source_of
+    from latentscape.commands._landscape_args import data_text, source_of
     from latentscape.errors import LatentscapeError
     from latentscape.landscape.studies.grid_file import is_main
     from latentscape.landscape.studies.hessian import HessianResult, compute_hessian, write_hessian
     from latentscape.landscape.studies.inputs import load_eval_data
     from latentscape.landscape.studies.outputs import check_output_dir, open_folder
     from latentscape.landscape.studies.surface import group_param_names
+    from latentscape.progress import Progress
     from latentscape.timing import phase
 
     if args.top_k < 0 or args.batches < 1:
@@ -90,7 +91,6 @@ def run(args: argparse.Namespace) -> int:
             known = HessianResult.from_json(json.loads((folder / "hessian.json").read_text()))
         except (ValueError, OSError) as exc:
             raise LatentscapeError(f"--resume: {folder / 'hessian.json'} is not readable ({type(exc).__name__}); rerun without --resume") from None
-    say = (lambda line: print(line, flush=True)) if main else (lambda line: None)
     objective = "model(batch" + (f", group={args.group!r}" if args.group else "") + ").loss" if src.user is None else task.description
     protocol = {"source": str(args.run), "split": args.split, "group": args.group, "objective_of": objective,
                 **src.protocol({args.split: data}, full)}
@@ -123,17 +123,28 @@ def run(args: argparse.Namespace) -> int:
             say(f"density: {len(d['nodes'])} of {args.slq_runs} SLQ run(s) of {args.slq_steps} steps; trace from SLQ "
                 f"{d['trace_estimate']:.5g}  ({result.seconds['density']:.1f} s, {products})")
 
-    say(f"Hessian of {dim:,} parameters "
-        f"on {min(len(data), args.batches * args.batch_size)} {args.split} examples")
-    with phase("evaluate"):
+    used = {args.split: min(len(data), args.batches * args.batch_size)}
+    if main:
+        print(f"Hessian of {dim:,} parameters on {used[args.split]} {args.split} examples", flush=True)
+    bar = Progress(f"hessian: {_stages_text(args)} on {data_text(used, {args.split: full.get(args.split, len(data))})}",
+                   unit="Hessian-vector product", quiet=not main, deferred=True)
+    say = bar.write if main else (lambda line: None)  # results on stdout, around a bar on a terminal
+    with phase("evaluate"), bar:
         result = compute_hessian(
             src.model, task, src.weights[0], data, top_k=args.top_k, method=args.method, trace=args.trace, density=args.density,
             batches=args.batches, batch_size=args.batch_size, names=names, buffers=src.buffers, seed=args.seed, max_iter=args.max_iter,
             tol=args.tol, trace_samples=args.trace_samples, slq_runs=args.slq_runs, slq_steps=args.slq_steps, device=opts.device,
-            protocol=protocol, known=known, on_stage=on_stage,
+            protocol=protocol, known=known, on_stage=on_stage, progress=bar.callback(),
         )
     if not main:
         return 0
     write_hessian(folder, result)
     say(f"hessian results: {folder}")
     return 0
+
+
+def _stages_text(args: argparse.Namespace) -> str:
+    """"top 5 eigenvalues, trace and density": the stages asked for."""
+    stages = ([f"top {args.top_k} eigenvalue{'s' if args.top_k != 1 else ''}"] if args.top_k else []) + \
+        (["trace"] if args.trace else []) + ([f"density ({args.slq_runs} SLQ run{'s' if args.slq_runs != 1 else ''})"] if args.density else [])
+    return ", ".join(stages[:-1]) + " and " + stages[-1] if len(stages) > 1 else (stages[0] if stages else "nothing")

@@ -27,6 +27,7 @@ from latentscape.errors import LatentscapeError
 from latentscape.landscape.core.batchnorm import BatchNormRecomputer, has_batchnorm
 from latentscape.landscape.core.functional import Bound
 from latentscape.landscape.core.params import Params, named_params
+from latentscape.progress import StageFn, silent
 from latentscape.train.guard import FiniteGuard
 
 
@@ -95,7 +96,7 @@ def train_snapshots(
     Args:
         objective: `(model, batch) -> scalar loss` (a `core.task.Task`'s; default the model's own
             training objective `model(batch).loss`).
-        progress: `progress(done, total)` SGD steps.
+        progress: `progress(done, total)` SGD steps (first (0, total), once the data is checked).
     """
     loss_of = objective or (lambda m, b: m(b).loss)
     work = copy.deepcopy(model).to(device).train()
@@ -111,6 +112,8 @@ def train_snapshots(
     total = cfg.cycles * per_cycle
     snapshots: list[Params] = []
     guard = FiniteGuard(device, _diverged)  # the trainer's NaN guard
+    if progress is not None:
+        progress(0, total)
     step, epoch = 0, 0
     while step < total:
         loader.set_epoch(epoch)
@@ -181,6 +184,7 @@ def run_fge(
     logits: Callable[[nn.Module, Tensor], Tensor] | None = None,
     bn_forward: Callable[[nn.Module, Any], Any] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    stage: StageFn = silent,
 ) -> dict:
     """FGE from `model`: snapshots, then single-model and ensemble test scores.
 
@@ -189,6 +193,8 @@ def run_fge(
             cross-entropy task); default: latentscape's contract (`forward(batch).loss`,
             `logits(x)`).
         progress: `progress(done, total)` SGD steps.
+        stage: wraps the test predictions of the original model and the snapshots
+            (`stage(what)`, e.g. `latentscape.progress.stage`: a start and an end line).
     """
     if logits is None:
         _logits_fn(model)
@@ -198,8 +204,10 @@ def run_fge(
     def proba(p: Params) -> Tensor:
         return predict_proba(model, p, test, train, device=device, logits=logits, bn_forward=bn_forward)
 
-    start = scores(proba(named_params(model)), labels)
-    probs = [proba(s) for s in snaps]
+    bn = " (BatchNorm statistics recomputed for each)" if has_batchnorm(model) else ""
+    with stage(f"fge: test predictions of the original model and {len(snaps)} snapshot{'s' if len(snaps) != 1 else ''}{bn}"):
+        start = scores(proba(named_params(model)), labels)
+        probs = [proba(s) for s in snaps]
     per_snapshot = [scores(p, labels) for p in probs]
     ens_curve = [scores(torch.stack(probs[: k + 1]).mean(0), labels) for k in range(len(probs))]
     return {
