@@ -16,7 +16,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "Starting from a trained run, run SGD with a triangular cyclic learning rate between "
             "--lr1 and --lr2 (cycle length in epochs), take a snapshot where each cycle reaches "
             "--lr2, and compare the original model, the final snapshot and the ensemble (mean of "
-            "softmax outputs) by test accuracy (a fraction) and NLL (Garipov et al. 2018, sec. 4). Writes "
+            "softmax outputs) by test accuracy (a fraction) and NLL (Garipov et al. 2018, sec. 4). The SGD "
+            "batches are augmented as the run's training was (data.augment; --data-opt augment=true with --model). Writes "
             "fge.json, summary.json and report.html into RUN/analysis/fge-<time>/ (or --out)."
         ),
         epilog="example:\n  latentscape fge runs/a --cycles 4 --cycle-epochs 2 --lr1 0.05 --lr2 0.0005\n"
@@ -45,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from latentscape.commands._landscape_args import data_text, source_of
+    from latentscape.data.augment import augmentation
     from latentscape.errors import LatentscapeError
     from latentscape.io import write_json
     from latentscape.landscape.methods.fge import FGEConfig, run_fge
@@ -73,8 +75,10 @@ def run(args: argparse.Namespace) -> int:
     test = load_eval_data(src.data_cfg, ["test"])["test"]
     torch.manual_seed(args.seed)
     epochs = f"{args.cycle_epochs:g} epoch{'s' if args.cycle_epochs != 1 else ''}"
-    training = Progress(f"fge: {args.cycles} cycle{'s' if args.cycles != 1 else ''} of {epochs} of SGD on {data_text({'train': train}, full)}", unit="step",
-                        deferred=True)
+    augment = augmentation(src.data_cfg)
+    augmented = ", augmented as in training" if augment is not None else ""
+    training = Progress(f"fge: {args.cycles} cycle{'s' if args.cycles != 1 else ''} of {epochs} of SGD on {data_text({'train': train}, full)}"
+                        f"{augmented}", unit="step", deferred=True)
 
     def evaluation(what: str, estimate: float | None = None):
         training.close()  # its end line before the evaluation's
@@ -82,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
 
     with training:
         result = run_fge(model, train, test, cfg, str(resolve_device(args.device, "--device")), progress=training.callback(),
-                         stage=evaluation, **extra)
+                         stage=evaluation, augment=augment, **extra)
     result["run"] = str(args.run_ref)
     folder = open_folder("fge", args.out, src.run_dir)
     write_json(folder / "fge.json", result)
