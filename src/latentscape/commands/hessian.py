@@ -16,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "Hessian-vector products of the model's own objective (any family; GANs per --group) through "
             "torch.func on --batches batches of --batch-size examples of --split, in eval mode (BatchNorm "
             "uses the model's statistics; a VAE's sampling noise is frozen by --seed). Top-k eigenvalues "
-            "by power iteration with deflation (or Lanczos), the trace by Hutchinson's estimator, and the "
+            "(the k largest in magnitude, largest first, as PyHessian) by power iteration with deflation (or Lanczos), the trace by Hutchinson's estimator, and the "
             "eigenvalue density by stochastic Lanczos quadrature (Yao et al. 2020). Writes "
             "RUN/analysis/hessian-<time>/hessian.json (after every stage and SLQ run; --resume keeps "
             "the finished ones), summary.json and images/hessian_density.png."
@@ -31,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("run", metavar="WEIGHTS", help="a run (RUN_DIR, RUN_DIR@init, RUN_DIR@last), or a weights file with --model")
-    p.add_argument("--top-k", type=int, default=5, help="top eigenvalues to compute (default 5; 0: none)")
+    p.add_argument("--top-k", type=int, default=5, help="top eigenvalues to compute, largest magnitude first (default 5; 0: none)")
     p.add_argument("--method", choices=("power", "lanczos"), default="power", help="top-k method (default power iteration with deflation)")
     p.add_argument("--trace", action="store_true", help="estimate the trace (Hutchinson, Rademacher vectors)")
     p.add_argument("--density", action="store_true", help="eigenvalue density by stochastic Lanczos quadrature")
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from latentscape.commands._landscape_args import data_text, source_of
     from latentscape.errors import LatentscapeError
     from latentscape.landscape.studies.grid_file import is_main
-    from latentscape.landscape.studies.hessian import HessianResult, compute_hessian, write_hessian
+    from latentscape.landscape.studies.hessian import ORDER, HessianResult, compute_hessian, write_hessian
     from latentscape.landscape.studies.inputs import load_eval_data
     from latentscape.landscape.studies.outputs import check_output_dir, open_folder
     from latentscape.landscape.studies.surface import group_param_names
@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
             started[what] = time.perf_counter()
             if what == "top_eigenvalues":
                 how = f"power iteration (at most {args.max_iter} products each)" if args.method == "power" else f"Lanczos ({max(3 * args.top_k, args.slq_steps)} steps)"
-                say(f"top {args.top_k} eigenvalue(s) by {how}...")
+                say(f"top {args.top_k} eigenvalue(s) by magnitude, by {how}...")
             elif what == "trace":
                 say(f"trace by Hutchinson's estimator (at most {args.trace_samples} samples)...")
             else:
@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
             write_hessian(folder, result, pictures=False)  # a kill loses at most the running stage
         products = f"{result.hessian_vector_products} Hessian-vector products so far"
         if stage == "top_eigenvalues":
-            say("top eigenvalues: " + ", ".join(f"{v:.5g}" for v in result.top_eigenvalues["values"]) + f"  ({result.seconds[stage]:.1f} s, {products})")
+            say(f"top eigenvalues ({ORDER}): " + ", ".join(f"{v:.5g}" for v in result.top_eigenvalues["values"]) + f"  ({result.seconds[stage]:.1f} s, {products})")
         elif stage == "trace":
             tr = result.trace
             say(f"trace: {tr['estimate']:.5g} +- {tr['std_error']:.2g} ({tr['samples']} samples)  ({result.seconds[stage]:.1f} s, {products})")

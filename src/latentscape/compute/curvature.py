@@ -41,8 +41,8 @@ def hessian(
     Args:
         data: the objective averages over its first `batches` batches of `batch_size` examples
             (a DataLoader's own batches).
-        top_k, method: the largest-magnitude eigenvalues by "power" iteration with deflation, or
-            "lanczos".
+        top_k, method: the k eigenvalues largest in magnitude, largest magnitude first (as
+            PyHessian), by "power" iteration with deflation or by "lanczos".
         trace: Hutchinson's estimate (at most `trace_samples` Rademacher vectors, stops at `tol`).
         density: stochastic Lanczos quadrature, `slq_runs` runs of `slq_steps` steps.
         seed: random vectors, and any noise of a stochastic objective (frozen).

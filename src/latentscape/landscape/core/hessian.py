@@ -11,8 +11,10 @@ H v is the gradient of <grad L(theta), v> (double backward, Pearlmutter 1994) or
 the buffers given (the model's, or statistics recomputed for the point).
 
 Estimators (all on flat vectors of the N parameters):
-    power iteration with deflation: top-k eigenvalues by magnitude (PyHessian `eigenvalues`);
-    Lanczos with full re-orthogonalisation: Ritz values of the m x m tridiagonal T;
+    power iteration with deflation: top-k eigenvalues by magnitude (PyHessian `eigenvalues`),
+        returned largest magnitude first;
+    Lanczos with full re-orthogonalisation: Ritz values of the m x m tridiagonal T (`lanczos_top`:
+        the k largest in magnitude, the same contract as power iteration);
     Hutchinson: tr(H) = E[v^T H v] for Rademacher v (Hutchinson 1989; PyHessian `trace`);
     stochastic Lanczos quadrature: the spectral density phi(t) = 1/N sum_i delta(t - lambda_i)
         ~ mean over runs of sum_j tau_j g_sigma(t - theta_j), theta_j the Ritz values and tau_j the
@@ -166,7 +168,13 @@ def power_iteration(
 ) -> tuple[list[float], list[Tensor]]:
     """Top-k eigenvalues by magnitude with deflation (PyHessian `eigenvalues`): each vector is kept
     orthogonal to the eigenvectors already found; stops when the Rayleigh quotient changes by less
-    than `tol` relative. `progress`: products (at most k x max_iter)."""
+    than `tol` relative. `progress`: products (at most k x max_iter).
+
+    Power iteration converges to the eigenvalue of largest magnitude (a negative one when it
+    dominates), so "top" means top by |lambda|, as in PyHessian. Converged values come out in that
+    order; with few iterations a later one can be larger (it is still converging when `max_iter`
+    stops it), so the pairs are returned sorted: largest magnitude first.
+    """
     gen = torch.Generator().manual_seed(seed)
     values: list[float] = []
     vectors: list[Tensor] = []
@@ -192,7 +200,8 @@ def power_iteration(
             eig = new
         values.append(float(eig))
         vectors.append(v)
-    return values, vectors
+    order = sorted(range(k), key=lambda i: -abs(values[i]))  # stable: ties keep the order found
+    return [values[i] for i in order], [vectors[i] for i in order]
 
 
 def lanczos(op: HessianOperator, m: int, v0: Tensor, progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -243,11 +252,12 @@ def ritz(alphas: np.ndarray, betas: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 def lanczos_top(op: HessianOperator, k: int = 1, m: int | None = None, seed: int = 0, progress: Progress | None = None) -> list[float]:
-    """The k largest (algebraic) Ritz values after m (default max(3k, 30)) Lanczos steps."""
+    """The k Ritz values largest in magnitude after m (default max(3k, 30)) Lanczos steps,
+    largest magnitude first (the contract of `power_iteration`)."""
     gen = torch.Generator().manual_seed(seed)
     a, b = lanczos(op, m or max(3 * k, 30), op.random(gen), progress)
     evals, _ = ritz(a, b)
-    return [float(v) for v in evals[::-1][:k]]
+    return [float(v) for v in sorted(evals[::-1], key=lambda v: -abs(v))[:k]]
 
 
 def hutchinson_trace(

@@ -28,12 +28,17 @@ from latentscape.landscape.studies.grid_file import weights_digest
 from latentscape.landscape.studies.outputs import Summary, draw_and_report, write_summary
 
 
+#: How top_eigenvalues are chosen and ordered (hessian.json, the page, the printed line).
+ORDER = "largest magnitude first"
+
+
 @dataclass
 class HessianResult:
     """The spectral summary of one Hessian.
 
     Attributes:
-        top_eigenvalues: {"method", "values"} (largest magnitude first for power iteration).
+        top_eigenvalues: {"method", "order", "values"}: the k eigenvalues largest in magnitude,
+            largest magnitude first (ORDER; power iteration and Lanczos alike, as PyHessian).
         trace: {"estimate", "std_error", "samples", "method"}.
         density: SLQ {"method", "runs", "steps", "sigma", "nodes", "weights", "trace_estimate"}.
         protocol: source, split, examples, parameters, group, seed, objective, settings.
@@ -182,7 +187,7 @@ def compute_hessian(
             vals, _ = H.power_iteration(op, top_k, max_iter=max_iter, tol=tol, seed=seed, progress=report("top_eigenvalues"))
         else:
             vals = H.lanczos_top(op, top_k, m=max(3 * top_k, slq_steps), seed=seed, progress=report("top_eigenvalues"))
-        result.top_eigenvalues = {"method": method, "values": vals}
+        result.top_eigenvalues = {"method": method, "order": ORDER, "values": vals}
         done("top_eigenvalues", t0)
     if trace and not _has(result, "trace"):
         t0 = time.perf_counter()
@@ -232,7 +237,7 @@ def hessian_summary(result: HessianResult) -> Summary:
         metrics["top eigenvalue"] = vals[0]
         if len(vals) > 1:
             metrics[f"eigenvalue {len(vals)}"] = vals[-1]
-        bits.append(f"top eigenvalue {vals[0]:.4g}")
+        bits.append(f"top eigenvalue {vals[0]:.4g} (largest in magnitude)")
     if result.trace:
         metrics["trace"] = result.trace["estimate"]
         bits.append(f"trace {result.trace['estimate']:.4g} +- {result.trace['std_error']:.2g}")
