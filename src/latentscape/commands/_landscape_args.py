@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from latentscape.commands._types import THREADS
+from latentscape.commands._types import BATCH_SIZE, EXAMPLES, THREADS
 from latentscape.errors import LatentscapeError
 
 if TYPE_CHECKING:  # the analysis stack imports torch and matplotlib: not needed for --help
@@ -53,10 +53,10 @@ def add_eval_options(p: argparse.ArgumentParser, per_point: bool = True, batch_s
         g.add_argument("--metrics", default=None, help="comma-separated metrics: model, loss, ssim, lpips (latentscape runs), "
                        "loss, accuracy (--model), and hessian_top (the top Hessian eigenvalue at every point); default: all "
                        "per-example metrics that apply")
-    g.add_argument("--batch-size", type=int, default=batch_size, help=f"evaluation batch size (default {batch_size})")
-    g.add_argument("--max-examples", type=int, default=None, help="use only the first N examples of each split (quick looks)")
+    g.add_argument("--batch-size", type=BATCH_SIZE, default=batch_size, help=f"evaluation batch size (default {batch_size})")
+    g.add_argument("--max-examples", type=EXAMPLES, default=None, help="use only the first N examples of each split (quick looks)")
     if per_point:
-        g.add_argument("--bn-batches", type=int, default=None, help="training batches for BatchNorm statistics per point (default: all)")
+        g.add_argument("--bn-batches", type=EXAMPLES, default=None, help="training batches for BatchNorm statistics per point (default: all)")
     g.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
     g.add_argument("--data-dir", help="dataset root (default: the run's data.data_dir or $LATENTSCAPE_DATA)")
     if per_point:

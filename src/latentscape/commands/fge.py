@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from latentscape.commands._landscape_args import MODEL_EPILOG, add_source_options
-from latentscape.commands._types import SEED, THREADS, count, number
+from latentscape.commands._types import BATCH_SIZE, EXAMPLES, SEED, THREADS, count, number
+from latentscape.ranges import EPOCH_LIMIT
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,15 +26,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("run_ref", metavar="RUN", help="weight reference of a trained classifier run, or a weights file with --model")
-    p.add_argument("--cycles", type=int, default=4, help="cycles = snapshots (default 4)")
-    p.add_argument("--cycle-epochs", type=number(0.0, low_open=True), default=2.0, help="cycle length in epochs (default 2)")
+    p.add_argument("--cycles", type=count(1, limit=EPOCH_LIMIT), default=4, help="cycles = snapshots (default 4)")
+    p.add_argument("--cycle-epochs", type=number(0.0, EPOCH_LIMIT, low_open=True), default=2.0, help="cycle length in epochs "
+                   f"(default 2; cycles x cycle length at most {EPOCH_LIMIT:,} epochs, as train.epochs)")
     p.add_argument("--lr1", type=number(0.0, 1e3, low_open=True), default=0.05, help="largest learning rate (default 0.05)")
     p.add_argument("--lr2", type=number(0.0, 1e3, low_open=True), default=0.0005, help="smallest learning rate (default 0.0005)")
     p.add_argument("--momentum", type=number(0.0, 1.0, high_open=True), default=0.9, help="SGD momentum (default 0.9)")
     p.add_argument("--wd", type=number(0.0), default=0.0, help="SGD weight decay (default 0)")
-    p.add_argument("--batch-size", type=count(1), default=128, help="batch size (default 128)")
+    p.add_argument("--batch-size", type=BATCH_SIZE, default=128, help="batch size (default 128)")
     p.add_argument("--seed", type=SEED, default=0, help="seed of the batch order")
-    p.add_argument("--max-train", type=count(1), default=None, help="use only the first N training examples")
+    p.add_argument("--max-train", type=EXAMPLES, default=None, help="use only the first N training examples")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
     p.add_argument("--data-dir", help="dataset root")
     p.add_argument("--threads", type=THREADS, default=0, help="CPU threads (0: PyTorch's default)")
@@ -49,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from latentscape.data.augment import augmentation
     from latentscape.errors import LatentscapeError
     from latentscape.io import write_json
+    from latentscape.ranges import INF, Range
     from latentscape.landscape.methods.fge import FGEConfig, run_fge
     from latentscape.landscape.studies.inputs import load_eval_data
     from latentscape.landscape.studies.outputs import Summary, check_output_dir, draw_and_report, open_folder, write_summary
@@ -59,6 +62,10 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     check_output_dir(args.out)
+    refusal = Range(0, INF, limit=EPOCH_LIMIT).beyond_limit(args.cycles * args.cycle_epochs)
+    if refusal:
+        raise LatentscapeError(f"--cycles {args.cycles} x --cycle-epochs {args.cycle_epochs:g} = "
+                               f"{args.cycles * args.cycle_epochs:g} epochs {refusal}")
     cfg = FGEConfig(args.cycles, args.cycle_epochs, args.lr1, args.lr2, args.momentum, args.wd, args.batch_size, args.seed)
     src = source_of(args, [args.run_ref], count=1)
     model = src.model

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from latentscape.commands._landscape_args import MODEL_EPILOG, add_eval_options, add_source_options, eval_options
-from latentscape.commands._types import SEED, number
+from latentscape.commands._types import SEED, count, number
+from latentscape.ranges import HESSIAN_BATCH_LIMIT, HESSIAN_ESTIMATE_LIMIT, HESSIAN_PRODUCT_LIMIT
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,24 +27,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "  latentscape hessian runs/mlp --top-k 5 --trace --density --batches 2 --batch-size 500\n"
             "  latentscape hessian runs/gan --group critic --top-k 1\n"
             "sharpness along a path: latentscape path runs/a runs/b --metrics loss,hessian_top\n"
+            f"declared limits: --max-iter, --trace-samples, --slq-steps at most {HESSIAN_PRODUCT_LIMIT:,}; --top-k, --slq-runs "
+            f"at most {HESSIAN_ESTIMATE_LIMIT:,};\n--batches at most {HESSIAN_BATCH_LIMIT:,} (LATENTSCAPE_NO_LIMITS=1 goes beyond them)\n"
             + MODEL_EPILOG.format(cmd="hessian", example="final.pt --top-k 3 --trace")
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("run", metavar="WEIGHTS", help="a run (RUN_DIR, RUN_DIR@init, RUN_DIR@last), or a weights file with --model")
-    p.add_argument("--top-k", type=int, default=5, help="top eigenvalues to compute, largest magnitude first (default 5; 0: none)")
+    p.add_argument("--top-k", type=count(0, limit=HESSIAN_ESTIMATE_LIMIT), default=5, help="top eigenvalues to compute, largest magnitude first (default 5; 0: none)")
     p.add_argument("--method", choices=("power", "lanczos"), default="power", help="top-k method (default power iteration with deflation)")
     p.add_argument("--trace", action="store_true", help="estimate the trace (Hutchinson, Rademacher vectors)")
     p.add_argument("--density", action="store_true", help="eigenvalue density by stochastic Lanczos quadrature")
-    p.add_argument("--batches", type=int, default=1, help="batches of --batch-size examples the objective averages over (default 1)")
+    p.add_argument("--batches", type=count(1, limit=HESSIAN_BATCH_LIMIT), default=1, help="batches of --batch-size examples the objective averages over (default 1)")
     p.add_argument("--split", default="train", help="data split (default train)")
     p.add_argument("--group", default=None, help="optimizer group whose loss and parameters to use (GANs: critic, generator)")
     p.add_argument("--seed", type=SEED, default=0, help="seed of the random vectors and of any noise in the objective")
-    p.add_argument("--max-iter", type=int, default=100, help="power-iteration steps per eigenvalue (default 100)")
+    p.add_argument("--max-iter", type=count(1, limit=HESSIAN_PRODUCT_LIMIT), default=100, help="power-iteration steps per eigenvalue (default 100)")
     p.add_argument("--tol", type=number(0.0, low_open=True), default=1e-3, help="relative tolerance of power iteration / Hutchinson (default 1e-3)")
-    p.add_argument("--trace-samples", type=int, default=100, help="Hutchinson samples at most (default 100)")
-    p.add_argument("--slq-runs", type=int, default=1, help="SLQ random starts (default 1)")
-    p.add_argument("--slq-steps", type=int, default=90, help="Lanczos steps per SLQ run (default 90)")
+    p.add_argument("--trace-samples", type=count(2, limit=HESSIAN_PRODUCT_LIMIT), default=100, help="Hutchinson samples at most (default 100)")
+    p.add_argument("--slq-runs", type=count(1, limit=HESSIAN_ESTIMATE_LIMIT), default=1, help="SLQ random starts (default 1)")
+    p.add_argument("--slq-steps", type=count(2, limit=HESSIAN_PRODUCT_LIMIT), default=90, help="Lanczos steps per SLQ run (default 90)")
     p.add_argument("--out", help="output folder (default RUN/analysis/hessian-<time>)")
     add_source_options(p)
     add_eval_options(p, per_point=False, batch_size=256)
@@ -52,7 +55,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import json
-    import math
 
     from latentscape.commands._landscape_args import data_text, source_of
     from latentscape.errors import LatentscapeError
@@ -64,14 +66,6 @@ def run(args: argparse.Namespace) -> int:
     from latentscape.progress import Progress
     from latentscape.timing import phase
 
-    if args.top_k < 0 or args.batches < 1:
-        raise LatentscapeError("--top-k must be >= 0, --batches >= 1, --method power or lanczos")
-    for option, value, low in (("--max-iter", args.max_iter, 1), ("--trace-samples", args.trace_samples, 2),
-                               ("--slq-runs", args.slq_runs, 1), ("--slq-steps", args.slq_steps, 2)):
-        if value < low:
-            raise LatentscapeError(f"{option} {value}: must be at least {low}")
-    if not (math.isfinite(args.tol) and args.tol > 0):
-        raise LatentscapeError(f"--tol {args.tol}: must be a positive number")
     check_output_dir(args.out)  # before any evaluation: a bad --out costs nothing
     opts = eval_options(args)
     src = source_of(args, [args.run], count=1)
