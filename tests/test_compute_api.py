@@ -215,7 +215,8 @@ def test_progress_is_called_after_each_chunk(setting):
     calls = []
     compute.surface(build(width=4, classes=3), setting["a"], setting["test"], criterion=nn.CrossEntropyLoss(), recompute_bn=False,
                     grid=9, progress=lambda done, total: calls.append((done, total)))
-    assert calls[-1] == (81, 81) and len(calls) == 3 and [d for d, _ in calls] == sorted(d for d, _ in calls)
-    stages = []
-    compute.hessian(mlp(0), mlp(0), images(16), top_k=1, trace=True, trace_samples=3, progress=lambda d, t: stages.append((d, t)))
-    assert stages == [(1, 2), (2, 2)]
+    assert calls[0] == (0, 81) and calls[-1] == (81, 81) and len(calls) == 4 and [d for d, _ in calls] == sorted(d for d, _ in calls)
+    products = []
+    h = compute.hessian(mlp(0), mlp(0), images(16), top_k=1, max_iter=50, trace=True, trace_samples=3, progress=lambda d, t: products.append((d, t)))
+    assert products[0] == (0, 53) and products[-1] == (h.hessian_vector_products,) * 2  # at most 50 + 3, then what it took
+    assert [d for d, _ in products] == sorted(d for d, _ in products) and [t for _, t in products] == sorted((t for _, t in products), reverse=True)

@@ -93,12 +93,27 @@ def test_a_lazy_stage_talks_only_once_it_is_slow(clock):
     assert lines[-1] == "eval: iwae: done (10000/10000 images) in 30 s" and len(lines) == 2 + 4  # 20, 40, 60, 80 %
 
 
+def test_a_deferred_stage_starts_talking_at_its_first_update(clock):
+    out = io.StringIO()
+    with pytest.raises(ValueError):
+        with Progress("surface: 3x3 grid", 9, unit="point", stream=out, deferred=True):
+            raise ValueError("a grid file of other settings")  # refused before the first point
+    assert out.getvalue() == ""  # the refusal is the only line
+    with Progress("surface: 3x3 grid", 9, unit="point", stream=out, deferred=True) as bar:
+        assert out.getvalue() == ""
+        bar.update(0, 9)
+        assert out.getvalue() == "surface: 3x3 grid (9 points): started\n"
+        bar.update(9, 9)
+    assert out.getvalue().splitlines()[-1] == "surface: 3x3 grid: done (9/9 points) in 0 s"
+
+
 def test_a_resumed_stage_counts_its_rate_from_where_it_restarted(clock):
     out = io.StringIO()
     bar = Progress("train", 1000, unit="step", stream=out, initial=900, every=5.0)
     clock.now += 10.0
     bar.update(950)  # 50 steps in 10 s: 50 left take 10 s more (not 950 in 10 s)
-    assert out.getvalue().splitlines()[1] == "train:  95% (950/1000 steps), 10 s so far, about 10 s left"
+    assert out.getvalue().splitlines() == ["train (1000 steps, 900 done before): started",
+                                           "train:  95% (950/1000 steps), 10 s so far, about 10 s left"]
 
 
 def test_a_slow_stage_prints_after_every_seconds_of_silence(clock):

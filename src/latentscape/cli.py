@@ -112,6 +112,8 @@ def how_to_continue(args: argparse.Namespace) -> str:
             return " (continue with `latentscape train --resume RUN_DIR`, RUN_DIR as printed above)"
     if command == "tune":
         return " (run the same command again: finished trials are not redone)"
+    if getattr(args, "resume", None) is not None and isinstance(args.resume, bool):  # the landscape analyses
+        return " (run the same command with --resume to continue: finished points and stages are kept)"
     return " (run the same command again to redo it)"
 
 

@@ -18,7 +18,9 @@ pipe or a log file it prints a start line, then one line per ~10 % of the work (
 seconds apart) or after `every` seconds of silence, each with the fraction done, the time so far
 and the time left (from the rate so far; before the first unit, from the caller's `estimate`),
 and an end line with the time taken. A stage whose `estimate` is under SHORT seconds prints its
-end line only; a `lazy` one prints nothing unless it runs SHORT seconds. `quiet=True` or
+end line only; a `lazy` one prints nothing unless it runs SHORT seconds; a `deferred` one starts
+talking at its first update (a compute function's `progress(0, total)` once its inputs are
+checked: a refusal is then the only line). `quiet=True` or
 LATENTSCAPE_PROGRESS=none prints nothing; LATENTSCAPE_PROGRESS=lines or =bar forces a style.
 Plain declarations only (tqdm is imported when a bar is drawn): any layer may use it.
 """
@@ -108,6 +110,8 @@ class Progress:
             turns out not to run, such as a metric that does not apply, prints nothing at all).
         initial: units already done before this process (a resumed run): the rate and the time
             left count only the units done here.
+        deferred: print the start line at the first `update`, not now (nothing at all for a
+            stage that never starts, such as one whose inputs are refused).
     """
 
     def __init__(
@@ -125,6 +129,7 @@ class Progress:
         gap: float | None = None,
         lazy: bool = False,
         initial: int = 0,
+        deferred: bool = False,
     ) -> None:
         self.what = what
         self.total = total
@@ -144,7 +149,7 @@ class Progress:
         self._closed = False
         self._lazy = lazy
         self._shown = False  # the stage has started talking (lazy ones wait for SHORT seconds)
-        if not lazy:
+        if not (lazy or deferred):
             self._show()
 
     def _show(self) -> None:
@@ -162,7 +167,7 @@ class Progress:
         if self._closed or self.style == "none":
             return
         if not self._shown:
-            if self.elapsed() < SHORT:
+            if self._lazy and self.elapsed() < SHORT:
                 return
             self._show()
         if self.style == "bar":
@@ -237,7 +242,8 @@ class Progress:
         self._bar.update(self.done - self._bar.n)
 
     def _start_line(self) -> str:
-        size = f" ({self.total} {plural(self.unit)})" if self.total else ""
+        before = f", {self.initial} done before" if self.initial else ""  # a resumed stage
+        size = f" ({self.total} {plural(self.unit)}{before})" if self.total else ""
         guess = f", estimate {format_duration(self.estimate)}" if self.estimate is not None else ""
         return f"{self.what}{size}: started{guess}"
 

@@ -24,6 +24,14 @@ EPOCH_LIMIT = 100_000  # train.epochs, connect/demo/fid-net --epochs (the GAN co
 STEP_LIMIT = 100_000_000  # train.max_steps
 REPEAT_LIMIT = 100  # tune --repeats
 TRIAL_LIMIT = 10_000  # tune --trials
+#: hessian --max-iter, --trace-samples, --slq-steps: Hessian-vector products of one estimate (each
+#: a forward and two backward passes over every batch)
+HESSIAN_PRODUCT_LIMIT = 100_000
+HESSIAN_ESTIMATE_LIMIT = 10_000  # hessian --top-k, --slq-runs: estimates of up to HESSIAN_PRODUCT_LIMIT products each
+HESSIAN_BATCH_LIMIT = 100_000  # hessian --batches: every product goes over all of them
+#: Sizes with a hard bound (no dataset here comes near them): batch sizes and example counts.
+BATCH_SIZE_MAX = 1_000_000
+EXAMPLES_MAX = 1_000_000_000
 
 
 def limits_lifted() -> bool:

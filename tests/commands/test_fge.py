@@ -93,7 +93,7 @@ def test_a_nan_loss_stops_fge_with_its_step_on_every_device(at_once, monkeypatch
     monkeypatch.setattr(torch.Tensor, "__bool__", lambda t, _real=torch.Tensor.__bool__: reads.append(1) or _real(t))
     calls = []
     snaps = fge.train_snapshots(_classifier(), tiny_dataset(96), cfg, progress=lambda done, total: calls.append((done, total)))
-    assert len(snaps) == 2 and calls == [(s, 12) for s in range(1, 13)]  # progress after every step
+    assert len(snaps) == 2 and calls == [(s, 12) for s in range(0, 13)]  # the total first, then after every step
     assert len(reads) == (12 if at_once else 0)  # one per step at once; none when deferred
 
 
@@ -102,3 +102,46 @@ def _guard_init(at_once: bool):
         self.at_once, self.step, self.value, self.diverged = at_once, None, None, diverged
 
     return init
+
+
+def test_fge_augments_its_sgd_batches_as_the_given_augmentation_says():
+    """The batches of the cyclic SGD go through `augment` (one call per step, on the uint8
+    images, seeded per batch); the snapshots then differ from those of plain batches."""
+    from latentscape.data.augment import CropFlip
+    from latentscape.landscape.methods import fge
+    from tinydata import tiny_dataset
+
+    seen = []
+
+    def spy(images, gen):
+        seen.append(images.dtype)
+        return CropFlip(1, True)(images, gen)
+
+    cfg = FGEConfig(cycles=1, cycle_epochs=1.0, batch_size=16)  # 6 steps
+    augmented = fge.train_snapshots(_classifier(), tiny_dataset(96), cfg, augment=spy)
+    plain = fge.train_snapshots(_classifier(), tiny_dataset(96), cfg)
+    assert seen == [torch.uint8] * 6
+    assert any(not torch.equal(augmented[0][k], plain[0][k]) for k in plain[0])
+
+
+@pytest.mark.parametrize("augment", [True, False])
+def test_fge_of_an_augmented_run_draws_augmented_batches(augment, tmp_path, monkeypatch, capsys):
+    from latentscape.data import augment as augment_module
+
+    cfg = config_from_dict({
+        "model": {"name": "mlp_classifier", "hidden_dims": [8]},
+        "data": {"name": "digits", "fraction": 0.2, "augment": augment, "augment_padding": 1, "augment_flip": False},
+        "train": {"epochs": 1, "batch_size": 32, "eval_every": 0, "num_threads": 1, "log_every": 1000},
+    })
+    run = train_and_evaluate(cfg, tmp_path / "r", quiet=True).path
+    calls = []
+    real = augment_module.CropFlip.__call__
+    monkeypatch.setattr(augment_module.CropFlip, "__call__", lambda self, images, gen: calls.append(self) or real(self, images, gen))
+    assert main(["fge", str(run), "--cycles", "1", "--cycle-epochs", "1", "--batch-size", "32", "--out", str(tmp_path / "f")]) == 0
+    doc = json.loads((tmp_path / "f" / "fge.json").read_text())
+    steps = 300 // 32  # full batches of the 300 training images: one cycle of one epoch
+    if augment:
+        assert calls == [augment_module.CropFlip(1, False)] * steps
+        assert doc["augment"] == {"padding": 1, "flip": False} and "augmented as in training" in capsys.readouterr().err
+    else:
+        assert calls == [] and doc["augment"] is None

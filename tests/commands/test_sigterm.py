@@ -81,3 +81,5 @@ def test_how_to_continue_names_what_exists(tmp_path):
     assert how_to_continue(ns(command="train", resume=None, run_dir=str(run))) == f" (continue with `latentscape train --resume {run}`)"
     assert how_to_continue(ns(command="connect", out=str(run))) == f" (continue with `latentscape train --resume {run}`)"
     assert "finished trials are not redone" in how_to_continue(ns(command="tune"))
+    assert "with --resume to continue" in how_to_continue(ns(command="surface", resume=False))  # the landscape analyses
+    assert how_to_continue(ns(command="fge")) == " (run the same command again to redo it)"

@@ -83,3 +83,37 @@ def test_slq_density_nodes_weights_and_moments_are_exact():
     big = H.slq_density(op1, runs=150, m=len(EIGS), seed=3)
     assert big.moment(1) == pytest.approx(sum(EIGS) / len(EIGS), abs=0.15)
     assert big.moment(2) == pytest.approx(sum(e * e for e in EIGS) / len(EIGS), rel=0.1)
+
+
+def test_each_estimator_reports_its_products_and_at_most_how_many_are_left():
+    _, op = _setup(EIGS)
+    calls = []
+    H.power_iteration(op, 2, max_iter=50, tol=1e-3, progress=lambda d, t: calls.append((d, t)))
+    done, most = zip(*calls)
+    assert calls[0] == (1, 100) and list(done) == list(range(1, op.calls + 1))  # one call per product
+    assert list(most) == sorted(most, reverse=True) and most[-1] < 100  # early convergence shrinks "at most"
+    calls.clear()
+    H.slq_density(op, runs=2, m=len(EIGS), seed=1, progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(j, 2 * len(EIGS)) for j in range(1, 2 * len(EIGS) + 1)]
+    calls.clear()
+    H.hutchinson_trace(op, 4, progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
+
+
+SADDLE = [9.0, -7.0, 5.0, 3.0, 1.0, 0.5, -0.25, 0.0]  # a negative eigenvalue larger in magnitude than 5
+
+
+@pytest.mark.parametrize("max_iter", [1, 2, 3, 5, 20, 500])
+def test_top_eigenvalues_come_largest_magnitude_first_however_few_the_iterations(max_iter):
+    """Power iteration finds eigenvalues by magnitude (PyHessian's "top"); unconverged ones may
+    come out in any order, so they are returned sorted by |lambda|, eigenvectors with them."""
+    for seed in range(4):
+        _, op = _setup(SADDLE, seed=seed)
+        vals, vecs = H.power_iteration(op, 3, max_iter=max_iter, tol=1e-10, seed=seed)
+        assert [abs(v) for v in vals] == sorted((abs(v) for v in vals), reverse=True)
+        gram = torch.stack(vecs) @ torch.stack(vecs).T  # (3, 3): still the deflated, orthonormal set
+        torch.testing.assert_close(gram, torch.eye(3, dtype=gram.dtype), atol=1e-6, rtol=0)
+    _, op = _setup(SADDLE)
+    vals, _ = H.power_iteration(op, 3, max_iter=500, tol=1e-10)
+    assert vals == pytest.approx([9.0, -7.0, 5.0], rel=1e-6)  # converged: the top 3 by magnitude
+    assert H.lanczos_top(op, 3, m=len(SADDLE)) == pytest.approx([9.0, -7.0, 5.0], abs=1e-9)  # the same contract

@@ -44,9 +44,14 @@ CASES = [
     (["path", R, R, "--range", "0,inf"], "--range '0,inf': the start and end must be finite numbers"),
     (["path", R, R, "--splits", ","], "--splits: give at least one split"),
     (["path", R, R, "--metrics", ","], "--metrics: give at least one metric name"),
-    (["path", R, R, "--batch-size", "0"], "--batch-size 0: must be a positive integer"),
-    (["path", R, R, "--max-examples", "-5"], "--max-examples -5: must be a positive integer"),
-    (["path", R, R, "--bn-batches", "0"], "--bn-batches 0: must be a positive integer"),
+    (["path", R, R, "--batch-size", "0"], "argument --batch-size: 0 is out of range [1, 1000000]"),
+    (["path", R, R, "--max-examples", "-5"], "argument --max-examples: -5 is out of range [1, 1000000000]"),
+    (["path", R, R, "--bn-batches", "0"], "argument --bn-batches: 0 is out of range [1, 1000000000]"),
+    (["surface", R, "--batch-size", "1000000000000"], "argument --batch-size: 1000000000000 is out of range [1, 1000000]"),
+    (["surface", R, "--max-examples", "1000000000000"], "argument --max-examples: 1000000000000 is out of range [1, 1000000000]"),
+    (["trajectory", R, "--bn-batches", "-1"], "argument --bn-batches: -1 is out of range [1, 1000000000]"),
+    (["plane", R, R, R, "--compare-points", "0"], "argument --compare-points: 0 is out of range [2, 10000]"),
+    (["trajectory", R, "--grid", "1000000000000"], "argument --grid: 1000000000000 is out of range [2, 10000]"),
     (["path", R, R, "--threads", "-1"], "argument --threads: -1 is out of range [0, 4096]"),
     (["plane", R, R, R, "--grid", "100000"], "argument --grid: 100000 is out of range [2, 10000]"),
     (["plane", R, R, R, "--margin", "nan"], "--margin 'nan': each margin must be a finite number >= 0"),
@@ -55,17 +60,34 @@ CASES = [
     (["surface", R, "--range", "-inf:inf"], "--range '-inf:inf': each span needs finite LO < HI"),
     (["surface", R, "--range", "-1,1"], "--range '-1,1': expected LO:HI"),
     (["surface", R, "--dims", "3"], "argument --dims: invalid choice: 3"),
-    (["hessian", R, "--top-k", "1000000", "--max-iter", "2"], "--top-k 1000000: the Hessian has only"),
-    (["hessian", R, "--max-iter", "0"], "--max-iter 0: must be at least 1"),
+    (["hessian", R, "--top-k", "9999", "--max-iter", "2"], "--top-k 9999: the Hessian has only"),
+    (["hessian", R, "--top-k", "-1"], "argument --top-k: -1 is out of range [0, inf)"),
+    (["hessian", R, "--top-k", "1000000000000"], "argument --top-k: 1000000000000 is above the declared limit 10000"),
+    (["hessian", R, "--max-iter", "0"], "argument --max-iter: 0 is out of range [1, inf)"),
+    (["hessian", R, "--max-iter", "1000000000000"], "argument --max-iter: 1000000000000 is above the declared limit 100000"),
+    (["hessian", R, "--batches", "0"], "argument --batches: 0 is out of range [1, inf)"),
+    (["hessian", R, "--batches", "1000000000000"], "argument --batches: 1000000000000 is above the declared limit 100000"),
     (["hessian", R, "--tol", "nan"], "argument --tol: nan is out of range (0, inf)"),
-    (["hessian", R, "--top-k", "0", "--density", "--slq-steps", "0"], "--slq-steps 0: must be at least 2"),
-    (["hessian", R, "--top-k", "0", "--density", "--slq-runs", "-1"], "--slq-runs -1: must be at least 1"),
-    (["hessian", R, "--top-k", "0", "--trace", "--trace-samples", "0"], "--trace-samples 0: must be at least 2"),
+    (["hessian", R, "--top-k", "0", "--density", "--slq-steps", "0"], "argument --slq-steps: 0 is out of range [2, inf)"),
+    (["hessian", R, "--density", "--slq-steps", "1000000000000"], "argument --slq-steps: 1000000000000 is above the declared limit 100000"),
+    (["hessian", R, "--top-k", "0", "--density", "--slq-runs", "-1"], "argument --slq-runs: -1 is out of range [1, inf)"),
+    (["hessian", R, "--density", "--slq-runs", "1000000000000"], "argument --slq-runs: 1000000000000 is above the declared limit 10000"),
+    (["hessian", R, "--top-k", "0", "--trace", "--trace-samples", "0"], "argument --trace-samples: 0 is out of range [2, inf)"),
+    (["hessian", R, "--trace", "--trace-samples", "1000000000000"], "argument --trace-samples: 1000000000000 is above the declared limit 100000"),
+    (["hessian", R, "--batch-size", "-3"], "argument --batch-size: -3 is out of range [1, 1000000]"),
     (["eval", R, "--metrics", ","], "--metrics: give at least one metric name"),
     (["eval", R, "--num-samples", "-1"], "argument --num-samples: -1 is out of range [2, inf)"),
     (["probe", R, "--logreg-c", "nan"], "argument --logreg-c: nan is out of range (0, inf)"),
     (["fge", R, "--momentum", "2"], "argument --momentum: 2 is out of range [0, 1)"),
-    (["fge", R, "--max-train", "0"], "argument --max-train: 0 is out of range [1, inf)"),
+    (["fge", R, "--max-train", "0"], "argument --max-train: 0 is out of range [1, 1000000000]"),
+    (["fge", R, "--cycles", "0"], "argument --cycles: 0 is out of range [1, inf)"),
+    (["fge", R, "--cycles", "-2"], "argument --cycles: -2 is out of range [1, inf)"),
+    (["fge", R, "--cycles", "1000000000000"], "argument --cycles: 1000000000000 is above the declared limit 100000"),
+    (["fge", R, "--cycle-epochs", "0"], "argument --cycle-epochs: 0 is out of range (0, 100000]"),
+    (["fge", R, "--cycle-epochs", "1e12"], "argument --cycle-epochs: 1e12 is out of range (0, 100000]"),
+    (["fge", R, "--cycles", "1000", "--cycle-epochs", "1000"], "--cycles 1000 x --cycle-epochs 1000 = 1e+06 epochs is above the declared limit 100000"),
+    (["fge", R, "--batch-size", "0"], "argument --batch-size: 0 is out of range [1, 1000000]"),
+    (["fge", R, "--batch-size", "1000000000000"], "argument --batch-size: 1000000000000 is out of range [1, 1000000]"),
     (["connect", R, R, "--bends", "0"], "model.bends=0 with both ends fixed leaves nothing to train"),
     (["connect", R, R, "--lr", "inf"], "argument --lr: inf is out of range (0, 1000]"),
     (["data", "info", "digits", "--val-fraction", "nan"], "argument --val-fraction: nan is out of range [0, 0.9]"),
@@ -80,6 +102,18 @@ def test_nonsense_numbers_are_refused_in_one_line(run, tmp_path, capsys, argv, m
         argv += ["--out", str(tmp_path / "out")]
     _refused(argv, capsys, message)
     assert not (tmp_path / "out").exists()
+
+
+def test_lifting_the_limits_lets_a_long_hessian_or_fge_through(monkeypatch):
+    from latentscape.cli import build_parser
+
+    argv = ["hessian", "r", "--max-iter", "200000", "--top-k", "20000"]
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(argv)
+    monkeypatch.setenv("LATENTSCAPE_NO_LIMITS", "1")
+    args = build_parser().parse_args(argv)
+    assert args.max_iter == 200_000 and args.top_k == 20_000
+    assert build_parser().parse_args(["fge", "r", "--cycles", "200000"]).cycles == 200_000
 
 
 @pytest.mark.timeout(60)

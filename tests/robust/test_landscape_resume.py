@@ -117,6 +117,7 @@ def test_resuming_with_other_settings_is_refused_in_one_line(run, tmp_path, monk
     out = tmp_path / "s"
     argv = ["surface", str(run["a"]), *SURFACE, "--out", str(out)]
     interrupted(argv, 3, monkeypatch)
+    capsys.readouterr()  # the interrupted run's progress
     assert main([*argv[:-2], "--seed", "1", "--out", str(out), "--resume"]) == 2  # other directions
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--resume" in err and "weights" in err

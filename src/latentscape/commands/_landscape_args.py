@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from latentscape.commands._types import THREADS
+from latentscape.commands._types import BATCH_SIZE, EXAMPLES, THREADS
 from latentscape.errors import LatentscapeError
 
 if TYPE_CHECKING:  # the analysis stack imports torch and matplotlib: not needed for --help
     from latentscape.landscape.studies.inputs import EvalOptions, Source
+    from latentscape.progress import ProgressFn
 
 MODEL_EPILOG = (
     "your own model (any torch.nn.Module; WEIGHTS are .pt state dicts, read with weights_only,\n"
@@ -50,10 +53,10 @@ def add_eval_options(p: argparse.ArgumentParser, per_point: bool = True, batch_s
         g.add_argument("--metrics", default=None, help="comma-separated metrics: model, loss, ssim, lpips (latentscape runs), "
                        "loss, accuracy (--model), and hessian_top (the top Hessian eigenvalue at every point); default: all "
                        "per-example metrics that apply")
-    g.add_argument("--batch-size", type=int, default=batch_size, help=f"evaluation batch size (default {batch_size})")
-    g.add_argument("--max-examples", type=int, default=None, help="use only the first N examples of each split (quick looks)")
+    g.add_argument("--batch-size", type=BATCH_SIZE, default=batch_size, help=f"evaluation batch size (default {batch_size})")
+    g.add_argument("--max-examples", type=EXAMPLES, default=None, help="use only the first N examples of each split (quick looks)")
     if per_point:
-        g.add_argument("--bn-batches", type=int, default=None, help="training batches for BatchNorm statistics per point (default: all)")
+        g.add_argument("--bn-batches", type=EXAMPLES, default=None, help="training batches for BatchNorm statistics per point (default: all)")
     g.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
     g.add_argument("--data-dir", help="dataset root (default: the run's data.data_dir or $LATENTSCAPE_DATA)")
     if per_point:
@@ -115,6 +118,34 @@ def source_of(args: argparse.Namespace, refs: Sequence[str], curve: str | None =
         user = UserModel(args.model, args.model_args, args.data or "digits", opts, args.loss)
         return from_user_model(user, list(refs), args.data_dir)
     return from_refs(list(refs), args.data_dir)
+
+
+def data_text(data: dict[str, Any], full: dict[str, int] | None = None) -> str:
+    """What the points are evaluated on (split -> data or its size), for a progress line: "test, 2,000 examples", "train and
+    test, 60,000 + 10,000 examples", "test, 2,000 of 10,000 examples" (a cut split)."""
+    full = full or {}
+    names = list(data)
+    splits = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    counts = {s: d if isinstance(d, int) else len(d) for s, d in data.items()}  # a dataset, or its size
+    sizes = [f"{n:,}" + (f" of {full[s]:,}" if full.get(s, 0) > n else "") for s, n in counts.items()]
+    return f"{splits}, {' + '.join(sizes)} examples"
+
+
+@contextmanager
+def tracked_points(what: str, total: int, *, unit: str = "point", folder: Path | None = None,
+                   resume: bool = False) -> Iterator[ProgressFn]:
+    """The `progress(done, total)` callback of a landscape command's long stage (`what` says
+    what runs): a bar on a terminal, a plain line per ~10 % on stderr otherwise, nothing under
+    LATENTSCAPE_PROGRESS=none or on the other ranks of torchrun. With `resume`, the points already
+    in `folder`'s grid file count as done before this process (the time left comes from the
+    rate of the points computed here). The start line waits for the compute function's first
+    call, so that a refusal of its inputs (a grid file of other settings) is the only line."""
+    from latentscape.landscape.studies.grid_file import is_main, points_done
+    from latentscape.progress import tracked
+
+    initial = points_done(folder) if resume and folder is not None else 0
+    with tracked(what, total, unit=unit, initial=min(initial, total), quiet=not is_main(), deferred=True) as progress:
+        yield progress
 
 
 def parse_range(text: str) -> tuple[float, float]:

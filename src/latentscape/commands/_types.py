@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from latentscape.errors import did_you_mean
-from latentscape.ranges import EPOCH_LIMIT, INF, Range
+from latentscape.ranges import BATCH_SIZE_MAX, EPOCH_LIMIT, EXAMPLES_MAX, INF, Range
 
 #: a dotted config override on the command line: `train.epochs=1`, `seed=3`
 OVERRIDE = re.compile(r"^[A-Za-z_][\w.*-]*=")
@@ -116,3 +116,7 @@ THREADS = count(0, 4096)
 SEED = count(0, 2**63 - 1)
 #: Training epochs of a command's own runs (connect, demo, fid-net): as train.epochs.
 EPOCHS = count(1, limit=EPOCH_LIMIT)
+#: Examples per batch (evaluation or training).
+BATCH_SIZE = count(1, BATCH_SIZE_MAX)
+#: A number of examples or batches to use ("the first N").
+EXAMPLES = count(1, EXAMPLES_MAX)

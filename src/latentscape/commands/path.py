@@ -47,9 +47,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from latentscape.commands._landscape_args import parse_range, source_of
+    from latentscape.commands._landscape_args import data_text, parse_range, source_of, tracked_points
     from latentscape.errors import LatentscapeError
     from latentscape.landscape.studies.grid_file import is_main
+    from latentscape.landscape.studies.inputs import load_data
     from latentscape.landscape.studies.outputs import check_output_dir, open_folder
     from latentscape.landscape.studies.path import path_study, write_path
     from latentscape.viz.deferred import plots_mode
@@ -62,8 +63,14 @@ def run(args: argparse.Namespace) -> int:
     src = source_of(args, args.refs, args.curve, count=None if args.curve else 2)
     main = is_main()
     folder = open_folder("path", args.out, src.run_dir, resume=args.resume, create=main)
-    result = path_study(src, opts, points=args.points, t_range=t_range, folder=folder, resume=args.resume,
-                        dynamics_images=args.dynamics_images if plots_mode() != "none" else 0)
+    full: dict[str, int] = {}
+    data, train = load_data(src, opts, full=full)
+    along = f"the {src.curve.kind} curve" if src.curve is not None else "the line"
+    with tracked_points(f"path: {args.points} points along {along} on {data_text(data, full)}", args.points, folder=folder,
+                        resume=args.resume) as progress:
+        result = path_study(src, opts, points=args.points, t_range=t_range, folder=folder, resume=args.resume,
+                            dynamics_images=args.dynamics_images if plots_mode() != "none" else 0, progress=progress,
+                            loaded=(data, train, full))
     if not main:
         return 0
     write_path(folder, result)

@@ -45,7 +45,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from latentscape.commands._landscape_args import source_of
+    from latentscape.commands._landscape_args import data_text, source_of, tracked_points
     from latentscape.errors import LatentscapeError
     from latentscape.landscape.core.plane import plane_for_curve, plane_through
     from latentscape.landscape.studies.grid_file import is_main
@@ -77,12 +77,15 @@ def run(args: argparse.Namespace) -> int:
     full: dict[str, int] = {}
     data, train = load_data(src, opts, full=full)
     protocol = {"source": str(src.run_dir or src.refs[0]), **src.protocol(data, full)}
-    with phase("evaluate"):
+    compare = comparison_paths(plane, a, b, c, src.curve)
+    total = args.grid**2 + len(compare) * args.compare_points
+    what = f"plane: {args.grid}x{args.grid} grid and {len(compare)} paths of {args.compare_points} points on {data_text(data, full)}"
+    with phase("evaluate"), tracked_points(what, total, folder=folder, resume=args.resume) as progress:
         result = compute_plane(
-            src.model, src.task(opts.metrics), plane, data, compare=comparison_paths(plane, a, b, c, src.curve), curve=src.curve,
+            src.model, src.task(opts.metrics), plane, data, compare=compare, curve=src.curve,
             grid=args.grid, margin=margin[0] if len(margin) == 1 else margin, compare_points=args.compare_points, bn_data=train,
             buffers=src.buffers, batch_size=opts.batch_size, device=opts.device, bn_batches=opts.bn_batches, use_vmap=opts.use_vmap,
-            protocol=protocol, folder=folder, resume=args.resume,
+            protocol=protocol, folder=folder, resume=args.resume, progress=progress,
         )
     if not main:
         return 0

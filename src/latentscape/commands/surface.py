@@ -57,7 +57,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from latentscape.commands._landscape_args import parse_grid, parse_span, source_of
+    from latentscape.commands._landscape_args import data_text, parse_grid, parse_span, source_of, tracked_points
     from latentscape.commands.trajectory import run_trajectory
     from latentscape.errors import LatentscapeError
     from latentscape.landscape.core.directions import random_directions
@@ -88,11 +88,13 @@ def run(args: argparse.Namespace) -> int:
     data, train = load_data(src, opts, recompute_bn=not args.fixed_bn, full=full)
     protocol = {"source": str(args.run), "directions": {"kind": "random", "norm": args.norm, "ignore": args.ignore, "seed": args.seed, "group": args.group},
                 **src.protocol(data, full)}
-    with phase("evaluate"):
+    shape = f"{len(xs)}-point line" if ys is None else f"{len(xs)}x{len(ys)} grid"
+    total = len(xs) * (1 if ys is None else len(ys))
+    with phase("evaluate"), tracked_points(f"surface: {shape} on {data_text(data, full)}", total, folder=folder, resume=args.resume) as progress:
         result = compute_surface(
             src.model, task, w, dirs, xs, ys, data, recompute_bn=not args.fixed_bn, bn_data=train, buffers=src.buffers,
             batch_size=opts.batch_size, device=opts.device, bn_batches=opts.bn_batches, use_vmap=opts.use_vmap,
-            protocol=protocol, folder=folder, resume=args.resume,
+            protocol=protocol, folder=folder, resume=args.resume, progress=progress,
         )
     if not main:
         return 0

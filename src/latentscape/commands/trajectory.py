@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
 
 def run_trajectory(args: argparse.Namespace, *, grid: int, margin: float, ignore: str) -> int:
     """`trajectory` (and `surface --trajectory`): the weights along training on their PCA plane."""
-    from latentscape.commands._landscape_args import source_of
+    from latentscape.commands._landscape_args import data_text, source_of, tracked_points
     from latentscape.commands.surface import print_surface
     from latentscape.errors import LatentscapeError
     from latentscape.landscape.studies.grid_file import is_main
@@ -77,11 +77,12 @@ def run_trajectory(args: argparse.Namespace, *, grid: int, margin: float, ignore
     full: dict[str, int] = {}
     data, train = load_data(src, opts, recompute_bn=not args.fixed_bn, full=full)
     protocol = {"source": str(refs[0] if len(refs) == 1 else refs[-1]), **src.protocol(data, full)}
-    with phase("evaluate"):
+    what = f"trajectory: {grid}x{grid} grid of the PCA plane of {len(weights)} weight sets on {data_text(data, full)}"
+    with phase("evaluate"), tracked_points(what, grid * grid, folder=folder, resume=args.resume) as progress:
         result = compute_trajectory(
             src.model, src.task(opts.metrics), weights, data, steps=steps, grid=grid, margin=margin, ignore=ignore, protocol=protocol,
             recompute_bn=not args.fixed_bn, bn_data=train, buffers=src.buffers, batch_size=opts.batch_size, device=opts.device,
-            bn_batches=opts.bn_batches, use_vmap=opts.use_vmap, folder=folder, resume=args.resume,
+            bn_batches=opts.bn_batches, use_vmap=opts.use_vmap, folder=folder, resume=args.resume, progress=progress,
         )
     if not main:
         return 0

@@ -41,12 +41,13 @@ def hessian(
     Args:
         data: the objective averages over its first `batches` batches of `batch_size` examples
             (a DataLoader's own batches).
-        top_k, method: the largest-magnitude eigenvalues by "power" iteration with deflation, or
-            "lanczos".
+        top_k, method: the k eigenvalues largest in magnitude, largest magnitude first (as
+            PyHessian), by "power" iteration with deflation or by "lanczos".
         trace: Hutchinson's estimate (at most `trace_samples` Rademacher vectors, stops at `tol`).
         density: stochastic Lanczos quadrature, `slq_runs` runs of `slq_steps` steps.
         seed: random vectors, and any noise of a stochastic objective (frozen).
-        progress: `progress(done, total)` stages.
+        progress: `progress(done, total)` Hessian-vector products, of at most `total` (it shrinks
+            when power iteration or Hutchinson's estimator stop early; done == total at the end).
         Others: as `path`.
     """
     from latentscape.landscape.studies.hessian import compute_hessian

@@ -5,8 +5,9 @@ The standard CIFAR augmentation (He et al. 2016, sec. 4.2: "4 pixels are padded 
 a 32x32 crop is randomly sampled from the padded image or its horizontal flip"), used by Li et al.
 2018 and Garipov et al. 2018. Its randomness comes from a generator seeded by (run seed, epoch,
 batch, rank) alone (`batch_seed`), so a resumed run draws exactly the crops and flips of an
-uninterrupted one. Only the trainer's loader augments: evaluation, BatchNorm recomputation and
-every landscape analysis see the images as they are.
+uninterrupted one. Only training augments (the trainer's loader, and fge's SGD, which continues
+a run's training): evaluation, BatchNorm recomputation and every landscape analysis see the
+images as they are.
 """
 
 from __future__ import annotations

@@ -11,8 +11,10 @@ H v is the gradient of <grad L(theta), v> (double backward, Pearlmutter 1994) or
 the buffers given (the model's, or statistics recomputed for the point).
 
 Estimators (all on flat vectors of the N parameters):
-    power iteration with deflation: top-k eigenvalues by magnitude (PyHessian `eigenvalues`);
-    Lanczos with full re-orthogonalisation: Ritz values of the m x m tridiagonal T;
+    power iteration with deflation: top-k eigenvalues by magnitude (PyHessian `eigenvalues`),
+        returned largest magnitude first;
+    Lanczos with full re-orthogonalisation: Ritz values of the m x m tridiagonal T (`lanczos_top`:
+        the k largest in magnitude, the same contract as power iteration);
     Hutchinson: tr(H) = E[v^T H v] for Rademacher v (Hutchinson 1989; PyHessian `trace`);
     stochastic Lanczos quadrature: the spectral density phi(t) = 1/N sum_i delta(t - lambda_i)
         ~ mean over runs of sum_j tau_j g_sigma(t - theta_j), theta_j the Ritz values and tau_j the
@@ -37,6 +39,9 @@ from latentscape.landscape.core.functional import Bound
 from latentscape.landscape.core.params import Params, unflatten
 
 Objective = Callable[[Params, Any], Tensor]  # (parameters, batch) -> scalar loss
+#: `progress(products done, products at most)`: the estimators call it after every Hessian-vector
+#: product; "at most" shrinks when an estimate stops early (power iteration, Hutchinson at `tol`).
+Progress = Callable[[int, int], None]
 
 
 def model_objective(
@@ -158,19 +163,31 @@ def _orthogonalise(v: Tensor, basis: Sequence[Tensor]) -> Tensor:
     return v
 
 
-def power_iteration(op: HessianOperator, k: int = 1, max_iter: int = 100, tol: float = 1e-3, seed: int = 0) -> tuple[list[float], list[Tensor]]:
+def power_iteration(
+    op: HessianOperator, k: int = 1, max_iter: int = 100, tol: float = 1e-3, seed: int = 0, progress: Progress | None = None
+) -> tuple[list[float], list[Tensor]]:
     """Top-k eigenvalues by magnitude with deflation (PyHessian `eigenvalues`): each vector is kept
     orthogonal to the eigenvectors already found; stops when the Rayleigh quotient changes by less
-    than `tol` relative."""
+    than `tol` relative. `progress`: products (at most k x max_iter).
+
+    Power iteration converges to the eigenvalue of largest magnitude (a negative one when it
+    dominates), so "top" means top by |lambda|, as in PyHessian. Converged values come out in that
+    order; with few iterations a later one can be larger (it is still converging when `max_iter`
+    stops it), so the pairs are returned sorted: largest magnitude first.
+    """
     gen = torch.Generator().manual_seed(seed)
     values: list[float] = []
     vectors: list[Tensor] = []
-    for _ in range(k):
+    products = 0
+    for i in range(k):
         v = _orthogonalise(op.random(gen), vectors)
         v = v / v.norm()
         eig = None
-        for _ in range(max_iter):
+        for it in range(max_iter):
             hv = _orthogonalise(op.matvec(v), vectors)
+            products += 1
+            if progress is not None:
+                progress(products, products + (max_iter - it - 1) + (k - i - 1) * max_iter)
             new = float(torch.dot(hv, v))
             n = hv.norm()
             if float(n) == 0.0:
@@ -183,11 +200,13 @@ def power_iteration(op: HessianOperator, k: int = 1, max_iter: int = 100, tol: f
             eig = new
         values.append(float(eig))
         vectors.append(v)
-    return values, vectors
+    order = sorted(range(k), key=lambda i: -abs(values[i]))  # stable: ties keep the order found
+    return [values[i] for i in order], [vectors[i] for i in order]
 
 
-def lanczos(op: HessianOperator, m: int, v0: Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """m steps of Lanczos with full re-orthogonalisation from v0: T's (alpha (m',), beta (m'-1,)).
+def lanczos(op: HessianOperator, m: int, v0: Tensor, progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """m steps of Lanczos with full re-orthogonalisation from v0: T's (alpha (m',), beta (m'-1,));
+    `progress`: products (one per step, at most min(m, N)).
 
     Stops early (m' < m) when the Krylov space is exhausted (beta ~ 0), e.g. m > rank(H) + 1.
     Each step applies the three-term recurrence w = Hq - alpha q - beta q_prev, then removes what
@@ -204,6 +223,8 @@ def lanczos(op: HessianOperator, m: int, v0: Tensor) -> tuple[np.ndarray, np.nda
     for j in range(steps):
         q = basis[j]
         w = op.matvec(q)  # (N,), a new tensor
+        if progress is not None:
+            progress(j + 1, steps)
         a = float(torch.dot(w, q))
         alphas.append(a)
         w.add_(q, alpha=-a)
@@ -230,24 +251,30 @@ def ritz(alphas: np.ndarray, betas: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return evals, evecs[0] ** 2
 
 
-def lanczos_top(op: HessianOperator, k: int = 1, m: int | None = None, seed: int = 0) -> list[float]:
-    """The k largest (algebraic) Ritz values after m (default max(3k, 30)) Lanczos steps."""
+def lanczos_top(op: HessianOperator, k: int = 1, m: int | None = None, seed: int = 0, progress: Progress | None = None) -> list[float]:
+    """The k Ritz values largest in magnitude after m (default max(3k, 30)) Lanczos steps,
+    largest magnitude first (the contract of `power_iteration`)."""
     gen = torch.Generator().manual_seed(seed)
-    a, b = lanczos(op, m or max(3 * k, 30), op.random(gen))
+    a, b = lanczos(op, m or max(3 * k, 30), op.random(gen), progress)
     evals, _ = ritz(a, b)
-    return [float(v) for v in evals[::-1][:k]]
+    return [float(v) for v in sorted(evals[::-1], key=lambda v: -abs(v))[:k]]
 
 
-def hutchinson_trace(op: HessianOperator, samples: int = 100, seed: int = 0, tol: float | None = None) -> tuple[float, float, int]:
+def hutchinson_trace(
+    op: HessianOperator, samples: int = 100, seed: int = 0, tol: float | None = None, progress: Progress | None = None
+) -> tuple[float, float, int]:
     """tr(H) ~ mean of v^T H v over Rademacher v: (mean, standard error, samples used).
 
     With `tol`, stops once the running mean changes by less than `tol` relative (PyHessian).
+    `progress`: products (one per sample, at most `samples`).
     """
     gen = torch.Generator().manual_seed(seed)
     vals: list[float] = []
     for i in range(samples):
         v = op.random(gen, "rademacher")
         vals.append(float(torch.dot(op.matvec(v), v)))
+        if progress is not None:
+            progress(i + 1, samples)
         if tol is not None and i > 0 and abs(np.mean(vals) - np.mean(vals[:-1])) <= tol * (abs(np.mean(vals[:-1])) + 1e-12):
             break
     arr = np.array(vals)
@@ -282,6 +309,7 @@ def slq_density(
     seed: int = 0,
     done: Density | None = None,
     on_run: Callable[[Density], None] | None = None,
+    progress: Progress | None = None,
 ) -> Density:
     """Stochastic Lanczos quadrature of the eigenvalue density (Rademacher starts, as PyHessian).
 
@@ -289,15 +317,19 @@ def slq_density(
         done: runs already computed (a resumed analysis): kept, and their start vectors drawn
             again so that the remaining runs get the vectors of an uninterrupted computation.
         on_run: called with the density so far after each run.
+        progress: products of the runs computed here (at most min(m, N) per run).
     """
     gen = torch.Generator().manual_seed(seed)
     nodes = list(done.nodes) if done is not None else []
     weights = list(done.weights) if done is not None else []
+    steps, first = min(m, op.dim), len(nodes)
     for r in range(runs):
         v = op.random(gen, "rademacher")
         if r < len(nodes):  # finished before: only its draw is repeated
             continue
-        a, b = lanczos(op, m, v)
+        base = (r - first) * steps
+        run_progress = None if progress is None else (lambda j, _, base=base: progress(base + j, (runs - first) * steps))
+        a, b = lanczos(op, m, v, run_progress)
         ev, w = ritz(a, b)
         nodes.append(ev)
         weights.append(w)

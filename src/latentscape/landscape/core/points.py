@@ -137,7 +137,8 @@ def evaluate_points(
         known: values already computed (a resumed grid); its finished points are kept as they
             are and only the chunks with missing points are evaluated.
         on_chunk: called on every rank with the values so far after each round of chunks.
-        progress: `progress(done, total)` points, after each round.
+        progress: `progress(done, total)` points: once before the first round (the points
+            already in `known`), then after each round.
 
     Returns:
         The values at all P points (on every rank).
@@ -150,6 +151,8 @@ def evaluate_points(
     pending = [rows for rows in chunk_rows(size, chunk or default_chunk(size, evaluator.chunk_size)) if not grid.done[rows].all()]
     rank, world = rank_world()
     strategies: set[str] = set()
+    if progress is not None:
+        progress(int(grid.done.sum()), size)
     for start in range(0, len(pending), world):
         mine = pending[start + rank] if start + rank < len(pending) else None
         item = None

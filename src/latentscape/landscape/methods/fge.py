@@ -5,12 +5,15 @@ c epochs, falls linearly from lr1 to lr2 over the first half and climbs back ove
     lr(s) = (1 - 2s) lr1 + 2s lr2        for s in [0, 1/2]
     lr(s) = (2 - 2s) lr2 + (2s - 1) lr1  for s in (1/2, 1],   s = position in the cycle.
 A snapshot is taken where the learning rate reaches lr2 (the middle of every cycle); the
-ensemble predicts the mean of the snapshots' softmax outputs.
+ensemble predicts the mean of the snapshots' softmax outputs. The SGD batches are augmented as
+the run's training batches were (`data.augment`: Garipov et al. train and ensemble with the
+standard CIFAR crops and flips); predictions and BatchNorm statistics see the images as they are.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +30,7 @@ from latentscape.errors import LatentscapeError
 from latentscape.landscape.core.batchnorm import BatchNormRecomputer, has_batchnorm
 from latentscape.landscape.core.functional import Bound
 from latentscape.landscape.core.params import Params, named_params
+from latentscape.progress import StageFn, silent
 from latentscape.train.guard import FiniteGuard
 
 
@@ -89,19 +93,22 @@ def train_snapshots(
     device: torch.device | str = "cpu",
     objective: Callable[[nn.Module, Any], Tensor] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    augment: Callable[[Tensor, torch.Generator], Tensor] | None = None,
 ) -> list[Params]:
     """Run the cyclic schedule on a copy of `model`; return the parameter snapshots (one per cycle).
 
     Args:
         objective: `(model, batch) -> scalar loss` (a `core.task.Task`'s; default the model's own
             training objective `model(batch).loss`).
-        progress: `progress(done, total)` SGD steps.
+        augment: the training augmentation of the batches (`data.augment.augmentation(cfg.data)`,
+            as the trainer's loader; None: the images as they are).
+        progress: `progress(done, total)` SGD steps (first (0, total), once the data is checked).
     """
     loss_of = objective or (lambda m, b: m(b).loss)
     work = copy.deepcopy(model).to(device).train()
     params = [p for p in work.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=cfg.lr1, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    loader = BatchLoader(train, cfg.batch_size, shuffle=True, seed=cfg.seed, device=device, drop_last=True)
+    loader = BatchLoader(train, cfg.batch_size, shuffle=True, seed=cfg.seed, device=device, drop_last=True, augment=augment)
     if len(loader) == 0:  # full batches only: the loop below would never take a step
         raise LatentscapeError(
             f"fge: {len(train)} training examples make no full batch of {cfg.batch_size}; lower --batch-size"
@@ -111,6 +118,8 @@ def train_snapshots(
     total = cfg.cycles * per_cycle
     snapshots: list[Params] = []
     guard = FiniteGuard(device, _diverged)  # the trainer's NaN guard
+    if progress is not None:
+        progress(0, total)
     step, epoch = 0, 0
     while step < total:
         loader.set_epoch(epoch)
@@ -181,6 +190,8 @@ def run_fge(
     logits: Callable[[nn.Module, Tensor], Tensor] | None = None,
     bn_forward: Callable[[nn.Module, Any], Any] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    stage: StageFn = silent,
+    augment: Callable[[Tensor, torch.Generator], Tensor] | None = None,
 ) -> dict:
     """FGE from `model`: snapshots, then single-model and ensemble test scores.
 
@@ -189,21 +200,27 @@ def run_fge(
             cross-entropy task); default: latentscape's contract (`forward(batch).loss`,
             `logits(x)`).
         progress: `progress(done, total)` SGD steps.
+        stage: wraps the test predictions of the original model and the snapshots
+            (`stage(what)`, e.g. `latentscape.progress.stage`: a start and an end line).
+        augment: the training augmentation of the SGD batches (see `train_snapshots`).
     """
     if logits is None:
         _logits_fn(model)
-    snaps = train_snapshots(model, train, cfg, device, objective, progress)
+    snaps = train_snapshots(model, train, cfg, device, objective, progress, augment)
     labels = test.labels
 
     def proba(p: Params) -> Tensor:
         return predict_proba(model, p, test, train, device=device, logits=logits, bn_forward=bn_forward)
 
-    start = scores(proba(named_params(model)), labels)
-    probs = [proba(s) for s in snaps]
+    bn = " (BatchNorm statistics recomputed for each)" if has_batchnorm(model) else ""
+    with stage(f"fge: test predictions of the original model and {len(snaps)} snapshot{'s' if len(snaps) != 1 else ''}{bn}"):
+        start = scores(proba(named_params(model)), labels)
+        probs = [proba(s) for s in snaps]
     per_snapshot = [scores(p, labels) for p in probs]
     ens_curve = [scores(torch.stack(probs[: k + 1]).mean(0), labels) for k in range(len(probs))]
     return {
         "config": cfg.__dict__,
+        "augment": dataclasses.asdict(augment) if dataclasses.is_dataclass(augment) else (None if augment is None else repr(augment)),
         "original": start,
         "final_snapshot": per_snapshot[-1],
         "snapshots": per_snapshot,

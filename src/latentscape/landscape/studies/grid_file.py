@@ -107,6 +107,16 @@ class GridFile:
         return PointValues(values, done, str(header.get("strategy", "loop")))
 
 
+def points_done(folder: str | Path) -> int:
+    """Points already finished in `folder`'s grid file (0 when there is none, or it cannot be
+    read: the resume itself then says why): where a resumed run's progress starts."""
+    try:
+        with np.load(Path(folder) / GRID_FILE, allow_pickle=False) as z:
+            return int(np.asarray(z["done"], dtype=bool).sum())
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
 def _short(value: Any) -> str:
     text = json.dumps(value)
     return text if len(text) <= 60 else text[:57] + "..."

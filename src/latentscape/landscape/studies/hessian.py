@@ -28,12 +28,17 @@ from latentscape.landscape.studies.grid_file import weights_digest
 from latentscape.landscape.studies.outputs import Summary, draw_and_report, write_summary
 
 
+#: How top_eigenvalues are chosen and ordered (hessian.json, the page, the printed line).
+ORDER = "largest magnitude first"
+
+
 @dataclass
 class HessianResult:
     """The spectral summary of one Hessian.
 
     Attributes:
-        top_eigenvalues: {"method", "values"} (largest magnitude first for power iteration).
+        top_eigenvalues: {"method", "order", "values"}: the k eigenvalues largest in magnitude,
+            largest magnitude first (ORDER; power iteration and Lanczos alike, as PyHessian).
         trace: {"estimate", "std_error", "samples", "method"}.
         density: SLQ {"method", "runs", "steps", "sigma", "nodes", "weights", "trace_estimate"}.
         protocol: source, split, examples, parameters, group, seed, objective, settings.
@@ -117,7 +122,9 @@ def compute_hessian(
         trace, density: Hutchinson's trace; the SLQ density of `slq_runs` runs of `slq_steps` steps.
         known: a result of the same settings to continue (its finished stages are kept).
         on_stage: `(stage, result so far)` after each stage (and each SLQ run).
-        progress: `progress(done, total)` stages.
+        progress: `progress(done, total)` Hessian-vector products computed here, of at most
+            `total` (it shrinks when power iteration or Hutchinson's estimator stop early; the
+            last call has done == total).
     """
     if top_k < 0 or batches < 1 or method not in ("power", "lanczos"):
         raise LatentscapeError("--top-k must be >= 0, --batches >= 1, --method power or lanczos")
@@ -143,33 +150,50 @@ def compute_hessian(
                        "objective": objective + ", eval mode", "settings": settings}
     stages = (["top_eigenvalues"] if top_k else []) + (["trace"] if trace else []) + [f"density {r + 1}" for r in range(slq_runs if density else 0)]
     finished = [s for s in stages if _has(result, s)]
+    lanczos_steps = min(max(3 * top_k, slq_steps), op.dim)
+    most = {"top_eigenvalues": top_k * max_iter if method == "power" else lanczos_steps, "trace": trace_samples,
+            "density": min(slq_steps, op.dim)}  # products of each stage at most (of each SLQ run)
+    spent = [0]  # products of the stages finished here
+
+    def report(running: str | None = None) -> Callable[[int, int], None]:
+        """progress(products, at most) of the stage `running` -> the analysis's own call."""
+
+        def call(stage_done: int = 0, stage_most: int = 0) -> None:
+            if progress is not None:
+                later = sum(most[s.split()[0]] for s in stages if s not in finished and s.split()[0] != running)
+                here = spent[0] + op.calls
+                progress(here, here + stage_most - stage_done + later)
+
+        return call
 
     def done(stage: str, t0: float) -> None:
         result.seconds[stage.split()[0]] = result.seconds.get(stage.split()[0], 0.0) + time.perf_counter() - t0
         result.hessian_vector_products += op.calls
+        spent[0] += op.calls
         op.calls = 0
         finished.append(stage)
         result.complete = len(finished) == len(stages)
         if on_stage is not None:
             on_stage(stage, result)
-        if progress is not None:
-            progress(len(finished), len(stages))
+        report()()
+
+    report()()  # the products ahead, before the first
 
     if top_k and not _has(result, "top_eigenvalues"):
         t0 = time.perf_counter()
         if on_stage is not None:
             on_stage("start top_eigenvalues", result)
         if method == "power":
-            vals, _ = H.power_iteration(op, top_k, max_iter=max_iter, tol=tol, seed=seed)
+            vals, _ = H.power_iteration(op, top_k, max_iter=max_iter, tol=tol, seed=seed, progress=report("top_eigenvalues"))
         else:
-            vals = H.lanczos_top(op, top_k, m=max(3 * top_k, slq_steps), seed=seed)
-        result.top_eigenvalues = {"method": method, "values": vals}
+            vals = H.lanczos_top(op, top_k, m=max(3 * top_k, slq_steps), seed=seed, progress=report("top_eigenvalues"))
+        result.top_eigenvalues = {"method": method, "order": ORDER, "values": vals}
         done("top_eigenvalues", t0)
     if trace and not _has(result, "trace"):
         t0 = time.perf_counter()
         if on_stage is not None:
             on_stage("start trace", result)
-        mean, err, n = H.hutchinson_trace(op, trace_samples, seed=seed, tol=tol)
+        mean, err, n = H.hutchinson_trace(op, trace_samples, seed=seed, tol=tol, progress=report("trace"))
         result.trace = {"estimate": mean, "std_error": err, "samples": n, "method": "Hutchinson (Rademacher)"}
         done("trace", t0)
     if density and not all(_has(result, f"density {r + 1}") for r in range(slq_runs)):
@@ -189,7 +213,7 @@ def compute_hessian(
             done(f"density {len(dens.nodes)}", t0[0])
             t0[0] = time.perf_counter()
 
-        H.slq_density(op, slq_runs, slq_steps, seed=seed, done=start, on_run=run_done)
+        H.slq_density(op, slq_runs, slq_steps, seed=seed, done=start, on_run=run_done, progress=report("density"))
     result.complete = True
     return result
 
@@ -213,7 +237,7 @@ def hessian_summary(result: HessianResult) -> Summary:
         metrics["top eigenvalue"] = vals[0]
         if len(vals) > 1:
             metrics[f"eigenvalue {len(vals)}"] = vals[-1]
-        bits.append(f"top eigenvalue {vals[0]:.4g}")
+        bits.append(f"top eigenvalue {vals[0]:.4g} (largest in magnitude)")
     if result.trace:
         metrics["trace"] = result.trace["estimate"]
         bits.append(f"trace {result.trace['estimate']:.4g} +- {result.trace['std_error']:.2g}")

@@ -194,9 +194,11 @@ def path_study(
     folder: Path | None = None,
     resume: bool = False,
     progress: Any = None,
+    loaded: tuple[dict[str, Any], Any, dict[str, int]] | None = None,
 ) -> PathResult:
     """The path of a `Source` (`path A B`, `path --curve`, or your model's two weights files):
-    its data loaded as `opts` says, evaluated by `compute_path`."""
+    its data loaded as `opts` says (or `loaded`: the data, BatchNorm data and full split sizes
+    `studies.inputs.load_data` gave), evaluated by `compute_path`."""
     from latentscape.landscape.core.curves import line
     from latentscape.landscape.core.evaluate import linspace
     from latentscape.landscape.studies.inputs import load_data
@@ -208,8 +210,11 @@ def path_study(
     else:
         curve, ts = line(*src.weights), linspace(t_range[0], t_range[1], points)
         protocol = {"description": "line", "start": src.refs[0], "end": src.refs[1]}
-    full: dict[str, int] = {}
-    data, train = load_data(src, opts, full=full)
+    if loaded is None:
+        full: dict[str, int] = {}
+        data, train = load_data(src, opts, full=full)
+    else:
+        data, train, full = loaded
     protocol.update(source=str(src.run_dir or src.refs[0]), **src.protocol(data, full))
     with phase("evaluate"):
         return compute_path(

@@ -10,6 +10,7 @@ fact, and both are drawn over the contours.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,7 +113,9 @@ def compute_plane(
 
     Args:
         curve: drawn over the contours (and covered by the grid).
-        folder, resume, progress: as in `studies.path.compute_path` (the grid's points).
+        folder, resume: as in `studies.path.compute_path` (the grid's points).
+        progress: `progress(done, total)` points: the grid's after each chunk, then the compared
+            paths' (total: grid x grid + the paths' points).
         Others: as in `compute_path`.
     """
     curve_xy = curve_in_plane(plane, curve, linspace(0.0, 1.0, 61)) if curve is not None else None
@@ -120,13 +123,18 @@ def compute_plane(
     xs, ys = grid_axes(list(plane.points.values()) + cover, grid, margin)
     ev = evaluator_for(model, task, bn_data=bn_data, batch_size=batch_size, device=device, bn_batches=bn_batches, buffers=buffers, use_vmap=use_vmap)
     points = plane.grid(xs.tolist(), ys.tolist())
+    total = len(points) + len(compare or {}) * compare_points
+
+    def report(offset: int) -> Callable[[int, int], None] | None:
+        return None if progress is None else (lambda done, _: progress(offset + done, total))
+
     values = run_grid(ev, task, points, data, kind="plane", settings={"grid_x": xs.tolist(), "grid_y": ys.tolist()}, folder=folder,
-                      resume=resume, progress=progress)
+                      resume=resume, progress=report(0))
     grids = {s: {m: v.reshape(len(ys), len(xs)) for m, v in ms.items()} for s, ms in values.values.items()}  # (ny, nx)
     paths: dict[str, dict[str, Any]] = {}
     ts = linspace(0.0, 1.0, compare_points)
-    for key, (label, path) in (compare or {}).items():
-        got = evaluate_points(ev, task, curve_points(path, ts), data).values
+    for i, (key, (label, path)) in enumerate((compare or {}).items()):
+        got = evaluate_points(ev, task, curve_points(path, ts), data, progress=report(len(points) + i * compare_points)).values
         paths[key] = {
             "label": label, "ts": ts,
             "values": {s: {m: v.tolist() for m, v in ms.items()} for s, ms in got.items()},
