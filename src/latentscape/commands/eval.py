@@ -49,6 +49,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", help="dataset root (overrides the run's data.data_dir)")
     p.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE", help="metric option (listed below)")
     p.add_argument("--pictures", action="store_true", help="(re)write the pictures into RUN/images/")
+    p.add_argument("--model", metavar="MODULE:FACTORY", help="for a curve run of your own model (`connect --model`): the "
+                   "FILE.py:factory it records, given again to allow importing it (that runs its code)")
     p.set_defaults(func=run)
 
 
@@ -100,7 +102,10 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device, "--device")
     names, explicit = metric_names(args.metrics)
     options = {"iwae_k": str(args.iwae_k), **parse_options(args.opt)}  # a misspelt option fails before any loading
-    with phase("load_run"):
+    from latentscape.landscape.studies.user_curve import check_opt_in, opted_in
+
+    check_opt_in(args.run, args.model)  # a curve of your own model: only with --model, its file unchanged
+    with phase("load_run"), opted_in(args.model):
         loaded = load_run(args.run, device=device)
     if args.pictures and not _has_latent_space(loaded.model):  # say so before evaluating
         raise LatentscapeError(f"--pictures: {type(loaded.model).__name__} has no latent space to draw")

@@ -6,11 +6,18 @@ base model's own `forward` at theta(t) through `torch.func.functional_call`, so 
 L(theta(t)) [+ 0.5 * l2 * |theta(t)|^2], the Monte-Carlo estimate of the curve objective
 E_t L(theta(t)) (Garipov et al., eq. 4). Any registered model can be the base: no layer twins.
 `connect` trains it with the generic trainer, and `load_run` rebuilds it from the saved config.
+
+A curve of your own model (`connect --model FILE.py:factory`) has a `methods.task_model.TaskModel`
+as its base and records the factory in `model.user`. Rebuilding it imports that file, which runs
+its code: only a command given `--model` again does that (`USER_BASE`, set by
+`studies.user_curve.opted_in`); any other load of such a run is refused with one line.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +38,30 @@ CurveKindName = CURVE_KINDS.literal()
 
 
 @dataclass(frozen=True)
+class UserModelRecord:
+    """The `--model` a curve of your own model was made with (`connect --model`).
+
+    Attributes:
+        factory: FILE.py:factory (the file's absolute path) or package.module:factory.
+        args: the factory's keyword arguments, a JSON object (None: none).
+        loss: the `--loss` the curve was trained with.
+        sha256: of the factory's source file when the curve was made (a changed file is refused).
+        data: the dataset's name (the run's `data` section holds all its settings).
+    """
+
+    factory: str = ""
+    args: str | None = None
+    loss: str = "cross_entropy"
+    sha256: str = ""
+    data: str = ""
+
+    def describe(self) -> str:
+        """'FILE.py:build (args {...}, loss cross_entropy, data digits, sha256 0123456789ab)'."""
+        args = f"args {self.args}, " if self.args else ""
+        return f"{self.factory} ({args}loss {self.loss}, data {self.data}, sha256 {self.sha256[:12]})"
+
+
+@dataclass(frozen=True)
 class CurveConfig(ModelConfig):
     """Options of a weight-space curve between two runs.
 
@@ -42,6 +73,8 @@ class CurveConfig(ModelConfig):
         l2: weight of the regulariser 0.5 * l2 * |theta(t)|^2 (Garipov et al.'s curve weight
             decay, applied to the point on the curve rather than to the control points).
         eval_t: position at which periodic evaluation looks at the curve (0.5: the middle).
+        user: the factory of your own model when start and end are its weights files
+            (`connect --model`); None for a curve between latentscape runs.
     """
 
     name: str = "curve"
@@ -53,6 +86,7 @@ class CurveConfig(ModelConfig):
     fix_end: bool = True
     l2: float = ranged(0.0, 0.0, 1e6)
     eval_t: float = ranged(0.5, 0.0, 1.0)
+    user: UserModelRecord | None = None
 
     def __post_init__(self) -> None:
         if not self.start or not self.end:
@@ -199,10 +233,31 @@ def _endpoint(spec: str) -> tuple[LatentModel, Params]:
     return loaded.model, {n: p.detach().clone() for n, p in loaded.model.named_parameters()}
 
 
+#: Builds (base, start weights, end weights) of a curve of your own model from its config. Set
+#: only while a command given `--model` runs (`studies.user_curve.opted_in`): without it, loading
+#: such a curve run is refused instead of importing the recorded file.
+USER_BASE: ContextVar[Callable[[CurveConfig], tuple[LatentModel, Params, Params]] | None] = ContextVar("USER_BASE", default=None)
+
+
+def user_code_refusal(record: UserModelRecord, where: str = "this curve run") -> LatentscapeError:
+    """The one line that says a curve of your own model needs `--model` to be loaded."""
+    return LatentscapeError(
+        f"{where} is a curve of your own model {record.describe()}: loading it imports that code, "
+        f"so give --model {record.factory} (path --curve, plane --curve, eval and train --resume take it)"
+    )
+
+
 def build_curve(cfg: CurveConfig, info: DataInfo) -> CurveModel:
-    """Load both endpoint runs (same architecture required) and span the curve between them."""
-    base, start = _endpoint(cfg.start)
-    _, end = _endpoint(cfg.end)
+    """Load both endpoints (runs of the same architecture, or weights files of your own model
+    when `cfg.user` is set and `--model` allowed it) and span the curve between them."""
+    if cfg.user is not None:
+        build_user = USER_BASE.get()
+        if build_user is None:
+            raise user_code_refusal(cfg.user)
+        base, start, end = build_user(cfg)
+    else:
+        base, start = _endpoint(cfg.start)
+        _, end = _endpoint(cfg.end)
     return CurveModel(base, start, end, cfg.kind, cfg.bends, cfg.fix_start, cfg.fix_end, cfg.l2, cfg.eval_t)
 
 
