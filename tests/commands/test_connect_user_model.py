@@ -86,6 +86,12 @@ def test_path_along_the_curve_starts_and_ends_at_your_weights(made, tmp_path):
             assert ends[0] == pytest.approx(line["metrics"][split][m][0], rel=1e-5, abs=1e-7)
             assert ends[-1] == pytest.approx(line["metrics"][split][m][-1], rel=1e-5, abs=1e-7)
     assert curve["kind"] == "curve" and curve["user_model"]["factory"] == made["factory"]
+    # connect's own final evaluation is the curve at t=0.5 with BatchNorm recomputed there
+    final = json.loads((made["curve"] / "eval" / "final.json").read_text())
+    assert curve["ts"][2] == final["protocol"]["curve_t"] == 0.5 and "recomputed at theta(0.5)" in final["protocol"]["batchnorm"]
+    for split in ("train", "test"):
+        for m in ("loss", "accuracy"):
+            assert final[split][m] == pytest.approx(curve["metrics"][split][m][2], rel=1e-5, abs=1e-7)
     assert json.loads((tmp_path / "c" / "summary.json").read_text())["model"] == "build"
     assert main(["plane", "--curve", str(made["curve"]), "--model", made["factory"], "--grid", "3", "--splits", "test",
                  "--out", str(tmp_path / "pl"), *QUIET]) == 0
@@ -128,7 +134,10 @@ def test_another_or_a_changed_file_is_one_line(made, tmp_path, capsys):
 def test_eval_and_resume_take_model(made, tmp_path, capsys):
     _forget_imports(made)
     assert main(["eval", str(made["curve"]), "--model", made["factory"], "--metrics", "loss"]) == 0
-    assert "loss" in json.loads((made["curve"] / "eval" / "test.json").read_text())["metrics"]
+    doc = json.loads((made["curve"] / "eval" / "test.json").read_text())
+    final = json.loads((made["curve"] / "eval" / "final.json").read_text())
+    assert doc["metrics"]["loss"] == pytest.approx(final["test"]["loss"], rel=1e-5)  # BatchNorm at t=0.5 here too
+    assert doc["protocol"]["curve_t"] == 0.5 and "recomputed" in doc["protocol"]["batchnorm"]
     assert _imported(made)
     assert main(["train", "--resume", str(made["curve"]), "--model", made["factory"]]) == 2  # finished: nothing to resume
     assert "already finished" in capsys.readouterr().err

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from latentscape.data.loader import iterate_in_order
@@ -63,3 +64,39 @@ def test_training_step_moves_bends_and_does_not_touch_caller_models():
     assert all(torch.equal(p, before[n]) for n, p in a.named_parameters())
     metrics = curve.evaluate_batch(next(iterate_in_order(_data(), 8)))
     assert metrics["loss"].shape == (8,)
+
+
+def test_evaluation_recomputes_batchnorm_at_eval_t_as_the_curve_path_does():
+    """A curve run's own evaluation (trainer, `eval`) measures theta(eval_t) with BatchNorm
+    statistics of that point from the training split, the numbers `path --curve` gives there;
+    after a (fused) optimizer step it recomputes them."""
+    from torch import nn
+
+    from latentscape import compute
+    from latentscape.landscape.core.metrics import task_for
+    from latentscape.landscape.methods.task_model import TaskModel, unwrap, wrap
+    from latentscape.train.trainer import evaluate
+    from landscape_nets import bn_convnet, images
+
+    net_a, net_b = bn_convnet(0).net, bn_convnet(1).net
+    ce = nn.CrossEntropyLoss()
+    base = TaskModel(net_a, task_for(net_a, criterion=ce))
+    curve = CurveModel(base, wrap(named_params(net_a)), wrap(named_params(net_b)), bends=1, eval_t=0.25)
+    train, test = images(48, 0), images(40, 1)
+    curve.use_training_data(train, 16)
+    assert curve.evaluation_protocol()["curve_t"] == 0.25 and "recomputed at theta(0.25)" in curve.evaluation_protocol()["batchnorm"]
+    opt = torch.optim.SGD(curve.params_for("main"), lr=0.5, fused=True)  # a fused step keeps tensor versions
+    for step in range(2):
+        got = evaluate(curve, test, 16, torch.device("cpu"))
+        points = [unwrap(p) for p in curve.control_points()]
+        want = compute.curve_path(net_a, points, test, criterion=ce, bn_data=train, points=5, batch_size=16, use_vmap=False)
+        assert want.ts[1] == 0.25
+        for m in ("loss", "accuracy"):
+            assert got[m] == pytest.approx(float(want.values["data"][m][1]), rel=1e-5, abs=1e-7)
+        curve.set_step(step + 1)
+        curve.train()
+        opt.zero_grad()
+        curve(next(iterate_in_order(train, 16))).loss.backward()
+        opt.step()
+    stored = CurveModel(base, wrap(named_params(net_a)), wrap(named_params(net_b)), bends=1)
+    assert "stored statistics" in stored.evaluation_protocol()["batchnorm"]  # no training data given: says so

@@ -20,14 +20,18 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from latentscape.data.types import Batch
+from latentscape.data.types import Batch, ImageDataset
 from latentscape.errors import LatentscapeError
+from latentscape.landscape.core.batchnorm import BatchNormRecomputer, has_batchnorm
+from latentscape.landscape.core.data import as_data
 from latentscape.landscape.core.functional import Bound
+from latentscape.landscape.core.metrics import bn_forward
 from latentscape.landscape.core.curves import Curve, coefficients
 from latentscape.landscape.core.params import Params, check_compatible, combine, flatten, unflatten
 from latentscape.rundir.model import DataInfo, LatentModel, LossOutput, ModelConfig, ModelEntry
@@ -72,7 +76,9 @@ class CurveConfig(ModelConfig):
         fix_start, fix_end: keep the endpoints fixed (else they are trained too).
         l2: weight of the regulariser 0.5 * l2 * |theta(t)|^2 (Garipov et al.'s curve weight
             decay, applied to the point on the curve rather than to the control points).
-        eval_t: position at which periodic evaluation looks at the curve (0.5: the middle).
+        eval_t: position at which the run's periodic and final evaluation look at the curve
+            (0.5: the middle); a base with BatchNorm gets the statistics of theta(eval_t),
+            recomputed from the training split as `path --curve` does.
         user: the factory of your own model when start and end are its weights files
             (`connect --model`); None for a curve between latentscape runs.
     """
@@ -144,6 +150,8 @@ class CurveModel(LatentModel):
             else:
                 self.register_parameter(f"point_{k}", nn.Parameter(vec))
         self.num_points = n_points
+        self._bn_train: tuple[ImageDataset, int] | None = None  # see use_training_data
+        self._bn_cache: tuple[tuple[Any, ...], Params] | None = None
 
     # ------------------------------------------------------------------ curve
     def control_vectors(self) -> list[Tensor]:
@@ -212,13 +220,63 @@ class CurveModel(LatentModel):
         logs["t"] = torch.tensor(t)
         return LossOutput(loss, logs)
 
+    # ------------------------------------------------------------------ evaluation
+    def use_training_data(self, train: ImageDataset, batch_size: int) -> None:
+        """The training split that the BatchNorm statistics of theta(eval_t) are recomputed
+        from, in batches of `batch_size` (the trainer hands over its training split and
+        eval_batch_size, `latentscape eval` its own)."""
+        self._bn_train = (train, batch_size)
+        self._bn_cache = None
+
+    def _recomputes_bn(self) -> bool:
+        return self._bn_train is not None and has_batchnorm(self.base)
+
+    def evaluation_protocol(self) -> dict[str, Any]:
+        """Where on the curve `evaluate_batch` looks, and whose BatchNorm statistics it uses."""
+        proto: dict[str, Any] = {"curve_t": self.eval_t}
+        if self._recomputes_bn():
+            train, batch_size = self._bn_train  # type: ignore[misc]
+            proto["batchnorm"] = (f"recomputed at theta({self.eval_t:g}) from the {len(train)} training images "
+                                  f"(batches of {batch_size}), as path --curve and Garipov et al.'s update_bn")
+        elif has_batchnorm(self.base):
+            proto["batchnorm"] = "the start model's stored statistics (no training data was given)"
+        return proto
+
+    def _eval_buffers(self) -> Params:
+        """Buffers at theta(eval_t): BatchNorm statistics recomputed from the training split
+        (`core.batchnorm`, the pass `path --curve` makes) once per evaluation: kept until the
+        model is put in train mode, loads weights, or changes step, eval_t or device (a fused
+        optimizer step leaves tensor versions alone); without BatchNorm or training data, the
+        base's own."""
+        if not self._recomputes_bn():
+            return self.base_buffers()
+        vectors = self.control_vectors()
+        device = vectors[0].device
+        key = (self.eval_t, str(device), self.step, tuple((id(v), v._version) for v in vectors))
+        if self._bn_cache is None or self._bn_cache[0] != key:
+            train, batch_size = self._bn_train  # type: ignore[misc]
+            data = as_data(train)
+            recompute = BatchNormRecomputer(self.base, lambda: data.batches(batch_size, device), bn_forward, self.base_buffers())
+            self._bn_cache = (key, recompute(self.theta(self.eval_t)))
+        return self._bn_cache[1]
+
+    def train(self, mode: bool = True) -> CurveModel:
+        if mode:  # training moves the control points: the next evaluation recomputes BatchNorm
+            self._bn_cache = None
+        return super().train(mode)
+
+    def load_state_dict(self, *args: Any, **kwargs: Any) -> Any:
+        self._bn_cache = None
+        return super().load_state_dict(*args, **kwargs)
+
     @torch.no_grad()
     def evaluate_batch(self, batch: Batch) -> dict[str, Tensor]:
-        """The base model's metrics at theta(eval_t) (stored BatchNorm statistics)."""
+        """The base model's metrics at theta(eval_t), BatchNorm statistics of that point (see
+        `_eval_buffers`)."""
         theta = self.theta(self.eval_t)
         self.base.eval()
         bound = Bound(self.base, lambda m, b: m.evaluate_batch(b))
-        return bound.call({**theta, **self.base_buffers()}, batch)
+        return bound.call({**theta, **self._eval_buffers()}, batch)
 
 
 def _endpoint(spec: str) -> tuple[LatentModel, Params]:
