@@ -152,3 +152,27 @@ def test_weights_that_do_not_fit_are_one_line_before_any_run_folder(made, tmp_pa
     assert not out.exists()
     assert main(["connect", *w, "--loss", "mse", "--out", str(out)]) == 2  # --loss without --model
     assert "--loss applies with --model" in capsys.readouterr().err
+
+
+def test_an_interrupted_connect_names_its_default_run_folder_and_resumes(made, tmp_path, monkeypatch, capsys):
+    """Without --out the run folder is named before training starts: the interruption line names
+    that exact folder (with the --model its resume needs), and that command finishes the curve."""
+    from latentscape.train.trainer import Trainer
+
+    monkeypatch.chdir(tmp_path)
+    fit = Trainer.fit
+
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "fit", interrupted)
+    w = [str(p) for p in made["weights"]]
+    assert main(["connect", *w, "train.num_threads=1", "--model", made["factory"], "--model-args", ARGS, *DATA, "--epochs", "1"]) == 130
+    out, err = capsys.readouterr()
+    (run,) = (tmp_path / "runs").iterdir()
+    assert run.name.startswith("curve-") and f"run dir: runs/{run.name}" in out
+    resume = f"latentscape train --resume runs/{run.name} --model {made['factory']}"
+    assert err.strip().splitlines()[-1] == f"interrupted; what was written so far is kept (continue with `{resume}`)"
+    monkeypatch.setattr(Trainer, "fit", fit)
+    assert main(resume.split()[1:]) == 0
+    assert json.loads((run / "eval" / "final.json").read_text())["protocol"]["curve_t"] == 0.5

@@ -120,10 +120,15 @@ def _user_base_config(args: argparse.Namespace, user) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
     from latentscape.landscape.studies.user_curve import opted_in
+    from latentscape.rundir.run import default_run_dir
     from latentscape.train.api import train_and_evaluate
 
     cfg = curve_config(args)
+    if args.out is None and "WORLD_SIZE" not in os.environ:  # under torchrun rank 0 chooses
+        args.out = str(default_run_dir(cfg))  # named now, so an interruption can name it too
     with opted_in(args.model):  # your own model: --model allows importing its file
         run = train_and_evaluate(cfg, args.out)
     print(f"curve run: {run.path}")
