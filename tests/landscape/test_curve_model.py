@@ -100,3 +100,40 @@ def test_evaluation_recomputes_batchnorm_at_eval_t_as_the_curve_path_does():
         opt.step()
     stored = CurveModel(base, wrap(named_params(net_a)), wrap(named_params(net_b)), bends=1)
     assert "stored statistics" in stored.evaluation_protocol()["batchnorm"]  # no training data given: says so
+
+
+def test_curve_weight_decay_is_garipovs_squared_norm_of_the_point_on_the_curve():
+    """Garipov et al.'s train.py trains a curve with `curves.l2_regularizer(wd)` = 0.5 * wd *
+    sum over layers of ||w(t)||^2, w(t) = sum_j c_j(t) w_j the layer's weights at this batch's t
+    (CurveModule.compute_weights_t), and the optimizer's weight decay at 0. Not utils.l2_regularizer
+    (0.5 * wd * sum ||p||, unsquared norms of the control points), which his connect.py and
+    plane.py only add to a reported loss. Recomputed here layer by layer, by hand."""
+    from torch.func import functional_call
+
+    a, b = _mlp(0), _mlp(1)
+    wd = 0.1
+    curve = CurveModel(a, named_params(a), named_params(b), bends=1, l2=wd)
+    with torch.no_grad():
+        curve.point_1.add_(0.05 * torch.randn_like(curve.point_1))  # a bend off the segment
+    batch = next(iterate_in_order(_data(), 16))
+    torch.manual_seed(3)
+    t = float(torch.rand(()))
+    torch.manual_seed(3)  # the curve draws the same t
+    out = curve(batch)
+    out.loss.backward()
+    assert float(out.logs["t"]) == t
+
+    bend = curve.point_1.detach().clone().requires_grad_(True)
+    ends = curve.control_points()
+    sizes = [p.numel() for p in ends[0].values()]
+    bend_layers = dict(zip(ends[0], (v.reshape(p.shape) for v, p in zip(torch.split(bend, sizes), ends[0].values()))))
+    c = [(1 - t) ** 2, 2 * t * (1 - t), t**2]  # Bezier through 3 points (Garipov's num_bends=3)
+    w_t = {n: c[0] * ends[0][n] + c[1] * bend_layers[n] + c[2] * ends[2][n] for n in ends[0]}
+    reg = 0.5 * wd * sum((w**2).sum() for w in w_t.values())
+    total = functional_call(a, w_t, (batch,)).loss + reg
+    total.backward()
+    assert float(out.logs["l2"]) == pytest.approx(float(reg.detach()), rel=1e-6)
+    assert float(out.loss.detach()) == pytest.approx(float(total.detach()), rel=1e-6)
+    torch.testing.assert_close(curve.point_1.grad, bend.grad, rtol=1e-5, atol=1e-7)
+    unsquared = 0.5 * wd * sum(w.detach().norm() for w in w_t.values())  # utils.l2_regularizer's form: a different number
+    assert float(out.logs["l2"]) != pytest.approx(float(unsquared), rel=1e-2)

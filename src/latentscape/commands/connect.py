@@ -16,7 +16,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description=(
             "Train the bends of a curve theta(t) between the weights of two runs of the same "
             "architecture, minimising E_t L(theta(t)) with one t ~ U(0, 1) per batch (Garipov et al. "
-            "2018), optionally plus 0.5 * wd * |theta(t)|^2. The curve is saved as a normal run "
+            "2018), optionally plus 0.5 * wd * ||theta(t)||^2 (Garipov et al.'s curve weight decay: the "
+            "squared norm of the point on the curve, the optimizer's own weight decay at 0). The curve is saved as a normal run "
             "(model.name=curve) that `latentscape path --curve` and `plane --curve` read. Training "
             "options default to those of the start run (with --model: the trainer's defaults); "
             "KEY=VALUE overrides apply last."
@@ -43,7 +44,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bends", type=count(0, 64), default=1, help="free control points between the ends (default 1)")
     p.add_argument("--epochs", type=EPOCHS, help="training epochs (default: the start run's)")
     p.add_argument("--lr", type=number(0.0, 1e3, low_open=True), help="learning rate (default: the start run's)")
-    p.add_argument("--wd", type=number(0.0), default=0.0, help="curve regulariser 0.5*wd*|theta(t)|^2 (default 0)")
+    p.add_argument("--wd", type=number(0.0), default=0.0, help="curve weight decay 0.5*wd*||theta(t)||^2 on the point at this batch's t, as Garipov et al.'s "
+                   "curves.l2_regularizer (default 0; their VGG16/WRN curves: 5e-4, PreResNet: 3e-4)")
     p.add_argument("--schedule", choices=LR_SCHEDULES.names(), help="LR schedule (default: the start run's)")
     p.add_argument("--batch-size", type=count(1), help="batch size (default: the start run's)")
     p.add_argument("--fix-start", action=argparse.BooleanOptionalAction, default=True, help="keep the start fixed (default yes)")

@@ -74,8 +74,13 @@ class CurveConfig(ModelConfig):
         kind: "bezier" or "polychain".
         bends: number of free control points between the ends (0: a straight segment).
         fix_start, fix_end: keep the endpoints fixed (else they are trained too).
-        l2: weight of the regulariser 0.5 * l2 * |theta(t)|^2 (Garipov et al.'s curve weight
-            decay, applied to the point on the curve rather than to the control points).
+        l2: weight of the regulariser 0.5 * l2 * ||theta(t)||^2, the squared norm of all the
+            base's parameters at this batch's t: Garipov et al.'s curve weight decay exactly
+            (their train.py trains curves with `curves.l2_regularizer(wd)` = 0.5 * wd * sum over
+            layers of ||w(t)||^2 and the optimizer's weight decay at 0; `connect` sets it to 0
+            too). Its gradient on control point k is l2 * c_k(t) * theta(t), not a decay of each
+            control point. Their utils.l2_regularizer (0.5 * wd * sum ||p||, unsquared norms)
+            is only added to a reported loss in their connect.py / plane.py, never trained with.
         eval_t: position at which the run's periodic and final evaluation look at the curve
             (0.5: the middle); a base with BatchNorm gets the statistics of theta(eval_t),
             recomputed from the training split as `path --curve` does.
