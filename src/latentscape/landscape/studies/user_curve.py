@@ -1,7 +1,7 @@
 """Curves of your own model: what `connect --model` records, and the explicit opt-in that
 loading such a curve run needs.
 
-A curve run of your own model records its factory (`curve_model.UserModelRecord`: the file or
+A curve run of your own model records its factory (`curve_config.UserModelRecord`: the file or
 module, the factory, its arguments, the loss, the dataset and the file's SHA-256). Rebuilding the
 curve imports that file, which runs its code, so nothing does it implicitly: a command rebuilds
 such a run only inside `opted_in(spec)`, with `spec` the `--model` given on its command line,
@@ -19,7 +19,8 @@ from pathlib import Path
 from latentscape.errors import LatentscapeError
 from latentscape.landscape.core.metrics import task_for
 from latentscape.landscape.core.params import Params
-from latentscape.landscape.methods.curve_model import USER_BASE, CurveConfig, UserModelRecord, user_code_refusal
+from latentscape.landscape.methods.curve_config import CurveConfig, UserModelRecord
+from latentscape.landscape.methods.curve_model import USER_BASE, user_code_refusal
 from latentscape.landscape.methods.task_model import TaskModel, wrap
 from latentscape.landscape.studies.inputs import UserModel
 from latentscape.landscape.studies.user_model import (
