@@ -234,10 +234,10 @@ def garipov_part(r: Runner, s: Scale) -> dict:
         "vgg16_line_mid_test_err": float(np.interp(0.5, ts, errs["line"])),
         "vgg16_bezier_max_test_err": float(errs["bezier"].max()),
         "vgg16_polychain_max_test_err": float(errs["polychain"].max()),
-        "vgg16_single_test_err": 1.0 - fge["original"]["accuracy"] / 100,
-        "vgg16_fge_test_err": 1.0 - fge["ensemble"]["accuracy"] / 100,
+        "vgg16_single_test_err": 1.0 - fge["original"]["accuracy"],
+        "vgg16_fge_test_err": 1.0 - fge["ensemble"]["accuracy"],
         # FGE's last snapshot alone: how much of the gain is the extra training, not the ensemble
-        "vgg16_fge_last_snapshot_test_err": 1.0 - fge["final_snapshot"]["accuracy"] / 100,
+        "vgg16_fge_last_snapshot_test_err": 1.0 - fge["final_snapshot"]["accuracy"],
         "vgg16_fge_snapshots": len(fge["snapshots"]),
         "_paths": {k: (np.asarray(read(r.work / f"path_{k}" / "path.json")["ts"]).tolist(), v.tolist()) for k, v in errs.items()},
     }

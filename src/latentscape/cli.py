@@ -106,10 +106,12 @@ def how_to_continue(args: argparse.Namespace) -> str:
     run_dir = {"train": getattr(args, "resume", None) or getattr(args, "run_dir", None),
                "connect": getattr(args, "out", None)}.get(command or "")
     if command in ("train", "connect"):
+        model = getattr(args, "model", None)  # a curve of your own model resumes with its --model again
+        opt_in = f" --model {model}" if model else ""
         if run_dir and (Path(run_dir) / "config.yaml").is_file():
-            return f" (continue with `latentscape train --resume {run_dir}`)"
+            return f" (continue with `latentscape train --resume {run_dir}{opt_in}`)"
         if not run_dir:
-            return " (continue with `latentscape train --resume RUN_DIR`, RUN_DIR as printed above)"
+            return f" (continue with `latentscape train --resume RUN_DIR{opt_in}`, RUN_DIR as printed above)"
     if command == "tune":
         return " (run the same command again: finished trials are not redone)"
     if getattr(args, "resume", None) is not None and isinstance(args.resume, bool):  # the landscape analyses

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from latentscape.data.loader import iterate_in_order
@@ -63,3 +64,76 @@ def test_training_step_moves_bends_and_does_not_touch_caller_models():
     assert all(torch.equal(p, before[n]) for n, p in a.named_parameters())
     metrics = curve.evaluate_batch(next(iterate_in_order(_data(), 8)))
     assert metrics["loss"].shape == (8,)
+
+
+def test_evaluation_recomputes_batchnorm_at_eval_t_as_the_curve_path_does():
+    """A curve run's own evaluation (trainer, `eval`) measures theta(eval_t) with BatchNorm
+    statistics of that point from the training split, the numbers `path --curve` gives there;
+    after a (fused) optimizer step it recomputes them."""
+    from torch import nn
+
+    from latentscape import compute
+    from latentscape.landscape.core.metrics import task_for
+    from latentscape.landscape.methods.task_model import TaskModel, unwrap, wrap
+    from latentscape.train.trainer import evaluate
+    from landscape_nets import bn_convnet, images
+
+    net_a, net_b = bn_convnet(0).net, bn_convnet(1).net
+    ce = nn.CrossEntropyLoss()
+    base = TaskModel(net_a, task_for(net_a, criterion=ce))
+    curve = CurveModel(base, wrap(named_params(net_a)), wrap(named_params(net_b)), bends=1, eval_t=0.25)
+    train, test = images(48, 0), images(40, 1)
+    curve.use_training_data(train, 16)
+    assert curve.evaluation_protocol()["curve_t"] == 0.25 and "recomputed at theta(0.25)" in curve.evaluation_protocol()["batchnorm"]
+    opt = torch.optim.SGD(curve.params_for("main"), lr=0.5, fused=True)  # a fused step keeps tensor versions
+    for step in range(2):
+        got = evaluate(curve, test, 16, torch.device("cpu"))
+        points = [unwrap(p) for p in curve.control_points()]
+        want = compute.curve_path(net_a, points, test, criterion=ce, bn_data=train, points=5, batch_size=16, use_vmap=False)
+        assert want.ts[1] == 0.25
+        for m in ("loss", "accuracy"):
+            assert got[m] == pytest.approx(float(want.values["data"][m][1]), rel=1e-5, abs=1e-7)
+        curve.set_step(step + 1)
+        curve.train()
+        opt.zero_grad()
+        curve(next(iterate_in_order(train, 16))).loss.backward()
+        opt.step()
+    stored = CurveModel(base, wrap(named_params(net_a)), wrap(named_params(net_b)), bends=1)
+    assert "stored statistics" in stored.evaluation_protocol()["batchnorm"]  # no training data given: says so
+
+
+def test_curve_weight_decay_is_garipovs_squared_norm_of_the_point_on_the_curve():
+    """Garipov et al.'s train.py trains a curve with `curves.l2_regularizer(wd)` = 0.5 * wd *
+    sum over layers of ||w(t)||^2, w(t) = sum_j c_j(t) w_j the layer's weights at this batch's t
+    (CurveModule.compute_weights_t), and the optimizer's weight decay at 0. Not utils.l2_regularizer
+    (0.5 * wd * sum ||p||, unsquared norms of the control points), which his connect.py and
+    plane.py only add to a reported loss. Recomputed here layer by layer, by hand."""
+    from torch.func import functional_call
+
+    a, b = _mlp(0), _mlp(1)
+    wd = 0.1
+    curve = CurveModel(a, named_params(a), named_params(b), bends=1, l2=wd)
+    with torch.no_grad():
+        curve.point_1.add_(0.05 * torch.randn_like(curve.point_1))  # a bend off the segment
+    batch = next(iterate_in_order(_data(), 16))
+    torch.manual_seed(3)
+    t = float(torch.rand(()))
+    torch.manual_seed(3)  # the curve draws the same t
+    out = curve(batch)
+    out.loss.backward()
+    assert float(out.logs["t"]) == t
+
+    bend = curve.point_1.detach().clone().requires_grad_(True)
+    ends = curve.control_points()
+    sizes = [p.numel() for p in ends[0].values()]
+    bend_layers = dict(zip(ends[0], (v.reshape(p.shape) for v, p in zip(torch.split(bend, sizes), ends[0].values()))))
+    c = [(1 - t) ** 2, 2 * t * (1 - t), t**2]  # Bezier through 3 points (Garipov's num_bends=3)
+    w_t = {n: c[0] * ends[0][n] + c[1] * bend_layers[n] + c[2] * ends[2][n] for n in ends[0]}
+    reg = 0.5 * wd * sum((w**2).sum() for w in w_t.values())
+    total = functional_call(a, w_t, (batch,)).loss + reg
+    total.backward()
+    assert float(out.logs["l2"]) == pytest.approx(float(reg.detach()), rel=1e-6)
+    assert float(out.loss.detach()) == pytest.approx(float(total.detach()), rel=1e-6)
+    torch.testing.assert_close(curve.point_1.grad, bend.grad, rtol=1e-5, atol=1e-7)
+    unsquared = 0.5 * wd * sum(w.detach().norm() for w in w_t.values())  # utils.l2_regularizer's form: a different number
+    assert float(out.logs["l2"]) != pytest.approx(float(unsquared), rel=1e-2)

@@ -123,3 +123,5 @@ def test_connect_trains_a_curve_with_the_endpoints_augmentation_and_path_follows
     loss = _read(tmp_path / "p" / "path.json")["metrics"]["test"]["loss"]
     assert loss[0] == pytest.approx(_recomputed_test_loss(vgg_runs["a"]), rel=1e-4)  # t=0 is the start
     assert loss[2] == pytest.approx(_recomputed_test_loss(vgg_runs["b"]), rel=1e-4)
+    final = _read(curve / "eval" / "final.json")  # connect's own evaluation: t=0.5, BatchNorm recomputed there
+    assert final["protocol"]["curve_t"] == 0.5 and final["test"]["loss"] == pytest.approx(loss[1], rel=1e-5)

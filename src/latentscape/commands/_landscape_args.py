@@ -15,7 +15,7 @@ from latentscape.commands._types import BATCH_SIZE, EXAMPLES, THREADS
 from latentscape.errors import LatentscapeError
 
 if TYPE_CHECKING:  # the analysis stack imports torch and matplotlib: not needed for --help
-    from latentscape.landscape.studies.inputs import EvalOptions, Source
+    from latentscape.landscape.studies.inputs import EvalOptions, Source, UserModel
     from latentscape.progress import ProgressFn
 
 MODEL_EPILOG = (
@@ -94,28 +94,39 @@ def eval_options(args: argparse.Namespace) -> EvalOptions:
     )
 
 
-def source_of(args: argparse.Namespace, refs: Sequence[str], curve: str | None = None, count: int | None = None) -> Source:
-    """The weights of the command: runs (RUN, RUN@init, ...), a curve run, or `--model` with
-    weights files. `count`: how many weight references the command needs (None: any, >= 1)."""
-    from latentscape.landscape.studies.inputs import UserModel, from_curve, from_refs, from_user_model
+def user_model_of(args: argparse.Namespace) -> UserModel | None:
+    """The `--model` options as a `UserModel` (None without --model; the options that go with
+    it alone are refused)."""
+    from latentscape.landscape.studies.inputs import UserModel
 
     user_opts = [o for o, v in (("--model-args", args.model_args), ("--data", args.data), ("--data-opt", args.data_opt)) if v]
-    if args.model is None and (user_opts or args.loss != "cross_entropy"):
-        raise LatentscapeError(f"{(user_opts or ['--loss'])[0]} applies with --model (your own model) only")
+    if args.model is None:
+        if user_opts or args.loss != "cross_entropy":
+            raise LatentscapeError(f"{(user_opts or ['--loss'])[0]} applies with --model (your own model) only")
+        return None
+    opts = [o if o.startswith("data.") else f"data.{o}" for o in args.data_opt]
+    return UserModel(args.model, args.model_args, args.data or "digits", opts, args.loss)
+
+
+def source_of(args: argparse.Namespace, refs: Sequence[str], curve: str | None = None, count: int | None = None) -> Source:
+    """The weights of the command: runs (RUN, RUN@init, ...), a curve run (of runs, or of your
+    own model: then --model is the opt-in to import its recorded file), or `--model` with
+    weights files. `count`: how many weight references the command needs (None: any, >= 1)."""
+    from latentscape.landscape.studies.inputs import from_curve, from_refs, from_user_model
+
+    user = user_model_of(args)
     if curve:
-        if args.model:
-            raise LatentscapeError("--curve reads a curve run made by `latentscape connect`; it does not combine with --model")
+        if user is not None and (args.model_args or args.data or args.data_opt or args.loss != "cross_entropy"):
+            raise LatentscapeError("--curve: the curve run records its model's --model-args, --data and --loss; give only --model")
         if refs:
             raise LatentscapeError("give either weight references or --curve, not both")
-        return from_curve(curve, args.data_dir)
+        return from_curve(curve, args.data_dir, args.model)
     if count is not None and len(refs) != count:
-        what = "weights files" if args.model else "weight references"
-        raise LatentscapeError(f"{args.command} needs {count} {what}" + ("" if args.model or count == 1 else " (or --curve CURVE_RUN)"))
+        what = "weights files" if user else "weight references"
+        raise LatentscapeError(f"{args.command} needs {count} {what}" + ("" if user or count == 1 else " (or --curve CURVE_RUN)"))
     if not refs:
         raise LatentscapeError(f"{args.command}: give the weights to analyse")
-    if args.model:
-        opts = [o if o.startswith("data.") else f"data.{o}" for o in args.data_opt]
-        user = UserModel(args.model, args.model_args, args.data or "digits", opts, args.loss)
+    if user is not None:
         return from_user_model(user, list(refs), args.data_dir)
     return from_refs(list(refs), args.data_dir)
 

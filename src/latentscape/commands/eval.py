@@ -49,6 +49,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", help="dataset root (overrides the run's data.data_dir)")
     p.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE", help="metric option (listed below)")
     p.add_argument("--pictures", action="store_true", help="(re)write the pictures into RUN/images/")
+    p.add_argument("--model", metavar="MODULE:FACTORY", help="for a curve run of your own model (`connect --model`): the "
+                   "FILE.py:factory it records, given again to allow importing it (that runs its code)")
     p.set_defaults(func=run)
 
 
@@ -100,7 +102,10 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device, "--device")
     names, explicit = metric_names(args.metrics)
     options = {"iwae_k": str(args.iwae_k), **parse_options(args.opt)}  # a misspelt option fails before any loading
-    with phase("load_run"):
+    from latentscape.landscape.studies.user_curve import check_opt_in, opted_in
+
+    check_opt_in(args.run, args.model)  # a curve of your own model: only with --model, its file unchanged
+    with phase("load_run"), opted_in(args.model):
         loaded = load_run(args.run, device=device)
     if args.pictures and not _has_latent_space(loaded.model):  # say so before evaluating
         raise LatentscapeError(f"--pictures: {type(loaded.model).__name__} has no latent space to draw")
@@ -111,8 +116,10 @@ def run(args: argparse.Namespace) -> int:
         dataset = load_split(data_cfg, args.split)
         # the training split only when a metric uses it (FID/KID against reference_split=train):
         # a test-only dataset can be evaluated, and --split test does not read 60k training images
-        wants_train = options.get("reference_split") == "train"
+        wants_train = options.get("reference_split") == "train" or _evaluates_with_training_data(loaded.model)
         train = dataset if args.split == "train" else (load_split(data_cfg, "train") if wants_train else None)
+    if _evaluates_with_training_data(loaded.model):  # a curve's BatchNorm statistics at theta(t)
+        loaded.model.use_training_data(train, args.batch_size)
     with phase("evaluate"):
         result = evaluate_loaded(
             loaded, dataset, metrics=names if explicit else None, train_dataset=train, batch_size=args.batch_size,
@@ -120,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
             on_skip=lambda name, why: print(f"skipped {name}: {why}", file=sys.stderr), keep_going=True,
             progress=lambda name: tracked(f"eval {args.split}: {_label(name, options)}", unit="image", lazy=True),
         )
-    metrics, protocol = result["metrics"], result["protocol"]
+    metrics, protocol = result["metrics"], {**result["protocol"], **loaded.model.evaluation_protocol()}
     path = loaded.run.path / "eval" / f"{args.split}.json"
     previous = _read_previous(path)
     loaded.run.write_json(f"eval/{args.split}.json", merge_results(previous, protocol, metrics))
@@ -132,6 +139,13 @@ def run(args: argparse.Namespace) -> int:
     if "failed" in result:  # the others are written above; the run still exits non-zero
         raise LatentscapeError("; ".join(result["failed"].values()))
     return 0
+
+
+def _evaluates_with_training_data(model: Any) -> bool:
+    """Whether the model's evaluation needs the training split (a curve with BatchNorm)."""
+    from latentscape.landscape.core.batchnorm import has_batchnorm
+
+    return callable(getattr(model, "use_training_data", None)) and has_batchnorm(model)
 
 
 def _label(metric: str, options: dict[str, str]) -> str:

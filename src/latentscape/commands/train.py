@@ -43,6 +43,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint (KEY=VALUE may change the LR, "
                    "schedule, clipping or length; see below)")
     p.add_argument("--data-dir", help="dataset root (overrides data.data_dir and $LATENTSCAPE_DATA)")
+    p.add_argument("--model", metavar="MODULE:FACTORY", help="with --resume of a curve run of your own model (`connect "
+                   "--model`): the FILE.py:factory it records, given again to allow importing it (that runs its code)")
     p.set_defaults(func=run)
 
 
@@ -61,8 +63,14 @@ def run(args: argparse.Namespace) -> int:
             )
         if args.data_dir:
             raise LatentscapeError("--data-dir cannot change on --resume (the run records its data)")
-        resume(args.resume, overrides)
+        from latentscape.landscape.studies.user_curve import check_opt_in, opted_in
+
+        check_opt_in(args.resume, args.model)  # a curve of your own model: only with --model, its file unchanged
+        with opted_in(args.model):
+            resume(args.resume, overrides)
         return 0
+    if args.model:
+        raise LatentscapeError("--model applies with --resume of a curve run of your own model (made by `connect --model`)")
     if not args.config:
         raise LatentscapeError("give a CONFIG file (see configs/) or --resume RUN_DIR")
     overrides = list(args.overrides)

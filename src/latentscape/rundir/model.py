@@ -39,7 +39,10 @@ class LatentModel(nn.Module):
     """Base class with the defaults of the model contract.
 
     Subclasses implement `forward(batch, group)`; the rest is optional:
-    `reconstruct(x)`, `sample(n, generator)`, `embed(x)`, `decode(z)`.
+    `reconstruct(x)`, `sample(n, generator)`, `embed(x)`, `decode(z)`, and
+    `use_training_data(train, batch_size)` for a model whose evaluation needs the training split
+    (a curve recomputes the BatchNorm statistics of theta(t) from it): the trainer and
+    `latentscape eval` hand it over.
     """
 
     #: optimizer groups, in the order they are created.
@@ -77,6 +80,11 @@ class LatentModel(nn.Module):
     def group_for_step(self, step: int) -> str:
         """The optimizer group that the trainer updates at global step `step`."""
         return self.groups[0]
+
+    def evaluation_protocol(self) -> dict[str, Any]:
+        """How `evaluate_batch` measures, when that needs saying (recorded as "protocol" in
+        eval/final.json): e.g. a curve's position t and where its BatchNorm statistics come from."""
+        return {}
 
     def evaluate_batch(self, batch: Batch) -> dict[str, Tensor]:
         """Per-example evaluation metrics: name -> tensor (B,). The trainer averages them."""

@@ -186,6 +186,9 @@ def _open_run(cfg: RunConfig, run_dir: Path, resume: bool, model: torch.nn.Modul
 def _finish_run(run: Run, trainer: Trainer, results: dict[str, dict[str, float]], seconds: float, quiet: bool) -> None:
     """eval/final.json (steps, epochs, time, per-split metrics), the HTML report, final prints."""
     summary = {"steps": trainer.state.step, "epochs": trainer.state.epoch, "train_seconds": seconds, **results}
+    protocol = trainer.model.evaluation_protocol()  # e.g. a curve's t and its BatchNorm statistics
+    if protocol:
+        summary["protocol"] = protocol
     run.write_json("eval/final.json", summary)
     from latentscape.viz.deferred import draw
 

@@ -175,6 +175,8 @@ class Trainer:
             world_size=self.world_size,
             augment=augmentation(config.data),
         )
+        if callable(getattr(model, "use_training_data", None)):  # evaluation reads the training split (a curve's BatchNorm)
+            model.use_training_data(data["train"], self.tc.eval_batch_size)
         self.optimizers = {g: build_optimizer(model.param_groups_for(g), self._opt_cfg(g)) for g in model.groups}
         steps_per_epoch = len(self.loader)
         total = self.tc.epochs * steps_per_epoch

@@ -3,67 +3,40 @@
 The `curve` model's trainable parameters are the curve's free control points (the bends, and the
 endpoints when they are not fixed); its `forward` draws t ~ U(0, 1) once per batch and calls the
 base model's own `forward` at theta(t) through `torch.func.functional_call`, so the loss is
-L(theta(t)) [+ 0.5 * l2 * |theta(t)|^2], the Monte-Carlo estimate of the curve objective
+L(theta(t)) [+ 0.5 * l2 * ||theta(t)||^2, Garipov et al.'s curve weight decay], the Monte-Carlo estimate of the curve objective
 E_t L(theta(t)) (Garipov et al., eq. 4). Any registered model can be the base: no layer twins.
-`connect` trains it with the generic trainer, and `load_run` rebuilds it from the saved config.
+`connect` trains it with the generic trainer, and `load_run` rebuilds it from the saved config
+(`curve_config.CurveConfig`). Its own evaluation looks at theta(eval_t) with the BatchNorm
+statistics of that point, recomputed from the training split (`use_training_data`).
+
+A curve of your own model (`connect --model FILE.py:factory`) has a `methods.task_model.TaskModel`
+as its base and records the factory in `model.user`. Rebuilding it imports that file, which runs
+its code: only a command given `--model` again does that (`USER_BASE`, set by
+`studies.user_curve.opted_in`); any other load of such a run is refused with one line.
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from collections.abc import Callable
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from latentscape.data.types import Batch
+from latentscape.data.types import Batch, ImageDataset
 from latentscape.errors import LatentscapeError
+from latentscape.landscape.core.batchnorm import BatchNormRecomputer, has_batchnorm
+from latentscape.landscape.core.data import as_data
 from latentscape.landscape.core.functional import Bound
+from latentscape.landscape.core.metrics import bn_forward
 from latentscape.landscape.core.curves import Curve, coefficients
 from latentscape.landscape.core.params import Params, check_compatible, combine, flatten, unflatten
-from latentscape.rundir.model import DataInfo, LatentModel, LossOutput, ModelConfig, ModelEntry
-from latentscape.ranges import ranged
-from latentscape.registry import CURVE_KINDS
-
-CurveKindName = CURVE_KINDS.literal()
-
-
-@dataclass(frozen=True)
-class CurveConfig(ModelConfig):
-    """Options of a weight-space curve between two runs.
-
-    Attributes:
-        start, end: weight references of the endpoints (RUN_DIR, RUN_DIR@init, ...).
-        kind: "bezier" or "polychain".
-        bends: number of free control points between the ends (0: a straight segment).
-        fix_start, fix_end: keep the endpoints fixed (else they are trained too).
-        l2: weight of the regulariser 0.5 * l2 * |theta(t)|^2 (Garipov et al.'s curve weight
-            decay, applied to the point on the curve rather than to the control points).
-        eval_t: position at which periodic evaluation looks at the curve (0.5: the middle).
-    """
-
-    name: str = "curve"
-    start: str = ""
-    end: str = ""
-    kind: CurveKindName = "bezier"
-    bends: int = ranged(1, 0, 64)
-    fix_start: bool = True
-    fix_end: bool = True
-    l2: float = ranged(0.0, 0.0, 1e6)
-    eval_t: float = ranged(0.5, 0.0, 1.0)
-
-    def __post_init__(self) -> None:
-        if not self.start or not self.end:
-            raise ValueError("model.start and model.end must name the endpoint runs")
-        if self.bends < 0:
-            raise ValueError(f"model.bends must be >= 0, got {self.bends}")
-        if self.bends == 0 and self.fix_start and self.fix_end:  # a fixed straight line: no parameter to train
-            raise ValueError("model.bends=0 with both ends fixed leaves nothing to train; use --bends >= 1 "
-                             "or free an end (--no-fix-start / --no-fix-end)")
-        if self.l2 < 0:
-            raise ValueError(f"model.l2 must be >= 0, got {self.l2}")
+from latentscape.landscape.methods.curve_config import CurveConfig, UserModelRecord
+from latentscape.rundir.model import DataInfo, LatentModel, LossOutput, ModelEntry
 
 
 class CurveModel(LatentModel):
@@ -110,6 +83,8 @@ class CurveModel(LatentModel):
             else:
                 self.register_parameter(f"point_{k}", nn.Parameter(vec))
         self.num_points = n_points
+        self._bn_train: tuple[ImageDataset, int] | None = None  # see use_training_data
+        self._bn_cache: tuple[tuple[Any, ...], Params] | None = None
 
     # ------------------------------------------------------------------ curve
     def control_vectors(self) -> list[Tensor]:
@@ -178,13 +153,63 @@ class CurveModel(LatentModel):
         logs["t"] = torch.tensor(t)
         return LossOutput(loss, logs)
 
+    # ------------------------------------------------------------------ evaluation
+    def use_training_data(self, train: ImageDataset, batch_size: int) -> None:
+        """The training split that the BatchNorm statistics of theta(eval_t) are recomputed
+        from, in batches of `batch_size` (the trainer hands over its training split and
+        eval_batch_size, `latentscape eval` its own)."""
+        self._bn_train = (train, batch_size)
+        self._bn_cache = None
+
+    def _recomputes_bn(self) -> bool:
+        return self._bn_train is not None and has_batchnorm(self.base)
+
+    def evaluation_protocol(self) -> dict[str, Any]:
+        """Where on the curve `evaluate_batch` looks, and whose BatchNorm statistics it uses."""
+        proto: dict[str, Any] = {"curve_t": self.eval_t}
+        if self._recomputes_bn():
+            train, batch_size = self._bn_train  # type: ignore[misc]
+            proto["batchnorm"] = (f"recomputed at theta({self.eval_t:g}) from the {len(train)} training images "
+                                  f"(batches of {batch_size}), as path --curve and Garipov et al.'s update_bn")
+        elif has_batchnorm(self.base):
+            proto["batchnorm"] = "the start model's stored statistics (no training data was given)"
+        return proto
+
+    def _eval_buffers(self) -> Params:
+        """Buffers at theta(eval_t): BatchNorm statistics recomputed from the training split
+        (`core.batchnorm`, the pass `path --curve` makes) once per evaluation: kept until the
+        model is put in train mode, loads weights, or changes step, eval_t or device (a fused
+        optimizer step leaves tensor versions alone); without BatchNorm or training data, the
+        base's own."""
+        if not self._recomputes_bn():
+            return self.base_buffers()
+        vectors = self.control_vectors()
+        device = vectors[0].device
+        key = (self.eval_t, str(device), self.step, tuple((id(v), v._version) for v in vectors))
+        if self._bn_cache is None or self._bn_cache[0] != key:
+            train, batch_size = self._bn_train  # type: ignore[misc]
+            data = as_data(train)
+            recompute = BatchNormRecomputer(self.base, lambda: data.batches(batch_size, device), bn_forward, self.base_buffers())
+            self._bn_cache = (key, recompute(self.theta(self.eval_t)))
+        return self._bn_cache[1]
+
+    def train(self, mode: bool = True) -> CurveModel:
+        if mode:  # training moves the control points: the next evaluation recomputes BatchNorm
+            self._bn_cache = None
+        return super().train(mode)
+
+    def load_state_dict(self, *args: Any, **kwargs: Any) -> Any:
+        self._bn_cache = None
+        return super().load_state_dict(*args, **kwargs)
+
     @torch.no_grad()
     def evaluate_batch(self, batch: Batch) -> dict[str, Tensor]:
-        """The base model's metrics at theta(eval_t) (stored BatchNorm statistics)."""
+        """The base model's metrics at theta(eval_t), BatchNorm statistics of that point (see
+        `_eval_buffers`)."""
         theta = self.theta(self.eval_t)
         self.base.eval()
         bound = Bound(self.base, lambda m, b: m.evaluate_batch(b))
-        return bound.call({**theta, **self.base_buffers()}, batch)
+        return bound.call({**theta, **self._eval_buffers()}, batch)
 
 
 def _endpoint(spec: str) -> tuple[LatentModel, Params]:
@@ -199,10 +224,31 @@ def _endpoint(spec: str) -> tuple[LatentModel, Params]:
     return loaded.model, {n: p.detach().clone() for n, p in loaded.model.named_parameters()}
 
 
+#: Builds (base, start weights, end weights) of a curve of your own model from its config. Set
+#: only while a command given `--model` runs (`studies.user_curve.opted_in`): without it, loading
+#: such a curve run is refused instead of importing the recorded file.
+USER_BASE: ContextVar[Callable[[CurveConfig], tuple[LatentModel, Params, Params]] | None] = ContextVar("USER_BASE", default=None)
+
+
+def user_code_refusal(record: UserModelRecord, where: str = "this curve run") -> LatentscapeError:
+    """The one line that says a curve of your own model needs `--model` to be loaded."""
+    return LatentscapeError(
+        f"{where} is a curve of your own model {record.describe()}: loading it imports that code, "
+        f"so give --model {record.factory} (path --curve, plane --curve, eval and train --resume take it)"
+    )
+
+
 def build_curve(cfg: CurveConfig, info: DataInfo) -> CurveModel:
-    """Load both endpoint runs (same architecture required) and span the curve between them."""
-    base, start = _endpoint(cfg.start)
-    _, end = _endpoint(cfg.end)
+    """Load both endpoints (runs of the same architecture, or weights files of your own model
+    when `cfg.user` is set and `--model` allowed it) and span the curve between them."""
+    if cfg.user is not None:
+        build_user = USER_BASE.get()
+        if build_user is None:
+            raise user_code_refusal(cfg.user)
+        base, start, end = build_user(cfg)
+    else:
+        base, start = _endpoint(cfg.start)
+        _, end = _endpoint(cfg.end)
     return CurveModel(base, start, end, cfg.kind, cfg.bends, cfg.fix_start, cfg.fix_end, cfg.l2, cfg.eval_t)
 
 

@@ -118,9 +118,14 @@ def load_weights_ref(spec: str, device: str = "cpu") -> LoadedRun:
     return loaded
 
 
-def load_curve_run(spec: str) -> tuple[LoadedRun, Curve]:
-    """A trained curve run -> (LoadedRun, Curve over its base model's parameters)."""
-    loaded = load_run(spec)
+def load_curve_run(spec: str, user_spec: str | None = None) -> tuple[LoadedRun, Curve]:
+    """A trained curve run -> (LoadedRun, Curve over its base model's parameters). A curve of
+    your own model needs `user_spec` (`--model`, the explicit opt-in to import its file)."""
+    from latentscape.landscape.studies.user_curve import check_opt_in, opted_in
+
+    check_opt_in(spec, user_spec)
+    with opted_in(user_spec):
+        loaded = load_run(spec)
     if loaded.config.model.name != "curve":
         raise LatentscapeError(f"{spec} is not a curve run (model.name={loaded.config.model.name!r}); make one with `latentscape connect`")
     return loaded, loaded.model.to_curve()
@@ -146,14 +151,27 @@ def from_refs(refs: Sequence[str], data_dir: str | None) -> Source:
     )
 
 
-def from_curve(ref: str, data_dir: str | None) -> Source:
-    """A curve run: its base architecture, its control points as weights, its curve."""
+def from_curve(ref: str, data_dir: str | None, user_spec: str | None = None) -> Source:
+    """A curve run: its base architecture, its control points as weights, its curve. A curve of
+    your own model (`connect --model`) needs `user_spec`, the `--model` that allows importing its
+    file; its Source is then that of `--model` (your module, its names, the recorded --loss)."""
     with phase("load_runs"):
-        loaded, curve = load_curve_run(ref)
+        loaded, curve = load_curve_run(ref, user_spec)
     cm = loaded.model
+    refs = ["start", *[f"bend {k}" for k in range(1, curve.num_bends + 1)], "end"]
+    data_cfg = endpoint_data_config(loaded, data_dir)
+    record = loaded.config.model.user
+    if record is not None:
+        from latentscape.landscape.methods.task_model import unwrap
+
+        user = UserModel(record.factory, record.args, record.data, (), record.loss)
+        points = [unwrap(p) for p in curve.points]
+        return Source(
+            cm.base.net, unwrap(cm.base_buffers()), points, refs, data_cfg, loaded.run.path, Curve(points, curve.kind),
+            user=user, model_name=record.factory.rpartition(":")[2],
+        )
     return Source(
-        cm.base_model(), cm.base_buffers(), curve.points, ["start", *[f"bend {k}" for k in range(1, curve.num_bends + 1)], "end"],
-        endpoint_data_config(loaded, data_dir), loaded.run.path, curve, model_name=_start_model_name(loaded),
+        cm.base_model(), cm.base_buffers(), curve.points, refs, data_cfg, loaded.run.path, curve, model_name=_start_model_name(loaded),
     )
 
 
@@ -170,7 +188,6 @@ def _start_model_name(loaded: LoadedRun) -> str:
 
 def from_user_model(user: UserModel, weight_files: Sequence[str], data_dir: str | None) -> Source:
     """`--model FILE.py:factory` at the weights of each file, on the dataset `user.data`."""
-    from latentscape.config import apply_overrides, data_config
     from latentscape.landscape.studies.user_model import build_user_model, fit_weights, read_weights_file
 
     model = build_user_model(user.spec, user.args)
@@ -179,16 +196,23 @@ def from_user_model(user: UserModel, weight_files: Sequence[str], data_dir: str 
         p, b = fit_weights(model, read_weights_file(f), f"{f} (for --model {user.spec})")
         params.append(p)
         buffers = buffers if buffers is not None else b
+    return Source(
+        model, buffers or {}, params, [str(f) for f in weight_files], user_data_config(user, data_dir),
+        user=user, model_name=user.spec.rpartition(":")[2] or type(model).__name__,
+    )
+
+
+def user_data_config(user: UserModel, data_dir: str | None) -> Any:
+    """The `DataConfig` of `--data NAME --data-opt KEY=VALUE ...` (and `--data-dir`)."""
+    from latentscape.config import apply_overrides, data_config
+
     bad = [o for o in user.data_overrides if not o.startswith("data.")]
     if bad:
         raise LatentscapeError(f"{bad[0]}: with --model only data.KEY=VALUE settings apply")
     raw = apply_overrides({"data": {"name": user.data}}, list(user.data_overrides))["data"]
     if data_dir:
         raw["data_dir"] = data_dir
-    return Source(
-        model, buffers or {}, params, [str(f) for f in weight_files], data_config(raw),
-        user=user, model_name=user.spec.rpartition(":")[2] or type(model).__name__,
-    )
+    return data_config(raw)
 
 
 def load_eval_data(

@@ -27,9 +27,14 @@ LOSSES = ("cross_entropy", "mse", "bce")
 WEIGHT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors")
 
 
+def _is_file(module_spec: str) -> bool:
+    """Whether the module part of a factory spec names a file ('path/to/file.py'), not a module."""
+    return module_spec.endswith(".py") or "/" in module_spec or "\\" in module_spec
+
+
 def _import(spec: str) -> Any:
     """The module of 'pkg.module' or 'path/to/file.py'."""
-    if spec.endswith(".py") or "/" in spec or "\\" in spec:
+    if _is_file(spec):
         path = Path(spec)
         if not path.is_file():
             raise LatentscapeError(f"--model {spec}: no such file")
@@ -63,6 +68,33 @@ def load_callable(spec: str, option: str = "--model") -> Callable[..., Any]:
     if not callable(fn):
         raise LatentscapeError(f"{option} {spec}: {attr!r} is a {type(fn).__name__}, not a function")
     return fn
+
+
+def factory_source(spec: str) -> tuple[str, Path | None]:
+    """(the spec with its file made absolute, the factory's source file) of 'FILE.py:name' or
+    'package.module:name', without running the file (a module's parent packages are imported to
+    find it). The file is None when it cannot be found (a module without one)."""
+    module_spec, sep, attr = spec.rpartition(":")
+    if not sep or not module_spec or not attr:
+        raise LatentscapeError(f"--model {spec!r}: expected MODULE:FUNCTION or FILE.py:FUNCTION")
+    if _is_file(module_spec):
+        path = Path(module_spec).resolve()
+        return f"{path}:{attr}", path if path.is_file() else None
+    try:
+        found = importlib.util.find_spec(module_spec)
+    except (ImportError, ValueError):
+        found = None
+    origin = found.origin if found is not None else None
+    return spec, Path(origin) if origin and Path(origin).is_file() else None
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes (hex)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def build_user_model(spec: str, args_json: str | None = None) -> nn.Module:
