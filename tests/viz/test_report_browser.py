@@ -211,3 +211,36 @@ def test_pages_render_through_the_server_under_its_security_policy(browser, work
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+@pytest.mark.parametrize("role", ["index", "compare", "a", "demo", "plane"])
+def test_pages_opened_from_disk_carry_the_servers_policy(browser, workspace, tmp_path, role):
+    """A mailed page (opened from disk, no server, no header) enforces the server's policy from its
+    own <meta>: its script still runs, its pictures still decode, and a request to anywhere else is
+    blocked and reported as a violation; the browser logs no error or warning."""
+    from latentscape.viz.serve import CONTENT_SECURITY_POLICY
+    from latentscape.viz.templating import PAGE_POLICY
+
+    path = workspace[role] if role in ("index", "compare") else write_report(workspace[role])
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    messages: list[str] = []
+    page.on("console", lambda m: messages.append(m.text) if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda e: messages.append(str(e)))
+    page.goto(path.resolve().as_uri())
+    page.wait_for_load_state("load")
+    assert page.evaluate("document.querySelector(\"meta[http-equiv='Content-Security-Policy']\").content") == PAGE_POLICY
+    assert CONTENT_SECURITY_POLICY.startswith(PAGE_POLICY)  # one policy, served and mailed
+    images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
+    assert all(done and width > 0 for done, width in images) and (images or role == "index")
+    if role == "index":
+        assert "of" in page.locator("#shown").inner_text()  # the inline script ran
+        page.locator("th", has_text="test loss").first.click()
+        assert page.locator("th[aria-sort]").count() == 1
+    assert messages == []
+    blocked = page.evaluate("""() => new Promise(done => {
+        document.addEventListener('securitypolicyviolation', e => done(e.violatedDirective));
+        const img = new Image(); img.src = 'http://127.0.0.1:9/leak.png'; document.body.appendChild(img);
+        setTimeout(() => done('not blocked'), 2000);
+    })""")
+    assert blocked == "img-src"
+    page.close()
