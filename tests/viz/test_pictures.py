@@ -70,6 +70,40 @@ def test_plane_contour_has_no_blank_margin_and_its_v_label_beside_the_axis(tmp_p
     assert 0 < box.x0 - label.x1 < 60  # right beside the tick labels, not floating away
 
 
+@pytest.mark.parametrize("height, stretched", [(0.3, True), (11.0, False)])
+def test_a_flat_plane_is_drawn_readable_and_says_it_is_not_to_scale(tmp_path, height, stretched):
+    """A plane --curve through a nearly straight curve (bend 0.2 off a 4-long line) drawn at
+    equal scale was a strip 0.07 as tall as wide under an overlapping legend and title: it is
+    drawn at a readable height with its v label naming the stretch, and the legend below the
+    axes; a plane of moderate shape is still drawn to scale."""
+    gx, gy = np.linspace(-0.7, 4.2, 21), np.linspace(-0.05, height - 0.05, 21)
+    xx, yy = np.meshgrid(gx, gy)
+    z = 2.2 + 0.02 * xx - 0.1 * yy  # (T, S)
+    t = np.linspace(0, 1, 30)
+    curve = np.stack([3.5 * t, 0.4 * (height - 0.1) * t * (1 - t)], axis=1)  # (M, 2)
+    points = {"start": (0.0, 0.0), "bend": (1.75, 0.8 * (height - 0.1)), "end": (3.5, 0.0)}
+    fig, ax = plane_axes(gx, gy, True, "u (weight-space distance along B - A)", "v (orthogonal to u)", "test loss")
+    fig.canvas.draw()
+    box = ax.get_window_extent()
+    ratio = height / 4.9
+    if stretched:
+        assert box.height / box.width > 0.4  # was 0.06
+        factor = box.height / box.width / ratio
+        label = ax.get_ylabel().replace("\n", " ")
+        assert "not to scale" in label and f"v drawn {factor:.2g}x larger than u" in label
+    else:
+        assert box.height / box.width == pytest.approx(ratio, rel=0.02)  # to scale
+        assert "not to scale" not in ax.get_ylabel() + ax.get_xlabel()
+    path = plot_contour(gx, gy, z, tmp_path / "plane.png", points=points, curve_xy=curve, line_xy=np.array([[0, 0], [3.5, 0]]),
+                        labels=("trained Bezier curve (1 bend)", "straight line"), title="test loss")
+    a = _rgb(path)
+    top, bottom, left, right = axes_box(a)
+    assert (bottom - top) / (right - left) > 0.4 if stretched else True
+    red = colour_mask(a, (214, 39, 40), tol=30)  # tab:red: the curve, and its sample in the legend
+    assert red[bottom + 30 :].any()  # the legend is below the axes (its curve sample), not over the field
+    assert blank_margin(path) < 0.15
+
+
 def test_trajectory_pictures_span_the_grid_and_mark_init_and_final(tmp_path):
     gx, gy = np.linspace(-12, 3, 21), np.linspace(-2.5, 1.6, 21)
     z = _bowl(gx, gy, centre=(0.0, 0.0), scale=3.0)
