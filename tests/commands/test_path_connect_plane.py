@@ -99,7 +99,7 @@ def test_connect_then_path_and_plane_along_the_curve(runs, tmp_path):
     assert _same(curve["values"]["test"]["loss"][-1], final_b["test"]["loss"])
     finding = json.loads((pl / "summary.json").read_text())["finding"]
     assert f"barrier of the straight line is {line['summary']['test']['loss']['barrier']:.3g}" in finding
-    assert "trained bezier curve (1 bend)" in finding and f"{curve['summary']['test']['loss']['barrier']:.3g}" in finding
+    assert "trained Bezier curve (1 bend)" in finding and f"{curve['summary']['test']['loss']['barrier']:.3g}" in finding
 
 
 def test_plane_through_three_runs(runs, tmp_path):

@@ -132,6 +132,7 @@ class _GridSampler(optuna.samplers.GridSampler):
 
 def open_study(spec: TuneSpec) -> optuna.Study:
     """Create the study, or join it when the fingerprints match."""
+    optuna.logging.set_verbosity(logging.ERROR)  # not "[I ...] A new study created": our own lines say what happens
     if spec.study_dir.exists() and not spec.study_dir.is_dir():
         raise LatentscapeError(f"--study-dir {spec.study_dir} is a file, not a folder")
     spec.study_dir.mkdir(parents=True, exist_ok=True)
@@ -163,8 +164,7 @@ def run_study(spec: TuneSpec, log=print, progress: ProgressFn | None = None) -> 
     `progress(runs done, runs in the study)` after each repeat this worker trains (a run is one
     repeat of one trial; the runs of trials settled before count as done)."""
     spec.check()
-    optuna.logging.set_verbosity(logging.ERROR)  # failures are reported by `log`, one line each
-    study = open_study(spec)
+    study = open_study(spec)  # quiets Optuna's logging: failures are reported by `log`, one line each
     points = candidate_points(spec.dims) if spec.is_grid else []
     while True:
         fail_dead_local_trials(study)

@@ -87,6 +87,7 @@ def plot_contour(
     equal_aspect: bool = True,
     line_xy: Any | None = None,
     labels: tuple[str, str] | None = None,
+    curve_markers: bool = False,
 ) -> Path:
     """Filled contour plot of `values` on a grid, with named points and a curve drawn on top.
 
@@ -105,6 +106,7 @@ def plot_contour(
         equal_aspect: same scale on both axes (the basis is orthonormal, so distances are true).
         line_xy: (M, 2) a second path, dashed (the straight line the curve is compared with).
         labels: legend entries of (curve, line) when both are drawn.
+        curve_markers: a dot at every point of the curve (a training trajectory's checkpoints).
 
     Returns:
         The path written.
@@ -120,7 +122,7 @@ def plot_contour(
     fig, ax = plane_axes(gx, gy, equal_aspect, xlabel, ylabel, title)
     _draw_field(fig, ax, gx, gy, z, field, lv, norm, is_log, cmap, cbar_label)
     if curve_xy is not None:
-        _draw_curve(ax, as_array(curve_xy, "curve_xy", 2))
+        _draw_curve(ax, as_array(curve_xy, "curve_xy", 2), curve_markers)
     if line_xy is not None:
         line = as_array(line_xy, "line_xy", 2)
         ax.plot(line[:, 0], line[:, 1], color="white", linewidth=2.4)
@@ -206,12 +208,13 @@ def _draw_field(fig, ax, gx, gy, z, field, lv, norm, is_log: bool, cmap: str, cb
         cbar.ax.yaxis.set_major_locator(ticker.MaxNLocator(nbins=max(3, int(2.5 * height))))
 
 
-def _draw_curve(ax, curve: np.ndarray) -> None:
+def _draw_curve(ax, curve: np.ndarray, markers: bool = False) -> None:
     """A curve (M, 2) in plane coordinates: red on a white halo, readable on any colour."""
     if curve.shape[1] != 2:
         raise ValueError(f"curve_xy: expected shape (M, 2), got {curve.shape}")
     ax.plot(curve[:, 0], curve[:, 1], color="white", linewidth=2.4)
-    ax.plot(curve[:, 0], curve[:, 1], color="tab:red", linewidth=1.2, label="curve")
+    ax.plot(curve[:, 0], curve[:, 1], color="tab:red", linewidth=1.2, label="curve",
+            marker="o" if markers else None, markersize=3, markeredgecolor="white", markeredgewidth=0.5)
 
 
 def draw_points(ax, points: Mapping[str, tuple[float, float]]) -> None:

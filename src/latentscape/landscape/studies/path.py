@@ -175,8 +175,7 @@ def write_path(folder: str | Path, result: PathResult) -> Path:
 def _draw_path(result: PathResult, folder: Path) -> None:
     from latentscape.landscape.studies.path_plots import plot_path
 
-    label = str(result.protocol.get("description") or result.kind)
-    plot_path(result, folder / "images", label)
+    plot_path(result, folder / "images")
     if result.dynamics is not None:
         from latentscape.landscape.studies.dynamics import save_dynamics
 
@@ -201,10 +200,11 @@ def path_study(
     from latentscape.landscape.core.evaluate import linspace
     from latentscape.landscape.studies.inputs import load_data
     from latentscape.timing import phase
+    from latentscape.viz.findings import curve_name
 
     if src.curve is not None:
         curve, ts = src.curve, linspace(0.0, 1.0, points)
-        protocol: dict[str, Any] = {"description": f"{curve.kind} curve ({curve.num_bends} bends)", "start": "start", "end": "end"}
+        protocol: dict[str, Any] = {"description": f"trained {curve_name(curve.kind, curve.num_bends)}", "start": "start", "end": "end"}
     else:
         curve, ts = line(*src.weights), linspace(t_range[0], t_range[1], points)
         protocol = {"description": "line", "start": src.refs[0], "end": src.refs[1]}
