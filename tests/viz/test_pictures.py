@@ -163,6 +163,35 @@ def test_tune_history_draws_one_point_trials_and_short_lr_labels(tmp_path):
     assert [short_value(lr) for lr in lrs] == ["1e-4", "3e-4", "1e-3", "3e-3"]
 
 
+@pytest.mark.parametrize("lrs", [[1e-3, 3e-3], [1e-4, 3e-4, 1e-3, 3e-3, 1e-2]])
+def test_objective_against_a_grid_ticks_the_searched_values_without_overlap(tmp_path, monkeypatch, lrs):
+    """The every-kind study's two LRs (1e-3, 3e-3) were ticked 0.001000.001250.0015...: labels
+    run into each other. The grid's own values are the ticks, written short."""
+    from latentscape.tune import parse_grid
+    from latentscape.tune import plots
+
+    seen = {}
+
+    def keep(fig, path, **kw):
+        fig.canvas.draw()
+        ax = fig.axes[0]
+        labels = [t for t in ax.get_xticklabels() if t.get_text()]
+        seen["texts"] = [t.get_text() for t in labels]
+        seen["boxes"] = [t.get_window_extent() for t in labels]
+        seen["log"] = ax.get_xscale() == "log"
+        return save(fig, path, **kw)
+
+    save = plots.save_figure
+    monkeypatch.setattr(plots, "save_figure", keep)
+    rows = [dict(r, std=0.0) for r in _history_rows(lrs)]
+    dim = parse_grid("train.optimizer.lr=" + ",".join(map(str, lrs)))
+    assert plots.plot_objective_vs_params(rows, [dim], "val/loss", tmp_path / "o.png").is_file()
+    assert seen["texts"] == [short_value(lr) for lr in lrs]
+    boxes = seen["boxes"]
+    assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:]))  # apart, left to right
+    assert seen["log"] == (max(lrs) / min(lrs) >= 10)
+
+
 def _run(folder, name: str, lr: float):
     folder.mkdir(parents=True)
     (folder / "config.yaml").write_text(f"name: {name}\nmodel: {{name: ae}}\ndata: {{name: digits}}\n")

@@ -41,6 +41,10 @@ def plot_objective_vs_params(rows: list[dict[str, Any]], dims: list[Dimension], 
                     linestyle="-" if (numeric and len(dims) == 1) else "none")
         if numeric and (d.log_scale or spans_decades(pos)):
             ax.set_xscale("log")  # e.g. a grid of learning rates 1e-3, 3e-3, 1e-2
+        if numeric and d.kind == "grid" and len(set(xs)) <= 8:  # tick the searched values, written short
+            ticks = sorted(set(float(x) for x in xs))
+            ax.set_xticks(ticks, [short_value(t) for t in ticks])
+            ax.minorticks_off()
         ax.set(xlabel=d.key, ylabel=f"{objective} (mean \u00b1 std)")
         ax.grid(True, alpha=0.3)
     return save_figure(fig, path)

@@ -52,11 +52,11 @@ def _dynamics(folder: Path, strip: str, gif: str, ts: list[float], label: str, s
     return [Heading(label), *parts] if parts else []
 
 
-def _plots(paths: list[Path], shown: set[Path], folder: Path) -> list[Block]:
+def _plots(paths: list[Path], shown: set[Path], folder: Path, caption=None) -> list[Block]:
     figs = []
     for p in paths:
         if p.is_file():
-            figs.append(picture(p, p.stem.replace("_", " "), folder))
+            figs.append(picture(p, caption(p) if caption else p.stem.replace("_", " "), folder))
             shown.add(p)
     return [Gallery(tuple(figs), style="plots")] if figs else []
 
@@ -113,8 +113,14 @@ def plane_sections(folder: Path, shown: set[Path]) -> list[Section]:
     note = Note(f"Plane coordinates of the named points (unit vectors along B - A and the orthogonalised C - A): {points}.", muted=True)
     return [
         section("finding", "On the plane", [stat_table(rows, ["split", "metric"], ["min", "max"]), note]),
-        section("contours", "Contours", _plots(sorted((folder / "images").glob("plane_*.png")), shown, folder)),
+        section("contours", "Contours", _plots(sorted((folder / "images").glob("plane_*.png")), shown, folder, plane_caption)),
     ]
+
+
+def plane_caption(path: Path) -> str:
+    """"test loss on the plane (filled contours; the named points and both paths on top)"."""
+    metric, _, split = path.stem.removeprefix("plane_").rpartition("_")
+    return f"{split} {metric} on the plane (filled contours; the named points and both paths on top)" if metric else path.stem
 
 
 def coordinate(value: Any, scale: float) -> str:
