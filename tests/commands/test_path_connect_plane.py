@@ -88,6 +88,8 @@ def test_connect_then_path_and_plane_along_the_curve(runs, tmp_path):
     assert _same(doc["metrics"]["test"]["loss"][0], final_a["test"]["loss"])
     assert _same(doc["metrics"]["test"]["loss"][-1], final_b["test"]["loss"])
     assert doc["kind"] == "curve"
+    title = json.loads((out / "summary.json").read_text())["title"]  # the runs it connects, not "from start to end"
+    assert title == f"Loss along the trained Bezier curve (1 bend) from {runs['a'].name} to {runs['b'].name}"
     pl = tmp_path / "pl"
     assert main(["plane", "--curve", str(curve_dir), "--grid", "3", "--out", str(pl), "--splits", "test"]) == 0
     plane = json.loads((pl / "plane.json").read_text())

@@ -237,3 +237,26 @@ def test_the_grey_cloud_of_training_latents_is_visible(tmp_path, spread):
 @pytest.mark.parametrize("value, text", [(0.1, "0.1"), (0.01, "0.01"), (1.5e-5, "1.5e-5"), (128, "128"), ("adam", "adam")])
 def test_short_values(value, text):
     assert short_value(value) == text
+
+
+def test_probe_maps_fill_even_rows_under_a_title_saying_what_the_points_are(tmp_path, monkeypatch):
+    """Four maps were a row of three over a row of one, under no title (and, once a title was
+    asked for, the last panel's name was shown over all of them)."""
+    from latentscape.viz import embedding_maps
+
+    seen = {}
+
+    def keep(fig, path, **kw):
+        seen["title"] = fig.get_suptitle()
+        seen["grid"] = {(round(ax.get_position().x0, 2), round(ax.get_position().y0, 2)) for ax in fig.axes}
+        return save(fig, path, **kw)
+
+    save = embedding_maps.save_figure
+    monkeypatch.setattr(embedding_maps, "save_figure", keep)
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 60)
+    maps = [(name, rng.normal(size=(60, 2))) for name in ("vae (10-d)", "pca10", "umap10", "pixels")]
+    embedding_maps.draw_embedding_maps(maps, labels, tmp_path / "maps.png", ("a", "b", "c"), title="60 test images of toy")
+    assert seen["title"] == "60 test images of toy"
+    xs, ys = {x for x, _ in seen["grid"]}, {y for _, y in seen["grid"]}
+    assert len(xs) == 2 and len(ys) == 2  # 2 x 2

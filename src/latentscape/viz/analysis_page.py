@@ -90,7 +90,8 @@ def path_sections(folder: Path, shown: set[Path]) -> list[Section]:
     note = Note("start: t = 0, end: t = 1; barrier = max - max(start, end) (for accuracy-like metrics: min(start, end) - min).", muted=True)
     sections = [
         section("finding", "Along the path", [note, stat_table(rows, ["split", "metric"], ["start", "end", "min", "max", "mean", "barrier"])]),
-        section("loss", "Metrics along the path", _plots(sorted((folder / "images").glob("path_*.png")), shown, folder)),
+        section("loss", "Metrics along the path", _plots(sorted((folder / "images").glob("path_*.png")), shown, folder,
+                                                          lambda p: f"{p.stem.removeprefix('path_')} at each point t of the path, per split")),
     ]
     dyn = doc.get("dynamics") or {}
     if isinstance(dyn, dict) and dyn.get("strip"):

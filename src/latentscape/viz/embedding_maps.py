@@ -41,10 +41,10 @@ def draw_embedding_maps(
 
     palette = matplotlib.colormaps["tab10" if len(classes) <= 10 else "tab20"]
     handles = []
-    for i, (title, points) in enumerate(maps):
+    for i, (name, points) in enumerate(maps):
         points = np.asarray(points, dtype=np.float64)
         if points.ndim != 2 or points.shape[1] != 2 or points.shape[0] != labels.shape[0]:
-            raise ValueError(f"{title}: points must be (N, 2) with N={labels.shape[0]}, got {points.shape}")
+            raise ValueError(f"{name}: points must be (N, 2) with N={labels.shape[0]}, got {points.shape}")
         ax = fig.add_subplot(rows, cols, i + 1)
         for j, c in enumerate(classes):
             mask = labels == c
@@ -53,7 +53,7 @@ def draw_embedding_maps(
                            rasterized=True)
             if i == 0:
                 handles.append(h)
-        ax.set_title(title, fontsize=10)
+        ax.set_title(name, fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])
     fig.legend(handles=handles, loc="outside right center", markerscale=5, fontsize=8, frameon=False)

@@ -267,7 +267,8 @@ def _draw_surface(folder: Path, result: SurfaceResult) -> None:
         tag = m.replace("/", "_")
         if result.ys is None:
             series = {s: (result.xs, ms[m]) for s, ms in result.values.items() if m in ms}
-            plot_curves(series, images / f"surface_{tag}.png", xlabel=f"step along {xl}", ylabel=m, title=f"{m} along one {kind}", markers=len(result.xs) <= 31)
+            named = f"{next(iter(series))} {m}" if len(series) == 1 else m  # one series has no legend: the title names its split
+            plot_curves(series, images / f"surface_{tag}.png", xlabel=f"step along {xl}", ylabel=m, title=f"{named} along one {kind}", markers=len(result.xs) <= 31)
             continue
         for s, ms in result.values.items():
             if m not in ms:
