@@ -260,3 +260,14 @@ def test_probe_maps_fill_even_rows_under_a_title_saying_what_the_points_are(tmp_
     assert seen["title"] == "60 test images of toy"
     xs, ys = {x for x, _ in seen["grid"]}, {y for _, y in seen["grid"]}
     assert len(xs) == 2 and len(ys) == 2  # 2 x 2
+
+
+def test_the_latent_scatter_legend_sits_beside_the_points(tmp_path):
+    """A 2-D autoencoder's codes fill the whole axes: a legend inside ("best") covered some."""
+    from latentscape.viz.plots import plot_scatter_2d
+
+    rng = np.random.default_rng(0)
+    points, labels = rng.uniform(-1, 1, (2000, 2)), rng.integers(0, 10, 2000)
+    a = _rgb(plot_scatter_2d(points, labels, tmp_path / "scatter.png", title="latent codes (test)"))
+    top, bottom, left, right = axes_box(a)
+    assert saturated(a[top:bottom, right + 3 :]).sum() > 100  # the legend's coloured markers, right of the axes

@@ -76,7 +76,7 @@ def plot_histories(rows: list[dict[str, Any]], keys: list[str], objective: str, 
     few_steps_ticks(ax, [s for h in histories for s, _ in h])
     if wants_log([np.asarray([v for h in histories for _, v in h], dtype=float)]):
         ax.set_yscale("log")
-    ax.set(xlabel="step", ylabel=objective, title=f"{objective} of every trial (all repeats)")
+    ax.set(xlabel="training step", ylabel=objective, title=f"{objective} of every trial (all repeats)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
     return save_figure(fig, path)

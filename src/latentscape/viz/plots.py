@@ -201,8 +201,9 @@ def plot_scatter_2d(
         name = class_names[k] if class_names is not None and 0 <= k < len(class_names) else str(k)
         ax.scatter(xy[sel, 0], xy[sel, 1], s=size, color=cmap(i), label=str(name), alpha=0.75, linewidths=0)
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
-    if len(classes) <= 20:
-        ax.legend(markerscale=max(1.0, 12.0 / size) ** 0.5, fontsize="small", loc="best", framealpha=0.8)
+    if len(classes) <= 20:  # beside the plot: inside it, "best" still covers points of a dense cloud
+        ax.legend(markerscale=max(1.0, 12.0 / size) ** 0.5, fontsize="small", loc="upper left",
+                  bbox_to_anchor=(1.02, 1.0), framealpha=0.8)
     return save_figure(fig, path)
 
 
