@@ -84,3 +84,11 @@ def test_an_fge_finding_says_when_a_single_snapshot_beats_the_ensemble():
     assert fge_finding(doc).endswith("; snapshot 3 alone is more accurate (0.9740, NLL 0.0876), so the ensemble adds nothing here.")
     doc["ensemble"] = {"accuracy": 0.9752, "nll": 0.081}
     assert fge_finding(doc).endswith("for the original model.")
+
+
+def test_a_zero_barrier_is_not_also_given_as_zero_percent():
+    from latentscape.viz.findings import demo_finding
+
+    line = {"test": {"start": 0.39, "end": 0.36, "max": 0.39, "barrier": 0.0}}
+    text = demo_finding({"line": line, "curve": line}, "Bezier curve (1 bend)")
+    assert "barrier of 0;" in text and "%" not in text

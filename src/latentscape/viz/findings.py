@@ -44,7 +44,7 @@ def curve_name(kind: Any, bends: Any) -> str:
 
 def pct_above(barrier: float, start: float, end: float) -> str:
     top = max(start, end)
-    if top <= 0:
+    if top <= 0 or barrier == 0:  # "a barrier of 0 (0%)" says nothing twice
         return ""
     pct = 100.0 * barrier / top
     return f" ({pct:.0f}% above the higher endpoint)" if abs(pct) >= 1 else f" ({pct:.2g}%)"
