@@ -271,3 +271,22 @@ def test_the_latent_scatter_legend_sits_beside_the_points(tmp_path):
     a = _rgb(plot_scatter_2d(points, labels, tmp_path / "scatter.png", title="latent codes (test)"))
     top, bottom, left, right = axes_box(a)
     assert saturated(a[top:bottom, right + 3 :]).sum() > 100  # the legend's coloured markers, right of the axes
+
+
+def test_a_long_plot_title_wraps_inside_the_picture(tmp_path, monkeypatch):
+    """"accuracy along the trained PolyChain curve (1 bend) from mlp0 to mlp1" ran off the edge."""
+    from latentscape.viz import plots
+
+    seen = {}
+
+    def keep(fig, path, **kw):
+        fig.canvas.draw()
+        seen["title"] = fig.axes[0].title.get_window_extent()
+        seen["width"] = fig.bbox.width
+        return save(fig, path, **kw)
+
+    save = plots.save_figure
+    monkeypatch.setattr(plots, "save_figure", keep)
+    title = "accuracy along the trained PolyChain curve (1 bend) from mnist-mlp-seed0 to mnist-mlp-seed1"
+    plots.plot_curves({"train": ([0, 0.5, 1], [0.97, 0.96, 0.97])}, tmp_path / "p.png", xlabel="t", ylabel="accuracy", title=title)
+    assert seen["title"].x0 >= 0 and seen["title"].x1 <= seen["width"]

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from latentscape.viz.contour import plot_contour
+from latentscape.viz.contour import plot_contour, wrap_label
 from latentscape.viz.figure import as_array, finite_pairs, new_figure, save_figure
 from latentscape.viz.metrics_log import plot_metrics_jsonl
 
@@ -69,7 +69,8 @@ def plot_curves(
         ax.plot(x, y, label=str(name), marker=_marker_for(markers, name), markersize=4)
     if logy:
         ax.set_yscale("log")
-    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    ax.set_title(wrap_label(title, fig.get_figwidth() - 1.0, fontsize=12))  # a long title wraps, not cut at the edge
     ax.grid(True, alpha=0.3)
     if len(series) > 1:
         ax.legend()
