@@ -34,8 +34,9 @@ def plot_path(result: PathResult, images_dir: Path, label: str = "") -> list[Pat
     for m in metrics:
         series = {s: (result.ts, ms[m]) for s, ms in result.values.items() if m in ms}
         name = m.replace("/", "_")
+        named = f"{next(iter(series))} {metric_name(m)}" if len(series) == 1 else metric_name(m)  # no legend: name the split
         out.append(plot_curves(series, images_dir / f"path_{name}.png", xlabel=T_LABEL, ylabel=metric_name(m),
-                               title=f"{metric_name(m)} along the {what}{ends}", markers=len(result.ts) <= 31))
+                               title=f"{named} along the {what}{ends}", markers=len(result.ts) <= 31))
     return out
 
 
