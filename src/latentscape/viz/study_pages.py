@@ -17,6 +17,9 @@ from latentscape.viz.blocks import Block, Gallery, Heading, Note, Protocol, Sect
 from latentscape.viz.html_parts import format_value
 from latentscape.viz.result_files import read_json
 
+MAX_ROWS = 200  # rows of any table here (a 15,000-trial study must not become a 2 MB page)
+MAX_KEYS = 8  # searched keys shown as columns
+MAX_CELL = 100  # characters of a shown value (a categorical searched value, an error)
 VIEWS = (("filled", "filled contours"), ("contour", "contour lines"), ("3d", "3-D surface"))
 METHODS = {"power": "power iteration", "lanczos": "Lanczos"}
 
@@ -41,7 +44,7 @@ def _gallery(items: list[tuple[Path, str]], folder: Path, shown: set[Path], styl
 def _grid_tables(doc: dict[str, Any]) -> list[Block]:
     """Per split and metric: the value at the centre weights, and the grid's min, max and mean."""
     rows = [([split, metric], s) for split, ms in (doc.get("summary") or {}).items() for metric, s in (ms or {}).items()
-            if isinstance(s, dict)]
+            if isinstance(s, dict)][:MAX_ROWS]
     return [table(["split", "metric"], ["at w", "min", "max", "mean"], [(lab, [s.get("origin"), s.get("min"), s.get("max"), s.get("mean")]) for lab, s in rows])] if rows else []
 
 
@@ -113,7 +116,7 @@ def hessian_sections(folder: Path, shown: set[Path]) -> list[Section]:
     doc = read_json(folder / "hessian.json") or {}
     rows: list[tuple[list[str], list[Any]]] = []
     top = doc.get("top_eigenvalues") or {}
-    for i, value in enumerate(top.get("values") or []):
+    for i, value in enumerate((top.get("values") or [])[:MAX_ROWS]):
         rows.append(([f"eigenvalue {i + 1}", METHODS.get(str(top.get("method")), str(top.get("method", "?")))], [value, None]))
     trace = doc.get("trace") or {}
     if trace:
@@ -143,7 +146,7 @@ PROBE_COLUMNS = (("logreg_acc", "logistic regression accuracy"), ("knn_acc", "kN
 
 def probe_sections(folder: Path, shown: set[Path]) -> list[Section]:
     doc = read_json(folder / "probe.json") or {}
-    rows = [r for r in doc.get("rows") or [] if isinstance(r, dict)]
+    rows = [r for r in doc.get("rows") or [] if isinstance(r, dict)][:MAX_ROWS]
     p = doc.get("protocol") or {}
     columns = [(key, name) for key, name in PROBE_COLUMNS if any(key in r for r in rows)]
     blocks: list[Block] = [Protocol((
@@ -154,28 +157,40 @@ def probe_sections(folder: Path, shown: set[Path]) -> list[Section]:
     ))]
     if rows:
         blocks.append(table(["embedding", "dim"], [name for _, name in columns],
-                            [([str(r.get("embedding")), format_value(r.get("dim"))], [r.get(k) for k, _ in columns]) for r in rows]))
+                            [([_cut(str(r.get("embedding"))), format_value(r.get("dim"))], [_value(r.get(k)) for k, _ in columns]) for r in rows]))
     maps = _gallery([(folder / "maps.png", "every embedding of the test codes in 2-D (UMAP where it has more than 2 "
                                           "dimensions), coloured by class")], folder, shown, wide=True)
     return [section("probe", "Accuracy of a classifier on each embedding (test split)", blocks),
             section("maps", "Maps", maps)]
 
 
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "\u2026"
+
+
+def _value(value: Any) -> Any:
+    """A cell of the trials table: numbers as they are, anything else as short text."""
+    return value if value is None or isinstance(value, (int, float)) else _cut(str(value))
+
+
 def tune_sections(folder: Path, shown: set[Path]) -> list[Section]:
     doc = read_json(folder / "summary.json") or {}
     trials = [t for t in doc.get("trials") or [] if isinstance(t, dict)]
-    keys = list(dict.fromkeys(k for t in trials for k in (t.get("params") or {})))
-    objective = str(doc.get("objective", "objective"))
+    keys = [_cut(k) for k in dict.fromkeys(k for t in trials[:MAX_ROWS] for k in (t.get("params") or {}))][:MAX_KEYS]
+    objective = _cut(str(doc.get("objective", "objective")))
     blocks: list[Block] = [Protocol((
-        ("objective", f"{doc.get('direction', '?')} {objective}"), ("search", "; ".join(map(str, doc.get("search") or []))),
-        ("repeats per trial", _count(doc.get("repeats"))), ("trials", ", ".join(f"{n} {s}" for s, n in (doc.get("counts") or {}).items())),
+        ("objective", f"{_cut(str(doc.get('direction', '?')))} {objective}"),
+        ("search", _cut("; ".join(map(str, doc.get("search") or [])))), ("repeats per trial", _count(doc.get("repeats"))),
+        ("trials", _cut(", ".join(f"{n} {s}" for s, n in (doc.get("counts") or {}).items()))),
     ))]
     if trials:
         head = [*keys, f"{objective} (mean)", "std", "repeats"]
-        rows = [([f"#{t.get('trial')}", str(t.get("state")) + (f": {t['error']}" if t.get("error") else "")],
-                 [*((t.get("params") or {}).get(k) for k in keys), t.get("mean"), t.get("std"), len(t.get("values") or [])])
-                for t in trials]
-        blocks += [Note("Best first; the mean and standard deviation over the repeats (seeds base, base + 1, ...).", muted=True),
+        rows = [([_cut(f"#{t.get('trial')}"), _cut(str(t.get("state")) + (f": {t['error']}" if t.get("error") else ""))],
+                 [*(_value((t.get("params") or {}).get(k)) for k in keys), _value(t.get("mean")), _value(t.get("std")),
+                  len(t.get("values") or [])])
+                for t in trials[:MAX_ROWS]]
+        shown = f"the best {MAX_ROWS} of {len(trials):,} trials (summary.json has them all); " if len(trials) > MAX_ROWS else ""
+        blocks += [Note(f"Best first; {shown}the mean and standard deviation over the repeats (seeds base, base + 1, ...).", muted=True),
                    table(["trial", "state"], head, rows)]
     pictures = _gallery([(folder / "objective_vs_params.png", f"{objective} of each trial against the searched values"),
                          (folder / "history.png", f"{objective} over training steps, every repeat of every trial")], folder, shown)
