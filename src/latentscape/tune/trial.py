@@ -28,7 +28,7 @@ from latentscape.tune.space import set_key
 _DATA_CACHE: dict[Any, Any] = {}
 
 
-class RepeatRefused(LatentscapeError):
+class RepeatRefused(RunLocked):
     """A repeat's run folder is being written by another process (it holds the run's lock): the
     trial did not run, through no fault of its own, and must be retried, not failed."""
 
