@@ -88,6 +88,8 @@ def test_connect_then_path_and_plane_along_the_curve(runs, tmp_path):
     assert _same(doc["metrics"]["test"]["loss"][0], final_a["test"]["loss"])
     assert _same(doc["metrics"]["test"]["loss"][-1], final_b["test"]["loss"])
     assert doc["kind"] == "curve"
+    title = json.loads((out / "summary.json").read_text())["title"]  # the runs it connects, not "from start to end"
+    assert title == f"Loss along the trained Bezier curve (1 bend) from {runs['a'].name} to {runs['b'].name}"
     pl = tmp_path / "pl"
     assert main(["plane", "--curve", str(curve_dir), "--grid", "3", "--out", str(pl), "--splits", "test"]) == 0
     plane = json.loads((pl / "plane.json").read_text())
@@ -99,7 +101,7 @@ def test_connect_then_path_and_plane_along_the_curve(runs, tmp_path):
     assert _same(curve["values"]["test"]["loss"][-1], final_b["test"]["loss"])
     finding = json.loads((pl / "summary.json").read_text())["finding"]
     assert f"barrier of the straight line is {line['summary']['test']['loss']['barrier']:.3g}" in finding
-    assert "trained bezier curve (1 bend)" in finding and f"{curve['summary']['test']['loss']['barrier']:.3g}" in finding
+    assert "trained Bezier curve (1 bend)" in finding and f"{curve['summary']['test']['loss']['barrier']:.3g}" in finding
 
 
 def test_plane_through_three_runs(runs, tmp_path):

@@ -126,3 +126,24 @@ def test_domain_net_identity_and_errors(runs):
     ctx = EvalContext(clf, data["test"], data["train"], "test", torch.device("cpu"), num_samples=10)
     with pytest.raises(MetricNotApplicable):
         METRICS.get("fid")(ctx)
+
+
+@pytest.mark.parametrize("feature_run", [None, "missing-run"])
+def test_a_gan_with_fid_but_no_feature_net_is_refused_before_its_run_folder(runs, tmp_path, feature_run):
+    """FID during training needs a feature net: without one, one line naming `latentscape fid-net`
+    and the switch that turns FID off, and no run folder (not even a hidden staging one)."""
+    _, data = runs
+    pictures = {"fid_every": 2, "fid_samples": 40}
+    if feature_run:
+        pictures["feature_run"] = str(tmp_path / feature_run)
+    cfg = config_from_dict({
+        "model": {"name": "gan", "loss": "lsgan", "latent_dim": 4, "width": 4, "pictures": pictures},
+        "train": {"batch_size": 16, "device": "cpu", "epochs": 1, "max_steps": 2},
+    })
+    with pytest.raises(LatentscapeError) as err:
+        train_and_evaluate(cfg, tmp_path / "gan", data=data, quiet=True)
+    message = str(err.value)
+    assert "\n" not in message
+    assert "`latentscape fid-net toy`" in message and "model.pictures.fid_every=0" in message
+    assert ("not a run directory" in message) == bool(feature_run)
+    assert [p.name for p in tmp_path.iterdir()] == []  # nothing written

@@ -1,5 +1,6 @@
 """A study whose worker is SIGKILLed mid-trial resumes without redoing finished work."""
 
+import json
 import os
 import subprocess
 import time
@@ -81,3 +82,69 @@ def test_ctrl_c_requeues_the_interrupted_trial(tmp_path):
     assert states == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.WAITING]
     trials = run_study(s, log=lambda _: None).get_trials()
     assert trials[1].state == optuna.trial.TrialState.COMPLETE and trials[1].system_attrs["failed_trial"] == 0
+
+
+HOLDER = """
+import pathlib, sys, time
+from latentscape.rundir.lock import lock_run
+lock = lock_run(sys.argv[1], "latentscape hessian " + sys.argv[1])
+pathlib.Path(sys.argv[2]).touch()  # holding it
+while not pathlib.Path(sys.argv[3]).exists():
+    time.sleep(0.05)
+"""
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")  # the test asks the ghost trial by hand
+def test_a_trial_refused_by_another_writers_run_lock_is_requeued_not_lost(tmp_path):
+    """The retry of a trial whose first worker stopped beating finds the trial's folder locked by
+    another live process (here a second process holding the run lock, as an analysis of the run
+    or that first worker does): it is not settled as FAILED but re-queued in the same folder, and
+    runs once the other process lets go, reusing the finished repeat instead of training it again."""
+    import sys
+
+    from latentscape.tune.space import apply_params
+    from latentscape.tune.study import open_study
+    from latentscape.tune.trial import repeat_configs, train_once
+
+    study_dir = tmp_path / "study"
+    s = spec(study_dir, grid=["train.optimizer.lr=1e-2"], heartbeat=1)
+    run_dir = study_dir / "trials" / "0000-0"
+    train_once(repeat_configs(apply_params(s.base, s.dims, {"train.optimizer.lr": 0.01}), 1)[0], run_dir)
+    finished = (run_dir / "eval" / "final.json").stat().st_mtime_ns
+    study = open_study(s)
+    ghost = study.ask()  # trial 0, of a worker on another machine that stopped beating
+    ghost.suggest_categorical("train.optimizer.lr", [0.01])
+    ghost.set_user_attr("worker", {"host": "another-machine", "pid": 1})
+    study._storage.record_heartbeat(ghost._trial_id)
+
+    holding, release = tmp_path / "holding", tmp_path / "release"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(run_dir), str(holding), str(release)])
+    try:
+        deadline = time.time() + 60
+        while not holding.exists():
+            assert holder.poll() is None and time.time() < deadline
+            time.sleep(0.02)
+        lines: list[str] = []
+
+        def log(line: str) -> None:
+            lines.append(line)
+            if "re-queued" in line:
+                release.touch()  # the other writer finishes after the refusal
+
+        trials = run_study(s, log=log).get_trials()
+    finally:
+        release.touch()
+        holder.wait(30)
+    refusal = next(line for line in lines if "did not run" in line)
+    assert f"PID {holder.pid}" in refusal and "latentscape hessian" in refusal
+    states = [t.state for t in trials]
+    assert states == [optuna.trial.TrialState.FAIL] * 2 + [optuna.trial.TrialState.COMPLETE], lines
+    assert "refused" in trials[1].user_attrs and "error" not in trials[1].user_attrs
+    assert trials[2].system_attrs["failed_trial"] == 0 and trials[2].system_attrs["requeued_from"] == 1
+    assert trials[2].system_attrs["retry_history"] == [0]  # waiting is not one of the MAX_RETRY retries
+    assert trials[2].user_attrs["run_dirs"] == [str(run_dir)]
+    assert completed_points(load(study_dir)) == [(("train.optimizer.lr", 0.01),)]
+    assert (run_dir / "eval" / "final.json").stat().st_mtime_ns == finished  # reused, not trained again
+    summary = json.loads((study_dir / "summary.json").read_text())
+    assert [r["trial"] for r in summary["trials"]] == [2, 0]  # the refused attempt is no row
+    assert summary["counts"] == {"COMPLETE": 1, "FAIL": 1}

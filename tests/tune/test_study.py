@@ -166,3 +166,19 @@ def test_the_tune_command_counts_runs_and_takes_overrides_after_its_options(tmp_
     assert [line.split(", ")[0] for line in err[1:-1]] == [f"tune {study}:  {p}% ({n}/4 runs)" for p, n in ((25, 1), (50, 2), (75, 3))]
     assert err[-1].startswith(f"tune {study}: done (4/4 runs) in ")
     assert load_config(study / "trials" / "0000-0" / "config.yaml").seed == 3  # the override after the options
+
+
+@pytest.mark.slow  # a real worker process: ~15 s
+def test_a_new_study_prints_only_its_own_lines(tmp_path):
+    """Optuna's "[I 2026-...] A new study created in RDB" was printed before the study's first line."""
+    import os
+    import subprocess
+
+    from tunehelp import worker_command, write_config
+
+    cfg = write_config(tmp_path / "c.yaml")
+    env = {**os.environ, "LATENTSCAPE_NO_TENSORBOARD": "1", "OMP_NUM_THREADS": "1", "LATENTSCAPE_PROGRESS": "lines"}
+    done = subprocess.run(worker_command(str(cfg), "--grid", "train.optimizer.lr=1e-2", "--study-dir", str(tmp_path / "s")),
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "[I " not in done.stderr + done.stdout and "A new study created" not in done.stderr

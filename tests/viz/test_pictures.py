@@ -70,6 +70,40 @@ def test_plane_contour_has_no_blank_margin_and_its_v_label_beside_the_axis(tmp_p
     assert 0 < box.x0 - label.x1 < 60  # right beside the tick labels, not floating away
 
 
+@pytest.mark.parametrize("height, stretched", [(0.3, True), (11.0, False)])
+def test_a_flat_plane_is_drawn_readable_and_says_it_is_not_to_scale(tmp_path, height, stretched):
+    """A plane --curve through a nearly straight curve (bend 0.2 off a 4-long line) drawn at
+    equal scale was a strip 0.07 as tall as wide under an overlapping legend and title: it is
+    drawn at a readable height with its v label naming the stretch, and the legend below the
+    axes; a plane of moderate shape is still drawn to scale."""
+    gx, gy = np.linspace(-0.7, 4.2, 21), np.linspace(-0.05, height - 0.05, 21)
+    xx, yy = np.meshgrid(gx, gy)
+    z = 2.2 + 0.02 * xx - 0.1 * yy  # (T, S)
+    t = np.linspace(0, 1, 30)
+    curve = np.stack([3.5 * t, 0.4 * (height - 0.1) * t * (1 - t)], axis=1)  # (M, 2)
+    points = {"start": (0.0, 0.0), "bend": (1.75, 0.8 * (height - 0.1)), "end": (3.5, 0.0)}
+    fig, ax = plane_axes(gx, gy, True, "u (weight-space distance along B - A)", "v (orthogonal to u)", "test loss")
+    fig.canvas.draw()
+    box = ax.get_window_extent()
+    ratio = height / 4.9
+    if stretched:
+        assert box.height / box.width > 0.4  # was 0.06
+        factor = box.height / box.width / ratio
+        label = ax.get_ylabel().replace("\n", " ")
+        assert "not to scale" in label and f"v drawn {factor:.2g}x larger than u" in label
+    else:
+        assert box.height / box.width == pytest.approx(ratio, rel=0.02)  # to scale
+        assert "not to scale" not in ax.get_ylabel() + ax.get_xlabel()
+    path = plot_contour(gx, gy, z, tmp_path / "plane.png", points=points, curve_xy=curve, line_xy=np.array([[0, 0], [3.5, 0]]),
+                        labels=("trained Bezier curve (1 bend)", "straight line"), title="test loss")
+    a = _rgb(path)
+    top, bottom, left, right = axes_box(a)
+    assert (bottom - top) / (right - left) > 0.4 if stretched else True
+    red = colour_mask(a, (214, 39, 40), tol=30)  # tab:red: the curve, and its sample in the legend
+    assert red[bottom + 30 :].any()  # the legend is below the axes (its curve sample), not over the field
+    assert blank_margin(path) < 0.15
+
+
 def test_trajectory_pictures_span_the_grid_and_mark_init_and_final(tmp_path):
     gx, gy = np.linspace(-12, 3, 21), np.linspace(-2.5, 1.6, 21)
     z = _bowl(gx, gy, centre=(0.0, 0.0), scale=3.0)
@@ -129,6 +163,35 @@ def test_tune_history_draws_one_point_trials_and_short_lr_labels(tmp_path):
     assert [short_value(lr) for lr in lrs] == ["1e-4", "3e-4", "1e-3", "3e-3"]
 
 
+@pytest.mark.parametrize("lrs", [[1e-3, 3e-3], [1e-4, 3e-4, 1e-3, 3e-3, 1e-2]])
+def test_objective_against_a_grid_ticks_the_searched_values_without_overlap(tmp_path, monkeypatch, lrs):
+    """The every-kind study's two LRs (1e-3, 3e-3) were ticked 0.001000.001250.0015...: labels
+    run into each other. The grid's own values are the ticks, written short."""
+    from latentscape.tune import parse_grid
+    from latentscape.tune import plots
+
+    seen = {}
+
+    def keep(fig, path, **kw):
+        fig.canvas.draw()
+        ax = fig.axes[0]
+        labels = [t for t in ax.get_xticklabels() if t.get_text()]
+        seen["texts"] = [t.get_text() for t in labels]
+        seen["boxes"] = [t.get_window_extent() for t in labels]
+        seen["log"] = ax.get_xscale() == "log"
+        return save(fig, path, **kw)
+
+    save = plots.save_figure
+    monkeypatch.setattr(plots, "save_figure", keep)
+    rows = [dict(r, std=0.0) for r in _history_rows(lrs)]
+    dim = parse_grid("train.optimizer.lr=" + ",".join(map(str, lrs)))
+    assert plots.plot_objective_vs_params(rows, [dim], "val/loss", tmp_path / "o.png").is_file()
+    assert seen["texts"] == [short_value(lr) for lr in lrs]
+    boxes = seen["boxes"]
+    assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:]))  # apart, left to right
+    assert seen["log"] == (max(lrs) / min(lrs) >= 10)
+
+
 def _run(folder, name: str, lr: float):
     folder.mkdir(parents=True)
     (folder / "config.yaml").write_text(f"name: {name}\nmodel: {{name: ae}}\ndata: {{name: digits}}\n")
@@ -174,3 +237,56 @@ def test_the_grey_cloud_of_training_latents_is_visible(tmp_path, spread):
 @pytest.mark.parametrize("value, text", [(0.1, "0.1"), (0.01, "0.01"), (1.5e-5, "1.5e-5"), (128, "128"), ("adam", "adam")])
 def test_short_values(value, text):
     assert short_value(value) == text
+
+
+def test_probe_maps_fill_even_rows_under_a_title_saying_what_the_points_are(tmp_path, monkeypatch):
+    """Four maps were a row of three over a row of one, under no title (and, once a title was
+    asked for, the last panel's name was shown over all of them)."""
+    from latentscape.viz import embedding_maps
+
+    seen = {}
+
+    def keep(fig, path, **kw):
+        seen["title"] = fig.get_suptitle()
+        seen["grid"] = {(round(ax.get_position().x0, 2), round(ax.get_position().y0, 2)) for ax in fig.axes}
+        return save(fig, path, **kw)
+
+    save = embedding_maps.save_figure
+    monkeypatch.setattr(embedding_maps, "save_figure", keep)
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 60)
+    maps = [(name, rng.normal(size=(60, 2))) for name in ("vae (10-d)", "pca10", "umap10", "pixels")]
+    embedding_maps.draw_embedding_maps(maps, labels, tmp_path / "maps.png", ("a", "b", "c"), title="60 test images of toy")
+    assert seen["title"] == "60 test images of toy"
+    xs, ys = {x for x, _ in seen["grid"]}, {y for _, y in seen["grid"]}
+    assert len(xs) == 2 and len(ys) == 2  # 2 x 2
+
+
+def test_the_latent_scatter_legend_sits_beside_the_points(tmp_path):
+    """A 2-D autoencoder's codes fill the whole axes: a legend inside ("best") covered some."""
+    from latentscape.viz.plots import plot_scatter_2d
+
+    rng = np.random.default_rng(0)
+    points, labels = rng.uniform(-1, 1, (2000, 2)), rng.integers(0, 10, 2000)
+    a = _rgb(plot_scatter_2d(points, labels, tmp_path / "scatter.png", title="latent codes (test)"))
+    top, bottom, left, right = axes_box(a)
+    assert saturated(a[top:bottom, right + 3 :]).sum() > 100  # the legend's coloured markers, right of the axes
+
+
+def test_a_long_plot_title_wraps_inside_the_picture(tmp_path, monkeypatch):
+    """"accuracy along the trained PolyChain curve (1 bend) from mlp0 to mlp1" ran off the edge."""
+    from latentscape.viz import plots
+
+    seen = {}
+
+    def keep(fig, path, **kw):
+        fig.canvas.draw()
+        seen["title"] = fig.axes[0].title.get_window_extent()
+        seen["width"] = fig.bbox.width
+        return save(fig, path, **kw)
+
+    save = plots.save_figure
+    monkeypatch.setattr(plots, "save_figure", keep)
+    title = "accuracy along the trained PolyChain curve (1 bend) from mnist-mlp-seed0 to mnist-mlp-seed1"
+    plots.plot_curves({"train": ([0, 0.5, 1], [0.97, 0.96, 0.97])}, tmp_path / "p.png", xlabel="t", ylabel="accuracy", title=title)
+    assert seen["title"].x0 >= 0 and seen["title"].x1 <= seen["width"]

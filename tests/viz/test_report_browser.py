@@ -142,6 +142,13 @@ def test_index_lists_every_kind_of_analysis(browser, tmp_path):
         assert (root / href.split("#")[0]).is_file(), (kind, href)
     assert page.locator(".warnings").count() == 0
     page.screenshot(path=str(tmp_path / "index-every-kind.png"), full_page=True)
+    # each analysis page leads with the numbers it was run for, as a table
+    leads = {"surface": "at w", "trajectory": "explained variance ratio", "hessian": "eigenvalue 1", "probe": "kNN accuracy",
+             "tune": "Trials", "fge": "FGE ensemble", "plane": "Plane coordinates", "path": "barrier"}
+    for kind, text in leads.items():
+        page.goto((folders[kind] / "report.html").resolve().as_uri())
+        assert text in page.locator("main").inner_text(), kind
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1400, kind
     page.close()
 
 
@@ -211,3 +218,54 @@ def test_pages_render_through_the_server_under_its_security_policy(browser, work
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+@pytest.mark.parametrize("role", ["index", "compare", "a", "demo", "plane"])
+def test_pages_opened_from_disk_carry_the_servers_policy(browser, workspace, tmp_path, role):
+    """A mailed page (opened from disk, no server, no header) enforces the server's policy from its
+    own <meta>: its script still runs, its pictures still decode, and a request to anywhere else is
+    blocked and reported as a violation; the browser logs no error or warning."""
+    from latentscape.viz.serve import CONTENT_SECURITY_POLICY
+    from latentscape.viz.templating import PAGE_POLICY
+
+    path = workspace[role] if role in ("index", "compare") else write_report(workspace[role])
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    messages: list[str] = []
+    page.on("console", lambda m: messages.append(m.text) if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda e: messages.append(str(e)))
+    page.goto(path.resolve().as_uri())
+    page.wait_for_load_state("load")
+    assert page.evaluate("document.querySelector(\"meta[http-equiv='Content-Security-Policy']\").content") == PAGE_POLICY
+    assert CONTENT_SECURITY_POLICY.startswith(PAGE_POLICY)  # one policy, served and mailed
+    images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
+    assert all(done and width > 0 for done, width in images) and (images or role == "index")
+    if role == "index":
+        assert "of" in page.locator("#shown").inner_text()  # the inline script ran
+        page.locator("th", has_text="test loss").first.click()
+        assert page.locator("th[aria-sort]").count() == 1
+    assert messages == []
+    blocked = page.evaluate("""() => new Promise(done => {
+        document.addEventListener('securitypolicyviolation', e => done(e.violatedDirective));
+        const img = new Image(); img.src = 'http://127.0.0.1:9/leak.png'; document.body.appendChild(img);
+        setTimeout(() => done('not blocked'), 2000);
+    })""")
+    assert blocked == "img-src"
+    page.close()
+
+
+def test_the_index_on_a_phone_shows_cards_that_fit(browser, workspace, tmp_path):
+    """At 390 px each entry is a card (its finding readable without scrolling sideways, its
+    metrics as "name: value"), and the headers still sort."""
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(workspace["index"].resolve().as_uri())
+    page.wait_for_load_state("load")
+    widest = page.evaluate("Math.max(...Array.from(document.querySelectorAll('table.entries')).map(t => t.getBoundingClientRect().right))")
+    assert widest <= 390 and page.evaluate("document.documentElement.scrollWidth") <= 390
+    runs = "table.entries[data-kind='run']"
+    cell = page.locator(f"{runs} td.num[data-label='test loss']").first
+    assert page.evaluate("e => getComputedStyle(e, '::before').content", cell.element_handle()) == '"test loss: "'
+    page.locator(f"{runs} th", has_text="test loss").first.click()
+    values = page.evaluate(f"Array.from(document.querySelectorAll(\"{runs} td.num[data-label='test loss']\")).map(c => c.getAttribute('data-v')).filter(v => v !== '').map(Number)")
+    assert len(values) >= 2 and values == sorted(values)
+    page.screenshot(path=str(tmp_path / "index-phone.png"), full_page=True)
+    page.close()

@@ -100,6 +100,21 @@ def test_compare_page(tmp_path):
         write_compare([ws["a"]], tmp_path / "x.html")
 
 
+def test_runs_of_one_config_name_each_get_their_folder_in_their_label(tmp_path):
+    """Two seeds of one config (both named mnist-mlp) are told apart by their folders, both of
+    them: the second was left as the bare name once the first had been renamed."""
+    from latentscape.viz.compare import run_labels
+
+    runs = []
+    for folder in ("mlp0", "mlp1", "mlp2"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "config.yaml").write_text("name: mnist-mlp\n")
+        runs.append(tmp_path / folder)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "config.yaml").write_text("name: vae\n")
+    assert run_labels([*runs, tmp_path / "other"]) == ["mnist-mlp (mlp0)", "mnist-mlp (mlp1)", "mnist-mlp (mlp2)", "vae"]
+
+
 def test_report_command_modes(tmp_path, capsys):
     ws = make_workspace(tmp_path)
     assert main(["report", str(tmp_path)]) == 0

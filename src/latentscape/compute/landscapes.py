@@ -134,13 +134,14 @@ def curve_path(
     from latentscape.landscape.core.curves import Curve
     from latentscape.landscape.core.evaluate import linspace
     from latentscape.landscape.studies.path import compute_path
+    from latentscape.viz.findings import curve_name
 
     task, params, buffers, splits = _setup(model, list(control_points), data, criterion, metric, metrics)
     _check_bn(model, bn_data)
     curve = Curve(params, kind)
     return compute_path(
         model, task, curve, linspace(0.0, 1.0, points), splits, bn_data=bn_data, buffers=buffers, batch_size=batch_size,
-        device=device, bn_batches=bn_batches, use_vmap=use_vmap, protocol={"description": f"{kind} curve ({curve.num_bends} bends)"},
+        device=device, bn_batches=bn_batches, use_vmap=use_vmap, protocol={"description": curve_name(kind, curve.num_bends)},
         folder=Path(folder) if folder else None, resume=resume, progress=progress,
     )
 

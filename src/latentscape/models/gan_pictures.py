@@ -95,6 +95,7 @@ class GANPictures(Callback):
         self.cfg = cfg
         self.fid_history: list[tuple[int, float]] = []
         self._fid = None  # (extractor, reference stats) once built
+        self._extractor = None  # the feature net found by before_run
 
     # ------------------------------------------------------------------ hooks
     def on_train_start(self, state: TrainState) -> None:
@@ -142,23 +143,48 @@ class GANPictures(Callback):
             images = state.model.decode(self.z_grid)  # (N, C, H, W) in [0, 1]
         return save_image_grid(images, state.run.image_path(f"samples_step{iteration}.png"), upscale=2)
 
-    def _build_fid(self, state: TrainState) -> None:
-        from latentscape.metrics.features import build_feature_net
-        from latentscape.metrics.reference_stats import reference_stats
+    def before_run(self, config, data, device) -> None:
+        """FID during training needs its feature net (and the reference split): find both before
+        the run folder exists, so a run that would fail at its first step leaves nothing behind."""
+        if self.cfg.fid_every > 0:
+            self._extractor = self._feature_net(data, device)
+
+    def _feature_net(self, data, device):
+        """The FID feature net of the reference split's dataset; one line on how to get one."""
+        from latentscape.metrics.features import build_feature_net, default_feature_run
 
         cfg = self.cfg
         split = cfg.fid_reference_split
-        if split not in state.data:
+        if split not in data:
+            raise LatentscapeError(f"model.pictures.fid_reference_split={split!r}: this run has splits {sorted(data)}")
+        dataset = data[split].name
+        off = "or turn FID during training off with model.pictures.fid_every=0"
+        run = Path(cfg.feature_run or default_feature_run(dataset))
+        if cfg.feature_net == "domain" and not (run / "config.yaml").is_file():
+            where = (f"model.pictures.feature_run={cfg.feature_run} is not a run directory" if cfg.feature_run
+                     else f"none is cached at {run}")
             raise LatentscapeError(
-                f"model.pictures.fid_reference_split={split!r}: this run has splits {sorted(state.data)}"
+                f"FID during training (model.pictures.fid_every={cfg.fid_every}) needs a domain feature net for "
+                f"{dataset!r} and {where}: make it once with `latentscape fid-net {dataset}`, give "
+                f"model.pictures.feature_run=RUN_DIR (a classifier run), {off}"
             )
         options = {"feature_net": cfg.feature_net}
         if cfg.feature_run:
             options["feature_run"] = cfg.feature_run
         if cfg.inception_weights:
             options["inception_weights"] = cfg.inception_weights
-        reference = state.data[split]
-        extractor = build_feature_net(options, reference.name, state.device)
+        try:
+            return build_feature_net(options, dataset, device)
+        except LatentscapeError as exc:
+            raise LatentscapeError(f"FID during training (model.pictures.fid_every={cfg.fid_every}): {exc}; {off}") from None
+
+    def _build_fid(self, state: TrainState) -> None:
+        from latentscape.metrics.reference_stats import reference_stats
+
+        extractor = self._extractor
+        if extractor is None or extractor.device != state.device:  # callbacks used without before_run
+            extractor = self._feature_net(state.data, state.device)
+        reference = state.data[self.cfg.fid_reference_split]
         self._fid = (extractor, reference_stats(reference, extractor, state.config.train.eval_batch_size))
 
     def log_fid(self, state: TrainState, iteration: int) -> float:

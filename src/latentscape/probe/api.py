@@ -274,7 +274,8 @@ def probe_runs(specs: list[str], options: ProbeOptions, out_dir: str | Path | No
                 for i, e in enumerate(embeddings):
                     maps.append((f"{e.name} ({e.dim}-d{', UMAP 2-D' if e.dim > 2 else ''})", map_points_2d(e, idx, seed)))
                     bar.update(i + 1)
-            draw_embedding_maps(maps, test.labels.numpy()[idx], tmp / "maps.png", test.classes)
+            draw_embedding_maps(maps, test.labels.numpy()[idx], tmp / "maps.png", test.classes,
+                                title=f"{len(idx):,} test images of {protocol.get('dataset', '?')}, coloured by class")
         _replace_folder(tmp, out)
     finally:
         if tmp.exists():

@@ -55,11 +55,18 @@ def probe_summary(rows: list[dict[str, Any]], protocol: dict[str, Any], runs: li
     if rows and best(rows[0])[1]:
         acc, clf = best(rows[0])
         others = [r for r in rows[len(runs):] if best(r)[1]]
-        text = f"The codes of {rows[0]['embedding']} reach a test accuracy of {acc:.4f} ({clf})"
+        subset = protocol.get("per_class") or protocol.get("max_train")
+        size = protocol.get("train_size")
+        on = f" ({size:,} training codes)" if subset and isinstance(size, int) else ""
+        text = f"On {protocol.get('dataset', 'the data')}{on}, the codes of {rows[0]['embedding']} reach a test accuracy of {acc:.4g} ({clf})"
         if others:
             top = max(others, key=lambda r: best(r)[0])
-            text += f", against {best(top)[0]:.4f} for {top['embedding']} ({best(top)[1]})"
-        finding = text + f" on {protocol.get('dataset', 'the data')}."
+            text += f", against {best(top)[0]:.4g} for {top['embedding']} ({best(top)[1]}), the best baseline"
+            same = [r for r in others if r is not top and r.get("dim") == rows[0].get("dim")]
+            if same:  # the like-for-like baseline: as many dimensions as the codes (PCA, UMAP)
+                s = max(same, key=lambda r: best(r)[0])
+                text += f", and {best(s)[0]:.4g} for {s['embedding']} ({best(s)[1]}) with as many dimensions"
+        finding = text + "."
     names = ", ".join(str(r["embedding"]) for r in rows)
     title = f"Linear and kNN probes on {protocol.get('dataset', '?')}: {names}"
     model = str(rows[0]["embedding"]) if rows else ""

@@ -37,6 +37,11 @@ class TrainState:
 class Callback:
     """Hooks called by the trainer; override what you need. Write files only when is_main."""
 
+    def before_run(self, config: RunConfig, data: dict[str, ImageDataset], device: torch.device) -> None:
+        """Refuse a setup this callback cannot work with (raise LatentscapeError, one line saying
+        how to fix it). Called before the run directory exists, so a run that could not finish
+        leaves no folder behind (e.g. FID during training without a feature net)."""
+
     def on_train_start(self, state: TrainState) -> None: ...
 
     def on_step_end(self, state: TrainState, logs: dict[str, Any]) -> None:

@@ -115,13 +115,15 @@ def train_and_evaluate(
     seed_everything(cfg.seed)
     model = build_model(cfg, info)
     check_setup(model, cfg, dist.get_world_size() if distributed else 1)  # before anything is written
+    cbs = default_callbacks(cfg) if callbacks is None else list(callbacks)
+    for cb in cbs:  # e.g. FID during training without a feature net: refused before the run folder exists
+        cb.before_run(cfg, data, device)
     if not resume:  # a data-dependent start (the auto-decoder's PCA table) belongs in init.pt
         initialize_from_data(model, data)
     run = _open_run(cfg, run_dir, resume, model, info) if rank == 0 else None  # holds the run's write lock
     try:
         if distributed:  # the others wait until rank 0 has published the run directory
             dist.barrier()
-        cbs = default_callbacks(cfg) if callbacks is None else list(callbacks)
         trainer = Trainer(model, cfg, data, run, device, cbs, quiet=quiet)
         if resume:
             _restore(trainer, run, run_dir)

@@ -23,7 +23,7 @@ def plot_objective_vs_params(rows: list[dict[str, Any]], dims: list[Dimension], 
     done = [r for r in rows if r["mean"] is not None]
     if not done:
         return None
-    fig = new_figure(4.2 * len(dims), 3.6)
+    fig = new_figure(max(6.0, 4.2 * len(dims)), 4.0)
     axes = fig.subplots(1, len(dims), squeeze=False)[0]
     for ax, d in zip(axes, dims):
         xs = [r["params"].get(d.key) for r in done]
@@ -39,11 +39,21 @@ def plot_objective_vs_params(rows: list[dict[str, Any]], dims: list[Dimension], 
         order = np.argsort(pos)
         ax.errorbar(pos[order], ys[order], yerr=err[order], fmt="o", capsize=4,
                     linestyle="-" if (numeric and len(dims) == 1) else "none")
-        if numeric and d.log_scale:
-            ax.set_xscale("log")
-        ax.set(xlabel=d.key, ylabel=f"{objective} (mean +- std)")
+        if numeric and (d.log_scale or spans_decades(pos)):
+            ax.set_xscale("log")  # e.g. a grid of learning rates 1e-3, 3e-3, 1e-2
+        if numeric and d.kind == "grid" and len(set(xs)) <= 8:  # tick the searched values, written short
+            ticks = sorted(set(float(x) for x in xs))
+            ax.set_xticks(ticks, [short_value(t) for t in ticks])
+            ax.minorticks_off()
+        ax.set(xlabel=d.key, ylabel=f"{objective} (mean \u00b1 std)")
         ax.grid(True, alpha=0.3)
     return save_figure(fig, path)
+
+
+def spans_decades(values: np.ndarray) -> bool:
+    """Searched values that are all positive and span a factor of 10 or more: drawn on a log axis
+    (evenly spaced on it, as such grids are chosen), not bunched at one end of a linear one."""
+    return bool(values.size > 1 and values.min() > 0 and values.max() / values.min() >= 10)
 
 
 def plot_histories(rows: list[dict[str, Any]], keys: list[str], objective: str, path: Path) -> Path | None:
@@ -66,7 +76,7 @@ def plot_histories(rows: list[dict[str, Any]], keys: list[str], objective: str, 
     few_steps_ticks(ax, [s for h in histories for s, _ in h])
     if wants_log([np.asarray([v for h in histories for _, v in h], dtype=float)]):
         ax.set_yscale("log")
-    ax.set(xlabel="step", ylabel=objective, title=f"{objective} of every trial (all repeats)")
+    ax.set(xlabel="training step", ylabel=objective, title=f"{objective} of every trial (all repeats)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
     return save_figure(fig, path)

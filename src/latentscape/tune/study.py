@@ -11,7 +11,11 @@ storage so that any number of workers on any machines agree:
 * a trial whose worker died is failed and re-queued (heartbeat, or at once for dead processes on
   this host); its retry reuses the finished repeats and resumes the interrupted one;
 * a trial that raises (divergence, bad data, ...) is FAILED with its error as the user attr
-  `error` and the study goes on; it is not retried.
+  `error` and the study goes on; it is not retried;
+* a trial whose run folder another process is writing (its run lock is held: the first worker of
+  a retried trial that still runs, a `train --resume` or an analysis of the run) did not run: it
+  is FAILED with the user attr `refused` (never counted as settled, left out of the summary) and
+  re-queued in the same folders, and its worker waits for the folder to be free before going on.
 """
 
 from __future__ import annotations
@@ -34,11 +38,16 @@ from latentscape.tune.space import Dimension, apply_params, candidate_points, va
 from latentscape.redact import redact
 from latentscape.tune.storage import RETRY, default_url, fail_dead_local_trials, fail_stale, open_storage, worker_id
 from latentscape.tune.summary import write_summary
-from latentscape.tune.trial import RepeatResult, run_repeats
+from latentscape.tune.trial import RepeatRefused, RepeatResult, run_repeats, wait_until_free
 
 
 class TrialFailed(Exception):
     """Raised inside the objective so that Optuna records the trial as FAILED and goes on."""
+
+
+#: How long a worker waits for a refused trial's run folder to be free before it tries again
+#: (one re-queued attempt per wait while the other writer runs).
+REFUSED_WAIT_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -123,6 +132,7 @@ class _GridSampler(optuna.samplers.GridSampler):
 
 def open_study(spec: TuneSpec) -> optuna.Study:
     """Create the study, or join it when the fingerprints match."""
+    optuna.logging.set_verbosity(logging.ERROR)  # not "[I ...] A new study created": our own lines say what happens
     if spec.study_dir.exists() and not spec.study_dir.is_dir():
         raise LatentscapeError(f"--study-dir {spec.study_dir} is a file, not a folder")
     spec.study_dir.mkdir(parents=True, exist_ok=True)
@@ -154,8 +164,7 @@ def run_study(spec: TuneSpec, log=print, progress: ProgressFn | None = None) -> 
     `progress(runs done, runs in the study)` after each repeat this worker trains (a run is one
     repeat of one trial; the runs of trials settled before count as done)."""
     spec.check()
-    optuna.logging.set_verbosity(logging.ERROR)  # failures are reported by `log`, one line each
-    study = open_study(spec)
+    study = open_study(spec)  # quiets Optuna's logging: failures are reported by `log`, one line each
     points = candidate_points(spec.dims) if spec.is_grid else []
     while True:
         fail_dead_local_trials(study)
@@ -176,11 +185,15 @@ def run_study(spec: TuneSpec, log=print, progress: ProgressFn | None = None) -> 
             settled = sum(_settles(t) for t in trials)
             on_run = None if progress is None else (lambda runs, before=settled: progress(
                 min(before * spec.repeats + runs, spec.size * spec.repeats), spec.size * spec.repeats))
+            refused: list[Path] = []
             try:
-                study.optimize(lambda trial: _objective(trial, spec, log, on_run), n_trials=1, catch=(TrialFailed,))
+                study.optimize(lambda trial: _objective(trial, spec, log, on_run, refused), n_trials=1, catch=(TrialFailed,))
             except KeyboardInterrupt:
                 _requeue_interrupted(study)  # Ctrl-C is not the trial's fault: the next run redoes it
                 raise
+            if refused:  # another process writes the trial's folder: retry it once that is over
+                _requeue_refused(study, log)
+                wait_until_free(refused[0], REFUSED_WAIT_SECONDS)
             write_summary(study, spec, redact(spec.url))
         elif running:
             time.sleep(min(spec.heartbeat, 5))  # another worker's trial: wait for it, or for it to go stale
@@ -188,7 +201,7 @@ def run_study(spec: TuneSpec, log=print, progress: ProgressFn | None = None) -> 
             return study
 
 
-def _objective(trial: optuna.Trial, spec: TuneSpec, log, on_run=None) -> float:
+def _objective(trial: optuna.Trial, spec: TuneSpec, log, on_run=None, refused: list[Path] | None = None) -> float:
     trial.set_user_attr("worker", worker_id())  # first: dead-worker checks look for it
     params = {d.key: _suggest(trial, d) for d in spec.dims}
     frozen = _frozen(trial)
@@ -213,6 +226,12 @@ def _objective(trial: optuna.Trial, spec: TuneSpec, log, on_run=None) -> float:
     except ObjectiveMissing as exc:
         trial.set_user_attr("error", str(exc))
         raise  # a mistake in the search itself: stop instead of failing every trial the same way
+    except RepeatRefused as exc:  # not the trial's fault: no `error`, so it is retried, not settled
+        trial.set_user_attr("refused", str(exc))
+        log(f"trial {trial.number} did not run: {exc}")
+        if refused is not None:
+            refused.append(exc.run_dir)
+        raise TrialFailed(str(exc)) from exc
     except Exception as exc:  # noqa: BLE001 - any failure of one trial is recorded, the study goes on
         message = f"{exc.__class__.__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
         trial.set_user_attr("error", message)
@@ -230,11 +249,36 @@ def _requeue_interrupted(study: optuna.Study) -> None:
     """Re-queue this worker's trial that Optuna just failed because of KeyboardInterrupt, so a
     rerun retries it in the same folders (as for a killed worker)."""
     trials = study.get_trials(deepcopy=False)
-    retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
+    retried = _retried(trials)
     for t in trials:
         if (t.state == TrialState.FAIL and t.user_attrs.get("worker") == worker_id()
-                and "error" not in t.user_attrs and t.number not in retried):
+                and "error" not in t.user_attrs and "refused" not in t.user_attrs and t.number not in retried):
             RETRY(study, t)
+
+
+def _requeue_refused(study: optuna.Study, log) -> None:
+    """Re-queue this worker's trials refused by a run lock, in the same folders (`failed_trial`).
+
+    Unlike RETRY this does not add to `retry_history`: waiting for another writer is not one of
+    the MAX_RETRY attempts that a trial whose workers keep dying gets."""
+    trials = study.get_trials(deepcopy=False)
+    retried = _retried(trials)
+    for t in trials:
+        if (t.state == TrialState.FAIL and "refused" in t.user_attrs
+                and t.user_attrs.get("worker") == worker_id() and t.number not in retried):
+            number = study._storage.create_new_trial(study._study_id, template_trial=optuna.create_trial(
+                state=TrialState.WAITING, params=t.params, distributions=t.distributions,
+                system_attrs={**t.system_attrs, "failed_trial": t.system_attrs.get("failed_trial", t.number),
+                              "requeued_from": t.number},
+            ))
+            log(f"trial {t.number} re-queued as trial {study._storage.get_trial_number_from_id(number)}, "
+                "to run once its folder is free")
+
+
+def _retried(trials: list[FrozenTrial]) -> set[int]:
+    """Trials already re-queued: by Optuna's retry (a dead worker, Ctrl-C) or after a refusal."""
+    return ({n for t in trials for n in t.system_attrs.get("retry_history", [])}
+            | {t.system_attrs["requeued_from"] for t in trials if "requeued_from" in t.system_attrs})
 
 
 def _suggest(trial: optuna.Trial, d: Dimension) -> Any:

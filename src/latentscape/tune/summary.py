@@ -20,13 +20,14 @@ from latentscape.tune.space import apply_params
 
 
 def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
-    """One row per trial that ran (duplicates skipped without training are left out), best first."""
+    """One row per trial that ran (duplicates skipped without training and attempts refused by a
+    run lock are left out), best first."""
     rows = []
     for t in study.get_trials(deepcopy=False):
         if t.state == TrialState.PRUNED and "skipped" in t.user_attrs:
             continue
-        if t.state == TrialState.WAITING:
-            continue
+        if t.state == TrialState.WAITING or (t.state == TrialState.FAIL and "refused" in t.user_attrs):
+            continue  # not run yet, or refused by another writer of its folder (re-queued)
         rows.append(
             {
                 "trial": t.number,

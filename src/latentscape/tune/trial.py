@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +20,21 @@ from typing import Any
 from latentscape.config import RunConfig, config_from_dict, dump_config
 from latentscape.errors import LatentscapeError
 from latentscape.io import appending
-from latentscape.rundir.lock import run_locked
+from latentscape.rundir.lock import RunLocked, lock_run, run_locked
 from latentscape.train.api import load_data, train_and_evaluate
 from latentscape.tune.objective import Objective
 from latentscape.tune.space import set_key
 
 _DATA_CACHE: dict[Any, Any] = {}
+
+
+class RepeatRefused(RunLocked):
+    """A repeat's run folder is being written by another process (it holds the run's lock): the
+    trial did not run, through no fault of its own, and must be retried, not failed."""
+
+    def __init__(self, run_dir: Path, message: str) -> None:
+        super().__init__(message)
+        self.run_dir = run_dir
 
 
 @dataclass(frozen=True)
@@ -68,8 +78,27 @@ def train_once(cfg: RunConfig, run_dir: Path) -> None:
     An existing folder is locked first (rundir/lock.py): the retry of a trial whose first worker
     still runs is refused instead of deleting or resuming the folder under it.
     """
-    with run_locked(run_dir, f"tune trial {run_dir.name}") if run_dir.is_dir() else contextlib.nullcontext():
-        _train_once(cfg, run_dir)
+    try:
+        with run_locked(run_dir, f"tune trial {run_dir.name}") if run_dir.is_dir() else contextlib.nullcontext():
+            _train_once(cfg, run_dir)
+    except RunLocked as exc:
+        raise RepeatRefused(run_dir, str(exc)) from None
+
+
+def wait_until_free(run_dir: Path, seconds: float, poll: float = 0.2) -> bool:
+    """Wait until no process holds the lock of `run_dir` (True), for at most `seconds` (False)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            lock_run(run_dir, f"tune: is {run_dir.name} free?").release()
+            return True
+        except RunLocked:
+            pass
+        except LatentscapeError:
+            return True  # the folder is gone (or cannot be locked): nobody writes it
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(poll)
 
 
 def _train_once(cfg: RunConfig, run_dir: Path) -> None:

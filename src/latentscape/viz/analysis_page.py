@@ -1,4 +1,5 @@
-"""The analysis part of a report page (demo, path, plane, fge): finding tables and labelled pictures.
+"""The analysis part of a report page: finding tables and labelled pictures (demo, path, plane,
+fge here; surface, trajectory, hessian, probe and tune in viz/study_pages.py).
 
 `analysis_sections(folder, kinds)` returns the page sections that lead an analysis page, and the
 pictures it has shown (so the generic "Images" section does not repeat them). Input is the JSON
@@ -14,6 +15,7 @@ from urllib.parse import quote
 from latentscape.viz.blocks import Block, Figure, Gallery, Heading, Links, Note, Section, Strip, Table, picture, section, table
 from latentscape.viz.result_files import read_json
 from latentscape.viz.html_parts import format_value
+from latentscape.viz.study_pages import hessian_sections, probe_sections, surface_sections, trajectory_sections, tune_sections
 
 STRIP_NOTE = (
     "Each row is one fixed test image: the first column is the input, the others are its "
@@ -50,11 +52,11 @@ def _dynamics(folder: Path, strip: str, gif: str, ts: list[float], label: str, s
     return [Heading(label), *parts] if parts else []
 
 
-def _plots(paths: list[Path], shown: set[Path], folder: Path) -> list[Block]:
+def _plots(paths: list[Path], shown: set[Path], folder: Path, caption=None) -> list[Block]:
     figs = []
     for p in paths:
         if p.is_file():
-            figs.append(picture(p, p.stem.replace("_", " "), folder))
+            figs.append(picture(p, caption(p) if caption else p.stem.replace("_", " "), folder))
             shown.add(p)
     return [Gallery(tuple(figs), style="plots")] if figs else []
 
@@ -88,7 +90,8 @@ def path_sections(folder: Path, shown: set[Path]) -> list[Section]:
     note = Note("start: t = 0, end: t = 1; barrier = max - max(start, end) (for accuracy-like metrics: min(start, end) - min).", muted=True)
     sections = [
         section("finding", "Along the path", [note, stat_table(rows, ["split", "metric"], ["start", "end", "min", "max", "mean", "barrier"])]),
-        section("loss", "Metrics along the path", _plots(sorted((folder / "images").glob("path_*.png")), shown, folder)),
+        section("loss", "Metrics along the path", _plots(sorted((folder / "images").glob("path_*.png")), shown, folder,
+                                                          lambda p: f"{p.stem.removeprefix('path_')} at each point t of the path, per split")),
     ]
     dyn = doc.get("dynamics") or {}
     if isinstance(dyn, dict) and dyn.get("strip"):
@@ -105,12 +108,28 @@ def plane_sections(folder: Path, shown: set[Path]) -> list[Section]:
             flat = [v for row in grid or [] for v in (row or []) if isinstance(v, (int, float))]
             if flat:
                 rows.append(([split, metric], {"min": min(flat), "max": max(flat)}))
-    points = "; ".join(f"{k}: ({', '.join(format_value(c) for c in v)})" for k, v in (doc.get("points") or {}).items())
+    named = {k: v for k, v in (doc.get("points") or {}).items() if isinstance(v, list)}
+    scale = max((abs(c) for v in named.values() for c in v if isinstance(c, (int, float))), default=0.0)
+    points = "; ".join(f"{k}: ({', '.join(coordinate(c, scale) for c in v)})" for k, v in named.items())
     note = Note(f"Plane coordinates of the named points (unit vectors along B - A and the orthogonalised C - A): {points}.", muted=True)
     return [
         section("finding", "On the plane", [stat_table(rows, ["split", "metric"], ["min", "max"]), note]),
-        section("contours", "Contours", _plots(sorted((folder / "images").glob("plane_*.png")), shown, folder)),
+        section("contours", "Contours", _plots(sorted((folder / "images").glob("plane_*.png")), shown, folder, plane_caption)),
     ]
+
+
+def plane_caption(path: Path) -> str:
+    """"test loss on the plane (filled contours; the named points and both paths on top)"."""
+    metric, _, split = path.stem.removeprefix("plane_").rpartition("_")
+    return f"{split} {metric} on the plane (filled contours; the named points and both paths on top)" if metric else path.stem
+
+
+def coordinate(value: Any, scale: float) -> str:
+    """A plane coordinate to 4 significant digits of the largest one (`scale`): the 7.8e-09 that
+    Gram-Schmidt leaves where a point lies on the u axis is 0."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return format_value(value)
+    return format_value(0.0 if abs(value) < 5e-5 * scale else float(value))
 
 
 def fge_sections(folder: Path, shown: set[Path]) -> list[Section]:
@@ -121,7 +140,16 @@ def fge_sections(folder: Path, shown: set[Path]) -> list[Section]:
     return [section("fge", f"Fast geometric ensembling ({name})", [stat_table(rows, ["model"], ["accuracy", "nll"])])]
 
 
-SECTIONS = {"demo": demo_sections, "path": path_sections, "plane": plane_sections, "fge": fge_sections}
+SECTIONS = {
+    "demo": demo_sections, "path": path_sections, "plane": plane_sections, "fge": fge_sections,
+    "surface": surface_sections, "trajectory": trajectory_sections, "hessian": hessian_sections,
+    "probe": probe_sections, "tune": tune_sections,
+}
+
+
+def has_sections(kinds: list[str]) -> bool:
+    """Whether a folder of these kinds gets its own sections (then its summary JSON is not dumped)."""
+    return any(k in SECTIONS for k in kinds)
 
 
 def analysis_sections(folder: Path, kinds: list[str]) -> tuple[list[Section], set[Path]]:

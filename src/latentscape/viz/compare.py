@@ -41,8 +41,9 @@ def run_labels(run_dirs: list[Path]) -> list[str]:
     for run in run_dirs:
         name = str((read_config(run) or {}).get("name") or run.resolve().name)
         labels.append(name)
-    for i, name in enumerate(labels):
-        if labels.count(name) > 1:
+    names = list(labels)  # count on the names as they were, not as they are being renamed
+    for i, name in enumerate(names):
+        if names.count(name) > 1:
             labels[i] = f"{name} ({run_dirs[i].resolve().name if run_dirs[i].resolve().name != name else i + 1})"
     if len(set(labels)) < len(labels):
         labels = [f"{name} #{i + 1}" for i, name in enumerate(labels)]

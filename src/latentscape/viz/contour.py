@@ -87,6 +87,7 @@ def plot_contour(
     equal_aspect: bool = True,
     line_xy: Any | None = None,
     labels: tuple[str, str] | None = None,
+    curve_markers: bool = False,
 ) -> Path:
     """Filled contour plot of `values` on a grid, with named points and a curve drawn on top.
 
@@ -105,6 +106,7 @@ def plot_contour(
         equal_aspect: same scale on both axes (the basis is orthonormal, so distances are true).
         line_xy: (M, 2) a second path, dashed (the straight line the curve is compared with).
         labels: legend entries of (curve, line) when both are drawn.
+        curve_markers: a dot at every point of the curve (a training trajectory's checkpoints).
 
     Returns:
         The path written.
@@ -120,14 +122,15 @@ def plot_contour(
     fig, ax = plane_axes(gx, gy, equal_aspect, xlabel, ylabel, title)
     _draw_field(fig, ax, gx, gy, z, field, lv, norm, is_log, cmap, cbar_label)
     if curve_xy is not None:
-        _draw_curve(ax, as_array(curve_xy, "curve_xy", 2))
+        _draw_curve(ax, as_array(curve_xy, "curve_xy", 2), curve_markers)
     if line_xy is not None:
         line = as_array(line_xy, "line_xy", 2)
         ax.plot(line[:, 0], line[:, 1], color="white", linewidth=2.4)
         ax.plot(line[:, 0], line[:, 1], color="black", linewidth=1.2, linestyle="--", label="line")
     if labels is not None and curve_xy is not None and line_xy is not None:
         handles = [h for h in ax.get_lines() if h.get_label() in ("curve", "line")]
-        ax.legend(handles, list(labels), loc="best", fontsize=8, framealpha=0.8)
+        # below the picture: a legend inside the axes hides part of the field it explains
+        fig.legend(handles, list(labels), loc="outside lower center", ncol=2, fontsize=8, frameon=False)
     draw_points(ax, points or {})
     return save_figure(fig, path, trim=True)
 
@@ -135,25 +138,49 @@ def plot_contour(
 AXES_WIDTH = 4.6  # inches of the plotting area of a plane picture
 MIN_AXES_HEIGHT, MAX_AXES_HEIGHT = 1.2, 5.2
 AROUND = (1.9, 1.1)  # inches around the axes: tick labels, labels and colour bar; title and x label
+#: Height / width ratios of the grid drawn to scale; outside them a picture at equal scale is a
+#: strip too thin (or too narrow) to read, so one axis is stretched and its label says by how much.
+TO_SCALE = (0.4, 2.5)
+STRETCHED_HEIGHT = 0.55 * AXES_WIDTH  # inches of a flat plane's stretched axes
 
 
 def plane_axes(gx: np.ndarray, gy: np.ndarray, equal_aspect: bool, xlabel: str, ylabel: str, title: str):
     """A figure sized to the grid and one axes whose limits are the grid's (S,) x (T,) extent.
 
-    With `equal_aspect`, the figure takes the grid's own aspect ratio (within MIN/MAX_AXES_HEIGHT),
+    With `equal_aspect` the plane is drawn to scale: the figure takes the grid's own aspect ratio,
     so a wide, flat plane is drawn wide and flat instead of a strip in a square figure of mostly
-    blank margin; the v-axis label is wrapped to the height of its axis so it stays beside it.
+    blank margin. A grid flatter (or taller) than TO_SCALE would become an unreadable strip: it is
+    drawn at a readable height instead, and the stretched axis's label says "not to scale" and by
+    what factor, so distances are never misread. The v-axis label is wrapped to the height of its
+    axis so it stays beside it.
     """
     (x0, x1), (y0, y1) = (float(gx.min()), float(gx.max())), (float(gy.min()), float(gy.max()))
-    ratio = (y1 - y0) / (x1 - x0) if equal_aspect and x1 > x0 and y1 > y0 else 0.8
-    height = float(np.clip(AXES_WIDTH * ratio, MIN_AXES_HEIGHT, MAX_AXES_HEIGHT))
-    fig = new_figure(width=AXES_WIDTH + AROUND[0], height=height + AROUND[1])
+    ratio = (y1 - y0) / (x1 - x0) if x1 > x0 and y1 > y0 else 0.8
+    to_scale = equal_aspect and TO_SCALE[0] <= ratio <= TO_SCALE[1]
+    if to_scale or not equal_aspect:
+        width, height = AXES_WIDTH, float(np.clip(AXES_WIDTH * ratio if equal_aspect else AXES_WIDTH * 0.8, MIN_AXES_HEIGHT, MAX_AXES_HEIGHT))
+    elif ratio < TO_SCALE[0]:  # flat: v stretched
+        width, height = AXES_WIDTH, STRETCHED_HEIGHT
+        ylabel = f"{ylabel}; not to scale: v drawn {stretch_factor(ratio, height / width)} larger than u"
+    else:  # tall: u stretched
+        width, height = MAX_AXES_HEIGHT / TO_SCALE[1], MAX_AXES_HEIGHT
+        xlabel = f"{xlabel}; not to scale: u drawn {stretch_factor(1 / ratio, width / height)} larger than v"
+    fig = new_figure(width=max(width, 3.0) + AROUND[0], height=height + AROUND[1])
     ax = fig.add_subplot()
-    ax.set(xlabel=xlabel, title=title, xlim=(x0, x1), ylim=(y0, y1))
+    ax.set(title=title, xlim=(x0, x1), ylim=(y0, y1))
+    ax.set_xlabel(wrap_label(xlabel, width))
     ax.set_ylabel(wrap_label(ylabel, height))
-    if equal_aspect:
+    if to_scale:
         ax.set_aspect("equal", adjustable="box")
+    elif equal_aspect:
+        ax.set_box_aspect(height / width)
     return fig, ax
+
+
+def stretch_factor(ratio: float, shown: float) -> str:
+    """How much larger one axis is drawn than the other: "12x" (a grid of height/width `ratio`
+    drawn at height/width `shown`)."""
+    return f"{shown / ratio:.2g}x"
 
 
 def wrap_label(text: str, length_inches: float, fontsize: float = 10.0) -> str:
@@ -181,20 +208,27 @@ def _draw_field(fig, ax, gx, gy, z, field, lv, norm, is_log: bool, cmap: str, cb
         cbar.ax.yaxis.set_major_locator(ticker.MaxNLocator(nbins=max(3, int(2.5 * height))))
 
 
-def _draw_curve(ax, curve: np.ndarray) -> None:
+def _draw_curve(ax, curve: np.ndarray, markers: bool = False) -> None:
     """A curve (M, 2) in plane coordinates: red on a white halo, readable on any colour."""
     if curve.shape[1] != 2:
         raise ValueError(f"curve_xy: expected shape (M, 2), got {curve.shape}")
     ax.plot(curve[:, 0], curve[:, 1], color="white", linewidth=2.4)
-    ax.plot(curve[:, 0], curve[:, 1], color="tab:red", linewidth=1.2, label="curve")
+    ax.plot(curve[:, 0], curve[:, 1], color="tab:red", linewidth=1.2, label="curve",
+            marker="o" if markers else None, markersize=3, markeredgecolor="white", markeredgewidth=0.5)
 
 
 def draw_points(ax, points: Mapping[str, tuple[float, float]]) -> None:
-    """Named points (endpoints, bends) as white dots with labels on a dark box."""
+    """Named points (endpoints, bends) as white dots with labels on a dark box, each label on
+    the side of its dot that faces the middle of the axes (a dot at the top edge gets its label
+    below it, not over the title)."""
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
     for name, (px, py) in points.items():
-        ax.scatter([px], [py], s=60, marker="o", color="white", edgecolors="black", zorder=5)
+        ax.scatter([px], [py], s=60, marker="o", color="white", edgecolors="black", zorder=5, clip_on=False)
+        right = px < x0 + 0.8 * (x1 - x0)
+        above = py < y0 + 0.8 * (y1 - y0)
         ax.annotate(
-            str(name), (px, py), xytext=(6, 6), textcoords="offset points", fontsize=10,
-            color="white", fontweight="bold",
+            str(name), (px, py), xytext=(6 if right else -6, 6 if above else -6), textcoords="offset points",
+            ha="left" if right else "right", va="bottom" if above else "top", fontsize=10,
+            color="white", fontweight="bold", zorder=6,
             bbox={"boxstyle": "round,pad=0.15", "fc": "black", "alpha": 0.5, "lw": 0},
         )

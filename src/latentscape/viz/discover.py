@@ -28,7 +28,7 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from latentscape.viz.findings import as_number, demo_finding, fge_finding, path_finding, pick, plane_finding, plane_range, short
+from latentscape.viz.findings import as_number, curve_name, demo_finding, fge_finding, path_finding, pick, plane_finding, plane_range, short
 from latentscape.viz.metrics_log import final_metrics, read_metrics
 from latentscape.viz.result_files import UnreadableResult, encodable, load_config, load_json, printable, read_config, read_json
 
@@ -219,12 +219,9 @@ def _analysis_summary(folder: Path) -> dict | None:
 
 
 def curve_label(model_section: dict) -> str:
-    """"trained Bezier curve (1 bend)" from a curve run's model config."""
-    kind = {"bezier": "Bezier", "polychain": "PolyChain"}.get(str(model_section.get("kind", "")), "")
-    bends = model_section.get("bends")
-    if not kind:
-        return "trained curve"
-    return f"{kind} curve ({bends} bend{'s' if bends != 1 else ''})" if isinstance(bends, int) else f"{kind} curve"
+    """"PolyChain curve (1 bend)" from a curve run's model config ("trained curve" when unknown)."""
+    name = curve_name(model_section.get("kind"), model_section.get("bends"))
+    return "trained curve" if name == "curve" else name
 
 
 def summary_entry(folder: Path, doc: dict, file_name: str) -> Entry:

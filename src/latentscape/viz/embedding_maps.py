@@ -18,6 +18,7 @@ def draw_embedding_maps(
     path: str | Path,
     class_names: Sequence[str] = (),
     columns: int = 3,
+    title: str = "",
 ) -> Path:
     """One scatter panel per embedding, in a grid, with a shared class legend.
 
@@ -26,23 +27,24 @@ def draw_embedding_maps(
         labels: int class of each point (N,).
         path: PNG to write (atomically).
         class_names: legend names by class index (default: the indices).
-        columns: panels per row.
+        columns: at most this many panels per row (rows are filled evenly: 4 panels are 2 x 2).
+        title: what the points are, over all panels.
     """
     if not maps:
         raise ValueError("no embedding to draw")
     labels = np.asarray(labels)
-    cols = min(columns, len(maps))
-    rows = math.ceil(len(maps) / cols)
+    rows = math.ceil(len(maps) / max(1, columns))
+    cols = math.ceil(len(maps) / rows)  # even rows: no row of one panel under a row of three
     fig = new_figure(4.0 * cols + 1.2, 3.8 * rows)
     classes = np.unique(labels)
     import matplotlib
 
     palette = matplotlib.colormaps["tab10" if len(classes) <= 10 else "tab20"]
     handles = []
-    for i, (title, points) in enumerate(maps):
+    for i, (name, points) in enumerate(maps):
         points = np.asarray(points, dtype=np.float64)
         if points.ndim != 2 or points.shape[1] != 2 or points.shape[0] != labels.shape[0]:
-            raise ValueError(f"{title}: points must be (N, 2) with N={labels.shape[0]}, got {points.shape}")
+            raise ValueError(f"{name}: points must be (N, 2) with N={labels.shape[0]}, got {points.shape}")
         ax = fig.add_subplot(rows, cols, i + 1)
         for j, c in enumerate(classes):
             mask = labels == c
@@ -51,8 +53,10 @@ def draw_embedding_maps(
                            rasterized=True)
             if i == 0:
                 handles.append(h)
-        ax.set_title(title, fontsize=10)
+        ax.set_title(name, fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])
     fig.legend(handles=handles, loc="outside right center", markerscale=5, fontsize=8, frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=11)
     return save_figure(fig, path)

@@ -31,9 +31,20 @@ def pick(summary: dict, prefer: tuple[str, ...]) -> str | None:
     return next(iter(summary), None)
 
 
+CURVE_KINDS = {"bezier": "Bezier", "polychain": "PolyChain"}
+
+
+def curve_name(kind: Any, bends: Any) -> str:
+    """"PolyChain curve (1 bend)", "Bezier curve (3 bends)"; "curve" when the kind is unknown."""
+    name = CURVE_KINDS.get(str(kind))
+    if name is None:
+        return "curve"
+    return f"{name} curve ({bends} bend{'s' if bends != 1 else ''})" if isinstance(bends, int) else f"{name} curve"
+
+
 def pct_above(barrier: float, start: float, end: float) -> str:
     top = max(start, end)
-    if top <= 0:
+    if top <= 0 or barrier == 0:  # "a barrier of 0 (0%)" says nothing twice
         return ""
     pct = 100.0 * barrier / top
     return f" ({pct:.0f}% above the higher endpoint)" if abs(pct) >= 1 else f" ({pct:.2g}%)"
@@ -117,13 +128,21 @@ def plane_finding(doc: dict) -> str:
 
 
 def fge_finding(doc: dict) -> str:
-    """Ensemble against the original model (accuracies as fractions, like every other page)."""
+    """Ensemble against the original model and against its own best snapshot (accuracies as
+    fractions, like every other page): an ensemble that a single snapshot beats is said to be."""
     try:
         ens, orig = doc["ensemble"], doc["original"]
-        n = len(doc.get("snapshots") or [])
-        return (
-            f"An ensemble of {n} FGE snapshots reaches a test accuracy of {ens['accuracy']:.4f} (NLL "
-            f"{ens['nll']:.3g}), against {orig['accuracy']:.4f} (NLL {orig['nll']:.3g}) for the original model."
+        snapshots = [s for s in doc.get("snapshots") or [] if as_number((s or {}).get("accuracy")) is not None]
+        text = (
+            f"An ensemble of {len(snapshots)} FGE snapshots reaches a test accuracy of {ens['accuracy']:.4f} (NLL "
+            f"{ens['nll']:.3g}), against {orig['accuracy']:.4f} (NLL {orig['nll']:.3g}) for the original model"
         )
+        best = max(snapshots, key=lambda s: s["accuracy"], default=None)
+        if best is not None and best["accuracy"] > ens["accuracy"]:
+            k = snapshots.index(best) + 1
+            but = ("so the ensemble adds nothing here" if best["nll"] <= ens["nll"]
+                   else "though the ensemble's NLL is lower")
+            return text + f"; snapshot {k} alone is more accurate ({best['accuracy']:.4f}, NLL {best['nll']:.3g}), {but}."
+        return text + "."
     except (KeyError, TypeError, ValueError):
         return ""

@@ -19,15 +19,22 @@ from latentscape.viz.inside import read_inside
 MIME_TYPES = {".png": "image/png", ".gif": "image/gif", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 
 
+#: From here on whole numbers get thousands separators (50,890 parameters, not 5.089e+04).
+GROUPED_FROM = 10_000
+
+
 def format_value(value: Any) -> str:
-    """Short text of a metric value: 4 significant digits for floats, compact number lists."""
+    """Short text of a metric value: 4 significant digits for floats, counts written out
+    (12,000 rather than 1.2e+04, also when a JSON reader made them floats), compact number lists."""
     if isinstance(value, bool) or value is None:
         return str(value)
     if isinstance(value, int):
-        return str(value)
+        return f"{value:,}" if abs(value) >= GROUPED_FROM else str(value)
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
             return str(value)
+        if GROUPED_FROM <= abs(value) < 1e15 and value == round(value):
+            return f"{value:,.0f}"
         return f"{value:.4g}"
     if isinstance(value, (list, tuple)):
         return format_list(list(value))

@@ -13,7 +13,6 @@ one-line warnings at the top (and returned to the caller, which prints them).
 
 from __future__ import annotations
 
-import math
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from urllib.parse import quote
 from latentscape.errors import LatentscapeError
 from latentscape.io import atomic_write_text
 from latentscape.viz.discover import Entry, discover
+from latentscape.viz.html_parts import format_value
 from latentscape.viz.result_files import printable
 from latentscape.viz.templating import GENERATOR, render
 
@@ -37,21 +37,36 @@ class KindInfo:
 
     heading: str
     about: str
+    one: str = ""  # "training run": what the page's count line calls one entry
+    many: str = ""  # "training runs"
+
+    def count(self, n: int, kind: str) -> str:
+        """"1 training run", "7 training runs" (an unknown kind: "2 kind")."""
+        return f"{n} {(self.one if n == 1 else self.many) or kind}"
 
 
 KINDS: dict[str, KindInfo] = {
-    "demo": KindInfo("Demos", "latentscape demo: the straight line and a trained curve between two autoencoders; barrier = max - max(start, end)."),
+    "demo": KindInfo("Demos", "latentscape demo: the straight line and a trained curve between two autoencoders; barrier = max - max(start, end).",
+                     "demo", "demos"),
     "run": KindInfo("Training runs", "latentscape train: the last logged values. test, val, train_eval: the weights at the last logged step; "
-                    "train (window mean): the mean of the last logging window while the weights still changed."),
-    "connect": KindInfo("Trained curves", "latentscape connect: low-loss curves between two weight sets, trained as runs (their training metrics)."),
-    "path": KindInfo("Paths", "latentscape path: metrics along a straight line or a trained curve; barrier = max - max(start, end)."),
-    "plane": KindInfo("Planes", "latentscape plane: a metric grid on the plane through three weight sets (or a curve's ends and bend)."),
-    "surface": KindInfo("Loss surfaces", "latentscape surface: metrics along random filter-normalised directions around a run's weights (Li et al. 2018)."),
-    "trajectory": KindInfo("Training trajectories", "latentscape trajectory: a run's checkpoints on their top-2 PCA plane, over the loss surface."),
-    "hessian": KindInfo("Hessian spectra", "latentscape hessian: top eigenvalues, trace and eigenvalue density of the Hessian of a run's objective."),
-    "fge": KindInfo("Fast geometric ensembles", "latentscape fge: cyclic-learning-rate snapshots of a run; the ensemble against the single model."),
-    "probe": KindInfo("Probes of learned codes", "latentscape probe: classification accuracy of the runs' codes against PCA, UMAP and pixels."),
-    "tune": KindInfo("Hyperparameter searches", "latentscape tune: a grid or TPE search; the best trial's objective."),
+                    "train (window mean): the mean of the last logging window while the weights still changed.", "training run", "training runs"),
+    "connect": KindInfo("Trained curves", "latentscape connect: low-loss curves between two weight sets, trained as runs (their training metrics).",
+                        "trained curve", "trained curves"),
+    "path": KindInfo("Paths", "latentscape path: metrics along a straight line or a trained curve; barrier = max - max(start, end).", "path", "paths"),
+    "plane": KindInfo("Planes", "latentscape plane: a metric grid on the plane through three weight sets (or a curve's ends and bend).",
+                      "plane", "planes"),
+    "surface": KindInfo("Loss surfaces", "latentscape surface: metrics along random filter-normalised directions around a run's weights (Li et al. 2018).",
+                        "loss surface", "loss surfaces"),
+    "trajectory": KindInfo("Training trajectories", "latentscape trajectory: a run's checkpoints on their top-2 PCA plane, over the loss surface.",
+                           "training trajectory", "training trajectories"),
+    "hessian": KindInfo("Hessian spectra", "latentscape hessian: top eigenvalues, trace and eigenvalue density of the Hessian of a run's objective.",
+                        "Hessian spectrum", "Hessian spectra"),
+    "fge": KindInfo("Fast geometric ensembles", "latentscape fge: cyclic-learning-rate snapshots of a run; the ensemble against the single model.",
+                    "FGE ensemble", "FGE ensembles"),
+    "probe": KindInfo("Probes of learned codes", "latentscape probe: classification accuracy of the runs' codes against PCA, UMAP and pixels.",
+                      "probe", "probes"),
+    "tune": KindInfo("Hyperparameter searches", "latentscape tune: a grid or TPE search; the best trial's objective.",
+                     "hyperparameter search", "hyperparameter searches"),
 }
 
 
@@ -79,6 +94,7 @@ class KindTable:
     about: str
     columns: tuple[str, ...]
     rows: tuple[Row, ...]
+    count: str = ""  # "7 training runs"
 
 
 def refresh_pages(entries: list[Entry]) -> dict[Path, str]:
@@ -121,17 +137,13 @@ def _row(root: Path, e: Entry, columns: list[str], error: str | None) -> Row:
     href = ""
     if target is not None and target.is_file():
         href = quote(target.relative_to(root).as_posix()) + (f"#{quote(e.anchor)}" if e.anchor else "")
-    also = ", ".join(f"{name} {_short_number(v)}" for name, v in e.metrics.items() if name not in columns)
+    also = ", ".join(f"{name} {format_value(v)}" for name, v in e.metrics.items() if name not in columns)
     return Row(
         entry=e, href=href, where=e.folder.relative_to(root).as_posix() if e.folder != root else ".",
         title="" if e.kind == "run" or e.title == e.name or e.finding.startswith(e.title) else e.title,
         values=tuple(e.metrics.get(c) for c in columns), also=also, error=error or "",
         updated=time.strftime("%Y-%m-%d %H:%M", time.localtime(e.updated)) if e.updated else "",
     )
-
-
-def _short_number(value: float) -> str:
-    return f"{value:.4g}" if math.isfinite(value) else str(value)
 
 
 def kind_tables(root: Path, entries: list[Entry], errors: dict[Path, str]) -> list[KindTable]:
@@ -146,7 +158,7 @@ def kind_tables(root: Path, entries: list[Entry], errors: dict[Path, str]) -> li
         columns = metric_columns(members)
         info = KINDS.get(kind, KindInfo(kind, f"Analyses whose summary.json says kind \"{kind}\"."))
         rows = tuple(_row(root, e, columns, errors.get(e.folder)) for e in members)
-        tables.append(KindTable(kind, f"kind-{i}", info.heading, info.about, tuple(columns), rows))
+        tables.append(KindTable(kind, f"kind-{i}", info.heading, info.about, tuple(columns), rows, info.count(len(rows), kind)))
     return tables
 
 

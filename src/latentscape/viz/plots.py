@@ -12,13 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from latentscape.viz.contour import plot_contour
+from latentscape.viz.contour import plot_contour, wrap_label
 from latentscape.viz.figure import as_array, finite_pairs, new_figure, save_figure
 from latentscape.viz.metrics_log import plot_metrics_jsonl
 
 __all__ = [
     "plot_contour",
     "plot_curves",
+    "plot_density",
     "plot_metric_panels",
     "plot_metrics_jsonl",
     "plot_scatter_2d",
@@ -68,10 +69,50 @@ def plot_curves(
         ax.plot(x, y, label=str(name), marker=_marker_for(markers, name), markersize=4)
     if logy:
         ax.set_yscale("log")
-    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    ax.set_title(wrap_label(title, fig.get_figwidth() - 1.0, fontsize=12))  # a long title wraps, not cut at the edge
     ax.grid(True, alpha=0.3)
     if len(series) > 1:
         ax.legend()
+    return save_figure(fig, path)
+
+
+DENSITY_FLOOR = 1e-12  # an eigenvalue density drawn on a log axis: zero is drawn here
+
+
+def plot_density(
+    grid: Any,
+    density: Any,
+    path: str | Path,
+    marks: Sequence[float] = (),
+    marks_label: str = "",
+    title: str = "",
+    xlabel: str = "eigenvalue",
+) -> Path:
+    """A spectral density (Ghorbani et al. 2019, as PyHessian draws it) on a log axis, with the
+    zero stretches drawn on a labelled floor and eigenvalues computed directly (the top ones by
+    power iteration) marked as vertical ticks at the top, so the two estimates can be compared.
+
+    Args:
+        grid: (G,) eigenvalues at which the density is given.
+        density: (G,) the broadened density (>= 0).
+        path: destination PNG.
+        marks: eigenvalues to mark; `marks_label` names them in the legend.
+        title, xlabel: text of the plot.
+    """
+    x, y = finite_pairs(grid, density, "density")
+    fig = new_figure(7.0, 4.4)
+    ax = fig.add_subplot()
+    ax.plot(x, np.maximum(y, DENSITY_FLOOR), color="C0", label="density (SLQ)")
+    ax.set_yscale("log")
+    ax.axhline(DENSITY_FLOOR, color="0.6", linewidth=0.8, linestyle=":")
+    marks = [float(m) for m in marks if np.isfinite(m)]
+    if marks:
+        ax.vlines(marks, 0.93, 1.0, transform=ax.get_xaxis_transform(), colors="C3", linewidth=1.6,
+                  label=marks_label or "eigenvalues")
+    ax.set(xlabel=xlabel, ylabel=f"density (log scale; {DENSITY_FLOOR:.0e} = none)", title=title)
+    ax.grid(True, alpha=0.3)
+    fig.legend(loc="outside lower center", fontsize=8, ncol=2, frameon=False)  # the marks are at the top
     return save_figure(fig, path)
 
 
@@ -161,8 +202,9 @@ def plot_scatter_2d(
         name = class_names[k] if class_names is not None and 0 <= k < len(class_names) else str(k)
         ax.scatter(xy[sel, 0], xy[sel, 1], s=size, color=cmap(i), label=str(name), alpha=0.75, linewidths=0)
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
-    if len(classes) <= 20:
-        ax.legend(markerscale=max(1.0, 12.0 / size) ** 0.5, fontsize="small", loc="best", framealpha=0.8)
+    if len(classes) <= 20:  # beside the plot: inside it, "best" still covers points of a dense cloud
+        ax.legend(markerscale=max(1.0, 12.0 / size) ** 0.5, fontsize="small", loc="upper left",
+                  bbox_to_anchor=(1.02, 1.0), framealpha=0.8)
     return save_figure(fig, path)
 
 

@@ -22,7 +22,7 @@ import yaml
 
 from latentscape.errors import LatentscapeError
 from latentscape.io import atomic_write_text
-from latentscape.viz.analysis_page import analysis_sections, subfolder_links
+from latentscape.viz.analysis_page import analysis_sections, has_sections, subfolder_links
 from latentscape.viz.blocks import Block, Figure, Gallery, Heading, Note, Protocol, Source, key_values, picture, section, table
 from latentscape.viz.discover import SUMMARY_NAMES, describe, discover, model_and_dataset
 from latentscape.viz.result_files import UnreadableResult, load_json, read_json
@@ -93,8 +93,8 @@ def write_report(
         section("metrics", "Last logged values", last_logged_table(records)),
         section("eval", "Evaluation", _eval_blocks(run_dir, {HANDLED_EVAL[k] for k in HANDLED_EVAL if k in kinds})),
         section("curves", "Training curves", _curves_blocks(run_dir, budget)),
-        section("images", "Images", _images_blocks(run_dir, budget, shown) + ([] if has_config else _top_pictures(run_dir, budget))),
-        section("summary", "Summary", _summary_blocks(run_dir) if not has_config else []),
+        section("images", "Images", _images_blocks(run_dir, budget, shown) + ([] if has_config else _top_pictures(run_dir, budget, shown))),
+        section("summary", "Summary", _summary_blocks(run_dir) if not has_config and not has_sections(kinds) else []),
         section("inside", "Runs and analyses in this folder", subfolder_links(run_dir, discover(run_dir, max_depth=2).entries)),
         section("config", "Config", _config_blocks(config_text, config) if has_config else []),
     ]
@@ -220,10 +220,10 @@ def _images_blocks(run_dir: Path, budget: list[int], shown: set[Path] = frozense
     return blocks
 
 
-def _top_pictures(folder: Path, budget: list[int]) -> list[Block]:
+def _top_pictures(folder: Path, budget: list[int], shown: set[Path] = frozenset()) -> list[Block]:
     """The pictures an analysis folder keeps next to its summary (a tune study's
-    objective_vs_params.png and history.png), as wide plots."""
-    paths = [p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    objective_vs_params.png and history.png) that its sections did not show, as wide plots."""
+    paths = [p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and p not in shown]
     return [Heading(folder.name), *_gallery(*_embed(paths, folder, budget, folder), style="plots")] if paths else []
 
 
@@ -266,8 +266,33 @@ def group_for(relpath: Path) -> str:
     return str(relpath.parent / prefix) if str(relpath.parent) != "." else prefix
 
 
+#: What the pictures that the model families write show (models/*_pictures.py), by file stem
+#: (and suffix, where a GIF shows it differently): a caption says what is drawn, not only its file.
+PICTURE_MEANINGS = (
+    (r"reconstructions", "", "pairs of rows: test images above their reconstructions"),
+    (r"samples", "", "decodes of codes drawn from the prior"),
+    (r"samples_step(\d+)", "", "the same fixed batch of codes decoded at iteration {0}"),
+    (r"interpolation", ".gif", "decodes along the straight line between two codes, one frame per step"),
+    (r"interpolation", "", "decodes along the straight line between two codes, left to right"),
+    (r"traversal_range([\d.]+)", "", "latent dimensions 1 (down) and 2 (across) swept over [-{0}, {0}] around one code, the others fixed"),
+    (r"sweep_range([\d.]+)", "", "latent dimensions 1 (down) and 2 (across) swept over [-{0}, {0}], the others fixed"),
+    (r"traversal_dims", "", "one row per latent dimension, swept across around one code, the others fixed"),
+    (r"latent_scatter", "", "the codes of one split in 2-D, coloured by class"),
+    (r"latents_train", "", "the learned training latents, coloured by class"),
+    (r"latents_val", "", "latents fitted to the evaluation images (coloured by class) over the training latents (grey)"),
+    (r"fid_vs_iteration", "", "FID of generated samples against generator iterations"),
+)
+
+
 def caption_for(path: Path) -> str:
-    """Readable caption from a file name: interp_step_1000.gif -> "interp step 1000 (gif)"."""
+    """Readable caption from a file name, with what the picture shows when it is one the model
+    families write: interp_step_1000.gif -> "interp step 1000 (gif)", reconstructions.png ->
+    "reconstructions (png): pairs of rows: test images above their reconstructions"."""
     words = re.sub(r"[_\-]+", " ", path.stem).strip() or path.stem
-    return f"{words} ({path.suffix.lstrip('.').lower()})"
+    caption = f"{words} ({path.suffix.lstrip('.').lower()})"
+    for pattern, suffix, meaning in PICTURE_MEANINGS:
+        found = re.fullmatch(pattern, path.stem)
+        if found and suffix in ("", path.suffix.lower()):
+            return f"{caption}: {meaning.format(*found.groups())}"
+    return caption
 

@@ -38,13 +38,11 @@ from latentscape.errors import LatentscapeError
 from latentscape.viz.discover import fingerprint
 from latentscape.viz.index import error_html, write_index
 from latentscape.viz.inside import OutsideFolder, open_inside
+from latentscape.viz.templating import PAGE_POLICY
 
 HOST = "127.0.0.1"
-#: The pages are self-contained: inline <style> and <script>, pictures as data: URIs.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-)
+#: The pages' own policy (also in each page's <meta>), plus what only a header can say.
+CONTENT_SECURITY_POLICY = f"{PAGE_POLICY}; frame-ancestors 'none'"
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,

@@ -21,6 +21,15 @@ from latentscape.viz.html_parts import format_value
 #: The generator mark of pages written here: a page without it is never overwritten.
 GENERATOR = "latentscape report"
 
+#: What a page may load: the pages are self-contained (inline <style> and <script>, pictures as
+#: data: URIs), so nothing else, from anywhere. Every page carries it in a <meta http-equiv> (a page
+#: mailed or opened from disk has no server to send the header); `report --serve` sends it as a
+#: header too, with `frame-ancestors`, which browsers honour only in the header (viz/serve.py).
+PAGE_POLICY = (
+    "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+    "base-uri 'none'; form-action 'none'"
+)
+
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
@@ -47,5 +56,6 @@ def render(template: str, **context: Any) -> str:
     from latentscape import __version__
 
     created = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    text = environment().get_template(template).render(version=__version__, created=created, generator=GENERATOR, **context)
+    text = environment().get_template(template).render(version=__version__, created=created, generator=GENERATOR,
+                                                          policy=PAGE_POLICY, **context)
     return text.encode("utf-8", "backslashreplace").decode("utf-8")

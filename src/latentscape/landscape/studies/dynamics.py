@@ -35,8 +35,10 @@ def reconstructions_along(evaluator: PointEvaluator, curve: Curve, ts: Sequence[
 
 
 def strip_positions(t_count: int, columns: int = 11) -> list[int]:
-    """Indices of the (at most `columns`, evenly spaced) points shown in the strip."""
-    return sorted({round(i * (t_count - 1) / max(columns - 1, 1)) for i in range(min(columns, t_count))})
+    """Indices of the (at most `columns`, evenly spaced) points shown in the strip, from the
+    first point to the last (a path of fewer points than columns shows all of them)."""
+    shown = min(columns, t_count)
+    return sorted({round(i * (t_count - 1) / max(shown - 1, 1)) for i in range(shown)})
 
 
 def save_dynamics(

@@ -244,7 +244,7 @@ def hessian_summary(result: HessianResult) -> Summary:
     if result.density:
         metrics["trace (SLQ)"] = result.density["trace_estimate"]
         bits.append(f"eigenvalue density from {len(result.density['nodes'])} SLQ run(s)")
-    where = f"{p.get('examples', '?')} {p.get('split', '')} examples".replace("  ", " ")
+    where = f"{count(p.get('examples'))} {p.get('split', '')} examples".replace("  ", " ")
     finding = (f"The Hessian of the objective over {p.get('parameters', 0):,} parameters on {where}: " + ", ".join(bits) + "."
                if bits else "No stage finished yet.")
     metrics["parameters"] = float(p.get("parameters", 0))
@@ -262,11 +262,25 @@ def write_hessian(folder: str | Path, result: HessianResult, pictures: bool = Tr
     return folder
 
 
+METHOD_NAMES = {"power": "power iteration", "lanczos": "Lanczos"}  # how the top eigenvalues were found
+
+
+def count(n: Any) -> str:
+    """1,000 (a count as the finding and the picture write it), or "?" when unknown."""
+    return f"{n:,}" if isinstance(n, int) else "?"
+
+
 def _draw_hessian(folder: Path, result: HessianResult) -> None:
     curve = result.density_curve()
     if curve is not None:
-        from latentscape.viz.plots import plot_curves
+        from latentscape.viz.plots import plot_density
 
         grid, phi = curve
-        plot_curves({"density": (grid, np.maximum(phi, 1e-12))}, folder / "images" / "hessian_density.png", xlabel="eigenvalue",
-                    ylabel="density (log)", title="Hessian eigenvalue density (SLQ)", logy=True)
+        p, d = result.protocol, result.density
+        top = (result.top_eigenvalues or {}).get("values") or []
+        runs = f"{d['runs']} run{'s' * (d['runs'] != 1)} of {d['steps']} Lanczos steps"
+        plot_density(grid, phi, folder / "images" / "hessian_density.png", marks=top,
+                     marks_label=f"top {len(top)} ({METHOD_NAMES.get(str((result.top_eigenvalues or {}).get('method')), 'direct')})",
+                     title=f"Hessian eigenvalue density of {p.get('source', 'the model')}\n"
+                           f"(SLQ, {runs}; {count(p.get('examples'))} {p.get('split', '')} examples)",
+                     xlabel="eigenvalue of the Hessian of the objective")

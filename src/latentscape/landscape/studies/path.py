@@ -175,13 +175,25 @@ def write_path(folder: str | Path, result: PathResult) -> Path:
 def _draw_path(result: PathResult, folder: Path) -> None:
     from latentscape.landscape.studies.path_plots import plot_path
 
-    label = str(result.protocol.get("description") or result.kind)
-    plot_path(result, folder / "images", label)
+    plot_path(result, folder / "images")
     if result.dynamics is not None:
         from latentscape.landscape.studies.dynamics import save_dynamics
 
         d = result.dynamics
         save_dynamics(d["x"], d["recons"], d["ts"], folder / "images")
+
+
+def curve_ends(run_dir: Path | None) -> tuple[str, str]:
+    """The weight sets a curve run connects (its config's model.start / model.end, as `connect`
+    wrote them), so a page says "from mlp0 to mlp1"; ("start", "end") when they are not known."""
+    import yaml
+
+    try:
+        model = (yaml.safe_load((Path(run_dir) / "config.yaml").read_text()) or {}).get("model") or {}
+    except (OSError, TypeError, ValueError, AttributeError, yaml.YAMLError):
+        return "start", "end"
+    start, end = model.get("start"), model.get("end")
+    return (str(start), str(end)) if isinstance(start, str) and isinstance(end, str) else ("start", "end")
 
 
 def path_study(
@@ -203,10 +215,12 @@ def path_study(
     from latentscape.landscape.core.evaluate import linspace
     from latentscape.landscape.studies.inputs import load_data
     from latentscape.timing import phase
+    from latentscape.viz.findings import curve_name
 
     if src.curve is not None:
         curve, ts = src.curve, linspace(0.0, 1.0, points)
-        protocol: dict[str, Any] = {"description": f"{curve.kind} curve ({curve.num_bends} bends)", "start": "start", "end": "end"}
+        start, end = curve_ends(src.run_dir)
+        protocol: dict[str, Any] = {"description": f"trained {curve_name(curve.kind, curve.num_bends)}", "start": start, "end": end}
     else:
         curve, ts = line(*src.weights), linspace(t_range[0], t_range[1], points)
         protocol = {"description": "line", "start": src.refs[0], "end": src.refs[1]}

@@ -77,11 +77,11 @@ class PlaneResult:
 
 def comparison_paths(plane: Plane, a: Any, b: Any, c: Any, curve: Curve | None) -> dict[str, tuple[str, Curve]]:
     """The two paths a plane is drawn to compare: {"line": (label, Curve), "curve": (label, Curve)}."""
-    from latentscape.viz.findings import short
+    from latentscape.viz.findings import curve_name, short
 
     names = [short(n) for n in plane.points]
     if curve is not None:
-        label = f"trained {curve.kind} curve ({curve.num_bends} bend{'s' if curve.num_bends != 1 else ''})"
+        label = f"trained {curve_name(curve.kind, curve.num_bends)}"
         return {"line": ("straight line", line(curve.points[0], curve.points[-1])), "curve": (label, curve)}
     return {"line": (f"straight line {names[0]} -> {names[1]}", line(a, b)), "curve": (f"broken line through {names[2]}", Curve([a, c, b], "polychain"))}
 

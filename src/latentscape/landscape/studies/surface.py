@@ -251,24 +251,30 @@ def _draw_surface(folder: Path, result: SurfaceResult) -> None:
 
     images = folder / "images"
     metrics = sorted({m for ms in result.values.values() for m in ms})
-    path_xy, points, orthonormal, (xl, yl) = None, {"w": (0.0, 0.0)} if result.dims == 2 else None, False, ("d1", "d2")
+    norm = str((result.protocol.get("directions") or {}).get("norm", ""))
+    kind = f"{norm}-normalised random direction" if norm in ("filter", "layer") else "random direction"
+    path_xy, points, orthonormal = None, {"w": (0.0, 0.0)} if result.dims == 2 else None, False
+    xl, yl = f"d1 ({kind}; 0 = w)", f"d2 ({kind}; 0 = w)"
+    x3, y3 = "d1", "d2"  # the 3-D view's labels run along its axes: short ones (the flat views explain them)
     if result.trajectory is not None:
         evr = result.trajectory["explained_variance_ratio"]
         path_xy = np.asarray(result.trajectory["coords"])
         points = {"init": tuple(path_xy[0]), "final": (0.0, 0.0)}
         orthonormal = True
         xl, yl = f"1st PC ({100 * evr[0]:.1f}% of variance)", f"2nd PC ({100 * evr[1]:.1f}% of variance)"  # as Li et al.'s plot_trajectory
+        x3, y3 = xl, yl
     for m in metrics:
         tag = m.replace("/", "_")
         if result.ys is None:
             series = {s: (result.xs, ms[m]) for s, ms in result.values.items() if m in ms}
-            plot_curves(series, images / f"surface_{tag}.png", xlabel=f"alpha ({xl})", ylabel=m, title=f"{m} along d1", markers=len(result.xs) <= 31)
+            named = f"{next(iter(series))} {m}" if len(series) == 1 else m  # one series has no legend: the title names its split
+            plot_curves(series, images / f"surface_{tag}.png", xlabel=f"step along {xl}", ylabel=m, title=f"{named} along one {kind}", markers=len(result.xs) <= 31)
             continue
         for s, ms in result.values.items():
             if m not in ms:
                 continue
             z, hib = ms[m], higher_is_better(m)
             title = f"{s} {m}"
-            plot_contour(result.xs, result.ys, z, images / f"surface_{tag}_{s}_filled.png", points=points, curve_xy=path_xy, title=title, cbar_label=m, xlabel=xl, ylabel=yl, log_scale=False if hib else None, clip_percentile=None if hib else 95.0, equal_aspect=orthonormal)
+            plot_contour(result.xs, result.ys, z, images / f"surface_{tag}_{s}_filled.png", points=points, curve_xy=path_xy, title=title, cbar_label=m, xlabel=xl, ylabel=yl, log_scale=False if hib else None, clip_percentile=None if hib else 95.0, equal_aspect=orthonormal, curve_markers=path_xy is not None)
             plot_contour_lines(result.xs, result.ys, z, images / f"surface_{tag}_{s}_contour.png", title=title, xlabel=xl, ylabel=yl, path_xy=path_xy, points=points, equal_aspect=orthonormal, clip_percentile=None if hib else 95.0)
-            plot_surface_3d(result.xs, result.ys, z, images / f"surface_{tag}_{s}_3d.png", title=title, zlabel=m, xlabel=xl, ylabel=yl, clip_percentile=None if hib else 95.0)
+            plot_surface_3d(result.xs, result.ys, z, images / f"surface_{tag}_{s}_3d.png", title=title, zlabel=m, xlabel=x3, ylabel=y3, clip_percentile=None if hib else 95.0)
