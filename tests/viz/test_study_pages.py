@@ -92,3 +92,17 @@ def test_a_zero_barrier_is_not_also_given_as_zero_percent():
     line = {"test": {"start": 0.39, "end": 0.36, "max": 0.39, "barrier": 0.0}}
     text = demo_finding({"line": line, "curve": line}, "Bezier curve (1 bend)")
     assert "barrier of 0;" in text and "%" not in text
+
+
+def test_a_tune_page_tables_its_trials_best_first(tmp_path):
+    folder = tmp_path / "study"
+    folder.mkdir()
+    trials = [{"trial": i, "state": "COMPLETE", "params": {"train.optimizer.lr": lr}, "mean": m, "std": 0.01, "values": [m]}
+              for i, (lr, m) in enumerate([(1e-3, 0.31), (3e-3, 0.27)])]
+    doc = {"kind": "tune", "title": "LR grid", "objective": "val/loss", "direction": "minimize", "repeats": 1,
+           "search": ["train.optimizer.lr=1e-3,3e-3"], "counts": {"COMPLETE": 2}, "trials": sorted(trials, key=lambda t: t["mean"])}
+    (folder / "summary.json").write_text(__import__("json").dumps(doc))
+    text = _text(write_report(folder))
+    assert "could not read" not in text
+    assert "Trials" in text and "val/loss (mean)" in text
+    assert text.index("#1") < text.index("#0")  # best first, as the summary orders them

@@ -189,8 +189,8 @@ def tune_sections(folder: Path, shown: set[Path]) -> list[Section]:
                  [*(_value((t.get("params") or {}).get(k)) for k in keys), _value(t.get("mean")), _value(t.get("std")),
                   len(t.get("values") or [])])
                 for t in trials[:MAX_ROWS]]
-        shown = f"the best {MAX_ROWS} of {len(trials):,} trials (summary.json has them all); " if len(trials) > MAX_ROWS else ""
-        blocks += [Note(f"Best first; {shown}the mean and standard deviation over the repeats (seeds base, base + 1, ...).", muted=True),
+        cut = f"the best {MAX_ROWS} of {len(trials):,} trials (summary.json has them all); " if len(trials) > MAX_ROWS else ""
+        blocks += [Note(f"Best first; {cut}the mean and standard deviation over the repeats (seeds base, base + 1, ...).", muted=True),
                    table(["trial", "state"], head, rows)]
     pictures = _gallery([(folder / "objective_vs_params.png", f"{objective} of each trial against the searched values"),
                          (folder / "history.png", f"{objective} over training steps, every repeat of every trial")], folder, shown)
