@@ -102,7 +102,9 @@ def test_a_tune_page_tables_its_trials_best_first(tmp_path):
     doc = {"kind": "tune", "title": "LR grid", "objective": "val/loss", "direction": "minimize", "repeats": 1,
            "search": ["train.optimizer.lr=1e-3,3e-3"], "counts": {"COMPLETE": 2}, "trials": sorted(trials, key=lambda t: t["mean"])}
     (folder / "summary.json").write_text(__import__("json").dumps(doc))
+    Image.new("RGB", (640, 480), "white").save(folder / "history.png")  # the study's own picture
     text = _text(write_report(folder))
     assert "could not read" not in text
+    assert "over training steps, every repeat of every trial" in text  # the picture, captioned
     assert "Trials" in text and "val/loss (mean)" in text
     assert text.index("#1") < text.index("#0")  # best first, as the summary orders them
