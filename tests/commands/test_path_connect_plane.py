@@ -95,6 +95,7 @@ def test_connect_then_path_and_plane_along_the_curve(runs, tmp_path):
     plane = json.loads((pl / "plane.json").read_text())
     assert np.array(plane["values"]["test"]["loss"]).shape == (3, 3)
     assert len(plane["curve_xy"]) == 61 and (pl / "images" / "plane_loss_test.png").is_file()
+    assert list(plane["points"]) == [runs["a"].name, runs["b"].name, "bend"]  # named after the runs the curve connects
     # the finding is the comparison the plane is drawn for, measured on both paths
     line, curve = plane["paths"]["line"], plane["paths"]["curve"]
     assert line["values"]["test"]["loss"][0] == doc["metrics"]["test"]["loss"][0]  # both start at A

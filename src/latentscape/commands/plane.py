@@ -65,12 +65,13 @@ def run(args: argparse.Namespace) -> int:
     check_output_dir(args.out)  # before any evaluation: a bad --out costs nothing
     opts = eval_options(args)
     src = source_of(args, args.refs, args.curve, count=None if args.curve else 3)
-    if src.curve is not None:
-        plane, _ = plane_for_curve(src.curve)
+    short = [r.rstrip("/").rsplit("/", 1)[-1] for r in src.refs]  # the labels on the pictures
+    if src.curve is not None:  # refs: the curve's start, its bends, its end
+        ends = (short[0], short[-1]) if len({short[0], short[-1], "bend"}) == 3 else ("start", "end")
+        plane, _ = plane_for_curve(src.curve, ends)
         a = b = c = None
     else:
         a, b, c = src.weights
-        short = [r.rstrip("/").rsplit("/", 1)[-1] for r in src.refs]  # the labels on the pictures
         plane = plane_through(a, b, c, names=short if len(set(short)) == 3 else list(src.refs))
     main = is_main()
     folder = open_folder("plane", args.out, src.run_dir, resume=args.resume, create=main)

@@ -65,13 +65,13 @@ def plane_through(a: Params, b: Params, c: Params, names: Sequence[str] = ("A", 
     return plane
 
 
-def plane_for_curve(curve: Curve) -> tuple[Plane, list[str]]:
+def plane_for_curve(curve: Curve, ends: Sequence[str] = ("start", "end")) -> tuple[Plane, list[str]]:
     """The plane through a curve's start, end and middle control point (the bend of a 1-bend
-    curve, whose whole curve then lies in the plane)."""
+    curve, whose whole curve then lies in the plane); `ends` names the start and end points."""
     if curve.num_bends < 1:
         raise LatentscapeError("a 0-bend curve is a line: it does not define a plane (use `plane A B C`)")
     mid = len(curve.points) // 2
-    names = ["start", "end", "bend" if curve.num_bends == 1 else f"bend {mid}"]
+    names = [*ends, "bend" if curve.num_bends == 1 else f"bend {mid}"]
     return plane_through(curve.points[0], curve.points[-1], curve.points[mid], names), names
 
 

@@ -158,7 +158,8 @@ def from_curve(ref: str, data_dir: str | None, user_spec: str | None = None) -> 
     with phase("load_runs"):
         loaded, curve = load_curve_run(ref, user_spec)
     cm = loaded.model
-    refs = ["start", *[f"bend {k}" for k in range(1, curve.num_bends + 1)], "end"]
+    cfg = loaded.config.model  # the weight sets the curve connects name its ends ("start"/"end" when unknown)
+    refs = [getattr(cfg, "start", "") or "start", *[f"bend {k}" for k in range(1, curve.num_bends + 1)], getattr(cfg, "end", "") or "end"]
     data_cfg = endpoint_data_config(loaded, data_dir)
     record = loaded.config.model.user
     if record is not None:

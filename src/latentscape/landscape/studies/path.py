@@ -183,19 +183,6 @@ def _draw_path(result: PathResult, folder: Path) -> None:
         save_dynamics(d["x"], d["recons"], d["ts"], folder / "images")
 
 
-def curve_ends(run_dir: Path | None) -> tuple[str, str]:
-    """The weight sets a curve run connects (its config's model.start / model.end, as `connect`
-    wrote them), so a page says "from mlp0 to mlp1"; ("start", "end") when they are not known."""
-    import yaml
-
-    try:
-        model = (yaml.safe_load((Path(run_dir) / "config.yaml").read_text()) or {}).get("model") or {}
-    except (OSError, TypeError, ValueError, AttributeError, yaml.YAMLError):
-        return "start", "end"
-    start, end = model.get("start"), model.get("end")
-    return (str(start), str(end)) if isinstance(start, str) and isinstance(end, str) else ("start", "end")
-
-
 def path_study(
     src: Source,
     opts: EvalOptions,
@@ -219,7 +206,7 @@ def path_study(
 
     if src.curve is not None:
         curve, ts = src.curve, linspace(0.0, 1.0, points)
-        start, end = curve_ends(src.run_dir)
+        start, end = src.refs[0], src.refs[-1]  # the weight sets the curve run connects
         protocol: dict[str, Any] = {"description": f"trained {curve_name(curve.kind, curve.num_bends)}", "start": start, "end": end}
     else:
         curve, ts = line(*src.weights), linspace(t_range[0], t_range[1], points)
